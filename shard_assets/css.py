@@ -1,0 +1,166 @@
+"""Finding asset URLs in CSS: ``url()``, ``@import`` strings and ``image-set()``.
+
+A small tokenizer, not a full CSS parser: it needs to know only where comments and
+strings are (a ``url(`` inside either is not a reference) and where the URL tokens
+are. Everything it does not match is left alone, so unknown syntax passes through.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+
+from .urls import Codec, Ref, Site, find_ref
+
+_STRING_DQ = r'"(?:[^"\\\n]|\\.)*+"'
+_STRING_SQ = r"'(?:[^'\\\n]|\\.)*+'"
+_URL_FUNC = (
+    r"(?<![\w-])url\(\s*+(?:"
+    r'"(?P<dq>(?:[^"\\\n]|\\.)*+)"'
+    r"|'(?P<sq>(?:[^'\\\n]|\\.)*+)'"
+    r"{entity}"
+    r"|(?P<uq>(?:[^\"'()\\\s]|\\.)++))\s*+\)"
+)
+# Inside an HTML style attribute a quote can be written as an entity.
+_ENTITY_QUOTED = r"|(?P<eo>&quot;|&#0*34;|&#[xX]0*22;|&apos;|&#0*39;|&#[xX]0*27;)(?P<eq>.*?)(?P=eo)"
+
+
+def _token_pattern(in_attribute: bool) -> re.Pattern[str]:
+    url = _URL_FUNC.format(entity=_ENTITY_QUOTED if in_attribute else "")
+    return re.compile(
+        r"(?P<comment>/\*.*?(?:\*/|\Z))"
+        rf"|(?P<url>{url})"
+        rf"|@import\s*+(?:\"(?P<idq>(?:[^\"\\\n]|\\.)*+)\"|'(?P<isq>(?:[^'\\\n]|\\.)*+)')"
+        r"|(?P<imageset>(?<![\w-])(?:-webkit-)?image-set\()"
+        rf"|{_STRING_DQ}|{_STRING_SQ}",
+        re.IGNORECASE | re.DOTALL,
+    )
+
+
+_TOKENS = _token_pattern(in_attribute=False)
+_ATTRIBUTE_TOKENS = _token_pattern(in_attribute=True)
+_SET_TOKENS = re.compile(
+    rf"/\*.*?(?:\*/|\Z)|(?P<url>{_URL_FUNC.format(entity='')})"
+    rf"|(?P<bare_dq>{_STRING_DQ})|(?P<bare_sq>{_STRING_SQ})|(?P<open>\()|(?P<close>\))",
+    re.IGNORECASE | re.DOTALL,
+)
+_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n\r\f]?|\n|(.))", re.DOTALL)
+_NEEDS_ESCAPE_UNQUOTED = re.compile(r"[\\\"'()\s]")
+
+
+def css_unescape(text: str) -> str:
+    """Undo CSS escapes: ``\\)`` is ``)``, ``\\26 `` is ``&``, an escaped newline is nothing."""
+    if "\\" not in text:
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        if m.group(1):
+            code = int(m.group(1), 16)
+            return chr(code) if 0 < code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else "\ufffd"
+        return m.group(2) or ""
+
+    return _ESCAPE.sub(one, text)
+
+
+def _escape_unquoted(path: str) -> str:
+    return _NEEDS_ESCAPE_UNQUOTED.sub(lambda m: "\\" + m.group(), path)
+
+
+def _escape_in(quote: str) -> Codec:
+    return lambda path: path.replace("\\", "\\\\").replace(quote, "\\" + quote)
+
+
+def _in_attribute(decode: Codec, encode: Codec) -> tuple[Codec, Codec]:
+    return (
+        lambda text: decode(html.unescape(text)),
+        lambda path: html.escape(encode(path), quote=True),
+    )
+
+
+_GROUP_CODECS: dict[str, tuple[Codec, Codec]] = {
+    "dq": (css_unescape, _escape_in('"')),
+    "idq": (css_unescape, _escape_in('"')),
+    "sq": (css_unescape, _escape_in("'")),
+    "isq": (css_unescape, _escape_in("'")),
+    "uq": (css_unescape, _escape_unquoted),
+    "eq": (css_unescape, _escape_unquoted),
+}
+
+
+def find_css_refs(
+    text: str,
+    base_path: str | None,
+    site: Site,
+    start: int = 0,
+    end: int | None = None,
+    in_attribute: bool = False,
+) -> Iterator[Ref]:
+    """Yield the site-local URL references in ``text[start:end]``, in order.
+
+    ``base_path`` is the URL path relative references resolve against: the
+    stylesheet's own path, or the page's base for ``<style>`` and ``style=``.
+    ``in_attribute`` means the CSS sits in an HTML attribute (entities apply).
+    """
+    stop = len(text) if end is None else end
+    tokens = _ATTRIBUTE_TOKENS if in_attribute else _TOKENS
+    pos = start
+    while True:
+        m = tokens.search(text, pos, stop)
+        if m is None:
+            return
+        pos = m.end()
+        if m.group("comment") is not None:
+            continue
+        if m.group("imageset") is not None:
+            pos = yield from _image_set(text, pos, stop, base_path, site, in_attribute)
+            continue
+        for group in ("uq", "dq", "sq", "eq", "idq", "isq"):
+            if group in tokens.groupindex and m.start(group) >= 0:
+                ref = _ref(text, m.start(group), m.end(group), group, base_path, site, in_attribute)
+                if ref is not None:
+                    yield ref
+                break
+
+
+def _ref(
+    text: str,
+    start: int,
+    end: int,
+    group: str,
+    base_path: str | None,
+    site: Site,
+    in_attribute: bool,
+) -> Ref | None:
+    decode, encode = _GROUP_CODECS[group]
+    if in_attribute:
+        decode, encode = _in_attribute(decode, encode)
+    return find_ref(text, start, end, base_path, site, decode, encode)
+
+
+def _image_set(
+    text: str, pos: int, stop: int, base_path: str | None, site: Site, in_attribute: bool
+) -> Iterator[Ref]:
+    """Refs inside ``image-set(...)``, whose bare strings are URLs; returns the end position."""
+    depth = 1
+    while depth:
+        m = _SET_TOKENS.search(text, pos, stop)
+        if m is None:
+            return stop
+        pos = m.end()
+        if m.group("open"):
+            depth += 1
+        elif m.group("close"):
+            depth -= 1
+        elif m.group("url") is not None:
+            group = next(g for g in ("uq", "dq", "sq") if m.start(g) >= 0)
+            ref = _ref(text, m.start(group), m.end(group), group, base_path, site, in_attribute)
+            if ref is not None:
+                yield ref
+        elif depth == 1 and (m.group("bare_dq") or m.group("bare_sq")):
+            bare = "bare_dq" if m.group("bare_dq") else "bare_sq"
+            first, last = m.start(bare) + 1, m.end(bare) - 1
+            ref = _ref(text, first, last, bare[5:], base_path, site, in_attribute)
+            if ref is not None:
+                yield ref
+    return pos

@@ -1,0 +1,88 @@
+"""Reading documents without losing a byte, and writing files atomically.
+
+A document is decoded so that encoding it again gives back exactly the bytes read:
+UTF-8 with ``surrogateescape`` (invalid bytes survive as lone surrogates), or the
+single-byte charset a page declares, or UTF-16 when it starts with a BOM. Only the
+URL text in it changes, so every other byte is preserved.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
+)
+_CSS_CHARSET = re.compile(rb'@charset\s+"([A-Za-z0-9_.:-]+)"')
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A document's text and how to turn it back into bytes."""
+
+    text: str
+    encoding: str
+
+    def encode(self, text: str) -> bytes:
+        """Encode ``text`` the way the original was encoded."""
+        return text.encode(self.encoding, "surrogateescape")
+
+
+def decode_document(data: bytes, is_css: bool) -> Decoded | None:
+    """Decode ``data``; None when it cannot be decoded and encoded back unchanged."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and not data.startswith(
+        codecs.BOM_UTF8
+    ):
+        encoding = "utf-16-le" if data.startswith(codecs.BOM_UTF16_LE) else "utf-16-be"
+        try:
+            decoded = Decoded(data.decode(encoding), encoding)
+        except UnicodeDecodeError:
+            return None
+        return decoded if decoded.encode(decoded.text) == data else None
+    declared = (_CSS_CHARSET if is_css else _META_CHARSET).search(data[:1024])
+    if declared and not data.startswith(codecs.BOM_UTF8):
+        try:
+            info = codecs.lookup(declared.group(1).decode("ascii"))
+        except LookupError:
+            info = None
+        if info is not None and info.name not in ("utf-8", "utf-16", "utf-32"):
+            try:
+                text = data.decode(info.name, "surrogateescape")
+                if text.encode(info.name, "surrogateescape") == data:
+                    return Decoded(text, info.name)
+            except (UnicodeError, LookupError):
+                pass
+    return Decoded(data.decode("utf-8", "surrogateescape"), "utf-8")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old file or the new one.
+
+    The temporary file is written and fsynced in the same folder, takes the old
+    file's permission bits, and is renamed over the target with ``os.replace``.
+    """
+    try:
+        mode = path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+        raise

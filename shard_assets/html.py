@@ -1,0 +1,237 @@
+"""Finding asset URLs in HTML without re-serializing the document.
+
+A tokenizer in the shape of the HTML standard's, reduced to what matters here: it
+finds start tags of the elements that load assets, skips comments, CDATA and the
+content of raw-text elements (``script``, ``textarea``, ``title``...), hands
+``<style>`` content and ``style=`` attributes to the CSS scanner, and reports each
+URL as a span of the original text. Tags it does not care about are passed over by
+the regular expression engine without a Python-level step, which is what makes it
+fast; malformed markup it cannot match is left alone, byte for byte.
+
+Text inside ``pre``/``code`` needs no special case: markup shown there is escaped
+(``&lt;img``), so it is text, not a tag, exactly as the browser sees it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from .css import find_css_refs
+from .urls import HTML_SPACE, Ref, Site, absolute_path, find_ref
+
+URL = "url"
+SRCSET = "srcset"
+
+#: Element -> attribute -> how its value holds URLs. ``link`` is further filtered
+#: by its rel tokens and ``input`` by ``type=image``.
+URL_ATTRIBUTES: Mapping[str, Mapping[str, str]] = {
+    "img": {"src": URL, "srcset": SRCSET},
+    "source": {"src": URL, "srcset": SRCSET},
+    "video": {"src": URL, "poster": URL},
+    "audio": {"src": URL},
+    "track": {"src": URL},
+    "embed": {"src": URL},
+    "object": {"data": URL},
+    "input": {"src": URL},
+    "script": {"src": URL},
+    "link": {"href": URL, "imagesrcset": SRCSET},
+    "image": {"href": URL, "xlink:href": URL},
+    "use": {"href": URL, "xlink:href": URL},
+}
+
+#: ``link`` rel tokens whose href the browser loads with the page.
+LINK_RELS = frozenset(
+    {
+        "stylesheet",
+        "icon",
+        "apple-touch-icon",
+        "apple-touch-icon-precomposed",
+        "mask-icon",
+        "preload",
+        "modulepreload",
+        "prefetch",
+    }
+)
+
+#: Elements whose content is text to the HTML tokenizer, never markup.
+RAW_TEXT = frozenset(
+    {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"}
+)
+
+_ATTRS = r"(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+"
+_ATTRIBUTE = re.compile(r"([^\s\"'>/=][^\s\"'>/=]*+)(?:\s*+=\s*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\s>]++)))?")
+_STYLE_ATTRIBUTE = re.compile(r"\sstyle\s*+=", re.IGNORECASE)
+_BASE_TAG = re.compile(r"<base[\s/>]", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Attribute:
+    name: str
+    value: str
+    start: int
+    end: int
+
+
+class HtmlScanner:
+    """Finds asset references in HTML documents; build once, use for every page.
+
+    ``extra`` adds ``(element, attribute, kind)`` triples to :data:`URL_ATTRIBUTES`,
+    e.g. ``("img", "data-src", "url")`` for lazy-loading scripts.
+    """
+
+    def __init__(self, extra: Iterable[tuple[str, str, str]] = ()) -> None:
+        table = {tag: dict(attrs) for tag, attrs in URL_ATTRIBUTES.items()}
+        for tag, attribute, kind in extra:
+            table.setdefault(tag.lower(), {})[attribute.lower()] = kind
+        self.attributes: Mapping[str, Mapping[str, str]] = table
+        names = sorted(set(table) | RAW_TEXT | {"base", "plaintext"}, key=lambda n: (-len(n), n))
+        alternation = "|".join(re.escape(n) for n in names)
+        common = (
+            r"<!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)"
+            rf"|<(?P<name>{alternation})(?=[\s/>])(?P<attrs>{_ATTRS})>"
+        )
+        # Any element can carry a style attribute. Pages without one (most) use the
+        # first pattern, which never stops at tags it does not care about.
+        styled = (
+            r"|<(?P<sname>[a-zA-Z][^\s/>]*+)"
+            r"(?=(?:[^>\"']|\"[^\"]*+\"|'[^']*+')*?\sstyle\s*+=)"
+            rf"(?P<sattrs>{_ATTRS})>"
+        )
+        flags = re.IGNORECASE | re.DOTALL
+        self._styled = re.compile(common + styled, flags)
+        self._plain = re.compile(common + r"|(?P<sname>(?!))(?P<sattrs>(?!))", flags)
+        self._end_tags: dict[str, re.Pattern[str]] = {
+            name: re.compile(rf"</{name}(?=[\s/>])[^>]*+>", flags) for name in RAW_TEXT
+        }
+
+    def find_refs(self, text: str, document: str, site: Site) -> Iterator[Ref]:
+        """Yield the site-local references of the page at ``document`` (an output-relative path)."""
+        page_path = site.document_path(document)
+        base_path: str | None = page_path
+        if _BASE_TAG.search(text):
+            base_path = self._base_path(text, page_path, site)
+        yield from self._scan(text, base_path, site)
+
+    def _tags(self, text: str) -> Iterator[tuple[str, list[_Attribute], int]]:
+        """Yield (name, attributes, end of tag) for interesting start tags, skipping raw text."""
+        pattern = self._styled if _STYLE_ATTRIBUTE.search(text) else self._plain
+        pos = 0
+        length = len(text)
+        while pos < length:
+            m = pattern.search(text, pos)
+            if m is None:
+                return
+            pos = m.end()
+            raw_name = m.group("name") or m.group("sname")
+            if raw_name is None:
+                continue
+            name = raw_name.lower()
+            group = "attrs" if m.group("name") else "sattrs"
+            yield name, _attributes(text, m.start(group), m.end(group)), pos
+            if name == "plaintext":
+                return
+            if name in RAW_TEXT:
+                end = self._end_tags[name].search(text, pos)
+                pos = end.end() if end else length
+
+    def _base_path(self, text: str, page_path: str, site: Site) -> str | None:
+        for name, attrs, _ in self._tags(text):
+            if name != "base":
+                continue
+            href = _first(attrs, "href")
+            if href is None:
+                continue
+            return absolute_path(html.unescape(href.value).strip(HTML_SPACE), page_path, site)
+        return page_path
+
+    def _scan(self, text: str, base_path: str | None, site: Site) -> Iterator[Ref]:
+        for name, attrs, tag_end in self._tags(text):
+            wanted = self.attributes.get(name)
+            if wanted and _loads_asset(name, attrs):
+                seen: set[str] = set()
+                for attr in attrs:
+                    kind = wanted.get(attr.name)
+                    if kind is None or attr.name in seen:
+                        continue
+                    seen.add(attr.name)
+                    if kind == SRCSET:
+                        yield from _srcset_refs(text, attr.start, attr.end, base_path, site)
+                    else:
+                        ref = find_ref(text, attr.start, attr.end, base_path, site, *_HTML_CODEC)
+                        if ref is not None:
+                            yield ref
+            style = _first(attrs, "style")
+            if style is not None:
+                yield from find_css_refs(
+                    text, base_path, site, style.start, style.end, in_attribute=True
+                )
+            if name == "style":
+                end = self._end_tags["style"].search(text, tag_end)
+                yield from find_css_refs(text, base_path, site, tag_end, end.start() if end else len(text))
+
+
+def _html_encode(path: str) -> str:
+    return html.escape(path, quote=True)
+
+
+_HTML_CODEC = (html.unescape, _html_encode)
+
+
+def _attributes(text: str, start: int, end: int) -> list[_Attribute]:
+    found = []
+    for m in _ATTRIBUTE.finditer(text, start, end):
+        for group in (2, 3, 4):
+            if m.start(group) >= 0:
+                found.append(_Attribute(m.group(1).lower(), m.group(group), m.start(group), m.end(group)))
+                break
+        else:
+            found.append(_Attribute(m.group(1).lower(), "", m.end(), m.end()))
+    return found
+
+
+def _first(attrs: list[_Attribute], name: str) -> _Attribute | None:
+    return next((a for a in attrs if a.name == name), None)
+
+
+def _loads_asset(name: str, attrs: list[_Attribute]) -> bool:
+    if name == "link":
+        rel = _first(attrs, "rel")
+        return rel is not None and not LINK_RELS.isdisjoint(rel.value.lower().split())
+    if name == "input":
+        kind = _first(attrs, "type")
+        return kind is not None and kind.value.strip(HTML_SPACE).lower() == "image"
+    return True
+
+
+def _srcset_refs(text: str, start: int, end: int, base_path: str | None, site: Site) -> Iterator[Ref]:
+    """Refs in a srcset value, split as the HTML standard's srcset parser does."""
+    pos = start
+    while pos < end:
+        while pos < end and (text[pos] in HTML_SPACE or text[pos] == ","):
+            pos += 1
+        url_start = pos
+        while pos < end and text[pos] not in HTML_SPACE:
+            pos += 1
+        url_end = pos
+        while url_end > url_start and text[url_end - 1] == ",":
+            url_end -= 1
+        if url_end > url_start:
+            ref = find_ref(text, url_start, url_end, base_path, site, *_HTML_CODEC)
+            if ref is not None:
+                yield ref
+        if pos > url_end:  # the URL ended with commas: no descriptors follow
+            continue
+        depth = 0
+        while pos < end:
+            char = text[pos]
+            if char == "(":
+                depth += 1
+            elif char == ")":
+                depth = max(0, depth - 1)
+            elif char == "," and depth == 0:
+                pos += 1
+                break
+            pos += 1

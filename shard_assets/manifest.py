@@ -1,0 +1,130 @@
+"""The manifest: which host each asset is on, kept between builds.
+
+Format (version 1), JSON with sorted keys, 2-space indent and a trailing newline::
+
+    {
+      "algorithm": "ring",
+      "assets": {"img/a.png": "cdn2.example.com"},
+      "hosts": {"cdn1.example.com": 1, "cdn2.example.com": 1},
+      "ring": {"bounded_load": true, "digests_per_host": 40, "layout": "ketama",
+               "max_imbalance": 0.1},
+      "version": 1
+    }
+
+Reading, rendering and writing are separate functions; an unreadable, malformed or
+unknown-version file is a :class:`ManifestError` and is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from .errors import ManifestError
+from .files import atomic_write
+from .ring import DIGESTS_PER_HOST, Host
+
+VERSION = 1
+ALGORITHM = "ring"
+
+_FIX = "fix it by hand, restore it from version control, or delete it to assign every asset afresh"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a manifest file holds."""
+
+    assets: Mapping[str, str]
+    hosts: tuple[Host, ...]
+    max_imbalance: Fraction
+    algorithm: str = ALGORITHM
+
+
+def read_manifest(path: Path) -> Manifest | None:
+    """Load ``path``; None when it does not exist."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise ManifestError(f"{path}: cannot read the manifest ({error.strerror})") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ManifestError(f"{path}: the manifest is not UTF-8 text; {_FIX}") from None
+    except json.JSONDecodeError as error:
+        raise ManifestError(
+            f"{path}:{error.lineno}:{error.colno}: the manifest is not valid JSON "
+            f"({error.msg}); {_FIX}"
+        ) from None
+    if not isinstance(data, dict):
+        raise ManifestError(f"{path}: the manifest must be a JSON object; {_FIX}")
+    version = data.get("version")
+    if version != VERSION:
+        raise ManifestError(
+            f"{path}: manifest version {version!r} is not supported (this shard-assets "
+            f"reads version {VERSION}); upgrade shard-assets or {_FIX}"
+        )
+    assets = data.get("assets")
+    if not isinstance(assets, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in assets.items()
+    ):
+        raise ManifestError(f"{path}: 'assets' must map asset paths to hostnames; {_FIX}")
+    hosts = data.get("hosts")
+    if not isinstance(hosts, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+        for k, v in hosts.items()
+    ):
+        raise ManifestError(f"{path}: 'hosts' must map hostnames to positive weights; {_FIX}")
+    ring = data.get("ring", {})
+    imbalance = ring.get("max_imbalance", 0.1) if isinstance(ring, dict) else 0.1
+    return Manifest(
+        assets=assets,
+        hosts=tuple(Host(name, Fraction(repr(w)) if isinstance(w, float) else Fraction(w)) for name, w in hosts.items()),
+        max_imbalance=Fraction(repr(imbalance)) if isinstance(imbalance, float) else Fraction(imbalance),
+        algorithm=str(data.get("algorithm", ALGORITHM)),
+    )
+
+
+def _number(value: Fraction) -> int | float:
+    return value.numerator if value.denominator == 1 else float(value)
+
+
+def render_manifest(manifest: Manifest) -> bytes:
+    """The manifest's exact bytes: the same input always gives the same bytes."""
+    data = {
+        "algorithm": manifest.algorithm,
+        "assets": dict(sorted(manifest.assets.items())),
+        "hosts": {h.name: _number(h.weight) for h in manifest.hosts},
+        "ring": {
+            "bounded_load": True,
+            "digests_per_host": DIGESTS_PER_HOST,
+            "layout": "ketama",
+            "max_imbalance": _number(manifest.max_imbalance),
+        },
+        "version": VERSION,
+    }
+    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_manifest(path: Path, manifest: Manifest) -> bool:
+    """Write ``manifest`` atomically; False (and no write) when the file already holds it."""
+    data = render_manifest(manifest)
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        raise ManifestError(f"{path}: cannot read the manifest ({error.strerror})") from None
+    try:
+        atomic_write(path, data)
+    except OSError as error:
+        raise ManifestError(
+            f"{path}: cannot write the manifest ({error.strerror}); "
+            "make its folder writable or set 'manifest' to another path"
+        ) from None
+    return True

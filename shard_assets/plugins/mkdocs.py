@@ -1,0 +1,94 @@
+"""The MkDocs plugin, registered as ``shard-assets`` (entry point ``mkdocs.plugins``).
+
+::
+
+    plugins:
+      - search
+      - shard-assets:
+          hosts: [cdn1.example.com, cdn2.example.com]
+
+Settings are checked in ``on_config``, before MkDocs builds anything; the output is
+sharded in ``on_post_build``, after every other plugin has written its files. A
+failure is a ``PluginError``: MkDocs prints the message and exits 1, no traceback.
+During ``mkdocs serve`` the plugin is off unless ``enabled_on_serve`` is true, since
+the live-reload server, not the CDN, serves the freshly built files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from mkdocs.config import base
+from mkdocs.config import config_options as c
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
+
+from ..config import Settings, load_settings
+from ..errors import ConfigError, ShardAssetsError
+from ..pipeline import shard_site, summary
+
+log = get_plugin_logger(__name__)
+
+
+class ShardAssetsConfig(base.Config):
+    """The plugin's options; the values are validated again, fully, by the core."""
+
+    hosts = c.Type((list, dict), default=[])
+    manifest = c.Type(str, default="shard-manifest.json")
+    max_imbalance = c.Type((int, float), default=0.10)
+    scheme = c.Choice(("https", "http", "relative"), default="https")
+    site_url = c.Optional(c.Type(str))
+    exclude = c.ListOfItems(c.Type(str), default=[])
+    attributes = c.ListOfItems(c.Type(str), default=[])
+    strict = c.Type(bool, default=False)
+    enabled = c.Type(bool, default=True)
+    enabled_on_serve = c.Type(bool, default=False)
+
+
+class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
+    """Shards the built site's asset URLs over the configured hosts."""
+
+    def __init__(self) -> None:
+        self.is_serve = False
+        self.settings: Settings | None = None
+
+    def on_startup(self, *, command: Literal["build", "gh-deploy", "serve"], dirty: bool) -> None:
+        self.is_serve = command == "serve"
+
+    def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
+        options: dict[str, Any] = {
+            name: self.config[name]
+            for name in (
+                "hosts", "manifest", "max_imbalance", "scheme", "exclude",
+                "attributes", "strict", "enabled",
+            )
+        }
+        options["site_url"] = self.config.site_url or config.site_url or None
+        config_dir = Path(config.config_file_path or ".").resolve().parent
+        try:
+            self.settings = load_settings(options, base_dir=config_dir, source="mkdocs.yml")
+        except ConfigError as error:
+            raise PluginError(str(error)) from None
+        if self.is_serve and not self.config.enabled_on_serve:
+            log.info("off during 'mkdocs serve' (set enabled_on_serve: true to shard there too)")
+            self.settings = None
+        elif not self.settings.enabled:
+            self.settings = None
+        return config
+
+    @event_priority(-100)
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        if self.settings is None:
+            return
+        try:
+            result = shard_site(Path(config.site_dir), self.settings)
+        except ShardAssetsError as error:
+            raise PluginError(str(error)) from None
+        for missing in result.missing:
+            log.warning(str(missing))
+        for document in result.undecodable:
+            log.warning(f"{document}: cannot be decoded; left as it was")
+        for line in summary(result).splitlines():
+            log.info(line.removeprefix("shard-assets: "))

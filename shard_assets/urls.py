@@ -1,0 +1,184 @@
+"""What counts as a site-local asset URL, and how it resolves to a file.
+
+Everything here works on URL *text*: a path keeps the percent-encoding it was written
+with, and only the lookup key (the file's path in the output folder) is decoded.
+Resolution follows the browser (WHATWG URL): dot segments are removed, including
+their percent-encoded spellings, and a backslash is a slash in http(s) URLs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
+
+from .errors import ConfigError
+
+HTML_SPACE = " \t\n\r\f"
+_SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_DOT = frozenset({".", "%2e"})
+_DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
+
+Codec = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where the built output is served: its own origins and its path prefix.
+
+    ``prefix`` always starts and ends with ``/`` (``/docs/`` for a site served under
+    ``/docs/``). ``origins`` holds ``host[:port]`` strings, lower-cased and without
+    default ports; absolute URLs on them count as site-local, over http or https.
+    """
+
+    prefix: str = "/"
+    origins: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_url(cls, site_url: str | None) -> Site:
+        """Build a Site from a ``site_url`` setting such as ``https://example.org/docs/``."""
+        if not site_url:
+            return cls()
+        parts = urlsplit(site_url.strip())
+        if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.netloc:
+            raise ConfigError(
+                f"site_url {site_url!r} is not an http(s) URL: "
+                "set it to the site's public address, e.g. https://example.org/"
+            )
+        prefix = parts.path or "/"
+        if not prefix.endswith("/"):
+            prefix += "/"
+        return cls(prefix=prefix, origins=frozenset({_authority(parts.netloc)}))
+
+    def document_path(self, key: str) -> str:
+        """The URL path the file ``key`` (output-relative) is served at."""
+        return self.prefix + quote(key, safe="/!$&'()*+,;=:@~")
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """One site-local URL found in a document.
+
+    ``start``/``end`` delimit the URL's text in the document (whitespace around it
+    excluded). The rewritten URL is ``<scheme>://<host>`` + ``path`` + ``suffix``:
+    ``path`` is already escaped for where it stands, ``suffix`` is the query and
+    fragment exactly as written.
+    """
+
+    start: int
+    end: int
+    key: str
+    path: str
+    suffix: str
+
+
+def _authority(netloc: str) -> str:
+    """``host[:port]`` lower-cased, without user info or a default port."""
+    host = netloc.rpartition("@")[2].lower()
+    for port in _DEFAULT_PORTS.values():
+        if host.endswith(":" + port):
+            return host[: -len(port) - 1]
+    return host
+
+
+def remove_dot_segments(path: str) -> str:
+    """Resolve ``.`` and ``..`` segments of an absolute path, as a browser does."""
+    segments = path.split("/")[1:]
+    out: list[str] = []
+    last = len(segments) - 1
+    for i, segment in enumerate(segments):
+        lowered = segment.lower()
+        if lowered in _DOT_DOT:
+            if out:
+                out.pop()
+            if i == last:
+                out.append("")
+        elif lowered in _DOT:
+            if i == last:
+                out.append("")
+        else:
+            out.append(segment)
+    return "/" + "/".join(out)
+
+
+def absolute_path(url: str, base_path: str | None, site: Site) -> str | None:
+    """The path ``url`` points to on the site's own origin, or None if elsewhere.
+
+    ``url`` has no query or fragment. ``base_path`` is the absolute path URLs
+    resolve against (the document's, or its ``<base href>``), or None when the base
+    is on another origin, in which case only absolute own-origin URLs are local.
+    """
+    scheme = _SCHEME.match(url)
+    if scheme:
+        if scheme.group()[:-1].lower() not in _DEFAULT_PORTS:
+            return None
+        rest = url[scheme.end() :].replace("\\", "/")
+        return _on_origin(rest, site) if rest.startswith("//") else None
+    url = url.replace("\\", "/")
+    if url.startswith("//"):
+        return _on_origin(url, site)
+    if url.startswith("/"):
+        return remove_dot_segments(url)
+    if base_path is None:
+        return None
+    return remove_dot_segments(base_path[: base_path.rfind("/") + 1] + url)
+
+
+def _on_origin(rest: str, site: Site) -> str | None:
+    end = rest.find("/", 2)
+    authority = rest[2:end] if end >= 0 else rest[2:]
+    if _authority(authority) not in site.origins:
+        return None
+    return remove_dot_segments(rest[end:]) if end >= 0 else "/"
+
+
+def asset_key(path: str, site: Site) -> str | None:
+    """The output-relative file path for an absolute URL path, or None if outside the site."""
+    if not path.startswith(site.prefix):
+        return None
+    key = unquote(path[len(site.prefix) :])
+    if not key or key.endswith("/"):
+        return None
+    return key
+
+
+def find_ref(
+    text: str,
+    start: int,
+    end: int,
+    base_path: str | None,
+    site: Site,
+    decode: Codec | None = None,
+    encode: Codec | None = None,
+) -> Ref | None:
+    """Resolve the URL written at ``text[start:end]``; None unless it is site-local.
+
+    ``decode`` undoes the escaping of where the URL stands (HTML entities, CSS
+    escapes) and ``encode`` re-applies it to a new path; they are used only when the
+    written path actually contains escapes, so plain URLs are copied as written.
+    """
+    while start < end and text[start] in HTML_SPACE:
+        start += 1
+    while end > start and text[end - 1] in HTML_SPACE:
+        end -= 1
+    value = text[start:end]
+    cut = len(value)
+    for mark in "?#":
+        found = value.find(mark, 0, cut)
+        if found >= 0:
+            cut = found
+    written = value[:cut]
+    if not written:
+        return None
+    url = decode(written) if decode is not None else written
+    path = absolute_path(url, base_path, site)
+    if path is None:
+        return None
+    key = asset_key(path, site)
+    if key is None:
+        return None
+    if url != written and encode is not None:
+        path = encode(path)
+    return Ref(start, end, key, path, value[cut:])

@@ -1,0 +1,79 @@
+"""Shared fixtures: small generated sites, settings, and a PNG writer."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from shard_assets.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_SITE = ROOT / "sample_site"
+HOSTS = ["cdn1.example.com", "cdn2.example.com", "cdn3.example.com", "cdn4.example.com"]
+
+
+def png(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (200, 40, 90)) -> bytes:
+    """A real, decodable PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def make_site(root: Path, images: int = 40, pages: int = 3) -> Path:
+    """A built-site folder: ``pages`` pages that all show ``images`` images, plus CSS and JS."""
+    (root / "img").mkdir(parents=True)
+    (root / "css").mkdir()
+    (root / "js").mkdir()
+    (root / "blog").mkdir()
+    for i in range(images):
+        (root / "img" / f"photo-{i:03d}.png").write_bytes(png(rgb=(i, 100, 200)))
+    (root / "css" / "site.css").write_text(
+        '@import "base.css";\nbody { background: url(../img/photo-000.png) }\n', encoding="utf-8"
+    )
+    (root / "css" / "base.css").write_text("h1 { color: red }\n", encoding="utf-8")
+    (root / "js" / "app.js").write_text("console.log('hi');\n", encoding="utf-8")
+    tags = "\n".join(f'<img src="/img/photo-{i:03d}.png" alt="photo {i}">' for i in range(images))
+    for p in range(pages):
+        folder = root if p == 0 else root / "blog"
+        name = "index.html" if p == 0 else f"post-{p}.html"
+        up = "" if p == 0 else "../"
+        (folder / name).write_text(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
+            f'<link rel="stylesheet" href="{up}css/site.css">\n'
+            f'<script src="{up}js/app.js" defer></script>\n'
+            f"</head><body>\n<a href=\"{up}index.html\">home</a>\n{tags}\n</body></html>\n",
+            encoding="utf-8",
+        )
+    return root
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """A generated output folder with 40 images, 2 stylesheets and a script."""
+    return make_site(tmp_path / "site")
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for ``HOSTS`` with the manifest in the temporary folder."""
+
+    def factory(**options: object) -> Settings:
+        merged: dict[str, object] = {"hosts": HOSTS, "manifest": str(tmp_path / "shard-manifest.json")}
+        merged.update(options)
+        return load_settings(merged, base_dir=tmp_path, source="test")
+
+    return factory
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder``, by relative path."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
