@@ -20,7 +20,7 @@ _URL_FUNC = (
     r'"(?P<dq>(?:[^"\\\n]|\\.)*+)"'
     r"|'(?P<sq>(?:[^'\\\n]|\\.)*+)'"
     r"{entity}"
-    r"|(?P<uq>(?:[^\"'()\\\s]|\\.)++))\s*+\)"
+    r"|(?P<uq>(?:[^\"'()\\\s]|\\[0-9a-fA-F]{{1,6}}[ \t\r\n\f]?|\\.)++))\s*+\)"
 )
 # Inside an HTML style attribute a quote can be written as an entity.
 _ENTITY_QUOTED = r"|(?P<eo>&quot;|&#0*34;|&#[xX]0*22;|&apos;|&#0*39;|&#[xX]0*27;)(?P<eq>.*?)(?P=eo)"

@@ -1,0 +1,62 @@
+"""Golden rewriting cases: ``golden/<kind>/<name>.in.<ext>`` -> ``<name>.out.<ext>``.
+
+Each case may have ``<name>.json`` with options: ``document`` (the file's
+output-relative path), ``site_url``, ``attributes``, ``scheme``. Every referenced
+file exists except paths containing ``missing``. Hosts come from the ketama ring
+over four hosts. Each case also checks that a second run changes nothing.
+
+To (re)write an expected file after reviewing the change by eye, run
+``SHARD_ASSETS_REGENERATE=1 pytest tests/test_golden.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from shard_assets.config import load_settings
+from shard_assets.files import decode_document
+from shard_assets.pipeline import Sharder
+from shard_assets.ring import Host, Ring
+
+GOLDEN = Path(__file__).parent / "golden"
+HOSTS = ["cdn1.example.com", "cdn2.example.com", "cdn3.example.com", "cdn4.example.com"]
+RING = Ring([Host(h) for h in HOSTS])
+CASES = sorted(GOLDEN.glob("*/*.in.*"))
+
+
+def _shard(case: Path, data: bytes) -> bytes:
+    options = json.loads(case.with_name(case.name.split(".in.")[0] + ".json").read_text()) if case.with_name(
+        case.name.split(".in.")[0] + ".json"
+    ).exists() else {}
+    is_css = case.suffix == ".css"
+    document = options.pop("document", "css/site.css" if is_css else "blog/post.html")
+    settings = load_settings(
+        {"hosts": HOSTS, "site_url": "https://example.org/", **options},
+        base_dir=case.parent,
+        source=case.name,
+    )
+    sharder = Sharder(settings)
+    decoded = decode_document(data, is_css)
+    assert decoded is not None, f"{case.name}: cannot be decoded"
+    keys = {ref.key for ref in sharder.find_refs(decoded.text, document)}
+    hosts = {key: RING.lookup(key) for key in keys if "missing" not in key}
+    text, _ = sharder.rewrite(decoded.text, document, hosts)
+    return decoded.encode(text)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.parent.name}/{c.name.split('.in.')[0]}" for c in CASES])
+def test_golden(case: Path) -> None:
+    expected_path = case.with_name(case.name.replace(".in.", ".out.", 1))
+    actual = _shard(case, case.read_bytes())
+    if os.environ.get("SHARD_ASSETS_REGENERATE"):
+        expected_path.write_bytes(actual)
+    assert actual == expected_path.read_bytes()
+    assert _shard(case, actual) == actual, "a second run must change nothing"
+
+
+def test_corpus_is_not_empty() -> None:
+    assert len(CASES) >= 10
