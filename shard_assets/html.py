@@ -4,9 +4,9 @@ A tokenizer in the shape of the HTML standard's, reduced to what matters here: i
 finds start tags of the elements that load assets, skips comments, CDATA and the
 content of raw-text elements (``script``, ``textarea``, ``title``...), hands
 ``<style>`` content and ``style=`` attributes to the CSS scanner, and reports each
-URL as a span of the original text. Tags it does not care about are passed over by
-the regular expression engine without a Python-level step, which is what makes it
-fast; malformed markup it cannot match is left alone, byte for byte.
+URL as a span of the original text. Tags it does not care about are passed over,
+whole, by the regular expression engine without a Python-level step, which is what
+makes it fast; malformed markup it cannot match is left alone, byte for byte.
 
 Text inside ``pre``/``code`` needs no special case: markup shown there is escaped
 (``&lt;img``), so it is text, not a tag, exactly as the browser sees it.
@@ -61,8 +61,19 @@ RAW_TEXT = frozenset(
     {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"}
 )
 
-_ATTRS = r"(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+"
-_ATTRIBUTE = re.compile(r"([^\s\"'>/=][^\s\"'>/=]*+)(?:\s*+=\s*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\s>]++)))?")
+# A start tag's attributes as the HTML tokenizer reads them: a quote opens a quoted
+# value only right after ``=``, so ``alt=it's`` is one unquoted value, and a ``"``
+# that is never closed makes the tag unmatchable (the browser reads on to the end).
+_VALUE = r"(?:\"[^\"]*+\"|'[^']*+'|[^\s>\"'][^\s>]*+|(?=>))"
+_ATTRS = rf"(?:[\s/]++|[^\s/>=]++(?:\s*+=\s*+{_VALUE})?)*+"
+_ATTRIBUTE = re.compile(
+    r"([^\s/>=]++)(?:\s*+=\s*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\s>\"'][^\s>]*+)))?"
+)
+#: Looks ahead over a tag name and attributes for an attribute named ``style``.
+_HAS_STYLE = (
+    rf"[a-zA-Z][^\s/>]*+(?:[\s/]++|(?!style\s*+=)[^\s/>=]++(?:\s*+=\s*+{_VALUE})?)*+"
+    r"style\s*+="
+)
 _STYLE_ATTRIBUTE = re.compile(r"\sstyle\s*+=", re.IGNORECASE)
 _BASE_TAG = re.compile(r"<base[\s/>]", re.IGNORECASE)
 
@@ -88,21 +99,15 @@ class HtmlScanner:
             table.setdefault(tag.lower(), {})[attribute.lower()] = kind
         self.attributes: Mapping[str, Mapping[str, str]] = table
         names = sorted(set(table) | RAW_TEXT | {"base", "plaintext"}, key=lambda n: (-len(n), n))
-        alternation = "|".join(re.escape(n) for n in names)
-        common = (
-            r"<!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)"
-            rf"|<(?P<name>{alternation})(?=[\s/>])(?P<attrs>{_ATTRS})>"
-        )
-        # Any element can carry a style attribute. Pages without one (most) use the
-        # first pattern, which never stops at tags it does not care about.
-        styled = (
-            r"|<(?P<sname>[a-zA-Z][^\s/>]*+)"
-            r"(?=(?:[^>\"']|\"[^\"]*+\"|'[^']*+')*?\sstyle\s*+=)"
-            rf"(?P<sattrs>{_ATTRS})>"
-        )
+        wanted = "(?:" + "|".join(re.escape(n) for n in names) + r")(?=[\s/>])"
+        # One match takes the text and the tags of no interest in a single step of the
+        # regex engine (each tag whole, so markup inside an attribute value is never
+        # taken for a tag), then stops at a comment, CDATA or a tag we want. Any element
+        # can carry a style attribute; pages without one (most) use the pattern that
+        # does not look for it, which is cheaper.
         flags = re.IGNORECASE | re.DOTALL
-        self._styled = re.compile(common + styled, flags)
-        self._plain = re.compile(common + r"|(?P<sname>(?!))(?P<sattrs>(?!))", flags)
+        self._plain = re.compile(_tag_pattern(wanted, styled=False), flags)
+        self._styled = re.compile(_tag_pattern(wanted, styled=True), flags)
         self._end_tags: dict[str, re.Pattern[str]] = {
             name: re.compile(rf"</{name}(?=[\s/>])[^>]*+>", flags) for name in RAW_TEXT
         }
@@ -121,7 +126,7 @@ class HtmlScanner:
         pos = 0
         length = len(text)
         while pos < length:
-            m = pattern.search(text, pos)
+            m = pattern.match(text, pos)
             if m is None:
                 return
             pos = m.end()
@@ -170,7 +175,9 @@ class HtmlScanner:
                 )
             if name == "style":
                 end = self._end_tags["style"].search(text, tag_end)
-                yield from find_css_refs(text, base_path, site, tag_end, end.start() if end else len(text))
+                yield from find_css_refs(
+                    text, base_path, site, tag_end, end.start() if end else len(text)
+                )
 
 
 def _html_encode(path: str) -> str:
@@ -185,11 +192,33 @@ def _attributes(text: str, start: int, end: int) -> list[_Attribute]:
     for m in _ATTRIBUTE.finditer(text, start, end):
         for group in (2, 3, 4):
             if m.start(group) >= 0:
-                found.append(_Attribute(m.group(1).lower(), m.group(group), m.start(group), m.end(group)))
+                found.append(
+                    _Attribute(m.group(1).lower(), m.group(group), m.start(group), m.end(group))
+                )
                 break
         else:
             found.append(_Attribute(m.group(1).lower(), "", m.end(), m.end()))
     return found
+
+
+def _tag_pattern(wanted: str, *, styled: bool) -> str:
+    """The tokenizer step for :meth:`HtmlScanner._tags`, used with ``match``.
+
+    ``wanted`` matches the names of the elements to report. With ``styled``, tags
+    with a ``style`` attribute are reported too (as ``sname``/``sattrs``).
+    """
+    stop = rf"!--|!\[CDATA\[|{wanted}"
+    styled_tag = r"(?P<sname>(?!))(?P<sattrs>(?!))"
+    if styled:
+        stop += f"|{_HAS_STYLE}"
+        styled_tag = rf"<(?P<sname>[a-zA-Z][^\s/>]*+)(?P<sattrs>{_ATTRS})>"
+    skip = rf"(?:[^<]++|<(?!{stop})(?:/?[a-zA-Z][^\s/>]*+{_ATTRS}>)?)*+"
+    # A comment ends at -->, at --!>, or right away in <!--> and <!--->.
+    comment = r"<!--(?:-?>|.*?--!?>|.*\Z)"
+    cdata = r"<!\[CDATA\[.*?(?:\]\]>|\Z)"
+    tag = rf"<(?P<name>{wanted})(?P<attrs>{_ATTRS})>"
+    # A wanted tag that does not end (a quote never closed) is passed over.
+    return rf"{skip}(?:{comment}|{cdata}|{tag}|{styled_tag}|<)"
 
 
 def _first(attrs: list[_Attribute], name: str) -> _Attribute | None:
@@ -206,7 +235,9 @@ def _loads_asset(name: str, attrs: list[_Attribute]) -> bool:
     return True
 
 
-def _srcset_refs(text: str, start: int, end: int, base_path: str | None, site: Site) -> Iterator[Ref]:
+def _srcset_refs(
+    text: str, start: int, end: int, base_path: str | None, site: Site
+) -> Iterator[Ref]:
     """Refs in a srcset value, split as the HTML standard's srcset parser does."""
     pos = start
     while pos < end:
