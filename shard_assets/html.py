@@ -76,6 +76,7 @@ _HAS_STYLE = (
 )
 _STYLE_ATTRIBUTE = re.compile(r"\sstyle\s*+=", re.IGNORECASE)
 _BASE_TAG = re.compile(r"<base[\s/>]", re.IGNORECASE)
+_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,8 @@ class HtmlScanner:
             href = _first(attrs, "href")
             if href is None:
                 continue
-            return absolute_path(html.unescape(href.value).strip(HTML_SPACE), page_path, site)
+            url = html.unescape(href.value).strip(HTML_SPACE)
+            return absolute_path(_QUERY_OR_FRAGMENT.split(url, 1)[0], page_path, site)
         return page_path
 
     def _scan(self, text: str, base_path: str | None, site: Site) -> Iterator[Ref]:

@@ -108,7 +108,8 @@ def absolute_path(url: str, base_path: str | None, site: Site) -> str | None:
 
     ``url`` has no query or fragment. ``base_path`` is the absolute path URLs
     resolve against (the document's, or its ``<base href>``), or None when the base
-    is on another origin, in which case only absolute own-origin URLs are local.
+    is on another origin: then relative and root-relative URLs point there too, and
+    only absolute URLs on the site's own origin are local.
     """
     scheme = _SCHEME.match(url)
     if scheme:
@@ -119,10 +120,10 @@ def absolute_path(url: str, base_path: str | None, site: Site) -> str | None:
     url = url.replace("\\", "/")
     if url.startswith("//"):
         return _on_origin(url, site)
-    if url.startswith("/"):
-        return remove_dot_segments(url)
     if base_path is None:
         return None
+    if url.startswith("/"):
+        return remove_dot_segments(url)
     return remove_dot_segments(base_path[: base_path.rfind("/") + 1] + url)
 
 
