@@ -26,7 +26,9 @@ URL = "url"
 SRCSET = "srcset"
 
 #: Element -> attribute -> how its value holds URLs. ``link`` is further filtered
-#: by its rel tokens and ``input`` by ``type=image``.
+#: by its rel tokens and ``input`` by ``type=image``. SVG ``<use>`` is left out on
+#: purpose: browsers refuse to load a ``use`` reference from another origin (CORS
+#: does not help), so a sprite moved to a CDN host would break every icon.
 URL_ATTRIBUTES: Mapping[str, Mapping[str, str]] = {
     "img": {"src": URL, "srcset": SRCSET},
     "source": {"src": URL, "srcset": SRCSET},
@@ -39,7 +41,6 @@ URL_ATTRIBUTES: Mapping[str, Mapping[str, str]] = {
     "script": {"src": URL},
     "link": {"href": URL, "imagesrcset": SRCSET},
     "image": {"href": URL, "xlink:href": URL},
-    "use": {"href": URL, "xlink:href": URL},
 }
 
 #: ``link`` rel tokens whose href the browser loads with the page.
