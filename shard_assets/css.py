@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from typing import NamedTuple
 
 from .urls import Codec, Ref, Site, find_ref
 
-_STRING_DQ = r'"(?:[^"\\\n]|\\.)*+"'
-_STRING_SQ = r"'(?:[^'\\\n]|\\.)*+'"
+# A string ends at its quote; a newline (LF, CR or FF) ends it too, unless escaped,
+# and an escaped CRLF is one newline. A hex escape takes one whitespace after it,
+# CRLF included.
+_DQ = r'(?:[^"\\\n\r\f]|\\\r\n|\\.)*+'
+_SQ = r"(?:[^'\\\n\r\f]|\\\r\n|\\.)*+"
+_STRING_DQ = f'"{_DQ}"'
+_STRING_SQ = f"'{_SQ}'"
 _URL_FUNC = (
     r"(?<![\w-])url\(\s*+(?:"
-    r'"(?P<dq>(?:[^"\\\n]|\\.)*+)"'
-    r"|'(?P<sq>(?:[^'\\\n]|\\.)*+)'"
+    rf'"(?P<dq>{_DQ})"'
+    rf"|'(?P<sq>{_SQ})'"
     r"{entity}"
-    r"|(?P<uq>(?:[^\"'()\\\s]|\\[0-9a-fA-F]{{1,6}}[ \t\r\n\f]?|\\.)++))\s*+\)"
+    r"|(?P<uq>(?:[^\"'()\\\s]|\\[0-9a-fA-F]{{1,6}}(?:\r\n|[ \t\r\n\f])?|\\.)++))\s*+\)"
 )
 # Inside an HTML style attribute a quote can be written as an entity.
 _ENTITY_QUOTED = r"|(?P<eo>&quot;|&#0*34;|&#[xX]0*22;|&apos;|&#0*39;|&#[xX]0*27;)(?P<eq>.*?)(?P=eo)"
@@ -31,7 +37,7 @@ def _token_pattern(in_attribute: bool) -> re.Pattern[str]:
     return re.compile(
         r"(?P<comment>/\*.*?(?:\*/|\Z))"
         rf"|(?P<url>{url})"
-        rf"|@import\s*+(?:\"(?P<idq>(?:[^\"\\\n]|\\.)*+)\"|'(?P<isq>(?:[^'\\\n]|\\.)*+)')"
+        rf"|@import\s*+(?:\"(?P<idq>{_DQ})\"|'(?P<isq>{_SQ})')"
         r"|(?P<imageset>(?<![\w-])(?:-webkit-)?image-set\()"
         rf"|{_STRING_DQ}|{_STRING_SQ}",
         re.IGNORECASE | re.DOTALL,
@@ -45,7 +51,7 @@ _SET_TOKENS = re.compile(
     rf"|(?P<bare_dq>{_STRING_DQ})|(?P<bare_sq>{_STRING_SQ})|(?P<open>\()|(?P<close>\))",
     re.IGNORECASE | re.DOTALL,
 )
-_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n\r\f]?|\n|(.))", re.DOTALL)
+_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})(?:\r\n|[ \t\n\r\f])?|\r\n|[\n\r\f]|(.))", re.DOTALL)
 _NEEDS_ESCAPE_UNQUOTED = re.compile(r"[\\\"'()\s]")
 
 
@@ -88,10 +94,19 @@ _GROUP_CODECS: dict[str, tuple[Codec, Codec]] = {
 }
 
 
+class _Where(NamedTuple):
+    """Where the CSS stands: the path URLs resolve against, the site, in an attribute?"""
+
+    base_path: str | None
+    site: Site
+    in_attribute: bool
+
+
 def find_css_refs(
     text: str,
     base_path: str | None,
     site: Site,
+    *,
     start: int = 0,
     end: int | None = None,
     in_attribute: bool = False,
@@ -104,6 +119,7 @@ def find_css_refs(
     """
     stop = len(text) if end is None else end
     tokens = _ATTRIBUTE_TOKENS if in_attribute else _TOKENS
+    where = _Where(base_path, site, in_attribute)
     pos = start
     while True:
         m = tokens.search(text, pos, stop)
@@ -113,11 +129,11 @@ def find_css_refs(
         if m.group("comment") is not None:
             continue
         if m.group("imageset") is not None:
-            pos = yield from _image_set(text, pos, stop, base_path, site, in_attribute)
+            pos = yield from _image_set(text, pos, stop, where)
             continue
         for group in ("uq", "dq", "sq", "eq", "idq", "isq"):
             if group in tokens.groupindex and m.start(group) >= 0:
-                ref = _ref(text, m.start(group), m.end(group), group, base_path, site, in_attribute)
+                ref = _ref(text, m.start(group), m.end(group), group, where)
                 if ref is not None:
                     yield ref
                 break
@@ -128,19 +144,15 @@ def _ref(
     start: int,
     end: int,
     group: str,
-    base_path: str | None,
-    site: Site,
-    in_attribute: bool,
+    where: _Where,
 ) -> Ref | None:
     decode, encode = _GROUP_CODECS[group]
-    if in_attribute:
+    if where.in_attribute:
         decode, encode = _in_attribute(decode, encode)
-    return find_ref(text, start, end, base_path, site, decode, encode)
+    return find_ref(text, start, end, where.base_path, where.site, decode=decode, encode=encode)
 
 
-def _image_set(
-    text: str, pos: int, stop: int, base_path: str | None, site: Site, in_attribute: bool
-) -> Iterator[Ref]:
+def _image_set(text: str, pos: int, stop: int, where: _Where) -> Generator[Ref, None, int]:
     """Refs inside ``image-set(...)``, whose bare strings are URLs; returns the end position."""
     depth = 1
     while depth:
@@ -154,13 +166,13 @@ def _image_set(
             depth -= 1
         elif m.group("url") is not None:
             group = next(g for g in ("uq", "dq", "sq") if m.start(g) >= 0)
-            ref = _ref(text, m.start(group), m.end(group), group, base_path, site, in_attribute)
+            ref = _ref(text, m.start(group), m.end(group), group, where)
             if ref is not None:
                 yield ref
         elif depth == 1 and (m.group("bare_dq") or m.group("bare_sq")):
             bare = "bare_dq" if m.group("bare_dq") else "bare_sq"
             first, last = m.start(bare) + 1, m.end(bare) - 1
-            ref = _ref(text, first, last, bare[5:], base_path, site, in_attribute)
+            ref = _ref(text, first, last, bare[5:], where)
             if ref is not None:
                 yield ref
     return pos

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from .css import find_css_refs
-from .urls import HTML_SPACE, Ref, Site, absolute_path, find_ref
+from .urls import HTML_SPACE, Codec, Ref, Site, absolute_path, find_ref
 
 URL = "url"
 SRCSET = "srcset"
@@ -168,26 +168,25 @@ class HtmlScanner:
                     if kind == SRCSET:
                         yield from _srcset_refs(text, attr.start, attr.end, base_path, site)
                     else:
-                        ref = find_ref(text, attr.start, attr.end, base_path, site, *_HTML_CODEC)
+                        ref = find_ref(text, attr.start, attr.end, base_path, site, **_HTML_CODEC)
                         if ref is not None:
                             yield ref
             style = _first(attrs, "style")
             if style is not None:
                 yield from find_css_refs(
-                    text, base_path, site, style.start, style.end, in_attribute=True
+                    text, base_path, site, start=style.start, end=style.end, in_attribute=True
                 )
             if name == "style":
                 end = self._end_tags["style"].search(text, tag_end)
-                yield from find_css_refs(
-                    text, base_path, site, tag_end, end.start() if end else len(text)
-                )
+                stop = end.start() if end else len(text)
+                yield from find_css_refs(text, base_path, site, start=tag_end, end=stop)
 
 
 def _html_encode(path: str) -> str:
     return html.escape(path, quote=True)
 
 
-_HTML_CODEC = (html.unescape, _html_encode)
+_HTML_CODEC: dict[str, Codec] = {"decode": html.unescape, "encode": _html_encode}
 
 
 def _attributes(text: str, start: int, end: int) -> list[_Attribute]:
@@ -253,7 +252,7 @@ def _srcset_refs(
         while url_end > url_start and text[url_end - 1] == ",":
             url_end -= 1
         if url_end > url_start:
-            ref = find_ref(text, url_start, url_end, base_path, site, *_HTML_CODEC)
+            ref = find_ref(text, url_start, url_end, base_path, site, **_HTML_CODEC)
             if ref is not None:
                 yield ref
         if pos > url_end:  # the URL ended with commas: no descriptors follow

@@ -151,6 +151,7 @@ def find_ref(
     end: int,
     base_path: str | None,
     site: Site,
+    *,
     decode: Codec | None = None,
     encode: Codec | None = None,
 ) -> Ref | None:
