@@ -17,6 +17,7 @@ from .errors import ConfigError
 
 HTML_SPACE = " \t\n\r\f"
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _DOT = frozenset({".", "%2e"})
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
@@ -54,7 +55,7 @@ class Site:
 
     def document_path(self, key: str) -> str:
         """The URL path the file ``key`` (output-relative) is served at."""
-        return self.prefix + quote(key, safe="/!$&'()*+,;=:@~")
+        return self.prefix + quote(key, safe="/!$&'()*+,;=:@~", errors="surrogateescape")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +140,8 @@ def asset_key(path: str, site: Site) -> str | None:
     """The output-relative file path for an absolute URL path, or None if outside the site."""
     if not path.startswith(site.prefix):
         return None
-    key = unquote(path[len(site.prefix) :])
+    # A byte that is not UTF-8 stays that byte, as os.walk names such a file.
+    key = unquote(path[len(site.prefix) :], errors="surrogateescape")
     if not key or key.endswith("/"):
         return None
     return key
@@ -159,18 +161,16 @@ def find_ref(
 
     ``decode`` undoes the escaping of where the URL stands (HTML entities, CSS
     escapes) and ``encode`` re-applies it to a new path; they are used only when the
-    written path actually contains escapes, so plain URLs are copied as written.
+    written path actually contains escapes, so plain URLs are copied as written. A
+    re-encoded path has its non-ASCII characters percent-encoded first, as the
+    browser sends them, so it fits a document in any encoding.
     """
     while start < end and text[start] in HTML_SPACE:
         start += 1
     while end > start and text[end - 1] in HTML_SPACE:
         end -= 1
     value = text[start:end]
-    cut = len(value)
-    for mark in "?#":
-        found = value.find(mark, 0, cut)
-        if found >= 0:
-            cut = found
+    cut = _path_end(value, decode)
     written = value[:cut]
     if not written:
         return None
@@ -182,5 +182,38 @@ def find_ref(
     if key is None:
         return None
     if url != written and encode is not None:
-        path = encode(path)
+        path = encode(_NON_ASCII.sub(_percent_encode, path))
     return Ref(start, end, key, path, value[cut:])
+
+
+def _path_end(value: str, decode: Codec | None) -> int:
+    """Where the path ends in ``value``: at the first ``?`` or ``#`` of the URL it spells.
+
+    With escapes, that mark may be written as one (``&#63;``), and a ``#`` may
+    belong to one (``it&#39;s.png``), so the decoded URL decides, and the cut is the
+    shortest written prefix that decodes to its path.
+    """
+    url = value if decode is None else decode(value)
+    cut = _first_mark(url)
+    if decode is None or url == value:
+        return cut
+    if cut == len(url):
+        return len(value)
+    path = url[:cut]
+    for i, char in enumerate(value):
+        if char in "?#&\\" and decode(value[:i]) == path:
+            return i
+    return len(value)
+
+
+def _first_mark(url: str) -> int:
+    cut = len(url)
+    for mark in "?#":
+        found = url.find(mark, 0, cut)
+        if found >= 0:
+            cut = found
+    return cut
+
+
+def _percent_encode(m: re.Match[str]) -> str:
+    return quote(m.group(), safe="", errors="surrogateescape")
