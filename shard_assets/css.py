@@ -35,7 +35,11 @@ _ENTITY_QUOTED = r"|(?P<eo>&quot;|&#0*34;|&#[xX]0*22;|&apos;|&#0*39;|&#[xX]0*27;
 def _token_pattern(in_attribute: bool) -> re.Pattern[str]:
     url = _URL_FUNC.format(entity=_ENTITY_QUOTED if in_attribute else "")
     return re.compile(
-        r"(?P<comment>/\*.*?(?:\*/|\Z))"
+        # Skipped whole: comments, and the conditions of @supports and @document,
+        # which are tested, never loaded (@supports (background: image-set("a.png" 1x))).
+        r"(?P<skip>/\*.*?(?:\*/|\Z)"
+        r"|@(?:supports|document|-moz-document)(?![\w-])"
+        rf"(?:[^{{;\"'/]++|{_STRING_DQ}|{_STRING_SQ}|/\*.*?(?:\*/|\Z)|/)*+)"
         rf"|(?P<url>{url})"
         rf"|@import\s*+(?:\"(?P<idq>{_DQ})\"|'(?P<isq>{_SQ})')"
         r"|(?P<imageset>(?<![\w-])(?:-webkit-)?image-set\()"
@@ -126,7 +130,7 @@ def find_css_refs(
         if m is None:
             return
         pos = m.end()
-        if m.group("comment") is not None:
+        if m.group("skip") is not None:
             continue
         if m.group("imageset") is not None:
             pos = yield from _image_set(text, pos, stop, where)
