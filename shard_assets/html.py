@@ -233,7 +233,8 @@ def _loads_asset(name: str, attrs: list[_Attribute]) -> bool:
         return rel is not None and not LINK_RELS.isdisjoint(rel.value.lower().split())
     if name == "input":
         kind = _first(attrs, "type")
-        return kind is not None and kind.value.strip(HTML_SPACE).lower() == "image"
+        # An enumerated attribute: " image " is not "image" (the input is a text field).
+        return kind is not None and kind.value.lower() == "image"
     return True
 
 
