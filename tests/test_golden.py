@@ -62,4 +62,4 @@ def test_golden(case: Path) -> None:
 
 
 def test_corpus_covers_the_cases() -> None:
-    assert len(CASES) >= 10
+    assert len(CASES) >= 60
