@@ -127,8 +127,11 @@ class HtmlScanner:
         pattern = self._styled if _STYLE_ATTRIBUTE.search(text) else self._plain
         pos = 0
         length = len(text)
-        while pos < length:
-            m = pattern.match(text, pos)
+        # No tag ends after the last '>'. Stopping there keeps a tail of '<x' without
+        # one (a truncated page) from being rescanned to the end at every '<'.
+        stop = text.rfind(">") + 1
+        while pos < stop:
+            m = pattern.match(text, pos, stop)
             if m is None:
                 return
             pos = m.end()
