@@ -33,16 +33,34 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
     build.add_argument(
-        "--host", dest="hosts", action="append", metavar="HOST[=WEIGHT]", required=True,
+        "--host",
+        dest="hosts",
+        action="append",
+        metavar="HOST[=WEIGHT]",
+        required=True,
         help="a shard hostname, repeated for each host; HOST=WEIGHT gives a weight",
     )
-    build.add_argument("--manifest", default="shard-manifest.json", help="manifest path (default: %(default)s)")
-    build.add_argument("--max-imbalance", type=float, default=0.10, help="the gate (default: %(default)s)")
+    build.add_argument(
+        "--manifest", default="shard-manifest.json", help="manifest path (default: %(default)s)"
+    )
+    build.add_argument(
+        "--max-imbalance", type=float, default=0.10, help="the gate (default: %(default)s)"
+    )
     build.add_argument("--scheme", default="https", choices=["https", "http", "relative"])
     build.add_argument("--site-url", help="the site's public URL, e.g. https://example.org/docs/")
-    build.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="never shard these asset paths")
     build.add_argument(
-        "--attribute", dest="attributes", action="append", default=[], metavar="TAG[ATTR]",
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="never shard these asset paths",
+    )
+    build.add_argument(
+        "--attribute",
+        dest="attributes",
+        action="append",
+        default=[],
+        metavar="TAG[ATTR]",
         help="also rewrite this attribute, e.g. 'img[data-src]'",
     )
     build.add_argument("--strict", action="store_true", help="fail on references to missing files")
@@ -68,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if not args.output_dir.is_dir():
-            raise ConfigError(f"{args.output_dir}: no such folder; give the built site's output folder")
+            raise ConfigError(
+                f"{args.output_dir}: no such folder; give the built site's output folder"
+            )
         settings = load_settings(
             {
                 "hosts": _hosts(args.hosts),
@@ -93,7 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for missing in result.missing:
         print(f"shard-assets: warning: {missing}", file=sys.stderr)
     for document in result.undecodable:
-        print(f"shard-assets: warning: {document}: cannot be decoded; left as it was", file=sys.stderr)
+        print(
+            f"shard-assets: warning: {document}: cannot be decoded; left as it was", file=sys.stderr
+        )
     if not args.quiet:
         print(summary(result))
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 from .urls import Codec, Ref, Site, find_ref
 
@@ -140,7 +140,7 @@ def _ref(
 
 def _image_set(
     text: str, pos: int, stop: int, base_path: str | None, site: Site, in_attribute: bool
-) -> Iterator[Ref]:
+) -> Generator[Ref, None, int]:
     """Refs inside ``image-set(...)``, whose bare strings are URLs; returns the end position."""
     depth = 1
     while depth:

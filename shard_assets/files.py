@@ -9,6 +9,7 @@ URL text in it changes, so every other byte is preserved.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import re
 import tempfile
@@ -81,8 +82,6 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.chmod(temp, mode)
         os.replace(temp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
-        except FileNotFoundError:
-            pass
         raise

@@ -62,7 +62,9 @@ RAW_TEXT = frozenset(
 )
 
 _ATTRS = r"(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+"
-_ATTRIBUTE = re.compile(r"([^\s\"'>/=][^\s\"'>/=]*+)(?:\s*+=\s*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\s>]++)))?")
+_ATTRIBUTE = re.compile(
+    r"([^\s\"'>/=][^\s\"'>/=]*+)(?:\s*+=\s*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\s>]++)))?"
+)
 _STYLE_ATTRIBUTE = re.compile(r"\sstyle\s*+=", re.IGNORECASE)
 _BASE_TAG = re.compile(r"<base[\s/>]", re.IGNORECASE)
 
@@ -170,7 +172,9 @@ class HtmlScanner:
                 )
             if name == "style":
                 end = self._end_tags["style"].search(text, tag_end)
-                yield from find_css_refs(text, base_path, site, tag_end, end.start() if end else len(text))
+                yield from find_css_refs(
+                    text, base_path, site, tag_end, end.start() if end else len(text)
+                )
 
 
 def _html_encode(path: str) -> str:
@@ -185,7 +189,9 @@ def _attributes(text: str, start: int, end: int) -> list[_Attribute]:
     for m in _ATTRIBUTE.finditer(text, start, end):
         for group in (2, 3, 4):
             if m.start(group) >= 0:
-                found.append(_Attribute(m.group(1).lower(), m.group(group), m.start(group), m.end(group)))
+                found.append(
+                    _Attribute(m.group(1).lower(), m.group(group), m.start(group), m.end(group))
+                )
                 break
         else:
             found.append(_Attribute(m.group(1).lower(), "", m.end(), m.end()))
@@ -206,7 +212,9 @@ def _loads_asset(name: str, attrs: list[_Attribute]) -> bool:
     return True
 
 
-def _srcset_refs(text: str, start: int, end: int, base_path: str | None, site: Site) -> Iterator[Ref]:
+def _srcset_refs(
+    text: str, start: int, end: int, base_path: str | None, site: Site
+) -> Iterator[Ref]:
     """Refs in a srcset value, split as the HTML standard's srcset parser does."""
     pos = start
     while pos < end:

@@ -83,8 +83,13 @@ def read_manifest(path: Path) -> Manifest | None:
     imbalance = ring.get("max_imbalance", 0.1) if isinstance(ring, dict) else 0.1
     return Manifest(
         assets=assets,
-        hosts=tuple(Host(name, Fraction(repr(w)) if isinstance(w, float) else Fraction(w)) for name, w in hosts.items()),
-        max_imbalance=Fraction(repr(imbalance)) if isinstance(imbalance, float) else Fraction(imbalance),
+        hosts=tuple(
+            Host(name, Fraction(repr(w)) if isinstance(w, float) else Fraction(w))
+            for name, w in hosts.items()
+        ),
+        max_imbalance=Fraction(repr(imbalance))
+        if isinstance(imbalance, float)
+        else Fraction(imbalance),
         algorithm=str(data.get("algorithm", ALGORITHM)),
     )
 

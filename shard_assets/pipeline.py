@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .assign import Assignment, assign_hosts
@@ -91,13 +91,17 @@ def take_inventory(output_dir: Path) -> Inventory:
 class Sharder:
     """Finds references in documents and rewrites them, for one site and settings."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, shard_hosts: Iterable[str] = ()) -> None:
         self.settings = settings
         self.scanner = HtmlScanner(settings.attributes)
+        # URLs already on a shard host are references too: that makes a second run
+        # over sharded output a no-op, and lets it re-point assets whose host changed.
+        hosts = {h.lower() for h in (*settings.host_names, *shard_hosts)}
+        self.site = replace(settings.site, origins=settings.site.origins | hosts)
 
     def find_refs(self, text: str, document: str) -> Iterator[Ref]:
         """All site-local references in ``text``, the content of ``document``."""
-        site = self.settings.site
+        site = self.site
         if document.lower().endswith(".css"):
             return find_css_refs(text, site.document_path(document), site)
         return self.scanner.find_refs(text, document, site)
@@ -110,7 +114,9 @@ class Sharder:
             and not any(fnmatch.fnmatchcase(key, p) for p in self.settings.exclude)
         )
 
-    def rewrite(self, text: str, document: str, hosts_by_asset: Mapping[str, str]) -> tuple[str, int]:
+    def rewrite(
+        self, text: str, document: str, hosts_by_asset: Mapping[str, str]
+    ) -> tuple[str, int]:
         """``text`` with every assigned reference pointed at its host, and how many changed."""
         prefix = self.settings.url_prefix
         pieces: list[str] = []
@@ -120,7 +126,10 @@ class Sharder:
             host = hosts_by_asset.get(ref.key)
             if host is None or ref.start < last:
                 continue
-            pieces += (text[last : ref.start], prefix, host, ref.path, ref.suffix)
+            url = f"{prefix}{host}{ref.path}{ref.suffix}"
+            if text[ref.start : ref.end] == url:
+                continue
+            pieces += (text[last : ref.start], url)
             last = ref.end
             count += 1
         if not count:
@@ -137,7 +146,7 @@ def _read(output_dir: Path, document: str) -> Decoded | None:
 def collect(
     sharder: Sharder, output_dir: Path, inventory: Inventory
 ) -> tuple[set[str], list[MissingRef], list[str]]:
-    """Pass one: the assets the documents reference, the missing files, the undecodable documents."""
+    """Pass one: referenced assets, references to missing files, undecodable documents."""
     assets: set[str] = set()
     missing: list[MissingRef] = []
     undecodable: list[str] = []
@@ -166,8 +175,9 @@ def shard_site(output_dir: Path, settings: Settings) -> BuildResult:
     Raises :class:`BalanceError`, :class:`MissingAssetError` (``strict``) or
     :class:`ManifestError` before any file is written.
     """
+    previous = read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
-    sharder = Sharder(settings)
+    sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
     assets, missing, undecodable = collect(sharder, output_dir, inventory)
     if settings.strict and missing:
         listed = "\n".join(f"  {m}" for m in missing[:20])
@@ -178,7 +188,6 @@ def shard_site(output_dir: Path, settings: Settings) -> BuildResult:
             "Fix the references or add the files; or set strict to false to only warn."
         )
 
-    previous = read_manifest(settings.manifest)
     assignment = assign_hosts(
         assets,
         settings.hosts,

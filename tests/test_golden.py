@@ -29,9 +29,11 @@ CASES = sorted(GOLDEN.glob("*/*.in.*"))
 
 
 def _shard(case: Path, data: bytes) -> bytes:
-    options = json.loads(case.with_name(case.name.split(".in.")[0] + ".json").read_text()) if case.with_name(
-        case.name.split(".in.")[0] + ".json"
-    ).exists() else {}
+    options = (
+        json.loads(case.with_name(case.name.split(".in.")[0] + ".json").read_text())
+        if case.with_name(case.name.split(".in.")[0] + ".json").exists()
+        else {}
+    )
     is_css = case.suffix == ".css"
     document = options.pop("document", "css/site.css" if is_css else "blog/post.html")
     settings = load_settings(
@@ -48,7 +50,9 @@ def _shard(case: Path, data: bytes) -> bytes:
     return decoded.encode(text)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[f"{c.parent.name}/{c.name.split('.in.')[0]}" for c in CASES])
+@pytest.mark.parametrize(
+    "case", CASES, ids=[f"{c.parent.name}/{c.name.split('.in.')[0]}" for c in CASES]
+)
 def test_golden(case: Path) -> None:
     expected_path = case.with_name(case.name.replace(".in.", ".out.", 1))
     actual = _shard(case, case.read_bytes())

@@ -61,8 +61,14 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         options: dict[str, Any] = {
             name: self.config[name]
             for name in (
-                "hosts", "manifest", "max_imbalance", "scheme", "exclude",
-                "attributes", "strict", "enabled",
+                "hosts",
+                "manifest",
+                "max_imbalance",
+                "scheme",
+                "exclude",
+                "attributes",
+                "strict",
+                "enabled",
             )
         }
         options["site_url"] = self.config.site_url or config.site_url or None
