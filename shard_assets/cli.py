@@ -3,36 +3,31 @@
 Exit codes: 0 success, 1 the build failed (gate, missing files in strict mode, a
 manifest problem), 2 a usage or configuration mistake. Errors are one clean message,
 never a traceback.
+
+Each subcommand is a ``_cmd_<name>(args) -> int`` function registered in
+:func:`_parser`; the settings flags, shared by every subcommand that needs them,
+come from :func:`_add_settings_arguments` and are turned into :class:`Settings` by
+:func:`_settings` (the same validation as the plugins).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import load_settings
+from .config import Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
 from .pipeline import shard_site, summary
 
+Command = Callable[[argparse.Namespace], int]
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="shard-assets",
-        description="Shard a built static site's asset URLs over several CDN hostnames.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    build = commands.add_parser(
-        "build",
-        help="rewrite the asset URLs of a built site in place and write the manifest",
-        description="Rewrite every site-local asset reference in OUTPUT_DIR's HTML and CSS "
-        "to a shard host, keeping assignments in the manifest across builds.",
-    )
-    build.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
-    build.add_argument(
+
+def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that mirror the settings of the plugins."""
+    parser.add_argument(
         "--host",
         dest="hosts",
         action="append",
@@ -40,32 +35,47 @@ def _parser() -> argparse.ArgumentParser:
         required=True,
         help="a shard hostname, repeated for each host; HOST=WEIGHT gives a weight",
     )
-    build.add_argument(
+    parser.add_argument(
         "--manifest", default="shard-manifest.json", help="manifest path (default: %(default)s)"
     )
-    build.add_argument(
+    parser.add_argument(
         "--max-imbalance", type=float, default=0.10, help="the gate (default: %(default)s)"
     )
-    build.add_argument("--scheme", default="https", choices=["https", "http", "relative"])
-    build.add_argument("--site-url", help="the site's public URL, e.g. https://example.org/docs/")
-    build.add_argument(
+    parser.add_argument("--scheme", default="https", choices=["https", "http", "relative"])
+    parser.add_argument("--site-url", help="the site's public URL, e.g. https://example.org/docs/")
+    parser.add_argument(
         "--exclude",
         action="append",
         default=[],
         metavar="GLOB",
-        help="never shard these asset paths",
+        help="never shard these asset paths (repeatable)",
     )
-    build.add_argument(
+    parser.add_argument(
         "--attribute",
         dest="attributes",
         action="append",
         default=[],
         metavar="TAG[ATTR]",
-        help="also rewrite this attribute, e.g. 'img[data-src]'",
+        help="also rewrite this attribute, e.g. 'img[data-src]' (repeatable)",
     )
-    build.add_argument("--strict", action="store_true", help="fail on references to missing files")
-    build.add_argument("--quiet", action="store_true", help="print only warnings and errors")
-    return parser
+    parser.add_argument("--strict", action="store_true", help="fail on references to missing files")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        {
+            "hosts": _hosts(args.hosts),
+            "manifest": args.manifest,
+            "max_imbalance": args.max_imbalance,
+            "scheme": args.scheme,
+            "site_url": args.site_url,
+            "exclude": args.exclude,
+            "attributes": args.attributes,
+            "strict": args.strict,
+        },
+        base_dir=Path.cwd(),
+        source="command line",
+    )
 
 
 def _hosts(values: Sequence[str]) -> list[str] | dict[str, float]:
@@ -81,44 +91,60 @@ def _hosts(values: Sequence[str]) -> list[str] | dict[str, float]:
     return weighted
 
 
+def _output_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise ConfigError(f"{path}: no such folder; give the built site's output folder")
+    return path
+
+
+def _warn(message: str) -> None:
+    print(f"shard-assets: warning: {message}", file=sys.stderr)
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    result = shard_site(_output_dir(args.output_dir), _settings(args))
+    for missing in result.missing:
+        _warn(str(missing))
+    for document in result.undecodable:
+        _warn(f"{document}: cannot be decoded; left as it was")
+    if not args.quiet:
+        print(summary(result))
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shard-assets",
+        description="Shard a built static site's asset URLs over several CDN hostnames.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser(
+        "build",
+        help="rewrite the asset URLs of a built site in place and write the manifest",
+        description="Rewrite every site-local asset reference in OUTPUT_DIR's HTML and CSS "
+        "to a shard host, keeping assignments in the manifest across builds.",
+    )
+    build.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    _add_settings_arguments(build)
+    build.add_argument("--quiet", action="store_true", help="print only warnings and errors")
+    build.set_defaults(run=_cmd_build)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
+    run: Command = args.run
     try:
-        if not args.output_dir.is_dir():
-            raise ConfigError(
-                f"{args.output_dir}: no such folder; give the built site's output folder"
-            )
-        settings = load_settings(
-            {
-                "hosts": _hosts(args.hosts),
-                "manifest": args.manifest,
-                "max_imbalance": args.max_imbalance,
-                "scheme": args.scheme,
-                "site_url": args.site_url,
-                "exclude": args.exclude,
-                "attributes": args.attributes,
-                "strict": args.strict,
-            },
-            base_dir=Path.cwd(),
-            source="command line",
-        )
-        result = shard_site(args.output_dir, settings)
+        return run(args)
     except ConfigError as error:
         print(f"shard-assets: error: {error}", file=sys.stderr)
         return 2
     except ShardAssetsError as error:
         print(error, file=sys.stderr)
         return 1
-    for missing in result.missing:
-        print(f"shard-assets: warning: {missing}", file=sys.stderr)
-    for document in result.undecodable:
-        print(
-            f"shard-assets: warning: {document}: cannot be decoded; left as it was", file=sys.stderr
-        )
-    if not args.quiet:
-        print(summary(result))
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
