@@ -30,9 +30,7 @@ def exact(value: float | int | Fraction) -> Fraction:
 def caps(total: int, hosts: Sequence[Host], max_imbalance: Fraction) -> dict[str, int]:
     """The most assets each host may carry when ``total`` assets are placed."""
     weight_sum = sum((h.weight for h in hosts), Fraction(0))
-    return {
-        h.name: math.ceil((1 + max_imbalance) * total * h.weight / weight_sum) for h in hosts
-    }
+    return {h.name: math.ceil((1 + max_imbalance) * total * h.weight / weight_sum) for h in hosts}
 
 
 @dataclass(frozen=True)

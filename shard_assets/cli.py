@@ -3,51 +3,86 @@
 Exit codes: 0 success, 1 the build failed (gate, missing files in strict mode, a
 manifest problem), 2 a usage or configuration mistake. Errors are one clean message,
 never a traceback.
+
+Each subcommand is a ``_cmd_<name>(args) -> int`` function registered in
+:func:`_parser`; the settings flags, shared by every subcommand that needs them,
+come from :func:`_add_settings_arguments` and are turned into :class:`Settings` by
+:func:`_settings` (the same validation as the plugins).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import load_settings
+from .config import Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
-from .pipeline import shard_site, summary
+from .manifest import read_manifest
+from .pipeline import BuildResult, Plan, describe_moves, plan_build, shard_site, summary
+
+Command = Callable[[argparse.Namespace], int]
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="shard-assets",
-        description="Shard a built static site's asset URLs over several CDN hostnames.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    build = commands.add_parser(
-        "build",
-        help="rewrite the asset URLs of a built site in place and write the manifest",
-        description="Rewrite every site-local asset reference in OUTPUT_DIR's HTML and CSS "
-        "to a shard host, keeping assignments in the manifest across builds.",
-    )
-    build.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
-    build.add_argument(
-        "--host", dest="hosts", action="append", metavar="HOST[=WEIGHT]", required=True,
+def _add_settings_arguments(parser: argparse.ArgumentParser, hosts_required: bool = True) -> None:
+    """The flags that mirror the settings of the plugins."""
+    parser.add_argument(
+        "--host",
+        dest="hosts",
+        action="append",
+        metavar="HOST[=WEIGHT]",
+        required=hosts_required,
         help="a shard hostname, repeated for each host; HOST=WEIGHT gives a weight",
     )
-    build.add_argument("--manifest", default="shard-manifest.json", help="manifest path (default: %(default)s)")
-    build.add_argument("--max-imbalance", type=float, default=0.10, help="the gate (default: %(default)s)")
-    build.add_argument("--scheme", default="https", choices=["https", "http", "relative"])
-    build.add_argument("--site-url", help="the site's public URL, e.g. https://example.org/docs/")
-    build.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="never shard these asset paths")
-    build.add_argument(
-        "--attribute", dest="attributes", action="append", default=[], metavar="TAG[ATTR]",
-        help="also rewrite this attribute, e.g. 'img[data-src]'",
+    parser.add_argument(
+        "--manifest", default="shard-manifest.json", help="manifest path (default: %(default)s)"
     )
-    build.add_argument("--strict", action="store_true", help="fail on references to missing files")
-    build.add_argument("--quiet", action="store_true", help="print only warnings and errors")
-    return parser
+    parser.add_argument(
+        "--max-imbalance", type=float, default=0.10, help="the gate (default: %(default)s)"
+    )
+    parser.add_argument("--scheme", default="https", choices=["https", "http", "relative"])
+    parser.add_argument("--site-url", help="the site's public URL, e.g. https://example.org/docs/")
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="never shard these asset paths (repeatable)",
+    )
+    parser.add_argument(
+        "--attribute",
+        dest="attributes",
+        action="append",
+        default=[],
+        metavar="TAG[ATTR]",
+        help="also rewrite this attribute, e.g. 'img[data-src]' (repeatable)",
+    )
+    parser.add_argument("--strict", action="store_true", help="fail on references to missing files")
+    parser.add_argument(
+        "--locked",
+        action="store_true",
+        help="fail, writing nothing, if the manifest would change (for CI)",
+    )
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        {
+            "hosts": _hosts(args.hosts),
+            "manifest": args.manifest,
+            "max_imbalance": args.max_imbalance,
+            "scheme": args.scheme,
+            "site_url": args.site_url,
+            "exclude": args.exclude,
+            "attributes": args.attributes,
+            "strict": args.strict,
+            "locked": args.locked,
+        },
+        base_dir=Path.cwd(),
+        source="command line",
+    )
 
 
 def _hosts(values: Sequence[str]) -> list[str] | dict[str, float]:
@@ -63,40 +98,166 @@ def _hosts(values: Sequence[str]) -> list[str] | dict[str, float]:
     return weighted
 
 
+def _output_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise ConfigError(f"{path}: no such folder; give the built site's output folder")
+    return path
+
+
+def _warn(message: str) -> None:
+    print(f"shard-assets: warning: {message}", file=sys.stderr)
+
+
+def _report_build(result: BuildResult, quiet: bool) -> int:
+    for missing in result.missing:
+        _warn(str(missing))
+    for document in result.undecodable:
+        _warn(f"{document}: binary or not decodable; left as it was")
+    if not quiet:
+        print(summary(result))
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    return _report_build(shard_site(_output_dir(args.output_dir), _settings(args)), args.quiet)
+
+
+def _cmd_rebalance(args: argparse.Namespace) -> int:
+    output_dir = _output_dir(args.output_dir)
+    settings = _settings(args)
+    if args.dry_run:
+        plan = plan_build(output_dir, settings, rebalance=True)
+        print(_plan_text(plan, "rebalance would move"))
+        return 0
+    return _report_build(shard_site(output_dir, settings, rebalance=True), args.quiet)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify_site  # noqa: PLC0415 (BeautifulSoup loads only for verify)
+
+    findings = verify_site(_output_dir(args.output_dir), _settings(args))
+    for finding in findings:
+        print(finding)
+    if findings:
+        print(f"shard-assets verify: {len(findings)} problem(s)", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(
+            "shard-assets verify: every site-local asset reference is sharded as the manifest says"
+        )
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    output_dir = _output_dir(args.output_dir)
+    if not args.hosts:
+        manifest = read_manifest(Path(args.manifest))
+        if manifest is None:
+            raise ConfigError(
+                f"{args.manifest}: no manifest to start from; give the hosts with --host"
+            )
+        args.hosts = [f"{h.name}={h.weight}" if h.weight != 1 else h.name for h in manifest.hosts]
+    names = [h.partition("=")[0] for h in args.hosts]
+    for host in args.remove_hosts:
+        if host not in names:
+            raise ConfigError(f"--remove-host {host}: not among the hosts {', '.join(names)}")
+        args.hosts = [h for h in args.hosts if h.partition("=")[0] != host]
+    args.hosts += args.add_hosts
+    plan = plan_build(output_dir, _settings(args))
+    print(_plan_text(plan, "would move"))
+    return 0 if plan.report.ok else 1
+
+
+def _plan_text(plan: Plan, verb: str) -> str:
+    moves = plan.assignment.moves
+    total = len(plan.assignment.hosts_by_asset)
+    share = f" ({len(moves) / total:.1%})" if total else ""
+    verdict = "passes" if plan.report.ok else "FAILS"
+    return "\n".join(
+        [
+            f"shard-assets: {verb} {len(moves)} of {total} assets{share}; "
+            f"{len(plan.assignment.placed)} new, {len(plan.assignment.dropped)} dropped",
+            *describe_moves(plan.assignment, limit=len(moves)),
+            plan.report.table(),
+            f"  the gate {verdict} (max_imbalance {float(plan.settings.max_imbalance):g}); "
+            "nothing was written",
+        ]
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="shard-assets",
+        description="Shard a built static site's asset URLs over several CDN hostnames.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser(
+        "build",
+        help="rewrite the asset URLs of a built site in place and write the manifest",
+        description="Rewrite every site-local asset reference in OUTPUT_DIR's HTML and CSS "
+        "to a shard host, keeping assignments in the manifest across builds.",
+    )
+    build.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    _add_settings_arguments(build)
+    build.add_argument("--quiet", action="store_true", help="print only warnings and errors")
+    build.set_defaults(run=_cmd_build)
+
+    plan = commands.add_parser(
+        "plan",
+        help="dry run: which assets would move if the hosts changed, and the balance after",
+        description="Show, without writing anything, which assets a host change would move "
+        "and the resulting balance. Hosts start from the manifest's (or --host), then "
+        "--add-host and --remove-host apply. Exit 1 if the result would fail the gate.",
+    )
+    plan.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    _add_settings_arguments(plan, hosts_required=False)
+    plan.add_argument("--add-host", dest="add_hosts", action="append", default=[], metavar="HOST")
+    plan.add_argument(
+        "--remove-host", dest="remove_hosts", action="append", default=[], metavar="HOST"
+    )
+    plan.set_defaults(run=_cmd_plan)
+
+    rebalance = commands.add_parser(
+        "rebalance",
+        help="move the fewest assets needed to bring every host within its cap",
+        description="Like build, but first moves the fewest assets needed to bring the split "
+        "within max_imbalance, and reports exactly which ones moved.",
+    )
+    rebalance.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    _add_settings_arguments(rebalance)
+    rebalance.add_argument("--dry-run", action="store_true", help="only show what would move")
+    rebalance.add_argument("--quiet", action="store_true", help="print only warnings and errors")
+    rebalance.set_defaults(run=_cmd_rebalance)
+
+    verify = commands.add_parser(
+        "verify",
+        help="audit a sharded site against the manifest (independently of the rewriter)",
+        description="Read OUTPUT_DIR with BeautifulSoup and tinycss2 and check that every "
+        "site-local asset reference is on the host the manifest names, that no shard URL "
+        "names an unconfigured host or a missing file, and that nothing still loads a "
+        "site-local asset from the origin. Exit 1 with the list of findings otherwise.",
+    )
+    verify.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    _add_settings_arguments(verify)
+    verify.add_argument("--quiet", action="store_true", help="print only findings")
+    verify.set_defaults(run=_cmd_verify)
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
+    run: Command = args.run
     try:
-        if not args.output_dir.is_dir():
-            raise ConfigError(f"{args.output_dir}: no such folder; give the built site's output folder")
-        settings = load_settings(
-            {
-                "hosts": _hosts(args.hosts),
-                "manifest": args.manifest,
-                "max_imbalance": args.max_imbalance,
-                "scheme": args.scheme,
-                "site_url": args.site_url,
-                "exclude": args.exclude,
-                "attributes": args.attributes,
-                "strict": args.strict,
-            },
-            base_dir=Path.cwd(),
-            source="command line",
-        )
-        result = shard_site(args.output_dir, settings)
+        return run(args)
     except ConfigError as error:
         print(f"shard-assets: error: {error}", file=sys.stderr)
         return 2
     except ShardAssetsError as error:
         print(error, file=sys.stderr)
         return 1
-    for missing in result.missing:
-        print(f"shard-assets: warning: {missing}", file=sys.stderr)
-    for document in result.undecodable:
-        print(f"shard-assets: warning: {document}: cannot be decoded; left as it was", file=sys.stderr)
-    if not args.quiet:
-        print(summary(result))
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

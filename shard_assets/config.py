@@ -27,11 +27,13 @@ KNOWN_SETTINGS = (
     "enabled",
     "exclude",
     "hosts",
+    "locked",
     "manifest",
     "max_imbalance",
     "scheme",
     "site_url",
     "strict",
+    "verify",
 )
 
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
@@ -53,6 +55,8 @@ class Settings:
     strict: bool = False
     attributes: tuple[tuple[str, str, str], ...] = ()
     enabled: bool = True
+    locked: bool = False
+    verify: bool = False
     site: Site = field(default_factory=Site)
 
     @property
@@ -80,7 +84,11 @@ def load_settings(
     for name in options:
         if name not in KNOWN_SETTINGS:
             close = difflib.get_close_matches(name, KNOWN_SETTINGS, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known settings: {', '.join(KNOWN_SETTINGS)}"
+            hint = (
+                f"did you mean {close[0]!r}?"
+                if close
+                else f"known settings: {', '.join(KNOWN_SETTINGS)}"
+            )
             raise ConfigError(f"{source}: unknown shard-assets setting {name!r}: {hint}")
 
     def fail(name: str, problem: str) -> ConfigError:
@@ -98,7 +106,10 @@ def load_settings(
     if isinstance(max_imbalance, bool) or not isinstance(max_imbalance, int | float):
         raise fail("max_imbalance", f"must be a number such as 0.10, got {max_imbalance!r}")
     if not 0 <= max_imbalance < float("inf"):
-        raise fail("max_imbalance", f"must be 0 or more (0.10 allows 10% over the fair share), got {max_imbalance!r}")
+        raise fail(
+            "max_imbalance",
+            f"must be 0 or more (0.10 allows 10% over the fair share), got {max_imbalance!r}",
+        )
 
     scheme = options.get("scheme", "https")
     if scheme not in SCHEMES:
@@ -122,6 +133,8 @@ def load_settings(
         strict=_flag(options.get("strict", False), "strict", fail),
         attributes=_attributes(options.get("attributes", ()), fail),
         enabled=_flag(options.get("enabled", True), "enabled", fail),
+        locked=_flag(options.get("locked", False), "locked", fail),
+        verify=_flag(options.get("verify", False), "verify", fail),
         site=site,
     )
 
@@ -145,14 +158,19 @@ def check_hostname(host: object) -> str | None:
 
 
 def _hosts(value: object, fail: _Fail) -> tuple[Host, ...]:
-    if value is None or value == [] or value == {}:
-        raise fail("hosts", "is required: list the shard hostnames, e.g. [cdn1.example.com, cdn2.example.com]")
+    if not value:
+        raise fail(
+            "hosts",
+            "is required: list the shard hostnames, e.g. [cdn1.example.com, cdn2.example.com]",
+        )
     if isinstance(value, Mapping):
         pairs = list(value.items())
     elif isinstance(value, list | tuple):
         pairs = [(h, 1) for h in value]
     else:
-        raise fail("hosts", f"must be a list of hostnames or a mapping hostname -> weight, got {value!r}")
+        raise fail(
+            "hosts", f"must be a list of hostnames or a mapping hostname -> weight, got {value!r}"
+        )
     hosts: list[Host] = []
     seen: dict[str, str] = {}
     for name, weight in pairs:
@@ -163,8 +181,14 @@ def _hosts(value: object, fail: _Fail) -> tuple[Host, ...]:
         if name.lower() in seen:
             raise fail("hosts", f"lists {name!r} twice: remove one")
         seen[name.lower()] = name
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < float("inf"):
-            raise fail("hosts", f"gives {name!r} the weight {weight!r}: weights must be positive numbers")
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not 0 < weight < float("inf")
+        ):
+            raise fail(
+                "hosts", f"gives {name!r} the weight {weight!r}: weights must be positive numbers"
+            )
         hosts.append(Host(name, exact(weight)))
     return tuple(hosts)
 

@@ -21,6 +21,9 @@ _DQ = r'(?:[^"\\\n\r\f]|\\\r\n|\\.)*+'
 _SQ = r"(?:[^'\\\n\r\f]|\\\r\n|\\.)*+"
 _STRING_DQ = f'"{_DQ}"'
 _STRING_SQ = f"'{_SQ}'"
+# A string that a newline (or the end) cuts off is a "bad string" to CSS: one token,
+# never a URL, and nothing inside it is a token of its own.
+_BAD_STRINGS = f"\"{_DQ}|'{_SQ}"
 _URL_FUNC = (
     r"(?<![\w-])url\(\s*+(?:"
     rf'"(?P<dq>{_DQ})"'
@@ -39,11 +42,11 @@ def _token_pattern(in_attribute: bool) -> re.Pattern[str]:
         # which are tested, never loaded (@supports (background: image-set("a.png" 1x))).
         r"(?P<skip>/\*.*?(?:\*/|\Z)"
         r"|@(?:supports|document|-moz-document)(?![\w-])"
-        rf"(?:[^{{;\"'/]++|{_STRING_DQ}|{_STRING_SQ}|/\*.*?(?:\*/|\Z)|/)*+)"
+        rf"(?:[^{{;\"'/]++|{_STRING_DQ}|{_STRING_SQ}|{_BAD_STRINGS}|/\*.*?(?:\*/|\Z)|/)*+)"
         rf"|(?P<url>{url})"
         rf"|@import\s*+(?:\"(?P<idq>{_DQ})\"|'(?P<isq>{_SQ})')"
         r"|(?P<imageset>(?<![\w-])(?:-webkit-)?image-set\()"
-        rf"|{_STRING_DQ}|{_STRING_SQ}",
+        rf"|{_STRING_DQ}|{_STRING_SQ}|{_BAD_STRINGS}",
         re.IGNORECASE | re.DOTALL,
     )
 
@@ -52,11 +55,13 @@ _TOKENS = _token_pattern(in_attribute=False)
 _ATTRIBUTE_TOKENS = _token_pattern(in_attribute=True)
 _SET_TOKENS = re.compile(
     rf"/\*.*?(?:\*/|\Z)|(?P<url>{_URL_FUNC.format(entity='')})"
-    rf"|(?P<bare_dq>{_STRING_DQ})|(?P<bare_sq>{_STRING_SQ})|(?P<open>\()|(?P<close>\))",
+    rf"|(?P<bare_dq>{_STRING_DQ})|(?P<bare_sq>{_STRING_SQ})|{_BAD_STRINGS}"
+    r"|(?P<open>\()|(?P<close>\))",
     re.IGNORECASE | re.DOTALL,
 )
 _ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})(?:\r\n|[ \t\n\r\f])?|\r\n|[\n\r\f]|(.))", re.DOTALL)
-_NEEDS_ESCAPE_UNQUOTED = re.compile(r"[\\\"'()\s]")
+_NEEDS_ESCAPE_UNQUOTED = re.compile(r"[\\\"'()\s\x00-\x1f\x7f]")
+_NEEDS_ESCAPE_QUOTED = re.compile(r"[\\\n\r\f\x00]")
 
 
 def css_unescape(text: str) -> str:
@@ -73,12 +78,22 @@ def css_unescape(text: str) -> str:
     return _ESCAPE.sub(one, text)
 
 
+def _escape_char(m: re.Match[str]) -> str:
+    char = m.group()
+    # Whitespace and control characters need the hex form; six digits need no
+    # terminating space ("\\00000a" for a newline).
+    if char.isspace() or not char.isprintable():
+        return f"\\{ord(char):06x}"
+    return "\\" + char
+
+
 def _escape_unquoted(path: str) -> str:
-    return _NEEDS_ESCAPE_UNQUOTED.sub(lambda m: "\\" + m.group(), path)
+    return _NEEDS_ESCAPE_UNQUOTED.sub(_escape_char, path)
 
 
 def _escape_in(quote: str) -> Codec:
-    return lambda path: path.replace("\\", "\\\\").replace(quote, "\\" + quote)
+    pattern = re.compile(_NEEDS_ESCAPE_QUOTED.pattern[:-1] + re.escape(quote) + "]")
+    return lambda path: pattern.sub(_escape_char, path)
 
 
 def _in_attribute(decode: Codec, encode: Codec) -> tuple[Codec, Codec]:

@@ -185,11 +185,8 @@ class HtmlScanner:
                 yield from find_css_refs(text, base_path, site, start=tag_end, end=stop)
 
 
-def _html_encode(path: str) -> str:
-    return html.escape(path, quote=True)
-
-
-_HTML_CODEC: dict[str, Codec] = {"decode": html.unescape, "encode": _html_encode}
+# No encoder: a path with entities is kept as written (see find_ref).
+_HTML_CODEC: dict[str, Codec] = {"decode": html.unescape}
 
 
 def _attributes(text: str, start: int, end: int) -> list[_Attribute]:

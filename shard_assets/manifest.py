@@ -83,8 +83,13 @@ def read_manifest(path: Path) -> Manifest | None:
     imbalance = ring.get("max_imbalance", 0.1) if isinstance(ring, dict) else 0.1
     return Manifest(
         assets=assets,
-        hosts=tuple(Host(name, Fraction(repr(w)) if isinstance(w, float) else Fraction(w)) for name, w in hosts.items()),
-        max_imbalance=Fraction(repr(imbalance)) if isinstance(imbalance, float) else Fraction(imbalance),
+        hosts=tuple(
+            Host(name, Fraction(repr(w)) if isinstance(w, float) else Fraction(w))
+            for name, w in hosts.items()
+        ),
+        max_imbalance=Fraction(repr(imbalance))
+        if isinstance(imbalance, float)
+        else Fraction(imbalance),
         algorithm=str(data.get("algorithm", ALGORITHM)),
     )
 
@@ -107,7 +112,9 @@ def render_manifest(manifest: Manifest) -> bytes:
         },
         "version": VERSION,
     }
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # A path that is not valid UTF-8 holds lone surrogates; JSON spells them \udcXX.
+    return text.encode("utf-8", "backslashreplace")
 
 
 def write_manifest(path: Path, manifest: Manifest) -> bool:

@@ -147,6 +147,10 @@ def asset_key(path: str, site: Site) -> str | None:
     return key
 
 
+def _escape_html(path: str) -> str:
+    return path.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&#39;")
+
+
 def find_ref(
     text: str,
     start: int,
@@ -160,9 +164,12 @@ def find_ref(
     """Resolve the URL written at ``text[start:end]``; None unless it is site-local.
 
     ``decode`` undoes the escaping of where the URL stands (HTML entities, CSS
-    escapes) and ``encode`` re-applies it to a new path; they are used only when the
-    written path actually contains escapes, so plain URLs are copied as written. A
-    re-encoded path has its non-ASCII characters percent-encoded first, as the
+    escapes); it is used only when the written path actually contains escapes, so
+    plain URLs are copied as written. The new path is then the written text resolved
+    as it stands, when that names the same path (right for HTML entities, which
+    rarely spell ``/`` or ``.``); otherwise, or when ``encode`` is given, the decoded
+    path re-escaped by ``encode`` (needed for CSS, where a backslash is an escape, not
+    a path separator), with its non-ASCII characters percent-encoded first, as the
     browser sends them, so it fits a document in any encoding.
     """
     while start < end and text[start] in HTML_SPACE:
@@ -181,8 +188,11 @@ def find_ref(
     key = asset_key(path, site)
     if key is None:
         return None
-    if url != written and encode is not None:
-        path = encode(_NON_ASCII.sub(_percent_encode, path))
+    if url != written and decode is not None:
+        as_written = absolute_path(written, base_path, site) if encode is None else None
+        if as_written is None or decode(as_written) != path:
+            as_written = (encode or _escape_html)(_NON_ASCII.sub(_percent_encode, path))
+        path = as_written
     return Ref(start, end, key, path, value[cut:])
 
 

@@ -25,7 +25,12 @@ def png(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (200, 40, 9
 
     rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def make_site(root: Path, images: int = 40, pages: int = 3) -> Path:
@@ -47,10 +52,10 @@ def make_site(root: Path, images: int = 40, pages: int = 3) -> Path:
         name = "index.html" if p == 0 else f"post-{p}.html"
         up = "" if p == 0 else "../"
         (folder / name).write_text(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">\n"
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8">\n'
             f'<link rel="stylesheet" href="{up}css/site.css">\n'
             f'<script src="{up}js/app.js" defer></script>\n'
-            f"</head><body>\n<a href=\"{up}index.html\">home</a>\n{tags}\n</body></html>\n",
+            f'</head><body>\n<a href="{up}index.html">home</a>\n{tags}\n</body></html>\n',
             encoding="utf-8",
         )
     return root
@@ -67,7 +72,10 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings for ``HOSTS`` with the manifest in the temporary folder."""
 
     def factory(**options: object) -> Settings:
-        merged: dict[str, object] = {"hosts": HOSTS, "manifest": str(tmp_path / "shard-manifest.json")}
+        merged: dict[str, object] = {
+            "hosts": HOSTS,
+            "manifest": str(tmp_path / "shard-manifest.json"),
+        }
         merged.update(options)
         return load_settings(merged, base_dir=tmp_path, source="test")
 
@@ -76,4 +84,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder``, by relative path."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }

@@ -20,7 +20,10 @@ ASSETS = [f"img/photo-{i:04d}.jpg" for i in range(1000)]
 def test_fresh_assignment_is_within_every_cap() -> None:
     result = assign_hosts(ASSETS, HOSTS, TENTH)
     assert balance_report(result.hosts_by_asset, HOSTS, TENTH).ok
-    assert max(Counter(result.hosts_by_asset.values()).values()) <= caps(1000, HOSTS, TENTH)["cdn1.example.com"]
+    assert (
+        max(Counter(result.hosts_by_asset.values()).values())
+        <= caps(1000, HOSTS, TENTH)["cdn1.example.com"]
+    )
 
 
 def test_the_best_possible_split_passes_the_gate() -> None:
@@ -52,20 +55,26 @@ def test_adding_a_host_moves_about_a_fifth_only_to_it() -> None:
 
 def test_dropped_and_placed_are_reported() -> None:
     first = assign_hosts(ASSETS[:100], HOSTS, TENTH)
-    second = assign_hosts(ASSETS[50:150], HOSTS, TENTH, first.hosts_by_asset, [h.name for h in HOSTS])
+    second = assign_hosts(
+        ASSETS[50:150], HOSTS, TENTH, first.hosts_by_asset, [h.name for h in HOSTS]
+    )
     assert second.dropped == tuple(ASSETS[:50])
     assert set(second.placed) == set(ASSETS[100:150])
     assert second.kept == 50
 
 
 weights = st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=8)
-names = st.lists(st.from_regex(r"[a-z]{1,8}/[a-z0-9]{1,8}\.png", fullmatch=True), max_size=200, unique=True)
+names = st.lists(
+    st.from_regex(r"[a-z]{1,8}/[a-z0-9]{1,8}\.png", fullmatch=True), max_size=200, unique=True
+)
 imbalance = st.sampled_from([Fraction(0), Fraction(1, 20), Fraction(1, 10), Fraction(1, 2)])
 
 
 @settings(max_examples=60, deadline=None)
 @given(weights, names, imbalance)
-def test_bound_holds_for_any_weights(host_weights: list[int], assets: list[str], eps: Fraction) -> None:
+def test_bound_holds_for_any_weights(
+    host_weights: list[int], assets: list[str], eps: Fraction
+) -> None:
     hosts = tuple(Host(f"h{i}.example.com", Fraction(w)) for i, w in enumerate(host_weights))
     result = assign_hosts(assets, hosts, eps)
     assert set(result.hosts_by_asset) == set(assets)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from compare import compare_builds
-from conftest import HOSTS, png
+
+from .compare import compare_builds
+from .conftest import HOSTS, png
 
 SITE_URL = "https://example.org/"
 PAGE = '<link rel="stylesheet" href="css/a.css"><img src="img/a.png" alt="a, b">{}\n'

@@ -11,15 +11,17 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from compare import Comparison, compare_builds
-from conftest import HOSTS, png
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
 from pelican import Pelican
 from pelican.plugins import signals
 from pelican.settings import read_settings
+
+from .compare import Comparison, compare_builds
+from .conftest import HOSTS, png
 
 NOMINAL_SITE_URL = "https://example.org/"
 
@@ -36,17 +38,29 @@ def _check(comparison: Comparison, *kinds: str) -> None:
 
 @pytest.fixture
 def pelican_signals() -> Iterator[None]:
-    """Disconnect the receivers a build connected: Pelican's signals are global."""
+    """Isolate Pelican's global signals: no shard-assets receiver when the test starts
+    (another test may have left one connected), and none of the test's after it."""
     found = [s for s in vars(signals).values() if hasattr(s, "receivers")]
-    before = {id(s): set(s.receivers) for s in found}
+    removed = [
+        (signal, receiver)
+        for signal in found
+        for receiver in _receivers(signal)
+        if getattr(receiver, "__module__", "").startswith("shard_assets")
+    ]
+    for signal, receiver in removed:
+        signal.disconnect(receiver)
+    before = {id(signal): set(_receivers(signal)) for signal in found}
     yield
     for signal in found:
-        for receiver_id in set(signal.receivers) - before[id(signal)]:
-            receiver = signal.receivers[receiver_id]
-            if isinstance(receiver, weakref.ref):
-                receiver = receiver()
-            if receiver is not None:
-                signal.disconnect(receiver)
+        for receiver in set(_receivers(signal)) - before[id(signal)]:
+            signal.disconnect(receiver)
+    for signal, receiver in removed:
+        signal.connect(receiver)
+
+
+def _receivers(signal: Any) -> list[Any]:
+    live = (r() if isinstance(r, weakref.ref) else r for r in list(signal.receivers.values()))
+    return [receiver for receiver in live if receiver is not None]
 
 
 def _pelican_content(root: Path) -> Path:

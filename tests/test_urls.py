@@ -6,11 +6,11 @@ import html
 from collections.abc import Callable
 from pathlib import Path
 
-from conftest import png
-
 from shard_assets.config import Settings
 from shard_assets.pipeline import shard_site
 from shard_assets.urls import Site, asset_key, find_ref
+
+from .conftest import png
 
 SITE = Site.from_url("https://example.org/")
 

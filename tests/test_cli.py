@@ -1,0 +1,110 @@
+"""The command line: exit codes, messages, and the same results as the library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shard_assets.cli import main
+
+from .conftest import HOSTS, snapshot
+
+
+def run(site: Path, *extra: str) -> int:
+    args = ["build", str(site), "--manifest", str(site.parent / "m.json")]
+    for host in HOSTS:
+        args += ["--host", host]
+    return main([*args, *extra])
+
+
+def test_build_prints_a_summary_and_writes_the_manifest(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(site) == 0
+    out = capsys.readouterr().out
+    assert "43 assets over 4 hosts" in out
+    assert "cdn4.example.com" in out
+    assert json.loads((site.parent / "m.json").read_text())["version"] == 1
+
+
+def test_quiet(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(site, "--quiet") == 0
+    assert capsys.readouterr().out == ""
+
+
+def test_weights_on_the_command_line(site: Path) -> None:
+    args = [
+        "build",
+        str(site),
+        "--manifest",
+        str(site.parent / "m.json"),
+        "--host",
+        "a.example.com=3",
+        "--host",
+        "b.example.com",
+    ]
+    assert main(args) == 0
+    assert json.loads((site.parent / "m.json").read_text())["hosts"] == {
+        "a.example.com": 3,
+        "b.example.com": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--host", "https://cdn5.example.com"], "has a scheme"),
+        (["--host", "cdn1.example.com"], "twice"),
+        (["--site-url", "nope"], "not an http(s) URL"),
+    ],
+)
+def test_configuration_mistakes_exit_2_and_touch_nothing(
+    site: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    before = snapshot(site)
+    assert run(site, *extra) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("shard-assets: error: command line: ")
+    assert message in err
+    assert "Traceback" not in err
+    assert snapshot(site) == before
+    assert not (site.parent / "m.json").exists()
+
+
+def test_missing_output_folder_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", str(tmp_path / "nope"), "--host", "a.example.com"]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["build"])
+    assert exit_.value.code == 2
+
+
+def test_gate_failure_exits_1_with_the_table(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(site, "--quiet") == 0
+    manifest = site.parent / "m.json"
+    data = json.loads(manifest.read_text())
+    data["assets"] = dict.fromkeys(data["assets"], HOSTS[1])
+    manifest.write_text(json.dumps(data))
+    assert run(site) == 1
+    err = capsys.readouterr().err
+    assert "over cap by" in err and "cdn2.example.com" in err
+    assert manifest.read_text() == json.dumps(data)
+
+
+def test_strict_missing_exits_1(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (site / "index.html").write_text('<img src="img/nope.png">')
+    assert run(site, "--strict") == 1
+    assert "index.html:1: img/nope.png is not in the output" in capsys.readouterr().err
+
+
+def test_missing_warns_without_strict(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (site / "index.html").write_text('<img src="img/nope.png">')
+    assert run(site, "--quiet") == 0
+    assert "warning: index.html:1: img/nope.png is not in the output" in capsys.readouterr().err

@@ -1,0 +1,114 @@
+"""Real ``mkdocs build`` runs of sample_site/mkdocs in a temporary folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import HOSTS, SAMPLE_SITE, snapshot
+
+pytest.importorskip("mkdocs")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copytree(
+        SAMPLE_SITE / "mkdocs",
+        tmp_path / "docs-project",
+        ignore=shutil.ignore_patterns("site", "shard-manifest.json"),
+    )
+    return tmp_path / "docs-project"
+
+
+def mkdocs_build(
+    project: Path, *extra: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    # Run from another folder: a relative manifest path must follow mkdocs.yml, not the cwd.
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "-f", str(project / "mkdocs.yml"), *extra],
+        cwd=cwd or project.parent,
+        env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"},  # a fixed build date in the pages
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def set_option(project: Path, old: str, new: str) -> None:
+    config = project / "mkdocs.yml"
+    text = config.read_text()
+    assert old in text
+    config.write_text(text.replace(old, new))
+
+
+def test_build_shards_the_site_and_writes_the_manifest_beside_mkdocs_yml(project: Path) -> None:
+    result = mkdocs_build(project, "--strict")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((project / "shard-manifest.json").read_text())
+    assert sorted(manifest["hosts"]) == HOSTS
+    assets = manifest["assets"]
+    assert len(assets) >= 40
+    assert {"css/extra.css", "js/extra.js"} <= set(assets)
+    assert any(key.startswith("css/") and "theme" not in key for key in assets)
+    site = project / "site"
+    index = (site / "index.html").read_text()
+    assert f'href="https://{assets["css/extra.css"]}/css/extra.css"' in index
+    assert f'src="https://{assets["js/extra.js"]}/js/extra.js"' in index
+    assert not (project.parent / "shard-manifest.json").exists()
+    assert "assets over 4 hosts" in result.stderr
+
+
+def test_rebuild_is_byte_identical(project: Path) -> None:
+    assert mkdocs_build(project).returncode == 0
+    first = snapshot(project / "site")
+    manifest = (project / "shard-manifest.json").read_bytes()
+    assert mkdocs_build(project).returncode == 0
+    assert snapshot(project / "site") == first
+    assert (project / "shard-manifest.json").read_bytes() == manifest
+
+
+def test_gate_failure_is_a_clean_error_and_keeps_everything(project: Path) -> None:
+    assert mkdocs_build(project).returncode == 0
+    path = project / "shard-manifest.json"
+    data = json.loads(path.read_text())
+    data["assets"] = dict.fromkeys(data["assets"], HOSTS[2])
+    path.write_text(json.dumps(data, indent=2))
+    before = path.read_bytes()
+    result = mkdocs_build(project)
+    assert result.returncode == 1
+    assert "over cap by" in result.stderr and HOSTS[2] in result.stderr
+    assert "Traceback" not in result.stderr
+    assert path.read_bytes() == before
+
+
+def test_configuration_mistake_fails_before_building(project: Path) -> None:
+    set_option(project, "- cdn1.example.com", "- https://cdn1.example.com")
+    result = mkdocs_build(project)
+    assert result.returncode == 1
+    assert "has a scheme: write the bare hostname 'cdn1.example.com'" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project / "site").exists()
+
+
+def test_disabled_plugin_leaves_the_site_alone(project: Path) -> None:
+    set_option(project, "max_imbalance: 0.10", "max_imbalance: 0.10\n      enabled: false")
+    assert mkdocs_build(project).returncode == 0
+    assert "cdn1.example.com" not in (project / "site" / "index.html").read_text()
+    assert not (project / "shard-manifest.json").exists()
+
+
+def test_off_during_serve_unless_asked() -> None:
+    from shard_assets.plugins.mkdocs import ShardAssetsPlugin
+
+    plugin = ShardAssetsPlugin()
+    errors, warnings = plugin.load_config({"hosts": HOSTS})
+    assert errors == [] and warnings == []
+    plugin.on_startup(command="serve", dirty=False)
+    assert plugin.is_serve
+    assert plugin.config.enabled_on_serve is False
