@@ -70,12 +70,9 @@ _ATTRS = rf"(?:[\s/]++|[^\s/>=]++(?:\s*+=\s*+{_VALUE})?)*+"
 _ATTRIBUTE = re.compile(
     r"([^\s/>=]++)(?:\s*+=\s*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\s>\"'][^\s>]*+)))?"
 )
-#: Looks ahead over a tag name and attributes for an attribute named ``style``.
-_HAS_STYLE = (
-    rf"[a-zA-Z][^\s/>]*+(?:[\s/]++|(?!style\s*+=)[^\s/>=]++(?:\s*+=\s*+{_VALUE})?)*+"
-    r"style\s*+="
-)
-_STYLE_ATTRIBUTE = re.compile(r"\sstyle\s*+=", re.IGNORECASE)
+# The same, stopping before an attribute named ``style``: a tag matches it to its
+# ``>`` only when it has no style attribute.
+_ATTRS_NO_STYLE = rf"(?:[\s/]++|(?!style\s*+=)[^\s/>=]++(?:\s*+=\s*+{_VALUE})?)*+"
 _BASE_TAG = re.compile(r"<base[\s/>]", re.IGNORECASE)
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 
@@ -100,18 +97,15 @@ class HtmlScanner:
         for tag, attribute, kind in extra:
             table.setdefault(tag.lower(), {})[attribute.lower()] = kind
         self.attributes: Mapping[str, Mapping[str, str]] = table
-        names = sorted(set(table) | RAW_TEXT | {"base", "plaintext"}, key=lambda n: (-len(n), n))
-        wanted = "(?:" + "|".join(re.escape(n) for n in names) + r")(?=[\s/>])"
+        names = set(table) | RAW_TEXT | {"base", "plaintext"}
         # One match takes the text and the tags of no interest in a single step of the
         # regex engine (each tag whole, so markup inside an attribute value is never
-        # taken for a tag), then stops at a comment, CDATA or a tag we want. Any element
-        # can carry a style attribute; pages without one (most) use the pattern that
-        # does not look for it, which is cheaper.
-        flags = re.IGNORECASE | re.DOTALL
-        self._plain = re.compile(_tag_pattern(wanted, styled=False), flags)
-        self._styled = re.compile(_tag_pattern(wanted, styled=True), flags)
+        # taken for a tag), then stops at a comment, CDATA, a tag we want, or a tag
+        # with a style attribute (any element can carry one).
+        self._pattern = re.compile(_tag_pattern(names), re.IGNORECASE | re.DOTALL)
         self._end_tags: dict[str, re.Pattern[str]] = {
-            name: re.compile(rf"</{name}(?=[\s/>])[^>]*+>", flags) for name in RAW_TEXT
+            name: re.compile(rf"</{name}(?=[\s/>])[^>]*+>", re.IGNORECASE | re.DOTALL)
+            for name in RAW_TEXT
         }
 
     def find_refs(self, text: str, document: str, site: Site) -> Iterator[Ref]:
@@ -124,7 +118,7 @@ class HtmlScanner:
 
     def _tags(self, text: str) -> Iterator[tuple[str, list[_Attribute], int]]:
         """Yield (name, attributes, end of tag) for interesting start tags, skipping raw text."""
-        pattern = self._styled if _STYLE_ATTRIBUTE.search(text) else self._plain
+        pattern = self._pattern
         pos = 0
         length = len(text)
         # No tag ends after the last '>'. Stopping there keeps a tail of '<x' without
@@ -203,24 +197,46 @@ def _attributes(text: str, start: int, end: int) -> list[_Attribute]:
     return found
 
 
-def _tag_pattern(wanted: str, *, styled: bool) -> str:
+def _tag_pattern(names: Iterable[str]) -> str:
     """The tokenizer step for :meth:`HtmlScanner._tags`, used with ``match``.
 
-    ``wanted`` matches the names of the elements to report. With ``styled``, tags
-    with a ``style`` attribute are reported too (as ``sname``/``sattrs``).
+    It stops at, and reports, a start tag named one of ``names`` (``name`` and
+    ``attrs``) or any other start tag with a style attribute (``sname`` and
+    ``sattrs``); it passes over comments and CDATA whole. A ``<`` that starts no
+    tag it can match (a quote never closed) is passed over alone, as text.
     """
-    stop = rf"!--|!\[CDATA\[|{wanted}"
-    styled_tag = r"(?P<sname>(?!))(?P<sattrs>(?!))"
-    if styled:
-        stop += f"|{_HAS_STYLE}"
-        styled_tag = rf"<(?P<sname>[a-zA-Z][^\s/>]*+)(?P<sattrs>{_ATTRS})>"
-    skip = rf"(?:[^<]++|<(?!{stop})(?:/?[a-zA-Z][^\s/>]*+{_ATTRS}>)?)*+"
+    letters = "".join(sorted({n[0].lower() for n in names}))
+    # A trie, after a test of the first letter: most tags fail on their first letter.
+    wanted = rf"(?=[{letters}]){_trie(names)}(?=[\s/>])"
+    tag = rf"[a-zA-Z][^\s/>]*+{_ATTRS}>"
+    skip = (
+        r"(?:[^<]++"
+        rf"|</{tag}"
+        rf"|<(?!{wanted})[a-zA-Z][^\s/>]*+{_ATTRS_NO_STYLE}>"
+        rf"|<(?!!--|!\[CDATA\[|{wanted})(?!/?{tag})"
+        r")*+"
+    )
     # A comment ends at -->, at --!>, or right away in <!--> and <!--->.
     comment = r"<!--(?:-?>|.*?--!?>|.*\Z)"
     cdata = r"<!\[CDATA\[.*?(?:\]\]>|\Z)"
-    tag = rf"<(?P<name>{wanted})(?P<attrs>{_ATTRS})>"
+    wanted_tag = rf"<(?P<name>{wanted})(?P<attrs>{_ATTRS})>"
+    styled_tag = rf"<(?P<sname>[a-zA-Z][^\s/>]*+)(?P<sattrs>{_ATTRS})>"
     # A wanted tag that does not end (a quote never closed) is passed over.
-    return rf"{skip}(?:{comment}|{cdata}|{tag}|{styled_tag}|<)"
+    return rf"{skip}(?:{comment}|{cdata}|{wanted_tag}|{styled_tag}|<)"
+
+
+def _trie(words: Iterable[str]) -> str:
+    """A regular expression for exactly ``words`` that tests each letter once."""
+    branches: dict[str, list[str]] = {}
+    for word in words:
+        if word:
+            branches.setdefault(word[0].lower(), []).append(word[1:])
+    alternatives = [re.escape(first) + _trie(rest) for first, rest in sorted(branches.items())]
+    if "" in words:
+        alternatives.append("")
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return "(?:" + "|".join(alternatives) + ")"
 
 
 def _first(attrs: list[_Attribute], name: str) -> _Attribute | None:
