@@ -103,14 +103,18 @@ def _in_attribute(decode: Codec, encode: Codec) -> tuple[Codec, Codec]:
     )
 
 
+_IN_DOUBLE_QUOTES = _escape_in('"')
+_IN_SINGLE_QUOTES = _escape_in("'")
 _GROUP_CODECS: dict[str, tuple[Codec, Codec]] = {
-    "dq": (css_unescape, _escape_in('"')),
-    "idq": (css_unescape, _escape_in('"')),
-    "sq": (css_unescape, _escape_in("'")),
-    "isq": (css_unescape, _escape_in("'")),
+    "dq": (css_unescape, _IN_DOUBLE_QUOTES),
+    "idq": (css_unescape, _IN_DOUBLE_QUOTES),
+    "sq": (css_unescape, _IN_SINGLE_QUOTES),
+    "isq": (css_unescape, _IN_SINGLE_QUOTES),
     "uq": (css_unescape, _escape_unquoted),
     "eq": (css_unescape, _escape_unquoted),
 }
+# The same codecs made once (not per URL), so resolved URLs are remembered by codec.
+_ATTRIBUTE_CODECS = {group: _in_attribute(*codecs) for group, codecs in _GROUP_CODECS.items()}
 
 
 class _Where(NamedTuple):
@@ -165,9 +169,7 @@ def _ref(
     group: str,
     where: _Where,
 ) -> Ref | None:
-    decode, encode = _GROUP_CODECS[group]
-    if where.in_attribute:
-        decode, encode = _in_attribute(decode, encode)
+    decode, encode = (_ATTRIBUTE_CODECS if where.in_attribute else _GROUP_CODECS)[group]
     return find_ref(text, start, end, where.base_path, where.site, decode=decode, encode=encode)
 
 

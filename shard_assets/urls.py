@@ -8,6 +8,7 @@ their percent-encoded spellings, and a backslash is a slash in http(s) URLs.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ HTML_SPACE = " \t\n\r\f"
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
+_LEADING_UPS = re.compile(r"(?:\.\./)+")
 _DOT = frozenset({".", "%2e"})
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
 
@@ -177,23 +179,48 @@ def find_ref(
     while end > start and text[end - 1] in HTML_SPACE:
         end -= 1
     value = text[start:end]
+    # Only the folder of the base matters; themes repeat the same URLs on every page.
+    base_dir = None if base_path is None else base_path[: base_path.rfind("/") + 1]
+    if base_dir is not None and value.startswith("../"):
+        # "../../img/a.png" names the same file from every page two folders deep.
+        base_dir = _climbed(base_dir, len(_LEADING_UPS.match(value).group()) // 3)  # type: ignore[union-attr]
+    resolved = _resolve(value, base_dir, site, decode, encode)
+    if resolved is None:
+        return None
+    cut, key, path = resolved
+    return Ref(start, end, key, path, value[cut:])
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _resolve(
+    value: str, base_dir: str | None, site: Site, decode: Codec | None, encode: Codec | None
+) -> tuple[int, str, str] | None:
+    """:func:`find_ref`'s work, remembered: (where the path ends, key, new path)."""
     cut = _path_end(value, decode)
     written = value[:cut]
     if not written:
         return None
     url = decode(written) if decode is not None else written
-    path = absolute_path(url, base_path, site)
+    path = absolute_path(url, base_dir, site)
     if path is None:
         return None
     key = asset_key(path, site)
     if key is None:
         return None
     if url != written and decode is not None:
-        as_written = absolute_path(written, base_path, site) if encode is None else None
+        as_written = absolute_path(written, base_dir, site) if encode is None else None
         if as_written is None or decode(as_written) != path:
             as_written = (encode or _escape_html)(_NON_ASCII.sub(_percent_encode, path))
         path = as_written
-    return Ref(start, end, key, path, value[cut:])
+    return cut, key, path
+
+
+@functools.lru_cache(maxsize=1024)
+def _climbed(base_dir: str, ups: int) -> str:
+    """A folder that a URL starting with ``ups`` times ``../`` resolves against exactly
+    as against ``base_dir``, and that is the same for every ``base_dir`` those steps
+    lead to the same place from: the place reached, plus ``ups`` stand-in folders."""
+    return remove_dot_segments(base_dir + "../" * ups) + "_/" * ups
 
 
 def _path_end(value: str, decode: Codec | None) -> int:

@@ -6,9 +6,12 @@ import html
 from collections.abc import Callable
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from shard_assets.config import Settings
 from shard_assets.pipeline import shard_site
-from shard_assets.urls import Site, asset_key, find_ref
+from shard_assets.urls import Site, _resolve, asset_key, find_ref
 
 from .conftest import png
 
@@ -46,3 +49,26 @@ def test_a_page_with_an_undecodable_name_is_sharded(
     result = shard_site(site, make_settings())
     assert result.references == 1
     assert "cdn" in (page / "index.html").read_text(encoding="utf-8")
+
+
+_segments = st.sampled_from(["a", "b", "docs", "..", ".", "%2e", "%2E%2e", "", "x.y"])
+_rests = st.sampled_from(
+    ["img/a.png", "/img/a.png", "&#47;img/a.png", "..", "../", "&#46;&#46;/a.png", "?q", "#f"]
+)
+
+
+@given(
+    base=st.lists(_segments, max_size=5).map(lambda s: "/" + "/".join(s) + "/page.html"),
+    ups=st.integers(1, 6),
+    rest=_rests,
+)
+def test_remembered_resolution_of_leading_dot_dots_is_exact(base: str, ups: int, rest: str) -> None:
+    """find_ref resolves ``../`` URLs against a shared stand-in folder; same result."""
+    value = "../" * ups + rest
+    for decode, encode in ((html.unescape, None), (html.unescape, html.escape), (None, None)):
+        ref = find_ref(value, 0, len(value), base, SITE, decode=decode, encode=encode)
+        direct = _resolve.__wrapped__(  # type: ignore[attr-defined]
+            value, base[: base.rfind("/") + 1], SITE, decode, encode
+        )
+        got = None if ref is None else (ref.end - len(ref.suffix), ref.key, ref.path)
+        assert got == direct
