@@ -14,14 +14,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from . import __version__
 from .config import Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
 from .manifest import read_manifest
-from .pipeline import BuildResult, Plan, describe_moves, plan_build, shard_site, summary
+from .parallel import default_jobs
+from .pipeline import (
+    BuildResult,
+    Plan,
+    Progress,
+    describe_moves,
+    plan_build,
+    shard_site,
+    summary,
+)
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -65,6 +76,27 @@ def _add_settings_arguments(parser: argparse.ArgumentParser, hosts_required: boo
         action="store_true",
         help="fail, writing nothing, if the manifest would change (for CI)",
     )
+
+
+def _add_jobs_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=default_jobs(),
+        metavar="N",
+        help="processes that read and rewrite files; the output is the same for any N "
+        "(default: the number of cores, %(default)s)",
+    )
+
+
+def _jobs(value: str) -> int:
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {value!r}")
+    return jobs
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -118,18 +150,85 @@ def _report_build(result: BuildResult, quiet: bool) -> int:
     return 0
 
 
+_PHASES = {"scan": "scanning", "rewrite": "rewriting"}
+
+
+class ProgressBar:
+    """``scanning  1200/5000 files  2400 files/s`` on one line of a terminal.
+
+    Nothing is drawn in the first half second (short runs stay quiet), then at most
+    ten times a second; :meth:`close` clears the line.
+    """
+
+    def __init__(self, stream: TextIO, delay: float = 0.5) -> None:
+        self.stream = stream
+        self.start = time.monotonic()
+        self.phase_start = self.start
+        self.phase = ""
+        self.shown = self.start + delay - 0.1
+        self.drawn = False
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if phase != self.phase:
+            self.phase, self.phase_start = phase, now
+        if now - self.shown < 0.1 and done < total:
+            return
+        if now - self.start < 0.5 and not self.drawn:
+            return
+        self.shown = now
+        rate = done / max(now - self.phase_start, 1e-6)
+        width = len(str(total))
+        filled = 24 * done // max(total, 1)
+        self.stream.write(
+            f"\rshard-assets: {_PHASES.get(phase, phase):9} [{'#' * filled:24}] "
+            f"{done:>{width}}/{total} files  {rate:,.0f} files/s\x1b[K"
+        )
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        """Clear the line, if anything was drawn."""
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def _progress(args: argparse.Namespace) -> ProgressBar | None:
+    """A progress bar on stderr when it is a terminal and ``--quiet`` is not given."""
+    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+        return None
+    return ProgressBar(sys.stderr)
+
+
+def _shard(args: argparse.Namespace, *, rebalance: bool = False) -> BuildResult:
+    bar = _progress(args)
+    progress: Progress | None = bar
+    try:
+        return shard_site(
+            _output_dir(args.output_dir),
+            _settings(args),
+            rebalance=rebalance,
+            jobs=args.jobs,
+            progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
-    return _report_build(shard_site(_output_dir(args.output_dir), _settings(args)), args.quiet)
+    return _report_build(_shard(args), args.quiet)
 
 
 def _cmd_rebalance(args: argparse.Namespace) -> int:
     output_dir = _output_dir(args.output_dir)
     settings = _settings(args)
     if args.dry_run:
-        plan = plan_build(output_dir, settings, rebalance=True)
+        plan = plan_build(output_dir, settings, rebalance=True, jobs=args.jobs)
         print(_plan_text(plan, "rebalance would move"))
         return 0
-    return _report_build(shard_site(output_dir, settings, rebalance=True), args.quiet)
+    return _report_build(_shard(args, rebalance=True), args.quiet)
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
@@ -163,7 +262,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             raise ConfigError(f"--remove-host {host}: not among the hosts {', '.join(names)}")
         args.hosts = [h for h in args.hosts if h.partition("=")[0] != host]
     args.hosts += args.add_hosts
-    plan = plan_build(output_dir, _settings(args))
+    plan = plan_build(output_dir, _settings(args), jobs=args.jobs)
     print(_plan_text(plan, "would move"))
     return 0 if plan.report.ok else 1
 
@@ -200,8 +299,13 @@ def _parser() -> argparse.ArgumentParser:
         "to a shard host, keeping assignments in the manifest across builds.",
     )
     build.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    _add_jobs_argument(build)
     _add_settings_arguments(build)
-    build.add_argument("--quiet", action="store_true", help="print only warnings and errors")
+    build.add_argument(
+        "--quiet",
+        action="store_true",
+        help="print only warnings and errors (no summary, no progress bar)",
+    )
     build.set_defaults(run=_cmd_build)
 
     plan = commands.add_parser(
@@ -212,6 +316,7 @@ def _parser() -> argparse.ArgumentParser:
         "--add-host and --remove-host apply. Exit 1 if the result would fail the gate.",
     )
     plan.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    _add_jobs_argument(plan)
     _add_settings_arguments(plan, hosts_required=False)
     plan.add_argument("--add-host", dest="add_hosts", action="append", default=[], metavar="HOST")
     plan.add_argument(
@@ -226,6 +331,7 @@ def _parser() -> argparse.ArgumentParser:
         "within max_imbalance, and reports exactly which ones moved.",
     )
     rebalance.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    _add_jobs_argument(rebalance)
     _add_settings_arguments(rebalance)
     rebalance.add_argument("--dry-run", action="store_true", help="only show what would move")
     rebalance.add_argument("--quiet", action="store_true", help="print only warnings and errors")

@@ -29,9 +29,8 @@ except ImportError:  # pragma: no cover - Windows: builds are not locked there
 #: leave one behind, and the next build deletes it.
 TEMP_FILE = re.compile(r"\..+\.shard-assets-[A-Za-z0-9_]+\.tmp")
 
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
-)
+#: A ``<meta charset>`` (or http-equiv content type) in a page's first bytes.
+META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _CSS_CHARSET = re.compile(rb'@charset\s+"([A-Za-z0-9_.:-]+)"')
 #: Labels browsers read as windows-1252 (WHATWG Encoding): a page that says
 #: iso-8859-1 and has byte 0x80 means "€", and its URLs name files that way.
@@ -63,7 +62,7 @@ def decode_document(data: bytes, is_css: bool) -> Decoded | None:
         return decoded if decoded.encode(decoded.text) == data else None
     if b"\0" in data[:8192]:
         return None  # binary data (or NUL bytes no page has): leave the file alone
-    declared = (_CSS_CHARSET if is_css else _META_CHARSET).search(data[:1024])
+    declared = (_CSS_CHARSET if is_css else META_CHARSET).search(data[:1024])
     if declared and not data.startswith(codecs.BOM_UTF8):
         try:
             info = codecs.lookup(declared.group(1).decode("ascii"))
@@ -109,6 +108,23 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+#: File descriptors of the locks this process holds. A forked worker closes its
+#: copies at once: an flock lasts while any copy of its descriptor is open, and a
+#: worker outliving a killed build must not keep the next build out.
+_HELD_LOCKS: set[int] = set()
+
+
+def _close_inherited_locks() -> None:
+    for fd in _HELD_LOCKS:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD_LOCKS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
 @contextlib.contextmanager
 def manifest_lock(manifest: Path) -> Iterator[None]:
     """Hold an exclusive lock beside ``manifest`` for the duration of a build.
@@ -139,9 +155,11 @@ def manifest_lock(manifest: Path) -> Iterator[None]:
         if same:
             break
         os.close(fd)
+    _HELD_LOCKS.add(fd)
     try:
         yield
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
+        _HELD_LOCKS.discard(fd)
         os.close(fd)

@@ -13,9 +13,11 @@ import contextlib
 import fnmatch
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .assign import Assignment, assign_hosts, rebalance_assignment
 from .balance import BalanceReport, balance_report, gate_message
@@ -25,10 +27,22 @@ from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
 from .files import TEMP_FILE, Decoded, atomic_write, decode_document, manifest_lock
 from .html import HtmlScanner
 from .manifest import Manifest, read_manifest, render_manifest, write_manifest
+from .parallel import run_each
 from .urls import Ref
+
+if TYPE_CHECKING:
+    from .memory import InMemoryPages
 
 PAGE_SUFFIXES = (".html", ".htm")
 DOCUMENT_SUFFIXES = (*PAGE_SUFFIXES, ".css")
+
+#: Pass one keeps where each asset reference is (three integers each) so that pass
+#: two splices without scanning again; past this many integers in all, the rest of
+#: the documents are scanned again instead, so memory stays bounded on any site.
+SPAN_BUDGET = 6_000_000
+
+#: Called as ``progress(phase, done, total)`` after each document of a pass.
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -65,6 +79,7 @@ class BuildResult:
     undecodable: tuple[str, ...]
     manifest: Path
     manifest_changed: bool
+    in_memory: int = 0
 
 
 def is_page(key: str) -> bool:
@@ -116,11 +131,11 @@ class Sharder:
 
     def is_asset(self, key: str, files: frozenset[str]) -> bool:
         """A referenced key is sharded when it is an existing, non-page, non-excluded file."""
-        return (
-            key in files
-            and not is_page(key)
-            and not any(fnmatch.fnmatchcase(key, p) for p in self.settings.exclude)
-        )
+        return key in files and not is_page(key) and not self.is_excluded(key)
+
+    def is_excluded(self, key: str) -> bool:
+        """Whether ``key`` matches an ``exclude`` pattern."""
+        return any(fnmatch.fnmatchcase(key, p) for p in self.settings.exclude)
 
     def rewrite(
         self, text: str, document: str, hosts_by_asset: Mapping[str, str]
@@ -146,9 +161,127 @@ class Sharder:
         return "".join(pieces), count
 
 
-def _read(output_dir: Path, document: str) -> Decoded | None:
-    data = (output_dir / document).read_bytes()
-    return decode_document(data, document.lower().endswith(".css"))
+def _read(output_dir: Path, document: str) -> tuple[Decoded | None, Stamp]:
+    with open(output_dir / document, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        data = handle.read()
+    return decode_document(data, document.lower().endswith(".css")), (
+        info.st_size,
+        info.st_mtime_ns,
+    )
+
+
+#: A document's size and modification time when pass one read it.
+Stamp = tuple[int, int]
+
+#: An asset reference's target: (asset key, new path, query and fragment as written).
+Target = tuple[str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """What pass one found in one document; small, so workers can send it back.
+
+    ``spans`` holds ``start, end, index into targets`` for each reference to an
+    asset, in order; ``missing`` holds (line, URL) for references to missing files.
+    """
+
+    document: str
+    decodable: bool
+    stamp: Stamp = (0, 0)
+    targets: tuple[Target, ...] = ()
+    spans: array[int] = field(default_factory=lambda: array("q"))
+    missing: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the workers of a pass share (inherited when forked, else sent once)."""
+
+    output_dir: Path
+    sharder: Sharder
+    files: frozenset[str]
+    hosts_by_asset: Mapping[str, str] = field(default_factory=dict)
+
+
+def scan_document(context: _Context, document: str) -> Scan:
+    """Pass one for one document: its asset references and its references to missing files."""
+    decoded, stamp = _read(context.output_dir, document)
+    if decoded is None:
+        return Scan(document, decodable=False)
+    text = decoded.text
+    sharder = context.sharder
+    files = context.files
+    lines: _Lines | None = None
+    targets: dict[Target, int] = {}
+    spans = array("q")
+    missing: list[tuple[int, str]] = []
+    for ref in sorted(sharder.find_refs(text, document), key=_start):
+        key = ref.key
+        if sharder.is_asset(key, files):
+            target = (key, ref.path, ref.suffix)
+            spans.extend((ref.start, ref.end, targets.setdefault(target, len(targets))))
+        elif key not in files and not _is_folder(key, files):
+            lines = lines or _Lines(text)
+            missing.append((lines.of(ref.start), text[ref.start : ref.end]))
+    return Scan(document, True, stamp, tuple(targets), spans, tuple(missing))
+
+
+def _start(ref: Ref) -> int:
+    return ref.start
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """Pass two's work for one document: each span and the URL to put there.
+
+    ``replacements`` is None when pass one kept no spans (over :data:`SPAN_BUDGET`):
+    the document is scanned again.
+    """
+
+    document: str
+    stamp: Stamp
+    replacements: tuple[tuple[int, int, str], ...] | None
+
+
+def rewrite_document(context: _Context, task: Rewrite) -> int:
+    """Pass two for one document: splice the new URLs in and write it if it changed.
+
+    Returns the number of references changed. A document that changed since pass
+    one read it is scanned again, with the assignment made for the build.
+    """
+    path = context.output_dir / task.document
+    decoded, stamp = _read(context.output_dir, task.document)
+    if decoded is None:
+        return 0
+    if task.replacements is None or stamp != task.stamp:
+        text, count = context.sharder.rewrite(decoded.text, task.document, context.hosts_by_asset)
+    else:
+        text, count = splice(decoded.text, task.replacements)
+    if count:
+        atomic_write(path, decoded.encode(text))
+    return count
+
+
+def splice(text: str, replacements: Iterable[tuple[int, int, str]]) -> tuple[str, int]:
+    """``text`` with each (start, end, url) put in place, and how many changed.
+
+    The same rule as :meth:`Sharder.rewrite`: in order, a span that overlaps one
+    already replaced is left, and a URL that is already right is not counted.
+    """
+    pieces: list[str] = []
+    last = 0
+    count = 0
+    for start, end, url in replacements:
+        if start < last or text[start:end] == url:
+            continue
+        pieces += (text[last:start], url)
+        last = end
+        count += 1
+    if not count:
+        return text, 0
+    pieces.append(text[last:])
+    return "".join(pieces), count
 
 
 class _Lines:
@@ -164,26 +297,84 @@ class _Lines:
         return bisect.bisect_left(self.breaks, offset) + 1
 
 
+@dataclass(frozen=True)
+class Collected:
+    """What pass one found in the whole output.
+
+    ``spans`` maps each document with asset references to its stamp and its spans
+    (``start, end, index into targets``; None past :data:`SPAN_BUDGET`, when pass
+    two scans it again). ``in_memory`` maps the pages a generator plugin already
+    rewrote in memory (and that pass two skips) to their number of references.
+    """
+
+    assets: frozenset[str]
+    missing: tuple[MissingRef, ...]
+    skipped: tuple[str, ...]
+    targets: tuple[Target, ...] = ()
+    spans: Mapping[str, tuple[Stamp, array[int] | None]] = field(default_factory=dict)
+    in_memory: Mapping[str, int] = field(default_factory=dict)
+
+
+class _Merge:
+    """Pass one's results, merged in document order (so the same for any ``jobs``)."""
+
+    def __init__(self) -> None:
+        self.assets: set[str] = set()
+        self.missing: list[MissingRef] = []
+        self.skipped: list[str] = []
+        self.targets: dict[Target, int] = {}
+        self.spans: dict[str, tuple[Stamp, array[int] | None]] = {}
+        self.kept = 0
+
+    def add(self, scan: Scan) -> None:
+        if not scan.decodable:
+            self.skipped.append(scan.document)
+            return
+        self.missing += (MissingRef(scan.document, line, url) for line, url in scan.missing)
+        if not scan.spans:
+            return
+        ids = [self.targets.setdefault(target, len(self.targets)) for target in scan.targets]
+        self.assets.update(key for key, _, _ in scan.targets)
+        spans: array[int] | None = None
+        if self.kept + len(scan.spans) <= SPAN_BUDGET:
+            spans = array("q", scan.spans)
+            for i in range(2, len(spans), 3):
+                spans[i] = ids[spans[i]]
+            self.kept += len(spans)
+        self.spans[scan.document] = (scan.stamp, spans)
+
+    def result(self, in_memory: Mapping[str, int]) -> Collected:
+        return Collected(
+            assets=frozenset(self.assets),
+            missing=tuple(self.missing),
+            skipped=tuple(self.skipped),
+            targets=tuple(self.targets),
+            spans=self.spans,
+            in_memory=in_memory,
+        )
+
+
 def collect(
-    sharder: Sharder, output_dir: Path, inventory: Inventory
-) -> tuple[set[str], list[MissingRef], list[str]]:
-    """Pass one: referenced assets, references to missing files, skipped documents."""
-    assets: set[str] = set()
-    missing: list[MissingRef] = []
-    skipped: list[str] = []
-    for document in inventory.documents:
-        decoded = _read(output_dir, document)
-        if decoded is None:
-            skipped.append(document)
-            continue
-        text = decoded.text
-        lines = _Lines(text)
-        for ref in sharder.find_refs(text, document):
-            if sharder.is_asset(ref.key, inventory.files):
-                assets.add(ref.key)
-            elif ref.key not in inventory.files and not _is_folder(ref.key, inventory.files):
-                missing.append(MissingRef(document, lines.of(ref.start), text[ref.start : ref.end]))
-    return assets, missing, skipped
+    sharder: Sharder,
+    output_dir: Path,
+    inventory: Inventory,
+    *,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    skip: Iterable[str] = (),
+) -> Collected:
+    """Pass one: the referenced assets, references to missing files, skipped documents,
+    and where each asset reference is. Documents in ``skip`` are not read."""
+    skipped = set(skip)
+    documents = [d for d in inventory.documents if d not in skipped]
+    context = _Context(output_dir, sharder, inventory.files)
+    merge = _Merge()
+    scans = run_each(scan_document, documents, context, jobs, count=len(documents))
+    for done, scan in enumerate(scans, 1):
+        merge.add(scan)
+        if progress is not None:
+            progress("scan", done, len(documents))
+    return merge.result({})
 
 
 def _is_folder(key: str, files: frozenset[str]) -> bool:
@@ -204,6 +395,7 @@ class Plan:
     report: BalanceReport
     missing: tuple[MissingRef, ...]
     skipped: tuple[str, ...]
+    collected: Collected | None = None
 
     def manifest_changes(self) -> list[str]:
         """How the manifest on disk would change, one line each (empty: it would not)."""
@@ -238,15 +430,29 @@ class Plan:
         return changes or ["the manifest file's formatting would change"]
 
 
-def plan_build(output_dir: Path, settings: Settings, *, rebalance: bool = False) -> Plan:
+def plan_build(
+    output_dir: Path,
+    settings: Settings,
+    *,
+    rebalance: bool = False,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    in_memory: InMemoryPages | None = None,
+) -> Plan:
     """Read the output and the manifest and work out the assignment; writes nothing.
 
     ``rebalance`` moves the fewest assets needed to bring every host within its cap.
+    ``jobs`` processes read and scan the documents. ``in_memory`` holds the pages a
+    generator plugin already rewrote with the manifest's hosts: they are not read
+    again, but their assets count; a page whose hosts the assignment does not
+    confirm is read and scanned from disk after all, so pass two re-points it.
     """
-    previous = read_manifest(settings.manifest)
+    previous = in_memory.previous if in_memory else read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
     sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
-    assets, missing, skipped = collect(sharder, output_dir, inventory)
+    done = in_memory.finished(output_dir, inventory) if in_memory else {}
+    collected = collect(sharder, output_dir, inventory, jobs=jobs, progress=progress, skip=done)
+    assets = collected.assets.union(*(page.hosts for page in done.values()))
     assignment = assign_hosts(
         assets,
         settings.hosts,
@@ -256,18 +462,55 @@ def plan_build(output_dir: Path, settings: Settings, *, rebalance: bool = False)
     )
     if rebalance:
         assignment = rebalance_assignment(assignment, settings.hosts, settings.max_imbalance)
-    report = balance_report(assignment.hosts_by_asset, settings.hosts, settings.max_imbalance)
+    hosts_by_asset = assignment.hosts_by_asset
+    confirmed = {
+        document: page.references
+        for document, page in done.items()
+        if all(hosts_by_asset.get(key) == host for key, host in page.hosts.items())
+    }
+    if len(confirmed) < len(done):
+        # Rare (the hosts changed since the manifest was read): scan those pages as
+        # they are on disk, with the manifest's hosts in them, like a second run.
+        again = Inventory(
+            inventory.files,
+            tuple(d for d in inventory.documents if d in done and d not in confirmed),
+        )
+        extra = collect(sharder, output_dir, again, jobs=jobs)
+        collected = _combine(collected, extra)
+    collected = replace(collected, in_memory=confirmed)
+    report = balance_report(hosts_by_asset, settings.hosts, settings.max_imbalance)
     return Plan(
         output_dir=output_dir,
         settings=settings,
         sharder=sharder,
         inventory=inventory,
         previous=previous,
-        manifest=Manifest(assignment.hosts_by_asset, settings.hosts, settings.max_imbalance),
+        manifest=Manifest(hosts_by_asset, settings.hosts, settings.max_imbalance),
         assignment=assignment,
         report=report,
-        missing=tuple(missing),
-        skipped=tuple(skipped),
+        missing=collected.missing,
+        skipped=collected.skipped,
+        collected=collected,
+    )
+
+
+def _combine(first: Collected, second: Collected) -> Collected:
+    """Two passes-one over disjoint documents, as one (spans re-indexed)."""
+    targets = dict(zip(first.targets, range(len(first.targets)), strict=True))
+    ids = [targets.setdefault(target, len(targets)) for target in second.targets]
+    spans = dict(first.spans)
+    for document, (stamp, found) in second.spans.items():
+        moved = None if found is None else array("q", found)
+        if moved is not None:
+            for i in range(2, len(moved), 3):
+                moved[i] = ids[moved[i]]
+        spans[document] = (stamp, moved)
+    return Collected(
+        assets=first.assets | second.assets,
+        missing=first.missing + second.missing,
+        skipped=first.skipped + second.skipped,
+        targets=tuple(targets),
+        spans=spans,
     )
 
 
@@ -298,23 +541,47 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
     _check_writable(settings.manifest)
 
 
-def apply_plan(plan: Plan) -> BuildResult:
-    """Rewrite the documents and write the manifest, each file atomically."""
+def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -> BuildResult:
+    """Rewrite the documents and write the manifest, each file atomically.
+
+    Only documents with asset references are opened again; ``jobs`` processes
+    splice and write them. The manifest is written last, by this process.
+    """
     for stale in plan.inventory.stale:
         with contextlib.suppress(FileNotFoundError):
             (plan.output_dir / stale).unlink()
-    rewritten = 0
-    references = 0
+    collected = plan.collected or collect(plan.sharder, plan.output_dir, plan.inventory)
     hosts_by_asset = plan.assignment.hosts_by_asset
-    for document in plan.inventory.documents:
-        decoded = _read(plan.output_dir, document)
-        if decoded is None:
-            continue
-        text, count = plan.sharder.rewrite(decoded.text, document, hosts_by_asset)
+    prefix = plan.settings.url_prefix
+    urls = [
+        None if (host := hosts_by_asset.get(key)) is None else f"{prefix}{host}{path}{suffix}"
+        for key, path, suffix in collected.targets
+    ]
+
+    def tasks() -> Iterator[Rewrite]:
+        for document, (stamp, spans) in collected.spans.items():
+            if spans is None:
+                yield Rewrite(document, stamp, None)
+                continue
+            replacements = tuple(
+                (spans[i], spans[i + 1], url)
+                for i in range(0, len(spans), 3)
+                if (url := urls[spans[i + 2]]) is not None
+            )
+            if replacements:
+                yield Rewrite(document, stamp, replacements)
+
+    total = len(collected.spans)
+    context = _Context(plan.output_dir, plan.sharder, plan.inventory.files, hosts_by_asset)
+    rewritten = len(collected.in_memory)
+    references = sum(collected.in_memory.values())
+    counts = run_each(rewrite_document, tasks(), context, jobs, count=total)
+    for done, count in enumerate(counts, 1):
         if count:
-            atomic_write(plan.output_dir / document, decoded.encode(text))
             rewritten += 1
             references += count
+        if progress is not None:
+            progress("rewrite", done, total)
     changed = write_manifest(plan.settings.manifest, plan.manifest)
     return BuildResult(
         assignment=plan.assignment,
@@ -326,20 +593,40 @@ def apply_plan(plan: Plan) -> BuildResult:
         undecodable=plan.skipped,
         manifest=plan.settings.manifest,
         manifest_changed=changed,
+        in_memory=len(collected.in_memory),
     )
 
 
-def shard_site(output_dir: Path, settings: Settings, *, rebalance: bool = False) -> BuildResult:
+def shard_site(
+    output_dir: Path,
+    settings: Settings,
+    *,
+    rebalance: bool = False,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    in_memory: InMemoryPages | None = None,
+) -> BuildResult:
     """Shard every site-local asset reference in ``output_dir`` and write the manifest.
 
-    Holds a lock on the manifest for the whole build. Raises :class:`BalanceError`,
-    :class:`MissingAssetError` (``strict``), :class:`LockedError` (``locked``) or
-    :class:`ManifestError` before any file is written.
+    Holds a lock on the manifest for the whole build (``in_memory`` holds it already,
+    since the manifest was read when the generator started). Raises
+    :class:`BalanceError`, :class:`MissingAssetError` (``strict``),
+    :class:`LockedError` (``locked``) or :class:`ManifestError` before any file is
+    written. ``jobs`` processes scan and rewrite the documents; the output is the
+    same for any number.
     """
-    with manifest_lock(settings.manifest):
-        plan = plan_build(output_dir, settings, rebalance=rebalance)
+    lock = contextlib.nullcontext() if in_memory else manifest_lock(settings.manifest)
+    with lock:
+        plan = plan_build(
+            output_dir,
+            settings,
+            rebalance=rebalance,
+            jobs=jobs,
+            progress=progress,
+            in_memory=in_memory,
+        )
         check_plan(plan, locked=settings.locked)
-        result = apply_plan(plan)
+        result = apply_plan(plan, jobs=jobs, progress=progress)
         if settings.verify:
             from .verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
 

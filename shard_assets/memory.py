@@ -1,0 +1,165 @@
+"""Pages rewritten in memory, as a generator hands them over (MkDocs' ``on_post_page``).
+
+A host depends on the whole asset set (the bounded-load pass), which is known only
+when the build ends. But in the steady state, every rebuild after the first, the
+manifest already gives every asset a host, and those hosts do not change. So a page
+is rewritten in memory, before the generator writes it, only when:
+
+- the manifest exists, names exactly the configured hosts and weights, and passes
+  the gate on its own (checked once, when the build starts);
+- every asset the page references has a host in that manifest and is a file in the
+  output already (static files are copied before pages are built), and every other
+  reference names a page, an excluded file or a file that exists: a page with a
+  reference to a missing or new file is left for the end of the build;
+- the page's text is exactly what the end of the build would read back from disk
+  (UTF-8, no other declared charset, no NUL bytes).
+
+Each such page is recorded: the host used for each asset, and the size written. At
+the end, :func:`shard_assets.pipeline.plan_build` counts those assets in the asset
+set without reading the pages, computes the assignment as always, and skips a page
+in both passes only when the assignment gives every one of its assets the host
+used in memory and the file on disk still has the recorded size (a plugin that
+changed it afterwards would change its size). Any other page is read from disk
+after all, and pass two re-points its URLs, exactly as a second run over sharded
+output would.
+
+The manifest is read, and locked, when the build starts and written only at the
+end, after every check has passed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .balance import balance_report
+from .config import Settings
+from .files import META_CHARSET
+from .manifest import Manifest, read_manifest
+
+if TYPE_CHECKING:
+    from .pipeline import Inventory
+
+_UTF8 = frozenset({"utf-8", "utf-16", "utf-32"})
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    """A page rewritten in memory: the host used for each of its assets, how many URLs
+    changed, and how many bytes the generator writes."""
+
+    hosts: Mapping[str, str]
+    references: int
+    size: int
+
+
+class InMemoryPages:
+    """Rewrites pages in memory with the manifest's hosts, when that is exact.
+
+    Create it when the build starts, while holding the manifest's lock (see
+    :func:`shard_assets.files.manifest_lock`); pass it to
+    :func:`shard_assets.pipeline.shard_site` at the end.
+    """
+
+    def __init__(self, settings: Settings, output_dir: Path) -> None:
+        from .pipeline import Sharder  # noqa: PLC0415 (pipeline imports this module)
+
+        self.settings = settings
+        self.output_dir = output_dir
+        self.previous: Manifest | None = read_manifest(settings.manifest)
+        previous = self.previous
+        self.sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
+        self.pages: dict[str, PageRecord] = {}
+        self.hosts: dict[str, str] = {}
+        self.reason = "no manifest yet (the first build)"
+        if previous is not None:
+            configured = set(settings.host_names)
+            hosts = {k: h for k, h in previous.assets.items() if h in configured}
+            if {(h.name, h.weight) for h in previous.hosts} != {
+                (h.name, h.weight) for h in settings.hosts
+            }:
+                self.reason = "the hosts differ from the manifest's"
+            elif not balance_report(hosts, settings.hosts, settings.max_imbalance).ok:
+                self.reason = "the manifest does not pass the gate"
+            else:
+                self.reason = ""
+                self.hosts = hosts
+        self._exists: dict[str, bool] = {}
+
+    @property
+    def active(self) -> bool:
+        """True when pages may be rewritten in memory in this build."""
+        return not self.reason
+
+    def rewrite(self, text: str, document: str) -> str:
+        """``text`` (the page at output-relative path ``document``) with its asset URLs
+        on the manifest's hosts, or unchanged when that would not be exact."""
+        if not self.active:
+            return text
+        self.pages.pop(document, None)
+        if "\0" in text[:8192]:
+            return text
+        try:
+            data = text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: the generator escapes them
+            return text
+        declared = META_CHARSET.search(data[:1024])
+        if declared and not data.startswith(codecs.BOM_UTF8):
+            with contextlib.suppress(LookupError, UnicodeDecodeError):
+                if codecs.lookup(declared.group(1).decode("ascii")).name not in _UTF8:
+                    return text
+        from .pipeline import is_page, splice  # noqa: PLC0415 (pipeline imports this module)
+
+        sharder = self.sharder
+        prefix = self.settings.url_prefix
+        hosts: dict[str, str] = {}
+        replacements: list[tuple[int, int, str]] = []
+        for ref in sorted(sharder.find_refs(text, document), key=lambda r: r.start):
+            key = ref.key
+            if is_page(key) or sharder.is_excluded(key):
+                if not (self._in_output(key) or self._in_output(f"{key}/index.html")):
+                    return text  # a missing file: the end of the build reports it
+                continue
+            host = self.hosts.get(key)
+            if host is None or not self._in_output(key):
+                return text  # a new or missing asset: the end of the build places it
+            hosts[key] = host
+            replacements.append((ref.start, ref.end, f"{prefix}{host}{ref.path}{ref.suffix}"))
+        new_text, count = splice(text, replacements)
+        if count:
+            data = new_text.encode("utf-8")
+        self.pages[document] = PageRecord(hosts, count, len(data))
+        return new_text
+
+    def finished(self, output_dir: Path, inventory: Inventory) -> dict[str, PageRecord]:
+        """The pages rewritten in memory that are on disk as they were handed back."""
+        documents = set(inventory.documents)
+        done: dict[str, PageRecord] = {}
+        for document, record in self.pages.items():
+            if document not in documents:
+                continue
+            try:
+                size = (output_dir / document).stat().st_size
+            except OSError:
+                continue
+            if size == record.size:
+                done[document] = record
+        return done
+
+    def _in_output(self, key: str) -> bool:
+        """Whether the build's walk of the output will find ``key`` (symlinked folders
+        are not entered)."""
+        found = self._exists.get(key)
+        if found is None:
+            path = self.output_dir / key
+            found = path.is_file() and not any(
+                parent.is_symlink()
+                for parent in path.parents
+                if parent != self.output_dir and self.output_dir in parent.parents
+            )
+            self._exists[key] = found
+        return found

@@ -1,0 +1,120 @@
+"""Running one pass of a build over many documents on several processes.
+
+Workers only compute per-document results and write the documents they are given;
+the parent receives the results in the order of the input, whatever the number of
+workers, so everything it merges (the asset set, the warnings, the counts) is the
+same for every ``jobs``. The parent alone reads and writes the manifest and holds
+its lock.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import itertools
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.context import BaseContext
+from typing import Any, TypeVar
+
+Context = TypeVar("Context")
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+#: Fewer documents than this are done in the calling process: starting workers
+#: costs more than they would save.
+PARALLEL_MIN_ITEMS = 64
+
+#: Items per task sent to a worker, and tasks in flight per worker.
+BATCH = 16
+IN_FLIGHT = 4
+
+_CONTEXT: Any = None
+_PR_SET_PDEATHSIG = 1
+
+
+def default_jobs() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_each(
+    function: Callable[[Context, Item], Result],
+    items: Iterable[Item],
+    context: Context,
+    jobs: int,
+    *,
+    count: int,
+) -> Iterator[Result]:
+    """Yield ``function(context, item)`` for each item, in order, on up to ``jobs`` processes.
+
+    ``count`` is the number of items (an iterable may be consumed lazily, so at
+    most a few batches are held at a time). ``function`` must be a module-level
+    function, and ``context`` picklable where processes are not forked.
+    """
+    if jobs <= 1 or count < PARALLEL_MIN_ITEMS:
+        for item in items:
+            yield function(context, item)
+        return
+    batches = _batches(items, BATCH)
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=_start_method(),
+        initializer=_set_context,
+        initargs=(context, os.getpid()),
+    ) as pool:
+        pending: deque[Future[list[Result]]] = deque()
+        for batch in itertools.islice(batches, jobs * IN_FLIGHT):
+            pending.append(pool.submit(_run_batch, function, batch))
+        while pending:
+            results = pending.popleft().result()
+            for batch in itertools.islice(batches, 1):
+                pending.append(pool.submit(_run_batch, function, batch))
+            yield from results
+
+
+def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _start_method() -> BaseContext:
+    # Forking is the cheapest start and shares the compiled patterns; it is safe only
+    # while this process has a single thread (a forked lock held by another thread
+    # would never be released). Otherwise, and off Linux, start fresh interpreters.
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _set_context(context: object, parent: int) -> None:
+    global _CONTEXT  # noqa: PLW0603 (one context per worker process, set once)
+    _CONTEXT = context
+    _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker when the build's process dies (Linux), so a
+    killed build leaves no worker writing files behind it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # pragma: no cover - no prctl
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _run_batch(function: Callable[[Any, Item], Result], batch: list[Item]) -> list[Result]:
+    return [function(_CONTEXT, item) for item in batch]
