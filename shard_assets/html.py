@@ -17,10 +17,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 
 from .css import find_css_refs
-from .urls import HTML_SPACE, Codec, Ref, Site, absolute_path, find_ref
+from .urls import HTML_SPACE, Ref, Site, absolute_path, find_ref
 
 URL = "url"
 SRCSET = "srcset"
@@ -77,12 +76,9 @@ _BASE_TAG = re.compile(r"<base[\s/>]", re.IGNORECASE)
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 
 
-@dataclass(frozen=True)
-class _Attribute:
-    name: str
-    value: str
-    start: int
-    end: int
+#: A start tag's attributes: name -> (value, start, end) of its first occurrence (the
+#: HTML tokenizer drops repeated attributes), in the order they appear.
+_Attributes = dict[str, tuple[str, int, int]]
 
 
 class HtmlScanner:
@@ -107,18 +103,35 @@ class HtmlScanner:
             name: re.compile(rf"</{name}(?=[\s/>])[^>]*+>", re.IGNORECASE | re.DOTALL)
             for name in RAW_TEXT
         }
+        # A tag's references depend only on its name, its attributes' text and the
+        # folder URLs resolve against; themes repeat the same tags on every page.
+        self._memo: dict[tuple[str, str, str | None], tuple[RefSpan, ...]] = {}
+        self._memo_site: Site | None = None
 
     def find_refs(self, text: str, document: str, site: Site) -> Iterator[Ref]:
         """Yield the site-local references of the page at ``document`` (an output-relative path)."""
+        for start, end, key, path, suffix in self.references(text, document, site):
+            yield Ref(start, end, key, path, suffix)
+
+    def references(self, text: str, document: str, site: Site) -> list[RefSpan]:
+        """:meth:`find_refs` as plain tuples ``(start, end, key, path, suffix)``, in the
+        order found: the fast form the pipeline uses."""
         page_path = site.document_path(document)
         base_path: str | None = page_path
         if _BASE_TAG.search(text):
             base_path = self._base_path(text, page_path, site)
-        yield from self._scan(text, base_path, site)
+        return self._scan(text, base_path, site)
 
-    def _tags(self, text: str) -> Iterator[tuple[str, list[_Attribute], int]]:
+    def _tags(self, text: str) -> Iterator[tuple[str, _Attributes, int]]:
         """Yield (name, attributes, end of tag) for interesting start tags, skipping raw text."""
+        for name, start, end in self._tag_spans(text):
+            yield name, _attributes(text, start, end - 1), end
+
+    def _tag_spans(self, text: str) -> Iterator[tuple[str, int, int]]:
+        """Yield (name, start of attributes, end of tag) for the interesting start tags."""
         pattern = self._pattern
+        groups = pattern.groupindex
+        wanted_name, styled_name = groups["name"], groups["sname"]
         pos = 0
         length = len(text)
         # No tag ends after the last '>'. Stopping there keeps a tail of '<x' without
@@ -129,12 +142,12 @@ class HtmlScanner:
             if m is None:
                 return
             pos = m.end()
-            raw_name = m.group("name") or m.group("sname")
-            if raw_name is None:
+            last = m.lastgroup
+            if last is None:
                 continue
-            name = raw_name.lower()
-            group = "attrs" if m.group("name") else "sattrs"
-            yield name, _attributes(text, m.start(group), m.end(group)), pos
+            group = wanted_name if last == "attrs" else styled_name
+            name = m.group(group).lower()
+            yield name, m.end(group), pos
             if name == "plaintext":
                 return
             if name in RAW_TEXT:
@@ -145,55 +158,82 @@ class HtmlScanner:
         for name, attrs, _ in self._tags(text):
             if name != "base":
                 continue
-            href = _first(attrs, "href")
+            href = attrs.get("href")
             if href is None:
                 continue
-            url = html.unescape(href.value).strip(HTML_SPACE)
+            url = html.unescape(href[0]).strip(HTML_SPACE)
             return absolute_path(_QUERY_OR_FRAGMENT.split(url, 1)[0], page_path, site)
         return page_path
 
-    def _scan(self, text: str, base_path: str | None, site: Site) -> Iterator[Ref]:
-        for name, attrs, tag_end in self._tags(text):
-            wanted = self.attributes.get(name)
-            if wanted and _loads_asset(name, attrs):
-                seen: set[str] = set()
-                for attr in attrs:
-                    kind = wanted.get(attr.name)
-                    if kind is None or attr.name in seen:
-                        continue
-                    seen.add(attr.name)
-                    if kind == SRCSET:
-                        yield from _srcset_refs(text, attr.start, attr.end, base_path, site)
-                    else:
-                        ref = find_ref(text, attr.start, attr.end, base_path, site, **_HTML_CODEC)
-                        if ref is not None:
-                            yield ref
-            style = _first(attrs, "style")
-            if style is not None:
-                yield from find_css_refs(
-                    text, base_path, site, start=style.start, end=style.end, in_attribute=True
+    def _scan(self, text: str, base_path: str | None, site: Site) -> list[RefSpan]:
+        if site is not self._memo_site or len(self._memo) > _MEMO_SIZE:
+            self._memo.clear()
+            self._memo_site = site
+        memo = self._memo
+        base_dir = None if base_path is None else base_path[: base_path.rfind("/") + 1]
+        found: list[RefSpan] = []
+        for name, start, tag_end in self._tag_spans(text):
+            memo_key = (text[start:tag_end], name, base_dir)
+            in_tag = memo.get(memo_key)
+            if in_tag is None:
+                in_tag = memo[memo_key] = tuple(
+                    (ref.start - start, ref.end - start, ref.key, ref.path, ref.suffix)
+                    for ref in self._tag_refs(text, name, start, tag_end, base_path, site)
                 )
+            if in_tag:
+                found += [(start + a, start + b, key, path, sfx) for a, b, key, path, sfx in in_tag]
             if name == "style":
-                end = self._end_tags["style"].search(text, tag_end)
-                stop = end.start() if end else len(text)
-                yield from find_css_refs(text, base_path, site, start=tag_end, end=stop)
+                close = self._end_tags["style"].search(text, tag_end)
+                stop = close.start() if close else len(text)
+                found += [
+                    (ref.start, ref.end, ref.key, ref.path, ref.suffix)
+                    for ref in find_css_refs(text, base_path, site, start=tag_end, end=stop)
+                ]
+        return found
+
+    def _tag_refs(
+        self, text: str, name: str, start: int, tag_end: int, base_path: str | None, site: Site
+    ) -> Iterator[Ref]:
+        """The references in one start tag's attributes (``text[start:tag_end - 1]``)."""
+        attrs = _attributes(text, start, tag_end - 1)
+        wanted = self.attributes.get(name)
+        if wanted and _loads_asset(name, attrs):
+            for attribute, (_, value_start, value_end) in attrs.items():
+                kind = wanted.get(attribute)
+                if kind is None:
+                    continue
+                if kind == SRCSET:
+                    yield from _srcset_refs(text, value_start, value_end, base_path, site)
+                else:
+                    ref = find_ref(text, value_start, value_end, base_path, site, decode=_UNESCAPE)
+                    if ref is not None:
+                        yield ref
+        style = attrs.get("style")
+        if style is not None:
+            yield from find_css_refs(
+                text, base_path, site, start=style[1], end=style[2], in_attribute=True
+            )
 
 
-# No encoder: a path with entities is kept as written (see find_ref).
-_HTML_CODEC: dict[str, Codec] = {"decode": html.unescape}
+#: Tags remembered per scanner before the memory is cleared.
+_MEMO_SIZE = 50_000
+#: HTML entities are decoded in URLs; a path with entities is kept as written.
+_UNESCAPE = html.unescape
+#: A reference as a tuple: (start, end, key, path, suffix), the fields of :class:`Ref`.
+RefSpan = tuple[int, int, str, str, str]
 
 
-def _attributes(text: str, start: int, end: int) -> list[_Attribute]:
-    found = []
+def _attributes(text: str, start: int, end: int) -> _Attributes:
+    found: _Attributes = {}
     for m in _ATTRIBUTE.finditer(text, start, end):
-        for group in (2, 3, 4):
-            if m.start(group) >= 0:
-                found.append(
-                    _Attribute(m.group(1).lower(), m.group(group), m.start(group), m.end(group))
-                )
-                break
+        name = m.group(1).lower()
+        if name in found:
+            continue
+        group = m.lastindex
+        if group is None or group == 1:  # no value
+            found[name] = ("", m.end(), m.end())
         else:
-            found.append(_Attribute(m.group(1).lower(), "", m.end(), m.end()))
+            found[name] = (m.group(group), *m.span(group))
     return found
 
 
@@ -239,18 +279,14 @@ def _trie(words: Iterable[str]) -> str:
     return "(?:" + "|".join(alternatives) + ")"
 
 
-def _first(attrs: list[_Attribute], name: str) -> _Attribute | None:
-    return next((a for a in attrs if a.name == name), None)
-
-
-def _loads_asset(name: str, attrs: list[_Attribute]) -> bool:
+def _loads_asset(name: str, attrs: _Attributes) -> bool:
     if name == "link":
-        rel = _first(attrs, "rel")
-        return rel is not None and not LINK_RELS.isdisjoint(rel.value.lower().split())
+        rel = attrs.get("rel")
+        return rel is not None and not LINK_RELS.isdisjoint(rel[0].lower().split())
     if name == "input":
-        kind = _first(attrs, "type")
+        kind = attrs.get("type")
         # An enumerated attribute: " image " is not "image" (the input is a text field).
-        return kind is not None and kind.value.lower() == "image"
+        return kind is not None and kind[0].lower() == "image"
     return True
 
 
@@ -260,19 +296,21 @@ def _srcset_refs(
     """Refs in a srcset value, split as the HTML standard's srcset parser does."""
     pos = start
     while pos < end:
-        while pos < end and (text[pos] in HTML_SPACE or text[pos] == ","):
-            pos += 1
+        pos = _SPACES_AND_COMMAS.match(text, pos, end).end()  # type: ignore[union-attr]
         url_start = pos
-        while pos < end and text[pos] not in HTML_SPACE:
-            pos += 1
-        url_end = pos
+        pos = url_end = _NOT_SPACES.match(text, pos, end).end()  # type: ignore[union-attr]
         while url_end > url_start and text[url_end - 1] == ",":
             url_end -= 1
         if url_end > url_start:
-            ref = find_ref(text, url_start, url_end, base_path, site, **_HTML_CODEC)
+            ref = find_ref(text, url_start, url_end, base_path, site, decode=_UNESCAPE)
             if ref is not None:
                 yield ref
         if pos > url_end:  # the URL ended with commas: no descriptors follow
+            continue
+        # The descriptors end at the first comma outside parentheses.
+        comma = text.find(",", pos, end)
+        if text.find("(", pos, end if comma < 0 else comma) < 0:
+            pos = end if comma < 0 else comma + 1
             continue
         depth = 0
         while pos < end:
@@ -285,3 +323,7 @@ def _srcset_refs(
                 pos += 1
                 break
             pos += 1
+
+
+_SPACES_AND_COMMAS = re.compile(r"[ \t\n\r\f,]*")
+_NOT_SPACES = re.compile(r"[^ \t\n\r\f]*")

@@ -118,8 +118,7 @@ class InMemoryPages:
         prefix = self.settings.url_prefix
         hosts: dict[str, str] = {}
         replacements: list[tuple[int, int, str]] = []
-        for ref in sorted(sharder.find_refs(text, document), key=lambda r: r.start):
-            key = ref.key
+        for start, end, key, path, suffix in sharder.references(text, document):
             if is_page(key) or sharder.is_excluded(key):
                 if not (self._in_output(key) or self._in_output(f"{key}/index.html")):
                     return text  # a missing file: the end of the build reports it
@@ -128,7 +127,7 @@ class InMemoryPages:
             if host is None or not self._in_output(key):
                 return text  # a new or missing asset: the end of the build places it
             hosts[key] = host
-            replacements.append((ref.start, ref.end, f"{prefix}{host}{ref.path}{ref.suffix}"))
+            replacements.append((start, end, f"{prefix}{host}{path}{suffix}"))
         new_text, count = splice(text, replacements)
         if count:
             data = new_text.encode("utf-8")

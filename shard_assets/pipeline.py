@@ -25,7 +25,7 @@ from .config import Settings
 from .css import find_css_refs
 from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
 from .files import TEMP_FILE, Decoded, atomic_write, decode_document, manifest_lock
-from .html import HtmlScanner
+from .html import HtmlScanner, RefSpan
 from .manifest import Manifest, read_manifest, render_manifest, write_manifest
 from .parallel import run_each
 from .urls import Ref
@@ -129,6 +129,19 @@ class Sharder:
             return find_css_refs(text, site.document_path(document), site)
         return self.scanner.find_refs(text, document, site)
 
+    def references(self, text: str, document: str) -> list[RefSpan]:
+        """:meth:`find_refs` as ``(start, end, key, path, suffix)`` tuples, by start."""
+        site = self.site
+        if document.lower().endswith(".css"):
+            found = [
+                (r.start, r.end, r.key, r.path, r.suffix)
+                for r in find_css_refs(text, site.document_path(document), site)
+            ]
+        else:
+            found = self.scanner.references(text, document, site)
+        found.sort(key=_start)
+        return found
+
     def is_asset(self, key: str, files: frozenset[str]) -> bool:
         """A referenced key is sharded when it is an existing, non-page, non-excluded file."""
         return key in files and not is_page(key) and not self.is_excluded(key)
@@ -145,15 +158,15 @@ class Sharder:
         pieces: list[str] = []
         last = 0
         count = 0
-        for ref in sorted(self.find_refs(text, document), key=lambda r: r.start):
-            host = hosts_by_asset.get(ref.key)
-            if host is None or ref.start < last:
+        for start, end, key, path, suffix in self.references(text, document):
+            host = hosts_by_asset.get(key)
+            if host is None or start < last:
                 continue
-            url = f"{prefix}{host}{ref.path}{ref.suffix}"
-            if text[ref.start : ref.end] == url:
+            url = f"{prefix}{host}{path}{suffix}"
+            if text[start:end] == url:
                 continue
-            pieces += (text[last : ref.start], url)
-            last = ref.end
+            pieces += (text[last:start], url)
+            last = end
             count += 1
         if not count:
             return text, 0
@@ -202,6 +215,11 @@ class _Context:
     sharder: Sharder
     files: frozenset[str]
     hosts_by_asset: Mapping[str, str] = field(default_factory=dict)
+    #: key -> ASSET, MISSING or OTHER, worked out once per key in each process.
+    kinds: dict[str, int] = field(default_factory=dict, compare=False)
+
+
+ASSET, MISSING, OTHER = range(3)
 
 
 def scan_document(context: _Context, document: str) -> Scan:
@@ -210,25 +228,35 @@ def scan_document(context: _Context, document: str) -> Scan:
     if decoded is None:
         return Scan(document, decodable=False)
     text = decoded.text
-    sharder = context.sharder
-    files = context.files
+    kinds = context.kinds
     lines: _Lines | None = None
     targets: dict[Target, int] = {}
     spans = array("q")
     missing: list[tuple[int, str]] = []
-    for ref in sorted(sharder.find_refs(text, document), key=_start):
-        key = ref.key
-        if sharder.is_asset(key, files):
-            target = (key, ref.path, ref.suffix)
-            spans.extend((ref.start, ref.end, targets.setdefault(target, len(targets))))
-        elif key not in files and not _is_folder(key, files):
+    for start, end, key, path, suffix in context.sharder.references(text, document):
+        kind = kinds.get(key)
+        if kind is None:
+            kind = kinds[key] = _kind(context, key)
+        if kind == ASSET:
+            target = (key, path, suffix)
+            spans.extend((start, end, targets.setdefault(target, len(targets))))
+        elif kind == MISSING:
             lines = lines or _Lines(text)
-            missing.append((lines.of(ref.start), text[ref.start : ref.end]))
+            missing.append((lines.of(start), text[start:end]))
     return Scan(document, True, stamp, tuple(targets), spans, tuple(missing))
 
 
-def _start(ref: Ref) -> int:
-    return ref.start
+def _kind(context: _Context, key: str) -> int:
+    files = context.files
+    if context.sharder.is_asset(key, files):
+        return ASSET
+    if key not in files and not _is_folder(key, files):
+        return MISSING
+    return OTHER
+
+
+def _start(ref: RefSpan) -> int:
+    return ref[0]
 
 
 @dataclass(frozen=True, slots=True)
