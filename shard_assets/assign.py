@@ -1,28 +1,42 @@
-"""Assigning hosts to assets: the manifest first, then the ring with bounded loads.
+"""Assigning hosts to assets: pins, the manifest, then the algorithm with bounded loads.
 
-The rules, in order:
+Every asset has a *load* (1 each, its bytes, or its page requests: ``balance_by``) and
+every host a cap on the load it carries (:func:`~shard_assets.balance.caps`). The
+rules, in order:
 
-1. The manifest is authoritative: an asset it lists keeps its host while that host
-   is still configured. Those assets count against the caps.
-2. When hosts were added since the manifest was written, assets move onto the new
-   hosts and only onto them: first those the plain ring now places on a new host
-   (about 1/N of them), then, while an old host is above its cap, as many of its
-   assets as needed. No asset moves between two old hosts.
-3. New assets, and assets whose host was removed, are placed in a fixed order (key
-   hash, then path): each goes to the first host clockwise from its key that is
-   below its cap ("Consistent hashing with bounded loads", Mirrokni, Thorup and
-   Zadimoghaddam). A fresh assignment therefore always passes the gate.
+1. Pins come first: a pinned asset goes to its pin's host and never moves. Pins count
+   against the caps.
+2. The manifest is authoritative: an asset it lists keeps its host while that host is
+   still configured. Those assets count against the caps.
+3. When hosts were added since the manifest was written, assets move onto the new
+   hosts and only onto them: those whose first choice (the algorithm alone) is now a
+   new host, about 1/N of them.
+4. With ``bounded`` on, a host above its cap (hosts were added, assets removed
+   elsewhere, files grew, pages were added, weights changed, or the manifest was
+   edited by hand) gives up the fewest assets needed, in placement order, each to
+   the first host in its own preference order with room (new hosts first).
+5. New assets, and assets whose host was removed, are placed in a fixed order
+   (largest load first, then key hash, then path): each goes to the first host in its
+   preference order where it fits under the cap, or that is empty; if it fits
+   nowhere, to the first host still below its cap ("Consistent hashing with bounded
+   loads", Mirrokni, Thorup and Zadimoghaddam). With ``bounded`` off, each goes to
+   its first choice: the plain algorithm, exactly.
+
+With ``bounded`` on every host ends within the gate, so a build always passes its
+own balance gate. Nothing else moves an asset.
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .balance import caps
-from .ring import Host, Ring, key_hash
+from .algorithms import Placement, make_placement
+from .balance import caps, within_cap
+from .ring import Host, key_hash
 
 
 @dataclass(frozen=True)
@@ -44,11 +58,84 @@ class Assignment:
     placed: tuple[str, ...]
     moves: tuple[Move, ...]
     dropped: tuple[str, ...]
+    pinned: tuple[str, ...] = ()
 
 
-def placement_order(assets: Iterable[str]) -> list[str]:
-    """Assets sorted by ketama key hash, then by path: the fixed order of the pass."""
-    return sorted(assets, key=lambda a: (key_hash(a), a))
+def placement_order(assets: Iterable[str], loads: Mapping[str, int] | None = None) -> list[str]:
+    """The fixed order of the pass: largest load first, then ketama key hash, then path.
+
+    With unit loads (``balance_by: count``) that is key hash, then path.
+    """
+    if loads is None:
+        return sorted(assets, key=lambda a: (key_hash(a), a))
+    return sorted(assets, key=lambda a: (-loads.get(a, 1), key_hash(a), a))
+
+
+def resolve_pins(assets: Iterable[str], pins: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Asset -> host for the assets that a ``(glob, host)`` pin matches (first match wins).
+
+    Globs are ``fnmatch`` patterns over the output-relative path; ``*`` crosses ``/``.
+    """
+    if not pins:
+        return {}
+    pinned: dict[str, str] = {}
+    for asset in assets:
+        for pattern, host in pins:
+            if fnmatch.fnmatchcase(asset, pattern):
+                pinned[asset] = host
+                break
+    return pinned
+
+
+class _State:
+    """Loads and placements while the rules run."""
+
+    def __init__(
+        self,
+        placement: Placement,
+        loads: Mapping[str, int] | None,
+        limit: Mapping[str, int],
+    ) -> None:
+        self.placement = placement
+        self.names = [h.name for h in placement.hosts]
+        self.loads = loads
+        self.limit = limit
+        self.load: Counter[str] = Counter()
+        self.result: dict[str, str] = {}
+
+    def size(self, asset: str) -> int:
+        return self.loads.get(asset, 1) if self.loads is not None else 1
+
+    def put(self, asset: str, host: str) -> None:
+        self.result[asset] = host
+        self.load[host] += self.size(asset)
+
+    def take(self, asset: str) -> str:
+        host = self.result.pop(asset)
+        self.load[host] -= self.size(asset)
+        return host
+
+    def fits(self, host: str, size: int) -> bool:
+        return self.load[host] == 0 or self.load[host] + size <= self.limit[host]
+
+    def below_cap(self, host: str) -> bool:
+        return self.load[host] < self.limit[host]
+
+    def first_with_room(
+        self, asset: str, allowed: set[str] | None = None, exclude: str | None = None
+    ) -> str | None:
+        """The first host in ``asset``'s preference where it fits, else the first still
+        below its cap; None when neither exists among ``allowed`` minus ``exclude``."""
+        size = self.size(asset)
+        walked: list[str] = []
+        for index in self.placement.preference(asset):  # lazy for jump: stop at the first fit
+            host = self.names[index]
+            if host == exclude or (allowed is not None and host not in allowed):
+                continue
+            if self.fits(host, size):
+                return host
+            walked.append(host)
+        return next((host for host in walked if self.below_cap(host)), None)
 
 
 def assign_hosts(
@@ -57,103 +144,111 @@ def assign_hosts(
     max_imbalance: Fraction,
     previous: Mapping[str, str] | None = None,
     previous_hosts: Iterable[str] | None = None,
+    *,
+    algorithm: str = "ring",
+    bounded: bool = True,
+    loads: Mapping[str, int] | None = None,
+    pins: Mapping[str, str] | None = None,
 ) -> Assignment:
     """Give every asset in ``assets`` a host.
 
     ``previous`` is the manifest's asset -> host mapping and ``previous_hosts`` the
     hosts it was written for (used to tell which hosts are new); both may be None
-    for a first build.
+    for a first build. ``loads`` gives each asset's load (1 when None), and ``pins``
+    maps pinned assets to their hosts (see :func:`resolve_pins`).
     """
     wanted = sorted(set(assets))
-    ring = Ring(hosts)
+    placement = make_placement(algorithm, hosts)
     names = [h.name for h in hosts]
     configured = set(names)
-    limit = caps(len(wanted), hosts, max_imbalance)
-    load: Counter[str] = Counter()
-    result: dict[str, str] = {}
-    pending: list[str] = []
+    total = sum(loads.get(a, 1) for a in wanted) if loads is not None else len(wanted)
+    state = _State(placement, loads, caps(total, hosts, max_imbalance))
     old = dict(previous or {})
+    pinned = {a: h for a, h in (pins or {}).items() if h in configured}
+    moves: list[Move] = []
+    pending: list[str] = []
 
     for asset in wanted:
-        host = old.get(asset)
+        host = pinned.get(asset) or old.get(asset)
         if host in configured:
             assert host is not None
-            result[asset] = host
-            load[host] += 1
+            state.put(asset, host)
+            if asset in pinned and asset in old and old[asset] != host:
+                moves.append(Move(asset, old[asset], host, f"it is pinned to {host}"))
         else:
             pending.append(asset)
     still_wanted = set(wanted)
     dropped = tuple(sorted(a for a in old if a not in still_wanted))
 
-    moves: list[Move] = []
-    if previous_hosts is not None and result:
-        new_hosts = [n for n in names if n not in set(previous_hosts)]
-        if new_hosts:
-            moves = _move_to_new_hosts(ring, result, load, limit, set(new_hosts))
+    new_hosts = (
+        {n for n in names if n not in set(previous_hosts)} if previous_hosts is not None else set()
+    )
+    if new_hosts:
+        moves += _move_to_new_hosts(state, pinned, new_hosts, bounded)
+    if bounded:
+        moves += _relieve_hosts_over_cap(state, pinned, new_hosts)
 
-    for asset in placement_order(pending):
-        host = _first_with_room(ring, asset, load, limit)
-        result[asset] = host
-        load[host] += 1
+    for asset in placement_order(pending, loads):
+        if bounded:
+            host = state.first_with_room(asset) or names[placement.first(asset)]
+        else:
+            host = names[placement.first(asset)]
+        state.put(asset, host)
         if asset in old:
             moves.append(Move(asset, old[asset], host, "its host was removed"))
 
+    result = state.result
     return Assignment(
         hosts_by_asset=dict(sorted(result.items())),
         kept=sum(1 for a, h in result.items() if old.get(a) == h),
-        placed=tuple(a for a in pending if a not in old),
+        placed=tuple(a for a in wanted if a not in old),
         moves=tuple(sorted(moves, key=lambda m: m.asset)),
         dropped=dropped,
+        pinned=tuple(sorted(pinned)),
     )
 
 
-def _first_with_room(ring: Ring, asset: str, load: Counter[str], limit: Mapping[str, int]) -> str:
-    names = [h.name for h in ring.hosts]
-    for index in ring.preference(asset):
-        if load[names[index]] < limit[names[index]]:
-            return names[index]
-    # Unreachable while the caps add up to at least the number of assets, which
-    # caps() guarantees; kept as a safe answer rather than an exception.
-    return names[ring.preference(asset)[0]]
-
-
 def _move_to_new_hosts(
-    ring: Ring,
-    result: dict[str, str],
-    load: Counter[str],
-    limit: Mapping[str, int],
-    new_hosts: set[str],
+    state: _State, pinned: Mapping[str, str], new_hosts: set[str], bounded: bool
 ) -> list[Move]:
-    names = [h.name for h in ring.hosts]
+    """Rule 3: assets whose first choice is now a new host move there (if it has room)."""
     moves: list[Move] = []
-
-    def new_host_with_room(asset: str) -> str | None:
-        for index in ring.preference(asset):
-            name = names[index]
-            if name in new_hosts and load[name] < limit[name]:
-                return name
-        return None
-
-    def move(asset: str, target: str, reason: str) -> None:
-        moves.append(Move(asset, result[asset], target, reason))
-        load[result[asset]] -= 1
-        load[target] += 1
-        result[asset] = target
-
-    for asset in placement_order(result):
-        if ring.lookup(asset) in new_hosts:
-            target = new_host_with_room(asset)
-            if target is not None:
-                move(asset, target, "the ring now places it on a new host")
-
-    for host in names:
-        if host in new_hosts or load[host] <= limit[host]:
+    for asset in placement_order(state.result, state.loads):
+        if asset in pinned or state.names[state.placement.first(asset)] not in new_hosts:
             continue
-        for asset in placement_order(a for a, h in result.items() if h == host):
-            if load[host] <= limit[host]:
+        if bounded:
+            target = state.first_with_room(asset, allowed=new_hosts)
+            if target is None or not state.fits(target, state.size(asset)):
+                continue
+        else:
+            target = state.names[state.placement.first(asset)]
+        old = state.take(asset)
+        state.put(asset, target)
+        moves.append(Move(asset, old, target, "its first choice is now a new host"))
+    return moves
+
+
+def _relieve_hosts_over_cap(
+    state: _State, pinned: Mapping[str, str], new_hosts: set[str]
+) -> list[Move]:
+    """Rule 4: each host outside the gate gives up the fewest assets needed."""
+    moves: list[Move] = []
+    for host in state.names:
+        movable = placement_order(
+            (a for a, h in state.result.items() if h == host and a not in pinned), state.loads
+        )
+        for index, asset in enumerate(movable):
+            largest = state.size(asset)  # the order puts the largest remaining load first
+            if within_cap(state.load[host], state.limit[host], len(movable) - index, largest):
                 break
-            target = new_host_with_room(asset)
+            target = (
+                state.first_with_room(asset, allowed=new_hosts, exclude=host) if new_hosts else None
+            )
+            if target is None or not state.fits(target, state.size(asset)):
+                target = state.first_with_room(asset, exclude=host)
             if target is None:
                 break
-            move(asset, target, f"{host} was above its cap")
+            state.take(asset)
+            state.put(asset, target)
+            moves.append(Move(asset, host, target, f"{host} was above its cap"))
     return moves

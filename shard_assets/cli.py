@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
+from .algorithms import ALGORITHMS
+from .balance import MEASURES
 from .config import Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
 from .pipeline import shard_site, summary
@@ -59,6 +61,41 @@ def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
         help="also rewrite this attribute, e.g. 'img[data-src]' (repeatable)",
     )
     parser.add_argument("--strict", action="store_true", help="fail on references to missing files")
+    placement = parser.add_argument_group("placement (see docs/algorithms.md)")
+    placement.add_argument(
+        "--algorithm",
+        default="ring",
+        choices=ALGORITHMS,
+        help="how assets are placed on hosts (default: %(default)s)",
+    )
+    placement.add_argument(
+        "--no-bounded",
+        dest="bounded",
+        action="store_false",
+        help="place by the plain hash, without the bounded-load pass (ketama-exact with ring)",
+    )
+    placement.add_argument(
+        "--balance-by",
+        default="count",
+        choices=MEASURES,
+        help="what the caps and the gate weigh: assets, their bytes, or their page "
+        "requests (default: %(default)s)",
+    )
+    placement.add_argument(
+        "--pin",
+        dest="pins",
+        action="append",
+        default=[],
+        metavar="GLOB=HOST",
+        help="keep the assets matching GLOB on HOST, a configured host (repeatable)",
+    )
+    placement.add_argument(
+        "--max-page-imbalance",
+        type=float,
+        default=None,
+        help="fail when a page puts more than this share over its fair share of its "
+        "asset requests on one host (default: off)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -72,10 +109,25 @@ def _settings(args: argparse.Namespace) -> Settings:
             "exclude": args.exclude,
             "attributes": args.attributes,
             "strict": args.strict,
+            "algorithm": args.algorithm,
+            "bounded": args.bounded,
+            "balance_by": args.balance_by,
+            "pin": _pins(args.pins),
+            "max_page_imbalance": args.max_page_imbalance,
         },
         base_dir=Path.cwd(),
         source="command line",
     )
+
+
+def _pins(values: Sequence[str]) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for value in values:
+        pattern, equals, host = value.rpartition("=")
+        if not equals or not pattern or not host:
+            raise ConfigError(f"--pin {value!r}: write GLOB=HOST, e.g. 'js/*=cdn1.example.com'")
+        pins[pattern] = host
+    return pins
 
 
 def _hosts(values: Sequence[str]) -> list[str] | dict[str, float]:
@@ -103,6 +155,8 @@ def _warn(message: str) -> None:
 
 def _cmd_build(args: argparse.Namespace) -> int:
     result = shard_site(_output_dir(args.output_dir), _settings(args))
+    for warning in result.warnings:
+        _warn(warning)
     for missing in result.missing:
         _warn(str(missing))
     for document in result.undecodable:

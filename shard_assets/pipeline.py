@@ -10,18 +10,30 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from array import array
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .assign import Assignment, assign_hosts
-from .balance import BalanceReport, balance_report, gate_message
+from .algorithms import jump_moved_share, jump_renumbering
+from .assign import Assignment, assign_hosts, resolve_pins
+from .balance import (
+    BalanceReport,
+    PageSpread,
+    balance_report,
+    gate_message,
+    most_uneven_page,
+    page_excess,
+    page_gate_message,
+)
 from .config import Settings
 from .css import find_css_refs
 from .errors import BalanceError, ManifestError, MissingAssetError
 from .files import Decoded, atomic_write, decode_document
 from .html import HtmlScanner
 from .manifest import Manifest, read_manifest, write_manifest
+from .ring import Host
 from .urls import Ref
 
 PAGE_SUFFIXES = (".html", ".htm")
@@ -61,6 +73,27 @@ class BuildResult:
     undecodable: tuple[str, ...]
     manifest: Path
     manifest_changed: bool
+    pages: tuple[PageSpread, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What pass one found.
+
+    ``assets`` are the sharded assets, indexed by id; ``pages`` pairs each page with
+    the ids of the assets it loads, directly or through its stylesheets (4 bytes per
+    page and asset, never the document). ``css_sizes`` holds the size of each CSS
+    document with its asset URLs written root-relative, which is the same before and
+    after sharding, so ``balance_by: bytes`` sees the same loads on a second run.
+    """
+
+    assets: tuple[str, ...]
+    pages: tuple[tuple[str, array[int]], ...]
+    css_sizes: Mapping[str, int]
+    missing: tuple[MissingRef, ...]
+    undecodable: tuple[str, ...]
 
 
 def is_page(key: str) -> bool:
@@ -143,26 +176,96 @@ def _read(output_dir: Path, document: str) -> Decoded | None:
     return decode_document(data, document.lower().endswith(".css"))
 
 
-def collect(
-    sharder: Sharder, output_dir: Path, inventory: Inventory
-) -> tuple[set[str], list[MissingRef], list[str]]:
-    """Pass one: referenced assets, references to missing files, undecodable documents."""
-    assets: set[str] = set()
+def collect(sharder: Sharder, output_dir: Path, inventory: Inventory) -> Collected:
+    """Pass one: the referenced assets, which pages load them, references to missing
+    files, and undecodable documents."""
+    ids: dict[str, int] = {}
     missing: list[MissingRef] = []
     undecodable: list[str] = []
+    stylesheets = {d: d for d in inventory.documents if d.lower().endswith(".css")}
+    css_refs: dict[str, tuple[array[int], tuple[str, ...]]] = {}
+    css_sizes: dict[str, int] = {}
+    page_refs: list[tuple[str, array[int], tuple[str, ...]]] = []
     for document in inventory.documents:
         decoded = _read(output_dir, document)
         if decoded is None:
             undecodable.append(document)
             continue
         text = decoded.text
-        for ref in sharder.find_refs(text, document):
+        found: set[int] = set()
+        styles: set[str] = set()
+        refs = sorted(sharder.find_refs(text, document), key=lambda r: r.start)
+        for ref in refs:
+            if ref.key in stylesheets:
+                styles.add(stylesheets[ref.key])
             if sharder.is_asset(ref.key, inventory.files):
-                assets.add(ref.key)
+                found.add(ids.setdefault(ref.key, len(ids)))
             elif ref.key not in inventory.files and not _is_folder(ref.key, inventory.files):
                 line = text.count("\n", 0, ref.start) + 1
                 missing.append(MissingRef(document, line, text[ref.start : ref.end]))
-    return assets, missing, undecodable
+        entry = (array("I", sorted(found)), tuple(sorted(styles)))
+        if is_page(document):
+            page_refs.append((document, *entry))
+        elif document in stylesheets:
+            css_refs[document] = entry
+            css_sizes[document] = len(decoded.encode(_root_relative(text, refs, ids)))
+
+    loaded: dict[str, frozenset[int]] = {}
+
+    def through(stylesheet: str) -> frozenset[int]:
+        """The assets a stylesheet loads, following ``@import`` (cycles included)."""
+        if stylesheet not in loaded:
+            result: set[int] = set()
+            queue, seen = [stylesheet], {stylesheet}
+            while queue:
+                own, imports = css_refs.get(queue.pop(), (array("I"), ()))
+                result.update(own)
+                queue += [i for i in imports if i not in seen]
+                seen.update(imports)
+            loaded[stylesheet] = frozenset(result)
+        return loaded[stylesheet]
+
+    pages: list[tuple[str, array[int]]] = []
+    for page, own, linked in page_refs:
+        ids_loaded = set(own)
+        for stylesheet in linked:
+            ids_loaded |= through(stylesheet)
+        pages.append((page, array("I", sorted(ids_loaded))))
+    return Collected(
+        assets=tuple(ids),
+        pages=tuple(pages),
+        css_sizes=css_sizes,
+        missing=tuple(missing),
+        undecodable=tuple(undecodable),
+    )
+
+
+def _root_relative(text: str, refs: Iterable[Ref], assets: Mapping[str, int]) -> str:
+    """``text`` with every asset URL written as its root-relative path (and suffix)."""
+    pieces: list[str] = []
+    last = 0
+    for ref in refs:
+        if ref.key in assets and ref.start >= last:
+            pieces += (text[last : ref.start], ref.path + ref.suffix)
+            last = ref.end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def asset_loads(measure: str, collected: Collected, output_dir: Path) -> dict[str, int] | None:
+    """Each asset's load for ``balance_by``: None for ``count`` (one each), the file
+    size for ``bytes``, the number of pages that load it for ``requests``."""
+    if measure == "bytes":
+        return {
+            key: collected.css_sizes.get(key, (output_dir / key).stat().st_size)
+            for key in collected.assets
+        }
+    if measure == "requests":
+        per_id: Counter[int] = Counter()
+        for _, ids in collected.pages:
+            per_id.update(ids)
+        return {key: per_id[i] for i, key in enumerate(collected.assets)}
+    return None
 
 
 def _is_folder(key: str, files: frozenset[str]) -> bool:
@@ -178,7 +281,8 @@ def shard_site(output_dir: Path, settings: Settings) -> BuildResult:
     previous = read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
     sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
-    assets, missing, undecodable = collect(sharder, output_dir, inventory)
+    collected = collect(sharder, output_dir, inventory)
+    missing = collected.missing
     if settings.strict and missing:
         listed = "\n".join(f"  {m}" for m in missing[:20])
         more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
@@ -188,16 +292,36 @@ def shard_site(output_dir: Path, settings: Settings) -> BuildResult:
             "Fix the references or add the files; or set strict to false to only warn."
         )
 
+    loads = asset_loads(settings.balance_by, collected, output_dir)
+    pins = resolve_pins(collected.assets, settings.pins)
     assignment = assign_hosts(
-        assets,
+        collected.assets,
         settings.hosts,
         settings.max_imbalance,
         previous.assets if previous else None,
         [h.name for h in previous.hosts] if previous else None,
+        algorithm=settings.algorithm,
+        bounded=settings.bounded,
+        loads=loads,
+        pins=pins,
     )
-    report = balance_report(assignment.hosts_by_asset, settings.hosts, settings.max_imbalance)
+    report = balance_report(
+        assignment.hosts_by_asset,
+        settings.hosts,
+        settings.max_imbalance,
+        loads=loads,
+        pinned=assignment.pinned,
+        measure=settings.balance_by,
+        bounded=settings.bounded,
+    )
     if not report.ok:
         raise BalanceError(gate_message(report, str(settings.manifest)), report)
+    pages = page_spreads(collected, assignment, settings)
+    if settings.max_page_imbalance is not None:
+        limit = settings.max_page_imbalance
+        excesses = [e for p in pages if (e := page_excess(p, settings.hosts, limit)) is not None]
+        if excesses:
+            raise BalanceError(page_gate_message(excesses, limit), excesses)
     _check_writable(settings.manifest)
 
     rewritten = 0
@@ -214,7 +338,14 @@ def shard_site(output_dir: Path, settings: Settings) -> BuildResult:
 
     changed = write_manifest(
         settings.manifest,
-        Manifest(assignment.hosts_by_asset, settings.hosts, settings.max_imbalance),
+        Manifest(
+            assignment.hosts_by_asset,
+            settings.hosts,
+            settings.max_imbalance,
+            algorithm=settings.algorithm,
+            bounded=settings.bounded,
+            balance_by=settings.balance_by,
+        ),
     )
     return BuildResult(
         assignment=assignment,
@@ -222,11 +353,69 @@ def shard_site(output_dir: Path, settings: Settings) -> BuildResult:
         documents=len(inventory.documents),
         rewritten=rewritten,
         references=references,
-        missing=tuple(missing),
-        undecodable=tuple(undecodable),
+        missing=missing,
+        undecodable=collected.undecodable,
         manifest=settings.manifest,
         manifest_changed=changed,
+        pages=pages,
+        warnings=_warnings(previous, settings, collected.assets),
+        notes=_notes(previous, settings, report),
     )
+
+
+def page_spreads(
+    collected: Collected, assignment: Assignment, settings: Settings
+) -> tuple[PageSpread, ...]:
+    """How each page's asset requests split over the configured hosts."""
+    index = {name: i for i, name in enumerate(settings.host_names)}
+    host_of = [index[assignment.hosts_by_asset[key]] for key in collected.assets]
+    pinned = set(assignment.pinned)
+    is_pinned = [key in pinned for key in collected.assets]
+    spreads = []
+    for page, ids in collected.pages:
+        by_host = [0] * len(index)
+        pinned_by_host = [0] * len(index)
+        for i in ids:
+            by_host[host_of[i]] += 1
+            if is_pinned[i]:
+                pinned_by_host[host_of[i]] += 1
+        spreads.append(PageSpread(page, tuple(by_host), tuple(pinned_by_host)))
+    return tuple(spreads)
+
+
+def _warnings(
+    previous: Manifest | None, settings: Settings, assets: Iterable[str]
+) -> tuple[str, ...]:
+    if previous is None or settings.algorithm != "jump" or previous.algorithm != "jump":
+        return ()
+    before = [h.name for h in previous.hosts]
+    reason = jump_renumbering(before, settings.host_names)
+    if reason is None:
+        return ()
+    share = jump_moved_share(list(assets), before, settings.host_names)
+    return (
+        f"{reason}: jump hashing numbers hosts by position, so {share:.0%} of the assets "
+        "now hash to another host than with the old list. The manifest keeps their hosts, "
+        "but a run-time jump client, and any build without this manifest, will place them "
+        "elsewhere. Add and remove jump hosts at the end of the list only, or use "
+        "algorithm ring or rendezvous.",
+    )
+
+
+def _notes(previous: Manifest | None, settings: Settings, report: BalanceReport) -> tuple[str, ...]:
+    notes: list[str] = []
+    if previous is not None and previous.algorithm != settings.algorithm:
+        notes.append(
+            f"the manifest was written with algorithm {previous.algorithm}: its assets keep "
+            f"their hosts, and only new ones are placed with {settings.algorithm}"
+        )
+    for row in report.rows:
+        if row.pinned_over_cap:
+            notes.append(
+                f"{row.host}'s pinned assets alone exceed its cap ({row.pinned} > {row.cap}): "
+                "pins never move and never fail the gate; the other hosts share the rest"
+            )
+    return tuple(notes)
 
 
 def _check_writable(manifest: Path) -> None:
@@ -253,6 +442,17 @@ def summary(result: BuildResult) -> str:
         f"  kept {a.kept}, placed {len(a.placed)} new, moved {len(a.moves)}, "
         f"dropped {len(a.dropped)} no longer referenced",
         result.report.table(),
-        f"  manifest: {result.manifest} ({'updated' if result.manifest_changed else 'unchanged'})",
     ]
+    hosts = [Host(row.host, row.weight) for row in result.report.rows]
+    worst = most_uneven_page(result.pages, hosts)
+    if worst is not None:
+        lines.append(
+            f"  pages: the most uneven, {worst.page}, puts {worst.on_host} of its "
+            f"{worst.requests} asset requests on {worst.host} "
+            f"(fair share {float(worst.fair_share):.1f})"
+        )
+    lines += [f"  note: {note}" for note in result.notes]
+    lines.append(
+        f"  manifest: {result.manifest} ({'updated' if result.manifest_changed else 'unchanged'})"
+    )
     return "\n".join(lines)

@@ -52,9 +52,7 @@ def test_jump_hash_matches_an_independent_implementation(key: int, buckets: list
 
 
 def test_jump_over_string_keys_is_pinned() -> None:
-    lines = (
-        ",".join(str(jump_hash(hash64(k.encode()), n)) for n in (2, 4, 8, 16)) for k in KEYS
-    )
+    lines = (",".join(str(jump_hash(hash64(k.encode()), n)) for n in (2, 4, 8, 16)) for k in KEYS)
     assert hashlib.sha256("\n".join(lines).encode()).hexdigest() == JUMP_KEYS_DIGEST
 
 

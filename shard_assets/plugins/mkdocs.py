@@ -45,6 +45,11 @@ class ShardAssetsConfig(base.Config):
     strict = c.Type(bool, default=False)
     enabled = c.Type(bool, default=True)
     enabled_on_serve = c.Type(bool, default=False)
+    algorithm = c.Choice(("ring", "rendezvous", "jump"), default="ring")
+    bounded = c.Type(bool, default=True)
+    balance_by = c.Choice(("count", "bytes", "requests"), default="count")
+    pin = c.Type(dict, default={})
+    max_page_imbalance = c.Optional(c.Type((int, float)))
 
 
 class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
@@ -69,6 +74,11 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
                 "attributes",
                 "strict",
                 "enabled",
+                "algorithm",
+                "bounded",
+                "balance_by",
+                "pin",
+                "max_page_imbalance",
             )
         }
         options["site_url"] = self.config.site_url or config.site_url or None
@@ -92,6 +102,8 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
             result = shard_site(Path(config.site_dir), self.settings)
         except ShardAssetsError as error:
             raise PluginError(str(error)) from None
+        for warning in result.warnings:
+            log.warning(warning)
         for missing in result.missing:
             log.warning(str(missing))
         for document in result.undecodable:

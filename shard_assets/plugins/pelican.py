@@ -48,6 +48,8 @@ def _on_finalized(pelican: Any) -> None:
     if not settings.enabled:
         return
     result = shard_site(Path(pelican.output_path), settings)
+    for warning in result.warnings:
+        log.warning("shard-assets: %s", warning)
     for missing in result.missing:
         log.warning("shard-assets: %s", missing)
     for document in result.undecodable:
