@@ -31,7 +31,7 @@ from __future__ import annotations
 import fnmatch
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from .algorithms import Placement, make_placement
@@ -231,15 +231,27 @@ def _move_to_new_hosts(
 def _relieve_hosts_over_cap(
     state: _State, pinned: Mapping[str, str], new_hosts: set[str]
 ) -> list[Move]:
-    """Rule 4: each host outside the gate gives up the fewest assets needed."""
+    """Rule 4: each host outside the gate gives up the fewest assets needed.
+
+    From each such host, the assets the algorithm alone would not put there go first
+    (the bounded pass or a hand edit put them there), then the rest, each group in
+    placement order; each goes to the first host with room in its own preference
+    order, new hosts first.
+    """
     moves: list[Move] = []
-    for host in state.names:
-        movable = placement_order(
-            (a for a, h in state.result.items() if h == host and a not in pinned), state.loads
+    for index, host in enumerate(state.names):
+        movable = sorted(
+            placement_order(
+                (a for a, h in state.result.items() if h == host and a not in pinned),
+                state.loads,
+            ),
+            key=lambda a: state.placement.first(a) == index,  # stable: misplaced ones first
         )
-        for index, asset in enumerate(movable):
-            largest = state.size(asset)  # the order puts the largest remaining load first
-            if within_cap(state.load[host], state.limit[host], len(movable) - index, largest):
+        largest_from = [0] * (len(movable) + 1)  # largest load among movable[i:]
+        for i in range(len(movable) - 1, -1, -1):
+            largest_from[i] = max(largest_from[i + 1], state.size(movable[i]))
+        for i, asset in enumerate(movable):
+            if within_cap(state.load[host], state.limit[host], len(movable) - i, largest_from[i]):
                 break
             target = (
                 state.first_with_room(asset, allowed=new_hosts, exclude=host) if new_hosts else None
@@ -250,5 +262,37 @@ def _relieve_hosts_over_cap(
                 break
             state.take(asset)
             state.put(asset, target)
-            moves.append(Move(asset, host, target, f"{host} was above its cap"))
+            moves.append(Move(asset, host, target, f"rebalance: {host} was above its cap"))
     return moves
+
+
+def rebalance_assignment(
+    assignment: Assignment,
+    hosts: Sequence[Host],
+    max_imbalance: Fraction,
+    *,
+    algorithm: str = "ring",
+    loads: Mapping[str, int] | None = None,
+) -> Assignment:
+    """Move the fewest assets needed to bring every host within the gate (rule 4).
+
+    A bounded assignment is already within it; this is for ``bounded: false``, where
+    builds keep the plain algorithm's spread and the ``rebalance`` command fixes it
+    on request. Pinned assets never move.
+    """
+    state = _State(make_placement(algorithm, hosts), loads, caps(0, hosts, max_imbalance))
+    for asset, host in assignment.hosts_by_asset.items():
+        state.put(asset, host)
+    state.limit = caps(sum(state.load.values()), hosts, max_imbalance)
+    pinned = dict.fromkeys(assignment.pinned, "")
+    moves = _relieve_hosts_over_cap(state, pinned, set())
+    if not moves:
+        return assignment
+    all_moves = tuple(sorted((*assignment.moves, *moves), key=lambda m: m.asset))
+    changed = set(assignment.placed) | {m.asset for m in all_moves}
+    return replace(
+        assignment,
+        hosts_by_asset=dict(sorted(state.result.items())),
+        moves=all_moves,
+        kept=len(state.result) - len(changed),
+    )

@@ -31,6 +31,7 @@ KNOWN_SETTINGS = (
     "enabled",
     "exclude",
     "hosts",
+    "locked",
     "manifest",
     "max_imbalance",
     "max_page_imbalance",
@@ -38,6 +39,7 @@ KNOWN_SETTINGS = (
     "scheme",
     "site_url",
     "strict",
+    "verify",
 )
 
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
@@ -59,6 +61,8 @@ class Settings:
     strict: bool = False
     attributes: tuple[tuple[str, str, str], ...] = ()
     enabled: bool = True
+    locked: bool = False
+    verify: bool = False
     site: Site = field(default_factory=Site)
     algorithm: str = "ring"
     bounded: bool = True
@@ -145,6 +149,8 @@ def load_settings(
         strict=_flag(options.get("strict", False), "strict", fail),
         attributes=_attributes(options.get("attributes", ()), fail),
         enabled=_flag(options.get("enabled", True), "enabled", fail),
+        locked=_flag(options.get("locked", False), "locked", fail),
+        verify=_flag(options.get("verify", False), "verify", fail),
         site=site,
         algorithm=algorithm,
         bounded=_flag(options.get("bounded", True), "bounded", fail),

@@ -13,8 +13,20 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import LockHeldError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: builds are not locked there
+    fcntl = None  # type: ignore[assignment]
+
+#: The temporary files :func:`atomic_write` creates; a build that was killed may
+#: leave one behind, and the next build deletes it.
+TEMP_FILE = re.compile(r"\..+\.shard-assets-[A-Za-z0-9_]+\.tmp")
 
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
@@ -45,6 +57,8 @@ def decode_document(data: bytes, is_css: bool) -> Decoded | None:
         except UnicodeDecodeError:
             return None
         return decoded if decoded.encode(decoded.text) == data else None
+    if b"\0" in data[:8192]:
+        return None  # binary data (or NUL bytes no page has): leave the file alone
     declared = (_CSS_CHARSET if is_css else _META_CHARSET).search(data[:1024])
     if declared and not data.startswith(codecs.BOM_UTF8):
         try:
@@ -73,7 +87,9 @@ def atomic_write(path: Path, data: bytes) -> None:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temp = tempfile.mkstemp(
+        prefix=f".{path.name}.shard-assets-", suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -85,3 +101,41 @@ def atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+
+
+@contextlib.contextmanager
+def manifest_lock(manifest: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside ``manifest`` for the duration of a build.
+
+    The lock is ``flock`` on ``.<manifest name>.lock``: the kernel releases it when
+    the process dies, so a killed build never leaves a stale lock. A second build
+    fails at once with a message instead of interleaving its writes.
+    """
+    if fcntl is None or not manifest.parent.is_dir():
+        yield
+        return
+    path = manifest.with_name(f".{manifest.name}.lock")
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LockHeldError(
+                f"{manifest}: another shard-assets build is using this manifest (lock {path} "
+                "is held); wait for it to finish, or give each build its own manifest"
+            ) from None
+        # The holder before us may have deleted the file after we opened it.
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)

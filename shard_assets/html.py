@@ -177,11 +177,7 @@ class HtmlScanner:
                 )
 
 
-def _html_encode(path: str) -> str:
-    return html.escape(path, quote=True)
-
-
-_HTML_CODEC = (html.unescape, _html_encode)
+_HTML_CODEC = (html.unescape, None)
 
 
 def _attributes(text: str, start: int, end: int) -> list[_Attribute]:

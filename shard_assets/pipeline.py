@@ -8,8 +8,11 @@ output and the manifest exactly as they were.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import fnmatch
 import os
+import re
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -17,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .algorithms import jump_moved_share, jump_renumbering
-from .assign import Assignment, assign_hosts, resolve_pins
+from .assign import Assignment, assign_hosts, rebalance_assignment, resolve_pins
 from .balance import (
     BalanceReport,
     PageSpread,
@@ -29,10 +32,10 @@ from .balance import (
 )
 from .config import Settings
 from .css import find_css_refs
-from .errors import BalanceError, ManifestError, MissingAssetError
-from .files import Decoded, atomic_write, decode_document
+from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
+from .files import TEMP_FILE, Decoded, atomic_write, decode_document, manifest_lock
 from .html import HtmlScanner
-from .manifest import Manifest, read_manifest, write_manifest
+from .manifest import Manifest, read_manifest, render_manifest, write_manifest
 from .ring import Host
 from .urls import Ref
 
@@ -58,6 +61,7 @@ class Inventory:
 
     files: frozenset[str]
     documents: tuple[str, ...]
+    stale: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class Collected:
     pages: tuple[tuple[str, array[int]], ...]
     css_sizes: Mapping[str, int]
     missing: tuple[MissingRef, ...]
-    undecodable: tuple[str, ...]
+    skipped: tuple[str, ...]
 
 
 def is_page(key: str) -> bool:
@@ -106,6 +110,7 @@ def take_inventory(output_dir: Path) -> Inventory:
     documents are never rewritten (they may point outside the output)."""
     files: set[str] = set()
     documents: list[str] = []
+    stale: list[str] = []
     root = str(output_dir)
     for folder, dirs, names in os.walk(root):
         dirs.sort()
@@ -113,12 +118,15 @@ def take_inventory(output_dir: Path) -> Inventory:
         prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
         for name in sorted(names):
             key = prefix + name
+            if TEMP_FILE.fullmatch(name):
+                stale.append(key)  # left by a build that was killed mid-write
+                continue
             files.add(key)
             if name.lower().endswith(DOCUMENT_SUFFIXES) and not os.path.islink(
                 os.path.join(folder, name)
             ):
                 documents.append(key)
-    return Inventory(frozenset(files), tuple(documents))
+    return Inventory(frozenset(files), tuple(documents), tuple(stale))
 
 
 class Sharder:
@@ -176,12 +184,25 @@ def _read(output_dir: Path, document: str) -> Decoded | None:
     return decode_document(data, document.lower().endswith(".css"))
 
 
+class _Lines:
+    """Line numbers for offsets in one text, computed once and only when needed."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.breaks: list[int] | None = None
+
+    def of(self, offset: int) -> int:
+        if self.breaks is None:
+            self.breaks = [m.start() for m in re.finditer("\n", self.text)]
+        return bisect.bisect_left(self.breaks, offset) + 1
+
+
 def collect(sharder: Sharder, output_dir: Path, inventory: Inventory) -> Collected:
     """Pass one: the referenced assets, which pages load them, references to missing
-    files, and undecodable documents."""
+    files, and skipped documents."""
     ids: dict[str, int] = {}
     missing: list[MissingRef] = []
-    undecodable: list[str] = []
+    skipped: list[str] = []
     stylesheets = {d: d for d in inventory.documents if d.lower().endswith(".css")}
     css_refs: dict[str, tuple[array[int], tuple[str, ...]]] = {}
     css_sizes: dict[str, int] = {}
@@ -189,9 +210,10 @@ def collect(sharder: Sharder, output_dir: Path, inventory: Inventory) -> Collect
     for document in inventory.documents:
         decoded = _read(output_dir, document)
         if decoded is None:
-            undecodable.append(document)
+            skipped.append(document)
             continue
         text = decoded.text
+        lines = _Lines(text)
         found: set[int] = set()
         styles: set[str] = set()
         refs = sorted(sharder.find_refs(text, document), key=lambda r: r.start)
@@ -201,8 +223,7 @@ def collect(sharder: Sharder, output_dir: Path, inventory: Inventory) -> Collect
             if sharder.is_asset(ref.key, inventory.files):
                 found.add(ids.setdefault(ref.key, len(ids)))
             elif ref.key not in inventory.files and not _is_folder(ref.key, inventory.files):
-                line = text.count("\n", 0, ref.start) + 1
-                missing.append(MissingRef(document, line, text[ref.start : ref.end]))
+                missing.append(MissingRef(document, lines.of(ref.start), text[ref.start : ref.end]))
         entry = (array("I", sorted(found)), tuple(sorted(styles)))
         if is_page(document):
             page_refs.append((document, *entry))
@@ -236,7 +257,7 @@ def collect(sharder: Sharder, output_dir: Path, inventory: Inventory) -> Collect
         pages=tuple(pages),
         css_sizes=css_sizes,
         missing=tuple(missing),
-        undecodable=tuple(undecodable),
+        skipped=tuple(skipped),
     )
 
 
@@ -272,28 +293,72 @@ def _is_folder(key: str, files: frozenset[str]) -> bool:
     return f"{key}/index.html" in files
 
 
-def shard_site(output_dir: Path, settings: Settings) -> BuildResult:
-    """Shard every site-local asset reference in ``output_dir`` and write the manifest.
+@dataclass(frozen=True)
+class Plan:
+    """Everything a build will do, worked out before anything is written."""
 
-    Raises :class:`BalanceError`, :class:`MissingAssetError` (``strict``) or
-    :class:`ManifestError` before any file is written.
+    output_dir: Path
+    settings: Settings
+    sharder: Sharder
+    inventory: Inventory
+    previous: Manifest | None
+    manifest: Manifest
+    assignment: Assignment
+    report: BalanceReport
+    missing: tuple[MissingRef, ...]
+    skipped: tuple[str, ...]
+    pages: tuple[PageSpread, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def manifest_changes(self) -> list[str]:
+        """How the manifest on disk would change, one line each (empty: it would not)."""
+        old = self.previous
+        if old is None:
+            return [f"the manifest {self.settings.manifest} does not exist yet"]
+        if (
+            render_manifest(old) == render_manifest(self.manifest)
+            and old.assets == self.manifest.assets
+        ):
+            return []
+        changes: list[str] = []
+        old_hosts = {h.name: h.weight for h in old.hosts}
+        new_hosts = {h.name: h.weight for h in self.manifest.hosts}
+        for name in sorted(old_hosts.keys() | new_hosts.keys()):
+            if name not in new_hosts:
+                changes.append(f"host removed: {name}")
+            elif name not in old_hosts:
+                changes.append(f"host added: {name}")
+            elif old_hosts[name] != new_hosts[name]:
+                changes.append(
+                    f"host weight changed: {name} {old_hosts[name]} -> {new_hosts[name]}"
+                )
+        if old.max_imbalance != self.manifest.max_imbalance:
+            changes.append(
+                f"max_imbalance changed: {old.max_imbalance} -> {self.manifest.max_imbalance}"
+            )
+        for name in ("algorithm", "bounded", "balance_by"):
+            before, after = getattr(old, name), getattr(self.manifest, name)
+            if before != after:
+                changes.append(f"{name} changed: {before} -> {after}")
+        a = self.assignment
+        changes += [f"new asset: {asset} -> {a.hosts_by_asset[asset]}" for asset in a.placed]
+        changes += [f"moved: {m.asset} {m.old} -> {m.new} ({m.reason})" for m in a.moves]
+        changes += [f"dropped (no longer referenced): {asset}" for asset in a.dropped]
+        return changes or ["the manifest file's formatting would change"]
+
+
+def plan_build(output_dir: Path, settings: Settings, *, rebalance: bool = False) -> Plan:
+    """Read the output and the manifest and work out the assignment; writes nothing.
+
+    ``rebalance`` moves the fewest assets needed to bring every host within its cap
+    (a bounded assignment already is; with ``bounded: false`` this is how to fix it).
     """
     previous = read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
     sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
     collected = collect(sharder, output_dir, inventory)
-    missing = collected.missing
-    if settings.strict and missing:
-        listed = "\n".join(f"  {m}" for m in missing[:20])
-        more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
-        raise MissingAssetError(
-            f"shard-assets: {len(missing)} site-local reference(s) name files that are not "
-            f"in the output (strict is on, so this fails the build):\n{listed}{more}\n"
-            "Fix the references or add the files; or set strict to false to only warn."
-        )
-
     loads = asset_loads(settings.balance_by, collected, output_dir)
-    pins = resolve_pins(collected.assets, settings.pins)
     assignment = assign_hosts(
         collected.assets,
         settings.hosts,
@@ -303,8 +368,16 @@ def shard_site(output_dir: Path, settings: Settings) -> BuildResult:
         algorithm=settings.algorithm,
         bounded=settings.bounded,
         loads=loads,
-        pins=pins,
+        pins=resolve_pins(collected.assets, settings.pins),
     )
+    if rebalance:
+        assignment = rebalance_assignment(
+            assignment,
+            settings.hosts,
+            settings.max_imbalance,
+            algorithm=settings.algorithm,
+            loads=loads,
+        )
     report = balance_report(
         assignment.hosts_by_asset,
         settings.hosts,
@@ -314,31 +387,13 @@ def shard_site(output_dir: Path, settings: Settings) -> BuildResult:
         measure=settings.balance_by,
         bounded=settings.bounded,
     )
-    if not report.ok:
-        raise BalanceError(gate_message(report, str(settings.manifest)), report)
-    pages = page_spreads(collected, assignment, settings)
-    if settings.max_page_imbalance is not None:
-        limit = settings.max_page_imbalance
-        excesses = [e for p in pages if (e := page_excess(p, settings.hosts, limit)) is not None]
-        if excesses:
-            raise BalanceError(page_gate_message(excesses, limit), excesses)
-    _check_writable(settings.manifest)
-
-    rewritten = 0
-    references = 0
-    for document in inventory.documents:
-        decoded = _read(output_dir, document)
-        if decoded is None:
-            continue
-        text, count = sharder.rewrite(decoded.text, document, assignment.hosts_by_asset)
-        if count:
-            atomic_write(output_dir / document, decoded.encode(text))
-            rewritten += 1
-            references += count
-
-    changed = write_manifest(
-        settings.manifest,
-        Manifest(
+    return Plan(
+        output_dir=output_dir,
+        settings=settings,
+        sharder=sharder,
+        inventory=inventory,
+        previous=previous,
+        manifest=Manifest(
             assignment.hosts_by_asset,
             settings.hosts,
             settings.max_imbalance,
@@ -346,21 +401,100 @@ def shard_site(output_dir: Path, settings: Settings) -> BuildResult:
             bounded=settings.bounded,
             balance_by=settings.balance_by,
         ),
-    )
-    return BuildResult(
         assignment=assignment,
         report=report,
-        documents=len(inventory.documents),
-        rewritten=rewritten,
-        references=references,
-        missing=missing,
-        undecodable=collected.undecodable,
-        manifest=settings.manifest,
-        manifest_changed=changed,
-        pages=pages,
+        missing=collected.missing,
+        skipped=collected.skipped,
+        pages=page_spreads(collected, assignment, settings),
         warnings=_warnings(previous, settings, collected.assets),
         notes=_notes(previous, settings, report),
     )
+
+
+def check_plan(plan: Plan, *, locked: bool = False) -> None:
+    """Raise the error that must stop this build, if any, before a file is written."""
+    settings = plan.settings
+    if settings.strict and plan.missing:
+        listed = "\n".join(f"  {m}" for m in plan.missing[:20])
+        more = f"\n  ... and {len(plan.missing) - 20} more" if len(plan.missing) > 20 else ""
+        raise MissingAssetError(
+            f"shard-assets: {len(plan.missing)} site-local reference(s) name files that are "
+            f"not in the output (strict is on, so this fails the build):\n{listed}{more}\n"
+            "Fix the references or add the files; or set strict to false to only warn."
+        )
+    if not plan.report.ok:
+        raise BalanceError(gate_message(plan.report, str(settings.manifest)), plan.report)
+    if settings.max_page_imbalance is not None:
+        limit = settings.max_page_imbalance
+        excesses = [
+            e for p in plan.pages if (e := page_excess(p, settings.hosts, limit)) is not None
+        ]
+        if excesses:
+            raise BalanceError(page_gate_message(excesses, limit), excesses)
+    if locked:
+        changes = plan.manifest_changes()
+        if changes:
+            listed = "\n".join(f"  {c}" for c in changes[:50])
+            more = f"\n  ... and {len(changes) - 50} more" if len(changes) > 50 else ""
+            raise LockedError(
+                f"shard-assets: locked mode: the manifest {settings.manifest} would change, "
+                f"so nothing was written:\n{listed}{more}\n"
+                "Run a build without locked (or --locked) to update the manifest, review and "
+                "commit it, then run the locked build again."
+            )
+    _check_writable(settings.manifest)
+
+
+def apply_plan(plan: Plan) -> BuildResult:
+    """Rewrite the documents and write the manifest, each file atomically."""
+    for stale in plan.inventory.stale:
+        with contextlib.suppress(FileNotFoundError):
+            (plan.output_dir / stale).unlink()
+    rewritten = 0
+    references = 0
+    hosts_by_asset = plan.assignment.hosts_by_asset
+    for document in plan.inventory.documents:
+        decoded = _read(plan.output_dir, document)
+        if decoded is None:
+            continue
+        text, count = plan.sharder.rewrite(decoded.text, document, hosts_by_asset)
+        if count:
+            atomic_write(plan.output_dir / document, decoded.encode(text))
+            rewritten += 1
+            references += count
+    changed = write_manifest(plan.settings.manifest, plan.manifest)
+    return BuildResult(
+        assignment=plan.assignment,
+        report=plan.report,
+        documents=len(plan.inventory.documents),
+        rewritten=rewritten,
+        references=references,
+        missing=plan.missing,
+        undecodable=plan.skipped,
+        manifest=plan.settings.manifest,
+        manifest_changed=changed,
+        pages=plan.pages,
+        warnings=plan.warnings,
+        notes=plan.notes,
+    )
+
+
+def shard_site(output_dir: Path, settings: Settings, *, rebalance: bool = False) -> BuildResult:
+    """Shard every site-local asset reference in ``output_dir`` and write the manifest.
+
+    Holds a lock on the manifest for the whole build. Raises :class:`BalanceError`,
+    :class:`MissingAssetError` (``strict``), :class:`LockedError` (``locked``) or
+    :class:`ManifestError` before any file is written.
+    """
+    with manifest_lock(settings.manifest):
+        plan = plan_build(output_dir, settings, rebalance=rebalance)
+        check_plan(plan, locked=settings.locked)
+        result = apply_plan(plan)
+        if settings.verify:
+            from .verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
+
+            verify_or_raise(output_dir, settings)
+        return result
 
 
 def page_spreads(
@@ -432,27 +566,43 @@ def _check_writable(manifest: Path) -> None:
         )
 
 
+def describe_moves(assignment: Assignment, limit: int = 20) -> list[str]:
+    """One line per moved asset (at most ``limit``), saying why it moved."""
+    lines = [
+        f"  moved {m.asset}: {m.old} -> {m.new} ({m.reason})" for m in assignment.moves[:limit]
+    ]
+    if len(assignment.moves) > limit:
+        lines.append(f"  ... and {len(assignment.moves) - limit} more moves")
+    return lines
+
+
 def summary(result: BuildResult) -> str:
     """A short human-readable account of a build, with the balance table."""
     a = result.assignment
-    lines = [
-        f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.report.rows)} hosts; "
-        f"{result.references} references rewritten in {result.rewritten} of "
-        f"{result.documents} files",
-        f"  kept {a.kept}, placed {len(a.placed)} new, moved {len(a.moves)}, "
-        f"dropped {len(a.dropped)} no longer referenced",
-        result.report.table(),
-    ]
+    changed = "updated" if result.manifest_changed else "unchanged"
+    return "\n".join(
+        [
+            f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.report.rows)} "
+            f"hosts; {result.references} references rewritten in {result.rewritten} of "
+            f"{result.documents} files",
+            f"  kept {a.kept}, placed {len(a.placed)} new, moved {len(a.moves)}, "
+            f"dropped {len(a.dropped)} no longer referenced",
+            *describe_moves(a),
+            result.report.table(),
+            *_pages_line(result),
+            *(f"  note: {note}" for note in result.notes),
+            f"  manifest: {result.manifest} ({changed})",
+        ]
+    )
+
+
+def _pages_line(result: BuildResult) -> list[str]:
     hosts = [Host(row.host, row.weight) for row in result.report.rows]
     worst = most_uneven_page(result.pages, hosts)
-    if worst is not None:
-        lines.append(
-            f"  pages: the most uneven, {worst.page}, puts {worst.on_host} of its "
-            f"{worst.requests} asset requests on {worst.host} "
-            f"(fair share {float(worst.fair_share):.1f})"
-        )
-    lines += [f"  note: {note}" for note in result.notes]
-    lines.append(
-        f"  manifest: {result.manifest} ({'updated' if result.manifest_changed else 'unchanged'})"
-    )
-    return "\n".join(lines)
+    if worst is None:
+        return []
+    return [
+        f"  pages: the most uneven, {worst.page}, puts {worst.on_host} of its "
+        f"{worst.requests} asset requests on {worst.host} "
+        f"(fair share {float(worst.fair_share):.1f})"
+    ]

@@ -144,6 +144,10 @@ def asset_key(path: str, site: Site) -> str | None:
     return key
 
 
+def _escape_html(path: str) -> str:
+    return path.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&#39;")
+
+
 def find_ref(
     text: str,
     start: int,
@@ -156,8 +160,11 @@ def find_ref(
     """Resolve the URL written at ``text[start:end]``; None unless it is site-local.
 
     ``decode`` undoes the escaping of where the URL stands (HTML entities, CSS
-    escapes) and ``encode`` re-applies it to a new path; they are used only when the
-    written path actually contains escapes, so plain URLs are copied as written.
+    escapes); it is used only when the written path actually contains escapes, so
+    plain URLs are copied as written. The new path is then the written text resolved
+    as it stands (right for HTML entities, which never spell ``/`` or ``.`` in
+    practice), or, when ``encode`` is given, the decoded path re-escaped by it (needed
+    for CSS, where a backslash is an escape, not a path separator).
     """
     while start < end and text[start] in HTML_SPACE:
         start += 1
@@ -179,6 +186,7 @@ def find_ref(
     key = asset_key(path, site)
     if key is None:
         return None
-    if url != written and encode is not None:
-        path = encode(path)
+    if url != written:
+        as_written = absolute_path(written, base_path, site) if encode is None else None
+        path = as_written if as_written is not None else (encode or _escape_html)(path)
     return Ref(start, end, key, path, value[cut:])

@@ -49,7 +49,7 @@ def test_a_host_over_its_cap_gives_up_the_fewest_assets() -> None:
     result = assign_hosts(ASSETS[:10], HOSTS, TENTH, previous, [h.name for h in HOSTS])
     assert Counter(result.hosts_by_asset.values())["cdn2.example.com"] == 3  # the cap
     assert len(result.moves) == 7
-    assert {m.reason for m in result.moves} == {"cdn2.example.com was above its cap"}
+    assert {m.reason for m in result.moves} == {"rebalance: cdn2.example.com was above its cap"}
     assert balance_report(result.hosts_by_asset, HOSTS, TENTH).ok
 
 
