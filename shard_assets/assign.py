@@ -1,8 +1,12 @@
 """Assigning hosts to assets: pins, the manifest, then the algorithm with bounded loads.
 
-Every asset has a *load* (1 each, its bytes, or its page requests: ``balance_by``) and
-every host a cap on the load it carries (:func:`~shard_assets.balance.caps`). The
-rules, in order:
+Every asset has a *load* (1 each, its bytes, or its page requests: ``balance_by``).
+Every host has a *fair share* of the total load (by weight) and a *cap*, the fair
+share plus ``max_imbalance`` (:func:`~shard_assets.balance.caps`, both rounded up).
+New assets are placed aiming at the fair share; kept assets move only when a host
+goes over its cap. That gap is deliberate: fresh placements come out as even as the
+asset sizes allow, while small changes to the site (an asset deleted, a page added)
+move nothing until they add up to ``max_imbalance``. The rules, in order:
 
 1. Pins come first: a pinned asset goes to its pin's host and never moves. Pins count
    against the caps.
@@ -13,14 +17,16 @@ rules, in order:
    new host, about 1/N of them.
 4. With ``bounded`` on, a host above its cap (hosts were added, assets removed
    elsewhere, files grew, pages were added, weights changed, or the manifest was
-   edited by hand) gives up the fewest assets needed, in placement order, each to
-   the first host in its own preference order with room (new hosts first).
+   edited by hand) gives up the fewest assets needed, those the algorithm alone
+   would not put there first, each to the first host in its own preference order
+   with room (new hosts first).
 5. New assets, and assets whose host was removed, are placed in a fixed order
    (largest load first, then key hash, then path): each goes to the first host in its
-   preference order where it fits under the cap, or that is empty; if it fits
-   nowhere, to the first host still below its cap ("Consistent hashing with bounded
-   loads", Mirrokni, Thorup and Zadimoghaddam). With ``bounded`` off, each goes to
-   its first choice: the plain algorithm, exactly.
+   preference order where it fits within the fair share, or that is empty; if it
+   fits nowhere, to the first host still below its fair share ("Consistent hashing
+   with bounded loads", Mirrokni, Thorup and Zadimoghaddam, with the bound at the
+   fair share). An asset bigger than any share thus sits alone on its first choice.
+   With ``bounded`` off, each goes to its first choice: the plain algorithm, exactly.
 
 With ``bounded`` on every host ends within the gate, so a build always passes its
 own balance gate. Nothing else moves an asset.
@@ -95,11 +101,13 @@ class _State:
         placement: Placement,
         loads: Mapping[str, int] | None,
         limit: Mapping[str, int],
+        target: Mapping[str, int],
     ) -> None:
         self.placement = placement
         self.names = [h.name for h in placement.hosts]
         self.loads = loads
-        self.limit = limit
+        self.limit = limit  # the gate's caps: max_imbalance over the fair share
+        self.target = target  # where placement aims: the fair share, rounded up
         self.load: Counter[str] = Counter()
         self.result: dict[str, str] = {}
 
@@ -116,16 +124,14 @@ class _State:
         return host
 
     def fits(self, host: str, size: int) -> bool:
-        return self.load[host] == 0 or self.load[host] + size <= self.limit[host]
-
-    def below_cap(self, host: str) -> bool:
-        return self.load[host] < self.limit[host]
+        return self.load[host] == 0 or self.load[host] + size <= self.target[host]
 
     def first_with_room(
         self, asset: str, allowed: set[str] | None = None, exclude: str | None = None
     ) -> str | None:
-        """The first host in ``asset``'s preference where it fits, else the first still
-        below its cap; None when neither exists among ``allowed`` minus ``exclude``."""
+        """The first host in ``asset``'s preference where it fits under its fair share
+        (or that is empty), else the first still below its fair share, else the first
+        below its cap; None when none exists among ``allowed`` minus ``exclude``."""
         size = self.size(asset)
         walked: list[str] = []
         for index in self.placement.preference(asset):  # lazy for jump: stop at the first fit
@@ -135,7 +141,11 @@ class _State:
             if self.fits(host, size):
                 return host
             walked.append(host)
-        return next((host for host in walked if self.below_cap(host)), None)
+        for room in (self.target, self.limit):
+            for candidate in walked:
+                if self.load[candidate] < room[candidate]:
+                    return candidate
+        return None
 
 
 def assign_hosts(
@@ -162,7 +172,9 @@ def assign_hosts(
     names = [h.name for h in hosts]
     configured = set(names)
     total = sum(loads.get(a, 1) for a in wanted) if loads is not None else len(wanted)
-    state = _State(placement, loads, caps(total, hosts, max_imbalance))
+    state = _State(
+        placement, loads, caps(total, hosts, max_imbalance), caps(total, hosts, Fraction(0))
+    )
     old = dict(previous or {})
     pinned = {a: h for a, h in (pins or {}).items() if h in configured}
     moves: list[Move] = []
@@ -280,10 +292,19 @@ def rebalance_assignment(
     builds keep the plain algorithm's spread and the ``rebalance`` command fixes it
     on request. Pinned assets never move.
     """
-    state = _State(make_placement(algorithm, hosts), loads, caps(0, hosts, max_imbalance))
+    total = (
+        sum(loads.get(a, 1) for a in assignment.hosts_by_asset)
+        if loads
+        else len(assignment.hosts_by_asset)
+    )
+    state = _State(
+        make_placement(algorithm, hosts),
+        loads,
+        caps(total, hosts, max_imbalance),
+        caps(total, hosts, Fraction(0)),
+    )
     for asset, host in assignment.hosts_by_asset.items():
         state.put(asset, host)
-    state.limit = caps(sum(state.load.values()), hosts, max_imbalance)
     pinned = dict.fromkeys(assignment.pinned, "")
     moves = _relieve_hosts_over_cap(state, pinned, set())
     if not moves:
