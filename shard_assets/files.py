@@ -2,7 +2,8 @@
 
 A document is decoded so that encoding it again gives back exactly the bytes read:
 UTF-8 with ``surrogateescape`` (invalid bytes survive as lone surrogates), or the
-single-byte charset a page declares, or UTF-16 when it starts with a BOM. Only the
+single-byte charset a page declares (read as browsers read it: ``iso-8859-1`` and
+``ascii`` are windows-1252), or UTF-16 when it starts with a BOM. Only the
 URL text in it changes, so every other byte is preserved.
 """
 
@@ -32,6 +33,9 @@ _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
 )
 _CSS_CHARSET = re.compile(rb'@charset\s+"([A-Za-z0-9_.:-]+)"')
+#: Labels browsers read as windows-1252 (WHATWG Encoding): a page that says
+#: iso-8859-1 and has byte 0x80 means "€", and its URLs name files that way.
+_READ_AS_WINDOWS_1252 = frozenset({"iso8859-1", "ascii"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ def decode_document(data: bytes, is_css: bool) -> Decoded | None:
             info = codecs.lookup(declared.group(1).decode("ascii"))
         except LookupError:
             info = None
+        if info is not None and info.name in _READ_AS_WINDOWS_1252:
+            info = codecs.lookup("cp1252")
         if info is not None and info.name not in ("utf-8", "utf-16", "utf-32"):
             try:
                 text = data.decode(info.name, "surrogateescape")

@@ -186,7 +186,7 @@ def _loads(element: Tag) -> bool:
         tokens = {t.lower() for t in (rel if isinstance(rel, list) else str(rel or "").split())}
         return bool(tokens & LINK_RELS)
     if element.name.lower() == "input":
-        return str(element.get("type", "")).strip().lower() == "image"
+        return str(element.get("type", "")).lower() == "image"  # enumerated: no trimming
     return True
 
 

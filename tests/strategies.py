@@ -24,18 +24,39 @@ SHARD_URL = re.compile(r"https://cdn[1-3]\.example\.com/")
 urls = st.one_of(
     st.sampled_from(
         [
-            "img/a.png", "/img/a.png", "../img/b.png", "./c.png", "img/a.png?v=1&amp;x=2#f",
-            "https://example.org/img/d.png", "//example.org/img/e.png", "http://example.org/f.png",
-            "https://other.net/g.png", "data:image/png;base64,AAAA", "#frag", "mailto:a@b.c",
-            "img/caf%C3%A9.png", "img/café 1.png", "img/a,b.png", "..%2f..%2fetc/passwd",
-            "", " ", "img/<x>.png", "img/\"q\".png", "img/'s.png", "javascript:alert(1)",
+            "img/a.png",
+            "/img/a.png",
+            "../img/b.png",
+            "./c.png",
+            "img/a.png?v=1&amp;x=2#f",
+            "https://example.org/img/d.png",
+            "//example.org/img/e.png",
+            "http://example.org/f.png",
+            "https://other.net/g.png",
+            "data:image/png;base64,AAAA",
+            "#frag",
+            "mailto:a@b.c",
+            "img/caf%C3%A9.png",
+            "img/café 1.png",
+            "img/a,b.png",
+            "..%2f..%2fetc/passwd",
+            "",
+            " ",
+            "img/<x>.png",
+            'img/"q".png',
+            "img/'s.png",
+            "javascript:alert(1)",
         ]
     ),
     st.text(alphabet="abc/.%?#&;:=, '\"<>()\\", max_size=12),
 )
 quote = st.sampled_from(['"', "'", ""])
-names = st.sampled_from(["img", "IMG", "script", "link", "source", "a", "div", "video", "use", "image"])
-attributes = st.sampled_from(["src", "SRC", "href", "srcset", "poster", "data-src", "xlink:href", "style", "rel"])
+names = st.sampled_from(
+    ["img", "IMG", "script", "link", "source", "a", "div", "video", "use", "image"]
+)
+attributes = st.sampled_from(
+    ["src", "SRC", "href", "srcset", "poster", "data-src", "xlink:href", "style", "rel"]
+)
 
 
 @st.composite
@@ -47,7 +68,10 @@ def tags(draw: st.DrawFn) -> str:
         if name == "rel":
             value = draw(st.sampled_from(["stylesheet", "icon", "canonical", "preload"]))
         elif name == "srcset":
-            value = ", ".join(f"{draw(urls)} {draw(st.sampled_from(['1x', '2x', '480w', '']))}" for _ in range(draw(st.integers(1, 3))))
+            value = ", ".join(
+                f"{draw(urls)} {draw(st.sampled_from(['1x', '2x', '480w', '']))}"
+                for _ in range(draw(st.integers(1, 3)))
+            )
         elif name == "style":
             value = f"background: url({draw(urls)})"
         else:
@@ -61,10 +85,26 @@ chunks = st.one_of(
     tags(),
     st.sampled_from(
         [
-            "<!-- <img src=img/a.png> -->", "<![CDATA[ <img src=img/a.png> ]]>", "<script>",
-            "</script>", "<style>a{background:url(img/a.png)}</style>", "<textarea>", "</textarea>",
-            "<pre><code>&lt;img src=\"img/a.png\"&gt;</code></pre>", "<base href=\"/sub/\">",
-            "<", ">", "&amp;", "\"", "'", "\r\n", "\x00", "\udcff", "é", "<!--", "-->",
+            "<!-- <img src=img/a.png> -->",
+            "<![CDATA[ <img src=img/a.png> ]]>",
+            "<script>",
+            "</script>",
+            "<style>a{background:url(img/a.png)}</style>",
+            "<textarea>",
+            "</textarea>",
+            '<pre><code>&lt;img src="img/a.png"&gt;</code></pre>',
+            '<base href="/sub/">',
+            "<",
+            ">",
+            "&amp;",
+            '"',
+            "'",
+            "\r\n",
+            "\x00",
+            "\udcff",
+            "é",
+            "<!--",
+            "-->",
         ]
     ),
     st.text(max_size=20),
