@@ -209,3 +209,12 @@ def test_mkdocs_options_are_validated() -> None:
     assert plugin.config.bounded is True and plugin.config.max_page_imbalance is None
     errors, _ = ShardAssetsPlugin().load_config({"hosts": ["a.example.com"], "algorithm": "md5"})
     assert [name for name, _ in errors] == ["algorithm"]
+
+
+@front_ends
+def test_balance_by_requests(build: Build, tmp_path: Path) -> None:
+    hosts = ["cdn1.example.com", "cdn2.example.com", "cdn3.example.com"]
+    manifest = build(tmp_path, {"hosts": hosts, "balance_by": "requests"})
+    assert manifest["ring"]["balance_by"] == "requests"
+    assert {f"img/photo-{i:03d}.png" for i in range(IMAGES)} <= set(manifest["assets"])
+    assert set(manifest["assets"].values()) == set(hosts)
