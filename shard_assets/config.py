@@ -30,6 +30,7 @@ KNOWN_SETTINGS = (
     "locked",
     "manifest",
     "max_imbalance",
+    "preconnect",
     "scheme",
     "site_url",
     "strict",
@@ -57,6 +58,7 @@ class Settings:
     enabled: bool = True
     locked: bool = False
     verify: bool = False
+    preconnect: bool = False
     site: Site = field(default_factory=Site)
 
     @property
@@ -135,6 +137,7 @@ def load_settings(
         enabled=_flag(options.get("enabled", True), "enabled", fail),
         locked=_flag(options.get("locked", False), "locked", fail),
         verify=_flag(options.get("verify", False), "verify", fail),
+        preconnect=_flag(options.get("preconnect", False), "preconnect", fail),
         site=site,
     )
 

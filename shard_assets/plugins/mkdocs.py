@@ -48,6 +48,7 @@ class ShardAssetsConfig(base.Config):
     enabled = c.Type(bool, default=True)
     locked = c.Type(bool, default=False)
     verify = c.Type(bool, default=False)
+    preconnect = c.Type(bool, default=False)
     enabled_on_serve = c.Type(bool, default=False)
 
 
@@ -89,6 +90,7 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
                 "enabled",
                 "locked",
                 "verify",
+                "preconnect",
             )
         }
         options["site_url"] = self.config.site_url or config.site_url or None
