@@ -36,6 +36,7 @@ KNOWN_SETTINGS = (
     "max_imbalance",
     "max_page_imbalance",
     "pin",
+    "preconnect",
     "scheme",
     "site_url",
     "strict",
@@ -63,6 +64,7 @@ class Settings:
     enabled: bool = True
     locked: bool = False
     verify: bool = False
+    preconnect: bool = False
     site: Site = field(default_factory=Site)
     algorithm: str = "ring"
     bounded: bool = True
@@ -151,6 +153,7 @@ def load_settings(
         enabled=_flag(options.get("enabled", True), "enabled", fail),
         locked=_flag(options.get("locked", False), "locked", fail),
         verify=_flag(options.get("verify", False), "verify", fail),
+        preconnect=_flag(options.get("preconnect", False), "preconnect", fail),
         site=site,
         algorithm=algorithm,
         bounded=_flag(options.get("bounded", True), "bounded", fail),

@@ -34,7 +34,7 @@ from .config import Settings
 from .css import find_css_refs
 from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
 from .files import TEMP_FILE, Decoded, atomic_write, decode_document, manifest_lock
-from .html import HtmlScanner
+from .html import HtmlScanner, preconnect_point
 from .manifest import Manifest, read_manifest, render_manifest, write_manifest
 from .ring import Host
 from .urls import Ref
@@ -44,12 +44,16 @@ DOCUMENT_SUFFIXES = (*PAGE_SUFFIXES, ".css")
 
 
 @dataclass(frozen=True)
-class MissingRef:
-    """A site-local reference to a file that is not in the output."""
+class Located:
+    """A URL as written in a document, and where."""
 
     document: str
     line: int
     url: str
+
+
+class MissingRef(Located):
+    """A site-local reference to a file that is not in the output."""
 
     def __str__(self) -> str:
         return f"{self.document}:{self.line}: {self.url} is not in the output"
@@ -77,27 +81,11 @@ class BuildResult:
     undecodable: tuple[str, ...]
     manifest: Path
     manifest_changed: bool
+    cors: tuple[str, ...] = ()
+    crossorigin: tuple[Located, ...] = ()
     pages: tuple[PageSpread, ...] = ()
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Collected:
-    """What pass one found.
-
-    ``assets`` are the sharded assets, indexed by id; ``pages`` pairs each page with
-    the ids of the assets it loads, directly or through its stylesheets (4 bytes per
-    page and asset, never the document). ``css_sizes`` holds the size of each CSS
-    document with its asset URLs written root-relative, which is the same before and
-    after sharding, so ``balance_by: bytes`` sees the same loads on a second run.
-    """
-
-    assets: tuple[str, ...]
-    pages: tuple[tuple[str, array[int]], ...]
-    css_sizes: Mapping[str, int]
-    missing: tuple[MissingRef, ...]
-    skipped: tuple[str, ...]
 
 
 def is_page(key: str) -> bool:
@@ -158,25 +146,53 @@ class Sharder:
     def rewrite(
         self, text: str, document: str, hosts_by_asset: Mapping[str, str]
     ) -> tuple[str, int]:
-        """``text`` with every assigned reference pointed at its host, and how many changed."""
+        """``text`` with every assigned reference pointed at its host, and how many changed.
+
+        Besides the URLs, the only edits are ``crossorigin="anonymous"`` on an element
+        with ``integrity`` that moves to a shard host, and, with ``preconnect``, one
+        ``<link rel="preconnect">`` per shard host the page uses.
+        """
         prefix = self.settings.url_prefix
-        pieces: list[str] = []
+        edits: list[tuple[int, int, str]] = []
+        used: set[str] = set()
         last = 0
         count = 0
         for ref in sorted(self.find_refs(text, document), key=lambda r: r.start):
             host = hosts_by_asset.get(ref.key)
             if host is None or ref.start < last:
                 continue
+            used.add(host)
+            last = ref.end
             url = f"{prefix}{host}{ref.path}{ref.suffix}"
             if text[ref.start : ref.end] == url:
                 continue
-            pieces += (text[last : ref.start], url)
-            last = ref.end
+            edits.append((ref.start, ref.end, url))
+            if ref.crossorigin_at >= 0:
+                edits.append((ref.crossorigin_at, ref.crossorigin_at, ' crossorigin="anonymous"'))
             count += 1
-        if not count:
+        if self.settings.preconnect and used and is_page(document):
+            edits += self._preconnect(text, used)
+        if not edits:
             return text, 0
+        pieces: list[str] = []
+        last = 0
+        for start, end, replacement in sorted(edits, key=lambda e: (e[0], e[1])):
+            pieces += (text[last:start], replacement)
+            last = end
         pieces.append(text[last:])
         return "".join(pieces), count
+
+    def _preconnect(self, text: str, used: set[str]) -> list[tuple[int, int, str]]:
+        at, present = preconnect_point(text)
+        if at < 0:
+            return []
+        prefix = self.settings.url_prefix
+        links = "".join(
+            f'<link rel="preconnect" href="{prefix}{host}">'
+            for host in self.settings.host_names
+            if host in used and host.lower() not in present
+        )
+        return [(at, at, links)] if links else []
 
 
 def _read(output_dir: Path, document: str) -> Decoded | None:
@@ -197,12 +213,37 @@ class _Lines:
         return bisect.bisect_left(self.breaks, offset) + 1
 
 
+@dataclass(frozen=True)
+class Collected:
+    """What pass one found.
+
+    ``assets`` are the sharded assets, indexed by id; ``pages`` pairs each page with
+    the ids of the assets it loads, directly or through its stylesheets (4 bytes per
+    page and asset, never the document). ``css_sizes`` holds the size of each CSS
+    document with its asset URLs written root-relative, which is the same before and
+    after sharding, so ``balance_by: bytes`` sees the same loads on a second run.
+    ``cors`` are the assets the browser fetches in CORS mode (the CDN must send CORS
+    headers), ``crossorigin`` the references that get ``crossorigin="anonymous"``
+    because of ``integrity``.
+    """
+
+    assets: tuple[str, ...]
+    pages: tuple[tuple[str, array[int]], ...]
+    css_sizes: Mapping[str, int]
+    missing: tuple[MissingRef, ...]
+    skipped: tuple[str, ...]
+    cors: frozenset[str] = frozenset()
+    crossorigin: tuple[Located, ...] = ()
+
+
 def collect(sharder: Sharder, output_dir: Path, inventory: Inventory) -> Collected:
     """Pass one: the referenced assets, which pages load them, references to missing
     files, and skipped documents."""
     ids: dict[str, int] = {}
     missing: list[MissingRef] = []
     skipped: list[str] = []
+    cors: set[str] = set()
+    crossorigin: list[Located] = []
     stylesheets = {d: d for d in inventory.documents if d.lower().endswith(".css")}
     css_refs: dict[str, tuple[array[int], tuple[str, ...]]] = {}
     css_sizes: dict[str, int] = {}
@@ -222,8 +263,14 @@ def collect(sharder: Sharder, output_dir: Path, inventory: Inventory) -> Collect
                 styles.add(stylesheets[ref.key])
             if sharder.is_asset(ref.key, inventory.files):
                 found.add(ids.setdefault(ref.key, len(ids)))
+                if ref.cors:
+                    cors.add(ref.key)
+                if ref.crossorigin_at >= 0:
+                    url = text[ref.start : ref.end]
+                    crossorigin.append(Located(document, lines.of(ref.start), url))
             elif ref.key not in inventory.files and not _is_folder(ref.key, inventory.files):
-                missing.append(MissingRef(document, lines.of(ref.start), text[ref.start : ref.end]))
+                url = text[ref.start : ref.end]
+                missing.append(MissingRef(document, lines.of(ref.start), url))
         entry = (array("I", sorted(found)), tuple(sorted(styles)))
         if is_page(document):
             page_refs.append((document, *entry))
@@ -258,6 +305,8 @@ def collect(sharder: Sharder, output_dir: Path, inventory: Inventory) -> Collect
         css_sizes=css_sizes,
         missing=tuple(missing),
         skipped=tuple(skipped),
+        cors=frozenset(cors),
+        crossorigin=tuple(crossorigin),
     )
 
 
@@ -307,6 +356,8 @@ class Plan:
     report: BalanceReport
     missing: tuple[MissingRef, ...]
     skipped: tuple[str, ...]
+    cors: tuple[str, ...] = ()
+    crossorigin: tuple[Located, ...] = ()
     pages: tuple[PageSpread, ...] = ()
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -405,6 +456,8 @@ def plan_build(output_dir: Path, settings: Settings, *, rebalance: bool = False)
         report=report,
         missing=collected.missing,
         skipped=collected.skipped,
+        cors=tuple(sorted(collected.cors)),
+        crossorigin=collected.crossorigin,
         pages=page_spreads(collected, assignment, settings),
         warnings=_warnings(previous, settings, collected.assets),
         notes=_notes(previous, settings, report),
@@ -473,6 +526,8 @@ def apply_plan(plan: Plan) -> BuildResult:
         undecodable=plan.skipped,
         manifest=plan.settings.manifest,
         manifest_changed=changed,
+        cors=plan.cors,
+        crossorigin=plan.crossorigin,
         pages=plan.pages,
         warnings=plan.warnings,
         notes=plan.notes,
@@ -592,6 +647,7 @@ def summary(result: BuildResult) -> str:
             *_pages_line(result),
             *(f"  note: {note}" for note in result.notes),
             f"  manifest: {result.manifest} ({changed})",
+            *cross_origin_notes(result),
         ]
     )
 
@@ -606,3 +662,24 @@ def _pages_line(result: BuildResult) -> list[str]:
         f"{worst.requests} asset requests on {worst.host} "
         f"(fair share {float(worst.fair_share):.1f})"
     ]
+
+
+def cross_origin_notes(result: BuildResult, limit: int = 10) -> list[str]:
+    """What the CDN must do for files the browser fetches in CORS mode, said once."""
+    lines: list[str] = []
+    if result.cors:
+        shown = ", ".join(result.cors[:limit])
+        more = f" and {len(result.cors) - limit} more" if len(result.cors) > limit else ""
+        lines += [
+            f"  CORS: {len(result.cors)} asset(s) are fetched in CORS mode (web fonts, module "
+            f"scripts, crossorigin elements): {shown}{more}.",
+            "  The shard hosts must answer them with a CORS header, e.g. "
+            "'Access-Control-Allow-Origin: *' (or your site's origin, with 'Vary: Origin').",
+        ]
+    if result.crossorigin:
+        lines.append(
+            f'  SRI: added crossorigin="anonymous" to {len(result.crossorigin)} element(s) with '
+            "integrity, which browsers block from another origin without it:"
+        )
+        lines += [f"    {ref.document}:{ref.line}: {ref.url}" for ref in result.crossorigin[:limit]]
+    return lines

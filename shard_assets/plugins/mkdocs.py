@@ -48,6 +48,7 @@ class ShardAssetsConfig(base.Config):
     enabled = c.Type(bool, default=True)
     locked = c.Type(bool, default=False)
     verify = c.Type(bool, default=False)
+    preconnect = c.Type(bool, default=False)
     enabled_on_serve = c.Type(bool, default=False)
     algorithm = c.Choice(("ring", "rendezvous", "jump"), default="ring")
     bounded = c.Type(bool, default=True)
@@ -94,6 +95,7 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
                 "enabled",
                 "locked",
                 "verify",
+                "preconnect",
                 "algorithm",
                 "bounded",
                 "balance_by",
