@@ -3,10 +3,10 @@
 Every asset has a *load* (1 each, its bytes, or its page requests: ``balance_by``).
 Every host has a *fair share* of the total load (by weight) and a *cap*, the fair
 share plus ``max_imbalance`` (:func:`~shard_assets.balance.caps`, both rounded up).
-New assets are placed aiming at the fair share; kept assets move only when a host
-goes over its cap. That gap is deliberate: fresh placements come out as even as the
-asset sizes allow, while small changes to the site (an asset deleted, a page added)
-move nothing until they add up to ``max_imbalance``. The rules, in order:
+New assets are placed aiming at the fair share, so fresh placements come out as even
+as the asset sizes allow and every host starts with ``max_imbalance`` of headroom:
+small changes to the site (an asset deleted, a page added) never trip the gate. Kept
+assets move only for the reasons below. The rules, in order:
 
 1. Pins come first: a pinned asset goes to its pin's host and never moves. Pins count
    against the caps.
@@ -15,11 +15,13 @@ move nothing until they add up to ``max_imbalance``. The rules, in order:
 3. When hosts were added since the manifest was written, assets move onto the new
    hosts and only onto them: those whose first choice (the algorithm alone) is now a
    new host, about 1/N of them.
-4. With ``bounded`` on, a host above its cap (hosts were added, assets removed
-   elsewhere, files grew, pages were added, weights changed, or the manifest was
-   edited by hand) gives up the fewest assets needed, those the algorithm alone
-   would not put there first, each to the first host in its own preference order
-   with room (new hosts first).
+4. Then, with ``bounded`` on and hosts added (or given a larger weight share), a host
+   still above its cap gives up the fewest assets needed, those the algorithm alone
+   would not put there first, each to the first added (or grown) host with room in
+   its own preference order. No asset moves between two other hosts. (Any other
+   host above its cap, after a hand edit or when many assets were removed, fails the
+   gate; ``shard-assets rebalance`` moves the fewest assets needed, to any host with
+   room.)
 5. New assets, and assets whose host was removed, are placed in a fixed order
    (largest load first, then key hash, then path): each goes to the first host in its
    preference order where it fits within the fair share, or that is empty; if it
@@ -28,8 +30,8 @@ move nothing until they add up to ``max_imbalance``. The rules, in order:
    fair share). An asset bigger than any share thus sits alone on its first choice.
    With ``bounded`` off, each goes to its first choice: the plain algorithm, exactly.
 
-With ``bounded`` on every host ends within the gate, so a build always passes its
-own balance gate. Nothing else moves an asset.
+With ``bounded`` on, a fresh assignment always passes its own balance gate. Nothing
+else moves an asset.
 """
 
 from __future__ import annotations
@@ -153,7 +155,7 @@ def assign_hosts(
     hosts: Sequence[Host],
     max_imbalance: Fraction,
     previous: Mapping[str, str] | None = None,
-    previous_hosts: Iterable[str] | None = None,
+    previous_hosts: Iterable[str | Host] | None = None,
     *,
     algorithm: str = "ring",
     bounded: bool = True,
@@ -163,8 +165,9 @@ def assign_hosts(
     """Give every asset in ``assets`` a host.
 
     ``previous`` is the manifest's asset -> host mapping and ``previous_hosts`` the
-    hosts it was written for (used to tell which hosts are new); both may be None
-    for a first build. ``loads`` gives each asset's load (1 when None), and ``pins``
+    hosts it was written for (names, or :class:`Host` with weights: used to tell which
+    hosts are new or have a larger share); both may be None for a first build.
+    ``loads`` gives each asset's load (1 when None), and ``pins``
     maps pinned assets to their hosts (see :func:`resolve_pins`).
     """
     wanted = sorted(set(assets))
@@ -192,13 +195,11 @@ def assign_hosts(
     still_wanted = set(wanted)
     dropped = tuple(sorted(a for a in old if a not in still_wanted))
 
-    new_hosts = (
-        {n for n in names if n not in set(previous_hosts)} if previous_hosts is not None else set()
-    )
+    new_hosts, grown = _new_and_grown(hosts, previous_hosts)
     if new_hosts:
         moves += _move_to_new_hosts(state, pinned, new_hosts, bounded)
-    if bounded:
-        moves += _relieve_hosts_over_cap(state, pinned, new_hosts)
+    if grown and bounded:
+        moves += _relieve_hosts_over_cap(state, pinned, grown, only_new=True)
 
     for asset in placement_order(pending, loads):
         if bounded:
@@ -218,6 +219,23 @@ def assign_hosts(
         dropped=dropped,
         pinned=tuple(sorted(pinned)),
     )
+
+
+def _new_and_grown(
+    hosts: Sequence[Host], previous_hosts: Iterable[str | Host] | None
+) -> tuple[set[str], set[str]]:
+    """The hosts added since the manifest, and those plus the hosts whose weight share
+    grew: only these take assets from hosts left above their caps (rule 4)."""
+    if previous_hosts is None:
+        return set(), set()
+    listed = list(previous_hosts)
+    old = [h if isinstance(h, Host) else Host(h) for h in listed]
+    weighed = bool(listed) and all(isinstance(h, Host) for h in listed)
+    old_share = {h.name: h.weight / sum(o.weight for o in old) for h in old}
+    total = sum(h.weight for h in hosts)
+    new = {h.name for h in hosts if h.name not in old_share}
+    grown = {h.name for h in hosts if h.name in old_share and h.weight / total > old_share[h.name]}
+    return new, (new | grown) if weighed else new
 
 
 def _move_to_new_hosts(
@@ -241,14 +259,15 @@ def _move_to_new_hosts(
 
 
 def _relieve_hosts_over_cap(
-    state: _State, pinned: Mapping[str, str], new_hosts: set[str]
+    state: _State, pinned: Mapping[str, str], new_hosts: set[str], *, only_new: bool = False
 ) -> list[Move]:
-    """Rule 4: each host outside the gate gives up the fewest assets needed.
+    """Each host outside the gate gives up the fewest assets needed (rule 4, and the
+    ``rebalance`` command).
 
     From each such host, the assets the algorithm alone would not put there go first
     (the bounded pass or a hand edit put them there), then the rest, each group in
     placement order; each goes to the first host with room in its own preference
-    order, new hosts first.
+    order, new hosts first. With ``only_new``, only new hosts take them.
     """
     moves: list[Move] = []
     for index, host in enumerate(state.names):
@@ -268,7 +287,7 @@ def _relieve_hosts_over_cap(
             target = (
                 state.first_with_room(asset, allowed=new_hosts, exclude=host) if new_hosts else None
             )
-            if target is None or not state.fits(target, state.size(asset)):
+            if (target is None or not state.fits(target, state.size(asset))) and not only_new:
                 target = state.first_with_room(asset, exclude=host)
             if target is None:
                 break

@@ -212,7 +212,9 @@ def gate_message(report: BalanceReport, manifest: str) -> str:
             "the placement is the plain hash, whose spread over few hosts is uneven."
         )
     return head + (
-        f"  - remove the over-loaded hosts' entries from {manifest} (or delete the file) "
+        "  - run 'shard-assets rebalance OUTPUT_DIR' with the same settings: it moves the "
+        "fewest assets needed and lists them ('--dry-run' shows them first);\n"
+        f"  - or remove the over-loaded hosts' entries from {manifest} (or delete the file) "
         "so those assets are placed again;\n"
         f"  - or raise max_imbalance (to {float(suggestion):g} for this spread) if it is "
         "acceptable."

@@ -415,7 +415,7 @@ def plan_build(output_dir: Path, settings: Settings, *, rebalance: bool = False)
         settings.hosts,
         settings.max_imbalance,
         previous.assets if previous else None,
-        [h.name for h in previous.hosts] if previous else None,
+        previous.hosts if previous else None,
         algorithm=settings.algorithm,
         bounded=settings.bounded,
         loads=loads,

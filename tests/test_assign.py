@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shard_assets.assign import assign_hosts, resolve_pins
+from shard_assets.assign import assign_hosts, rebalance_assignment, resolve_pins
 from shard_assets.balance import balance_report, caps
 from shard_assets.ring import Host
 
@@ -44,9 +44,18 @@ def test_manifest_is_authoritative_while_hosts_are_within_their_caps() -> None:
     assert result.moves == ()
 
 
-def test_a_host_over_its_cap_gives_up_the_fewest_assets() -> None:
+def test_manifest_is_authoritative() -> None:
     previous = {a: "cdn2.example.com" for a in ASSETS[:10]}
     result = assign_hosts(ASSETS[:10], HOSTS, TENTH, previous, [h.name for h in HOSTS])
+    assert result.hosts_by_asset == previous
+    assert result.moves == ()
+    assert not balance_report(result.hosts_by_asset, HOSTS, TENTH).ok
+
+
+def test_rebalance_gives_up_the_fewest_assets() -> None:
+    previous = {a: "cdn2.example.com" for a in ASSETS[:10]}
+    kept = assign_hosts(ASSETS[:10], HOSTS, TENTH, previous, [h.name for h in HOSTS])
+    result = rebalance_assignment(kept, HOSTS, TENTH)
     assert Counter(result.hosts_by_asset.values())["cdn2.example.com"] == 3  # the cap
     assert len(result.moves) == 7
     assert {m.reason for m in result.moves} == {"rebalance: cdn2.example.com was above its cap"}
@@ -70,17 +79,31 @@ def test_placement_aims_at_the_fair_share_and_small_changes_move_nothing() -> No
     assert second.moves == ()
 
 
-def test_a_host_at_its_cap_sheds_only_the_excess_when_the_caps_shrink() -> None:
+def test_a_host_at_its_cap_fails_the_gate_when_caps_shrink_and_rebalance_fixes_it() -> None:
     # A kept split with cdn1 at its cap (275 of 1,000); deleting 8 assets from the
-    # other hosts lowers every cap to 273, which used to fail the next build.
+    # other hosts lowers every cap to 273. The manifest stays authoritative, so the
+    # gate fails, and rebalance moves exactly the 2 in excess.
     names = [h.name for h in HOSTS]
     previous = {a: names[0] if i < 275 else names[1 + i % 3] for i, a in enumerate(ASSETS)}
     gone = [a for a in ASSETS[275:]][:8]
     remaining = [a for a in ASSETS if a not in gone]
     second = assign_hosts(remaining, HOSTS, TENTH, previous, names)
-    assert balance_report(second.hosts_by_asset, HOSTS, TENTH).ok
     assert caps(len(remaining), HOSTS, TENTH)[names[0]] == 273
-    assert [m.old for m in second.moves] == [names[0], names[0]]
+    assert second.moves == ()
+    assert not balance_report(second.hosts_by_asset, HOSTS, TENTH).ok
+    fixed = rebalance_assignment(second, HOSTS, TENTH)
+    assert balance_report(fixed.hosts_by_asset, HOSTS, TENTH).ok
+    assert [m.old for m in fixed.moves] == [names[0], names[0]]
+
+
+def test_a_fresh_split_has_headroom_for_small_deletions() -> None:
+    names = [h.name for h in HOSTS]
+    first = assign_hosts(ASSETS, HOSTS, TENTH)
+    on_others = [a for a, h in first.hosts_by_asset.items() if h != names[0]]
+    remaining = [a for a in ASSETS if a not in set(on_others[:60])]  # 6% of the site
+    second = assign_hosts(remaining, HOSTS, TENTH, first.hosts_by_asset, names)
+    assert second.moves == ()
+    assert balance_report(second.hosts_by_asset, HOSTS, TENTH).ok
 
 
 def test_dropped_and_placed_are_reported() -> None:
@@ -184,11 +207,12 @@ def test_adding_a_host_moves_only_onto_it_for_every_algorithm(algorithm: str) ->
 def test_a_weight_change_moves_the_excess_and_passes_the_gate() -> None:
     first = assign_hosts(ASSETS, HOSTS, TENTH)
     heavier = (Host(HOSTS[0].name, Fraction(2)), *HOSTS[1:])
-    names = [h.name for h in HOSTS]
-    second = assign_hosts(ASSETS, heavier, TENTH, first.hosts_by_asset, names)
+    second = assign_hosts(ASSETS, heavier, TENTH, first.hosts_by_asset, HOSTS)
     assert balance_report(second.hosts_by_asset, heavier, TENTH).ok
-    # Only the shrunken caps shed assets, and far fewer than a reshuffle would move.
-    assert {m.old for m in second.moves} <= set(names[1:])
+    # Only the shrunken caps shed assets, only onto the grown host, and far fewer than
+    # a reshuffle would move.
+    assert {m.old for m in second.moves} <= {h.name for h in HOSTS[1:]}
+    assert {m.new for m in second.moves} == {HOSTS[0].name}
     assert len(second.moves) < len(ASSETS) / 4
 
 
@@ -252,7 +276,9 @@ def test_pins_over_the_cap_stay_and_do_not_fail_the_gate() -> None:
     pins = {a: "cdn1.example.com" for a in ASSETS[:600]}
     previous = dict.fromkeys(ASSETS, "cdn1.example.com")  # and the rest too, by hand
     names = [h.name for h in HOSTS]
-    result = assign_hosts(ASSETS, HOSTS, TENTH, previous, names, pins=pins)
+    kept = assign_hosts(ASSETS, HOSTS, TENTH, previous, names, pins=pins)
+    assert not balance_report(kept.hosts_by_asset, HOSTS, TENTH, pinned=kept.pinned).ok
+    result = rebalance_assignment(kept, HOSTS, TENTH)
     on_cdn1 = sorted(a for a, h in result.hosts_by_asset.items() if h == "cdn1.example.com")
     assert on_cdn1 == sorted(pins)  # every movable asset left the over-full host
     report = balance_report(result.hosts_by_asset, HOSTS, TENTH, pinned=result.pinned)

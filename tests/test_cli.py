@@ -92,7 +92,7 @@ def test_gate_failure_exits_1_with_the_table(
     data = json.loads(manifest.read_text())
     data["assets"] = dict.fromkeys(data["assets"], HOSTS[1])
     manifest.write_text(json.dumps(data))
-    assert run(site, "--no-bounded") == 1  # bounded, the host would shed its excess
+    assert run(site) == 1
     err = capsys.readouterr().err
     assert "over cap by" in err and "cdn2.example.com" in err
     assert manifest.read_text() == json.dumps(data)

@@ -80,8 +80,6 @@ def test_gate_failure_is_a_clean_error_and_keeps_everything(project: Path) -> No
     data["assets"] = dict.fromkeys(data["assets"], HOSTS[2])
     path.write_text(json.dumps(data, indent=2))
     before = path.read_bytes()
-    # Bounded (the default), the over-loaded host would give up its excess instead.
-    set_option(project, "max_imbalance: 0.10", "max_imbalance: 0.10\n      bounded: false")
     result = mkdocs_build(project)
     assert result.returncode == 1
     assert "over cap by" in result.stderr and HOSTS[2] in result.stderr

@@ -74,10 +74,7 @@ def test_gate_failure_makes_pelican_exit_non_zero(project: Path) -> None:
     data["assets"] = dict.fromkeys(data["assets"], HOSTS[0])
     path.write_text(json.dumps(data))
     before = path.read_bytes()
-    # Bounded (the default), the over-loaded host would give up its excess instead.
-    result = pelican_build(
-        project, SHARD_ASSETS={"hosts": HOSTS, "manifest": str(path), "bounded": False}
-    )
+    result = pelican_build(project)
     assert result.returncode == 1
     assert "over cap by" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr

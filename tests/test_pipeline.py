@@ -146,11 +146,12 @@ def test_gate_fails_on_a_lopsided_manifest_and_touches_nothing(
         page.write_text(page.read_text().replace("https://", "//old-"))
     before = snapshot(site)
     with pytest.raises(BalanceError) as failure:
-        # With bounded on, the over-loaded host would give up its excess instead.
-        shard_site(site, make_settings(bounded=False))
+        shard_site(site, settings)
     message = str(failure.value)
     assert "cdn1.example.com" in message and "over cap by" in message
-    assert "max_imbalance" in message and "set bounded to true" in message
+    assert "max_imbalance" in message and "shard-assets rebalance" in message
+    with pytest.raises(BalanceError, match="set bounded to true"):
+        shard_site(site, make_settings(bounded=False))
     assert settings.manifest.read_bytes() == manifest
     assert snapshot(site) == before
 
