@@ -29,6 +29,7 @@ KNOWN_SETTINGS = (
     "hosts",
     "manifest",
     "max_imbalance",
+    "report",
     "scheme",
     "site_url",
     "strict",
@@ -53,6 +54,7 @@ class Settings:
     strict: bool = False
     attributes: tuple[tuple[str, str, str], ...] = ()
     enabled: bool = True
+    report: bool = False
     site: Site = field(default_factory=Site)
 
     @property
@@ -129,6 +131,7 @@ def load_settings(
         strict=_flag(options.get("strict", False), "strict", fail),
         attributes=_attributes(options.get("attributes", ()), fail),
         enabled=_flag(options.get("enabled", True), "enabled", fail),
+        report=_flag(options.get("report", False), "report", fail),
         site=site,
     )
 

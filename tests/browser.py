@@ -38,6 +38,26 @@ def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def require_browser() -> str:
+    """Chromium's path, after checking Playwright imports; otherwise skip the test (or
+    the module, at import time), except in CI (``CI`` set), where ``.ci/run`` installs
+    both and a skip would hide a broken setup: there it fails."""
+    import pytest
+
+    chromium = find_chromium()
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        reason = "playwright is not installed: pip install -e '.[test]'"
+    else:
+        if chromium is not None:
+            return chromium
+        reason = "Chromium is not installed: apt-get install chromium (or set CHROMIUM)"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason}; CI must run the browser tests", pytrace=False)
+    raise pytest.skip.Exception(reason, allow_module_level=True)
+
+
 def launch(playwright: Playwright, resolver_rules: str, executable: str) -> Browser:
     """Start headless Chromium with ``resolver_rules`` (``--host-resolver-rules``)."""
     return playwright.chromium.launch(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
-from .browser import check_page, check_site, find_chromium, host_problems, launch
+from .browser import check_page, check_site, host_problems, launch, require_browser
 from .cdn_server import CdnServer, shard_hosts
 from .conftest import ROOT, SAMPLE_SITE
 
@@ -32,19 +32,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Playwright
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason}; CI must run the browser tests (.ci/run installs it)", pytrace=False)
-    pytest.skip(reason, allow_module_level=True)
-
-
-try:
-    from playwright.sync_api import sync_playwright
-except ImportError:
-    _unavailable("playwright is not installed: pip install -e '.[test]'")
-CHROMIUM = find_chromium()
-if CHROMIUM is None:
-    _unavailable("Chromium is not installed: apt-get install chromium (or set CHROMIUM)")
+CHROMIUM = require_browser()
 pytest.importorskip("mkdocs")
 pytest.importorskip("pelican")
 
@@ -163,6 +151,8 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, bool], B
 
 @pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as driver:
         yield driver
 
@@ -174,7 +164,6 @@ def test_every_page_loads_cleanly(
 ) -> None:
     site = builds[generator, sharded]
     assert len(site.pages) >= 9
-    assert CHROMIUM is not None
     with CdnServer(site.output, HOSTS) as server:
         browser = launch(playwright, server.resolver_rules(), CHROMIUM)
         try:
@@ -209,7 +198,6 @@ def test_a_shard_host_the_browser_cannot_resolve_fails_the_check(
     site = builds["pelican", True]
     missing = HOSTS[-1]
     page = _page_using(site, missing)
-    assert CHROMIUM is not None
     with CdnServer(site.output, HOSTS) as server:
         browser = launch(playwright, server.resolver_rules(HOSTS[:-1]), CHROMIUM)
         try:
@@ -228,7 +216,6 @@ def test_a_host_the_cdn_does_not_serve_fails_the_check(
     site = builds["mkdocs", True]
     missing = HOSTS[0]
     page = _page_using(site, missing)
-    assert CHROMIUM is not None
     with CdnServer(site.output, HOSTS[1:]) as server:
         browser = launch(playwright, server.resolver_rules(HOSTS), CHROMIUM)
         try:
@@ -244,7 +231,6 @@ def test_an_asset_requested_from_another_host_fails_the_check(
 ) -> None:
     site = builds["pelican", True]
     page = "/index.html"
-    assert CHROMIUM is not None
     with CdnServer(site.output, HOSTS) as server:
         browser = launch(playwright, server.resolver_rules(), CHROMIUM)
         try:

@@ -27,7 +27,9 @@ from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 
 from ..config import Settings, load_settings
 from ..errors import ConfigError, ShardAssetsError
+from ..manifest import read_manifest
 from ..pipeline import shard_site, summary
+from ..report import write_build_report
 
 log = get_plugin_logger(__name__)
 
@@ -44,6 +46,7 @@ class ShardAssetsConfig(base.Config):
     attributes = c.ListOfItems(c.Type(str), default=[])
     strict = c.Type(bool, default=False)
     enabled = c.Type(bool, default=True)
+    report = c.Type(bool, default=False)
     enabled_on_serve = c.Type(bool, default=False)
 
 
@@ -69,6 +72,7 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
                 "attributes",
                 "strict",
                 "enabled",
+                "report",
             )
         }
         options["site_url"] = self.config.site_url or config.site_url or None
@@ -89,7 +93,11 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         if self.settings is None:
             return
         try:
+            previous = read_manifest(self.settings.manifest) if self.settings.report else None
             result = shard_site(Path(config.site_dir), self.settings)
+            if self.settings.report:
+                report = write_build_report(Path(config.site_dir), self.settings, previous)
+                log.info(f"report: {report}")
         except ShardAssetsError as error:
             raise PluginError(str(error)) from None
         for missing in result.missing:

@@ -21,7 +21,9 @@ from typing import Any
 from pelican import signals
 
 from ..config import Settings, load_settings
+from ..manifest import read_manifest
 from ..pipeline import shard_site, summary
+from ..report import write_build_report
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +49,16 @@ def _on_finalized(pelican: Any) -> None:
     settings = settings_from(pelican.settings)
     if not settings.enabled:
         return
+    previous = read_manifest(settings.manifest) if settings.report else None
     result = shard_site(Path(pelican.output_path), settings)
     for missing in result.missing:
         log.warning("shard-assets: %s", missing)
     for document in result.undecodable:
         log.warning("shard-assets: %s: cannot be decoded; left as it was", document)
     log.info("%s", summary(result))
+    if settings.report:
+        report = write_build_report(Path(pelican.output_path), settings, previous)
+        log.info("shard-assets: report: %s", report)
 
 
 def register() -> None:
