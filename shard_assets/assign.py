@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from .balance import caps
@@ -157,3 +157,41 @@ def _move_to_new_hosts(
                 break
             move(asset, target, f"{host} was above its cap")
     return moves
+
+
+def rebalance_assignment(
+    assignment: Assignment, hosts: Sequence[Host], max_imbalance: Fraction
+) -> Assignment:
+    """Move the fewest assets needed to bring every host within its cap.
+
+    Exactly ``sum(load - cap)`` over the hosts above their caps move. From each such
+    host, assets that the plain ring would not put there go first (they were passed
+    on by the bounded pass, or placed by hand), then the rest in placement order;
+    each goes to the first host with room clockwise from its key.
+    """
+    ring = Ring(hosts)
+    result = dict(assignment.hosts_by_asset)
+    limit = caps(len(result), hosts, max_imbalance)
+    load: Counter[str] = Counter(result.values())
+    moves = list(assignment.moves)
+    for host in (h.name for h in hosts):
+        if load[host] <= limit[host]:
+            continue
+        mine = placement_order(a for a, h in result.items() if h == host)
+        mine.sort(key=lambda a: ring.lookup(a) == host)  # stable: misplaced ones first
+        for asset in mine:
+            if load[host] <= limit[host]:
+                break
+            target = _first_with_room(ring, asset, load, limit)
+            if target == host:
+                continue
+            moves.append(Move(asset, host, target, f"rebalance: {host} was above its cap"))
+            load[host] -= 1
+            load[target] += 1
+            result[asset] = target
+    return replace(
+        assignment,
+        hosts_by_asset=dict(sorted(result.items())),
+        moves=tuple(sorted(moves, key=lambda m: m.asset)),
+        kept=assignment.kept - (len(moves) - len(assignment.moves)),
+    )

@@ -20,7 +20,8 @@ from pathlib import Path
 from . import __version__
 from .config import Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
-from .pipeline import shard_site, summary
+from .manifest import read_manifest
+from .pipeline import BuildResult, Plan, describe_moves, plan_build, shard_site, summary
 from .report import (
     FORMATS,
     REPORT_NAME,
@@ -35,14 +36,14 @@ from .report import (
 Command = Callable[[argparse.Namespace], int]
 
 
-def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_settings_arguments(parser: argparse.ArgumentParser, hosts_required: bool = True) -> None:
     """The flags that mirror the settings of the plugins."""
     parser.add_argument(
         "--host",
         dest="hosts",
         action="append",
         metavar="HOST[=WEIGHT]",
-        required=True,
+        required=hosts_required,
         help="a shard hostname, repeated for each host; HOST=WEIGHT gives a weight",
     )
     parser.add_argument(
@@ -69,6 +70,11 @@ def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
         help="also rewrite this attribute, e.g. 'img[data-src]' (repeatable)",
     )
     parser.add_argument("--strict", action="store_true", help="fail on references to missing files")
+    parser.add_argument(
+        "--locked",
+        action="store_true",
+        help="fail, writing nothing, if the manifest would change (for CI)",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -82,6 +88,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "exclude": args.exclude,
             "attributes": args.attributes,
             "strict": args.strict,
+            "locked": args.locked,
         },
         base_dir=Path.cwd(),
         source="command line",
@@ -111,15 +118,81 @@ def _warn(message: str) -> None:
     print(f"shard-assets: warning: {message}", file=sys.stderr)
 
 
-def _cmd_build(args: argparse.Namespace) -> int:
-    result = shard_site(_output_dir(args.output_dir), _settings(args))
+def _report_build(result: BuildResult, quiet: bool) -> int:
     for missing in result.missing:
         _warn(str(missing))
     for document in result.undecodable:
-        _warn(f"{document}: cannot be decoded; left as it was")
-    if not args.quiet:
+        _warn(f"{document}: binary or not decodable; left as it was")
+    if not quiet:
         print(summary(result))
     return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    return _report_build(shard_site(_output_dir(args.output_dir), _settings(args)), args.quiet)
+
+
+def _cmd_rebalance(args: argparse.Namespace) -> int:
+    output_dir = _output_dir(args.output_dir)
+    settings = _settings(args)
+    if args.dry_run:
+        plan = plan_build(output_dir, settings, rebalance=True)
+        print(_plan_text(plan, "rebalance would move"))
+        return 0
+    return _report_build(shard_site(output_dir, settings, rebalance=True), args.quiet)
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify_site  # noqa: PLC0415 (BeautifulSoup loads only for verify)
+
+    findings = verify_site(_output_dir(args.output_dir), _settings(args))
+    for finding in findings:
+        print(finding)
+    if findings:
+        print(f"shard-assets verify: {len(findings)} problem(s)", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(
+            "shard-assets verify: every site-local asset reference is sharded as the manifest says"
+        )
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    output_dir = _output_dir(args.output_dir)
+    if not args.hosts:
+        manifest = read_manifest(Path(args.manifest))
+        if manifest is None:
+            raise ConfigError(
+                f"{args.manifest}: no manifest to start from; give the hosts with --host"
+            )
+        args.hosts = [f"{h.name}={h.weight}" if h.weight != 1 else h.name for h in manifest.hosts]
+    names = [h.partition("=")[0] for h in args.hosts]
+    for host in args.remove_hosts:
+        if host not in names:
+            raise ConfigError(f"--remove-host {host}: not among the hosts {', '.join(names)}")
+        args.hosts = [h for h in args.hosts if h.partition("=")[0] != host]
+    args.hosts += args.add_hosts
+    plan = plan_build(output_dir, _settings(args))
+    print(_plan_text(plan, "would move"))
+    return 0 if plan.report.ok else 1
+
+
+def _plan_text(plan: Plan, verb: str) -> str:
+    moves = plan.assignment.moves
+    total = len(plan.assignment.hosts_by_asset)
+    share = f" ({len(moves) / total:.1%})" if total else ""
+    verdict = "passes" if plan.report.ok else "FAILS"
+    return "\n".join(
+        [
+            f"shard-assets: {verb} {len(moves)} of {total} assets{share}; "
+            f"{len(plan.assignment.placed)} new, {len(plan.assignment.dropped)} dropped",
+            *describe_moves(plan.assignment, limit=len(moves)),
+            plan.report.table(),
+            f"  the gate {verdict} (max_imbalance {float(plan.settings.max_imbalance):g}); "
+            "nothing was written",
+        ]
+    )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -169,6 +242,45 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--quiet", action="store_true", help="print only warnings and errors")
     build.set_defaults(run=_cmd_build)
 
+    plan = commands.add_parser(
+        "plan",
+        help="dry run: which assets would move if the hosts changed, and the balance after",
+        description="Show, without writing anything, which assets a host change would move "
+        "and the resulting balance. Hosts start from the manifest's (or --host), then "
+        "--add-host and --remove-host apply. Exit 1 if the result would fail the gate.",
+    )
+    plan.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    _add_settings_arguments(plan, hosts_required=False)
+    plan.add_argument("--add-host", dest="add_hosts", action="append", default=[], metavar="HOST")
+    plan.add_argument(
+        "--remove-host", dest="remove_hosts", action="append", default=[], metavar="HOST"
+    )
+    plan.set_defaults(run=_cmd_plan)
+
+    rebalance = commands.add_parser(
+        "rebalance",
+        help="move the fewest assets needed to bring every host within its cap",
+        description="Like build, but first moves the fewest assets needed to bring the split "
+        "within max_imbalance, and reports exactly which ones moved.",
+    )
+    rebalance.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    _add_settings_arguments(rebalance)
+    rebalance.add_argument("--dry-run", action="store_true", help="only show what would move")
+    rebalance.add_argument("--quiet", action="store_true", help="print only warnings and errors")
+    rebalance.set_defaults(run=_cmd_rebalance)
+
+    verify = commands.add_parser(
+        "verify",
+        help="audit a sharded site against the manifest (independently of the rewriter)",
+        description="Read OUTPUT_DIR with BeautifulSoup and tinycss2 and check that every "
+        "site-local asset reference is on the host the manifest names, that no shard URL "
+        "names an unconfigured host or a missing file, and that nothing still loads a "
+        "site-local asset from the origin. Exit 1 with the list of findings otherwise.",
+    )
+    verify.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    _add_settings_arguments(verify)
+    verify.add_argument("--quiet", action="store_true", help="print only findings")
+    verify.set_defaults(run=_cmd_verify)
     report = commands.add_parser(
         "report",
         help="show how the assets are spread over the hosts (HTML, text or JSON)",

@@ -27,12 +27,14 @@ KNOWN_SETTINGS = (
     "enabled",
     "exclude",
     "hosts",
+    "locked",
     "manifest",
     "max_imbalance",
     "report",
     "scheme",
     "site_url",
     "strict",
+    "verify",
 )
 
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
@@ -54,6 +56,8 @@ class Settings:
     strict: bool = False
     attributes: tuple[tuple[str, str, str], ...] = ()
     enabled: bool = True
+    locked: bool = False
+    verify: bool = False
     report: bool = False
     site: Site = field(default_factory=Site)
 
@@ -131,6 +135,8 @@ def load_settings(
         strict=_flag(options.get("strict", False), "strict", fail),
         attributes=_attributes(options.get("attributes", ()), fail),
         enabled=_flag(options.get("enabled", True), "enabled", fail),
+        locked=_flag(options.get("locked", False), "locked", fail),
+        verify=_flag(options.get("verify", False), "verify", fail),
         report=_flag(options.get("report", False), "report", fail),
         site=site,
     )

@@ -10,17 +10,26 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Generator, Iterator
+from typing import NamedTuple
 
 from .urls import Codec, Ref, Site, find_ref
 
-_STRING_DQ = r'"(?:[^"\\\n]|\\.)*+"'
-_STRING_SQ = r"'(?:[^'\\\n]|\\.)*+'"
+# A string ends at its quote; a newline (LF, CR or FF) ends it too, unless escaped,
+# and an escaped CRLF is one newline. A hex escape takes one whitespace after it,
+# CRLF included.
+_DQ = r'(?:[^"\\\n\r\f]|\\\r\n|\\.)*+'
+_SQ = r"(?:[^'\\\n\r\f]|\\\r\n|\\.)*+"
+_STRING_DQ = f'"{_DQ}"'
+_STRING_SQ = f"'{_SQ}'"
+# A string that a newline (or the end) cuts off is a "bad string" to CSS: one token,
+# never a URL, and nothing inside it is a token of its own.
+_BAD_STRINGS = f"\"{_DQ}|'{_SQ}"
 _URL_FUNC = (
     r"(?<![\w-])url\(\s*+(?:"
-    r'"(?P<dq>(?:[^"\\\n]|\\.)*+)"'
-    r"|'(?P<sq>(?:[^'\\\n]|\\.)*+)'"
+    rf'"(?P<dq>{_DQ})"'
+    rf"|'(?P<sq>{_SQ})'"
     r"{entity}"
-    r"|(?P<uq>(?:[^\"'()\\\s]|\\[0-9a-fA-F]{{1,6}}[ \t\r\n\f]?|\\.)++))\s*+\)"
+    r"|(?P<uq>(?:[^\"'()\\\s]|\\[0-9a-fA-F]{{1,6}}(?:\r\n|[ \t\r\n\f])?|\\.)++))\s*+\)"
 )
 # Inside an HTML style attribute a quote can be written as an entity.
 _ENTITY_QUOTED = r"|(?P<eo>&quot;|&#0*34;|&#[xX]0*22;|&apos;|&#0*39;|&#[xX]0*27;)(?P<eq>.*?)(?P=eo)"
@@ -29,11 +38,15 @@ _ENTITY_QUOTED = r"|(?P<eo>&quot;|&#0*34;|&#[xX]0*22;|&apos;|&#0*39;|&#[xX]0*27;
 def _token_pattern(in_attribute: bool) -> re.Pattern[str]:
     url = _URL_FUNC.format(entity=_ENTITY_QUOTED if in_attribute else "")
     return re.compile(
-        r"(?P<comment>/\*.*?(?:\*/|\Z))"
+        # Skipped whole: comments, and the conditions of @supports and @document,
+        # which are tested, never loaded (@supports (background: image-set("a.png" 1x))).
+        r"(?P<skip>/\*.*?(?:\*/|\Z)"
+        r"|@(?:supports|document|-moz-document)(?![\w-])"
+        rf"(?:[^{{;\"'/]++|{_STRING_DQ}|{_STRING_SQ}|{_BAD_STRINGS}|/\*.*?(?:\*/|\Z)|/)*+)"
         rf"|(?P<url>{url})"
-        rf"|@import\s*+(?:\"(?P<idq>(?:[^\"\\\n]|\\.)*+)\"|'(?P<isq>(?:[^'\\\n]|\\.)*+)')"
+        rf"|@import\s*+(?:\"(?P<idq>{_DQ})\"|'(?P<isq>{_SQ})')"
         r"|(?P<imageset>(?<![\w-])(?:-webkit-)?image-set\()"
-        rf"|{_STRING_DQ}|{_STRING_SQ}",
+        rf"|{_STRING_DQ}|{_STRING_SQ}|{_BAD_STRINGS}",
         re.IGNORECASE | re.DOTALL,
     )
 
@@ -42,11 +55,13 @@ _TOKENS = _token_pattern(in_attribute=False)
 _ATTRIBUTE_TOKENS = _token_pattern(in_attribute=True)
 _SET_TOKENS = re.compile(
     rf"/\*.*?(?:\*/|\Z)|(?P<url>{_URL_FUNC.format(entity='')})"
-    rf"|(?P<bare_dq>{_STRING_DQ})|(?P<bare_sq>{_STRING_SQ})|(?P<open>\()|(?P<close>\))",
+    rf"|(?P<bare_dq>{_STRING_DQ})|(?P<bare_sq>{_STRING_SQ})|{_BAD_STRINGS}"
+    r"|(?P<open>\()|(?P<close>\))",
     re.IGNORECASE | re.DOTALL,
 )
-_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})[ \t\n\r\f]?|\n|(.))", re.DOTALL)
-_NEEDS_ESCAPE_UNQUOTED = re.compile(r"[\\\"'()\s]")
+_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})(?:\r\n|[ \t\n\r\f])?|\r\n|[\n\r\f]|(.))", re.DOTALL)
+_NEEDS_ESCAPE_UNQUOTED = re.compile(r"[\\\"'()\s\x00-\x1f\x7f]")
+_NEEDS_ESCAPE_QUOTED = re.compile(r"[\\\n\r\f\x00]")
 
 
 def css_unescape(text: str) -> str:
@@ -63,12 +78,22 @@ def css_unescape(text: str) -> str:
     return _ESCAPE.sub(one, text)
 
 
+def _escape_char(m: re.Match[str]) -> str:
+    char = m.group()
+    # Whitespace and control characters need the hex form; six digits need no
+    # terminating space ("\\00000a" for a newline).
+    if char.isspace() or not char.isprintable():
+        return f"\\{ord(char):06x}"
+    return "\\" + char
+
+
 def _escape_unquoted(path: str) -> str:
-    return _NEEDS_ESCAPE_UNQUOTED.sub(lambda m: "\\" + m.group(), path)
+    return _NEEDS_ESCAPE_UNQUOTED.sub(_escape_char, path)
 
 
 def _escape_in(quote: str) -> Codec:
-    return lambda path: path.replace("\\", "\\\\").replace(quote, "\\" + quote)
+    pattern = re.compile(_NEEDS_ESCAPE_QUOTED.pattern[:-1] + re.escape(quote) + "]")
+    return lambda path: pattern.sub(_escape_char, path)
 
 
 def _in_attribute(decode: Codec, encode: Codec) -> tuple[Codec, Codec]:
@@ -88,10 +113,19 @@ _GROUP_CODECS: dict[str, tuple[Codec, Codec]] = {
 }
 
 
+class _Where(NamedTuple):
+    """Where the CSS stands: the path URLs resolve against, the site, in an attribute?"""
+
+    base_path: str | None
+    site: Site
+    in_attribute: bool
+
+
 def find_css_refs(
     text: str,
     base_path: str | None,
     site: Site,
+    *,
     start: int = 0,
     end: int | None = None,
     in_attribute: bool = False,
@@ -104,20 +138,21 @@ def find_css_refs(
     """
     stop = len(text) if end is None else end
     tokens = _ATTRIBUTE_TOKENS if in_attribute else _TOKENS
+    where = _Where(base_path, site, in_attribute)
     pos = start
     while True:
         m = tokens.search(text, pos, stop)
         if m is None:
             return
         pos = m.end()
-        if m.group("comment") is not None:
+        if m.group("skip") is not None:
             continue
         if m.group("imageset") is not None:
-            pos = yield from _image_set(text, pos, stop, base_path, site, in_attribute)
+            pos = yield from _image_set(text, pos, stop, where)
             continue
         for group in ("uq", "dq", "sq", "eq", "idq", "isq"):
             if group in tokens.groupindex and m.start(group) >= 0:
-                ref = _ref(text, m.start(group), m.end(group), group, base_path, site, in_attribute)
+                ref = _ref(text, m.start(group), m.end(group), group, where)
                 if ref is not None:
                     yield ref
                 break
@@ -128,19 +163,15 @@ def _ref(
     start: int,
     end: int,
     group: str,
-    base_path: str | None,
-    site: Site,
-    in_attribute: bool,
+    where: _Where,
 ) -> Ref | None:
     decode, encode = _GROUP_CODECS[group]
-    if in_attribute:
+    if where.in_attribute:
         decode, encode = _in_attribute(decode, encode)
-    return find_ref(text, start, end, base_path, site, decode, encode)
+    return find_ref(text, start, end, where.base_path, where.site, decode=decode, encode=encode)
 
 
-def _image_set(
-    text: str, pos: int, stop: int, base_path: str | None, site: Site, in_attribute: bool
-) -> Generator[Ref, None, int]:
+def _image_set(text: str, pos: int, stop: int, where: _Where) -> Generator[Ref, None, int]:
     """Refs inside ``image-set(...)``, whose bare strings are URLs; returns the end position."""
     depth = 1
     while depth:
@@ -154,13 +185,13 @@ def _image_set(
             depth -= 1
         elif m.group("url") is not None:
             group = next(g for g in ("uq", "dq", "sq") if m.start(g) >= 0)
-            ref = _ref(text, m.start(group), m.end(group), group, base_path, site, in_attribute)
+            ref = _ref(text, m.start(group), m.end(group), group, where)
             if ref is not None:
                 yield ref
         elif depth == 1 and (m.group("bare_dq") or m.group("bare_sq")):
             bare = "bare_dq" if m.group("bare_dq") else "bare_sq"
             first, last = m.start(bare) + 1, m.end(bare) - 1
-            ref = _ref(text, first, last, bare[5:], base_path, site, in_attribute)
+            ref = _ref(text, first, last, bare[5:], where)
             if ref is not None:
                 yield ref
     return pos

@@ -33,3 +33,15 @@ class BalanceError(ShardAssetsError):
 
 class MissingAssetError(ShardAssetsError):
     """``strict`` is on and a page references a site-local file that does not exist."""
+
+
+class LockedError(ShardAssetsError):
+    """``locked`` is on and the build would change the manifest."""
+
+
+class LockHeldError(ShardAssetsError):
+    """Another build holds the manifest's lock."""
+
+
+class VerifyError(ShardAssetsError):
+    """``verify`` found references that are not sharded as the manifest says."""

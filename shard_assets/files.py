@@ -2,7 +2,8 @@
 
 A document is decoded so that encoding it again gives back exactly the bytes read:
 UTF-8 with ``surrogateescape`` (invalid bytes survive as lone surrogates), or the
-single-byte charset a page declares, or UTF-16 when it starts with a BOM. Only the
+single-byte charset a page declares (read as browsers read it: ``iso-8859-1`` and
+``ascii`` are windows-1252), or UTF-16 when it starts with a BOM. Only the
 URL text in it changes, so every other byte is preserved.
 """
 
@@ -13,13 +14,28 @@ import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from .errors import LockHeldError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: builds are not locked there
+    fcntl = None  # type: ignore[assignment]
+
+#: The temporary files :func:`atomic_write` creates; a build that was killed may
+#: leave one behind, and the next build deletes it.
+TEMP_FILE = re.compile(r"\..+\.shard-assets-[A-Za-z0-9_]+\.tmp")
 
 _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
 )
 _CSS_CHARSET = re.compile(rb'@charset\s+"([A-Za-z0-9_.:-]+)"')
+#: Labels browsers read as windows-1252 (WHATWG Encoding): a page that says
+#: iso-8859-1 and has byte 0x80 means "€", and its URLs name files that way.
+_READ_AS_WINDOWS_1252 = frozenset({"iso8859-1", "ascii"})
 
 
 @dataclass(frozen=True)
@@ -45,12 +61,16 @@ def decode_document(data: bytes, is_css: bool) -> Decoded | None:
         except UnicodeDecodeError:
             return None
         return decoded if decoded.encode(decoded.text) == data else None
+    if b"\0" in data[:8192]:
+        return None  # binary data (or NUL bytes no page has): leave the file alone
     declared = (_CSS_CHARSET if is_css else _META_CHARSET).search(data[:1024])
     if declared and not data.startswith(codecs.BOM_UTF8):
         try:
             info = codecs.lookup(declared.group(1).decode("ascii"))
         except LookupError:
             info = None
+        if info is not None and info.name in _READ_AS_WINDOWS_1252:
+            info = codecs.lookup("cp1252")
         if info is not None and info.name not in ("utf-8", "utf-16", "utf-32"):
             try:
                 text = data.decode(info.name, "surrogateescape")
@@ -73,7 +93,9 @@ def atomic_write(path: Path, data: bytes) -> None:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, temp = tempfile.mkstemp(
+        prefix=f".{path.name}.shard-assets-", suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -85,3 +107,41 @@ def atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+
+
+@contextlib.contextmanager
+def manifest_lock(manifest: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside ``manifest`` for the duration of a build.
+
+    The lock is ``flock`` on ``.<manifest name>.lock``: the kernel releases it when
+    the process dies, so a killed build never leaves a stale lock. A second build
+    fails at once with a message instead of interleaving its writes.
+    """
+    if fcntl is None or not manifest.parent.is_dir():
+        yield
+        return
+    path = manifest.with_name(f".{manifest.name}.lock")
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LockHeldError(
+                f"{manifest}: another shard-assets build is using this manifest (lock {path} "
+                "is held); wait for it to finish, or give each build its own manifest"
+            ) from None
+        # The holder before us may have deleted the file after we opened it.
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)

@@ -4,9 +4,9 @@ A tokenizer in the shape of the HTML standard's, reduced to what matters here: i
 finds start tags of the elements that load assets, skips comments, CDATA and the
 content of raw-text elements (``script``, ``textarea``, ``title``...), hands
 ``<style>`` content and ``style=`` attributes to the CSS scanner, and reports each
-URL as a span of the original text. Tags it does not care about are passed over by
-the regular expression engine without a Python-level step, which is what makes it
-fast; malformed markup it cannot match is left alone, byte for byte.
+URL as a span of the original text. Tags it does not care about are passed over,
+whole, by the regular expression engine without a Python-level step, which is what
+makes it fast; malformed markup it cannot match is left alone, byte for byte.
 
 Text inside ``pre``/``code`` needs no special case: markup shown there is escaped
 (``&lt;img``), so it is text, not a tag, exactly as the browser sees it.
@@ -20,13 +20,15 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from .css import find_css_refs
-from .urls import HTML_SPACE, Ref, Site, absolute_path, find_ref
+from .urls import HTML_SPACE, Codec, Ref, Site, absolute_path, find_ref
 
 URL = "url"
 SRCSET = "srcset"
 
 #: Element -> attribute -> how its value holds URLs. ``link`` is further filtered
-#: by its rel tokens and ``input`` by ``type=image``.
+#: by its rel tokens and ``input`` by ``type=image``. SVG ``<use>`` is left out on
+#: purpose: browsers refuse to load a ``use`` reference from another origin (CORS
+#: does not help), so a sprite moved to a CDN host would break every icon.
 URL_ATTRIBUTES: Mapping[str, Mapping[str, str]] = {
     "img": {"src": URL, "srcset": SRCSET},
     "source": {"src": URL, "srcset": SRCSET},
@@ -39,7 +41,6 @@ URL_ATTRIBUTES: Mapping[str, Mapping[str, str]] = {
     "script": {"src": URL},
     "link": {"href": URL, "imagesrcset": SRCSET},
     "image": {"href": URL, "xlink:href": URL},
-    "use": {"href": URL, "xlink:href": URL},
 }
 
 #: ``link`` rel tokens whose href the browser loads with the page.
@@ -61,12 +62,22 @@ RAW_TEXT = frozenset(
     {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"}
 )
 
-_ATTRS = r"(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+"
+# A start tag's attributes as the HTML tokenizer reads them: a quote opens a quoted
+# value only right after ``=``, so ``alt=it's`` is one unquoted value, and a ``"``
+# that is never closed makes the tag unmatchable (the browser reads on to the end).
+_VALUE = r"(?:\"[^\"]*+\"|'[^']*+'|[^\s>\"'][^\s>]*+|(?=>))"
+_ATTRS = rf"(?:[\s/]++|[^\s/>=]++(?:\s*+=\s*+{_VALUE})?)*+"
 _ATTRIBUTE = re.compile(
-    r"([^\s\"'>/=][^\s\"'>/=]*+)(?:\s*+=\s*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\s>]++)))?"
+    r"([^\s/>=]++)(?:\s*+=\s*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\s>\"'][^\s>]*+)))?"
+)
+#: Looks ahead over a tag name and attributes for an attribute named ``style``.
+_HAS_STYLE = (
+    rf"[a-zA-Z][^\s/>]*+(?:[\s/]++|(?!style\s*+=)[^\s/>=]++(?:\s*+=\s*+{_VALUE})?)*+"
+    r"style\s*+="
 )
 _STYLE_ATTRIBUTE = re.compile(r"\sstyle\s*+=", re.IGNORECASE)
 _BASE_TAG = re.compile(r"<base[\s/>]", re.IGNORECASE)
+_QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 
 
 @dataclass(frozen=True)
@@ -90,21 +101,15 @@ class HtmlScanner:
             table.setdefault(tag.lower(), {})[attribute.lower()] = kind
         self.attributes: Mapping[str, Mapping[str, str]] = table
         names = sorted(set(table) | RAW_TEXT | {"base", "plaintext"}, key=lambda n: (-len(n), n))
-        alternation = "|".join(re.escape(n) for n in names)
-        common = (
-            r"<!--.*?(?:-->|\Z)|<!\[CDATA\[.*?(?:\]\]>|\Z)"
-            rf"|<(?P<name>{alternation})(?=[\s/>])(?P<attrs>{_ATTRS})>"
-        )
-        # Any element can carry a style attribute. Pages without one (most) use the
-        # first pattern, which never stops at tags it does not care about.
-        styled = (
-            r"|<(?P<sname>[a-zA-Z][^\s/>]*+)"
-            r"(?=(?:[^>\"']|\"[^\"]*+\"|'[^']*+')*?\sstyle\s*+=)"
-            rf"(?P<sattrs>{_ATTRS})>"
-        )
+        wanted = "(?:" + "|".join(re.escape(n) for n in names) + r")(?=[\s/>])"
+        # One match takes the text and the tags of no interest in a single step of the
+        # regex engine (each tag whole, so markup inside an attribute value is never
+        # taken for a tag), then stops at a comment, CDATA or a tag we want. Any element
+        # can carry a style attribute; pages without one (most) use the pattern that
+        # does not look for it, which is cheaper.
         flags = re.IGNORECASE | re.DOTALL
-        self._styled = re.compile(common + styled, flags)
-        self._plain = re.compile(common + r"|(?P<sname>(?!))(?P<sattrs>(?!))", flags)
+        self._plain = re.compile(_tag_pattern(wanted, styled=False), flags)
+        self._styled = re.compile(_tag_pattern(wanted, styled=True), flags)
         self._end_tags: dict[str, re.Pattern[str]] = {
             name: re.compile(rf"</{name}(?=[\s/>])[^>]*+>", flags) for name in RAW_TEXT
         }
@@ -122,8 +127,11 @@ class HtmlScanner:
         pattern = self._styled if _STYLE_ATTRIBUTE.search(text) else self._plain
         pos = 0
         length = len(text)
-        while pos < length:
-            m = pattern.search(text, pos)
+        # No tag ends after the last '>'. Stopping there keeps a tail of '<x' without
+        # one (a truncated page) from being rescanned to the end at every '<'.
+        stop = text.rfind(">") + 1
+        while pos < stop:
+            m = pattern.match(text, pos, stop)
             if m is None:
                 return
             pos = m.end()
@@ -146,7 +154,8 @@ class HtmlScanner:
             href = _first(attrs, "href")
             if href is None:
                 continue
-            return absolute_path(html.unescape(href.value).strip(HTML_SPACE), page_path, site)
+            url = html.unescape(href.value).strip(HTML_SPACE)
+            return absolute_path(_QUERY_OR_FRAGMENT.split(url, 1)[0], page_path, site)
         return page_path
 
     def _scan(self, text: str, base_path: str | None, site: Site) -> Iterator[Ref]:
@@ -162,26 +171,22 @@ class HtmlScanner:
                     if kind == SRCSET:
                         yield from _srcset_refs(text, attr.start, attr.end, base_path, site)
                     else:
-                        ref = find_ref(text, attr.start, attr.end, base_path, site, *_HTML_CODEC)
+                        ref = find_ref(text, attr.start, attr.end, base_path, site, **_HTML_CODEC)
                         if ref is not None:
                             yield ref
             style = _first(attrs, "style")
             if style is not None:
                 yield from find_css_refs(
-                    text, base_path, site, style.start, style.end, in_attribute=True
+                    text, base_path, site, start=style.start, end=style.end, in_attribute=True
                 )
             if name == "style":
                 end = self._end_tags["style"].search(text, tag_end)
-                yield from find_css_refs(
-                    text, base_path, site, tag_end, end.start() if end else len(text)
-                )
+                stop = end.start() if end else len(text)
+                yield from find_css_refs(text, base_path, site, start=tag_end, end=stop)
 
 
-def _html_encode(path: str) -> str:
-    return html.escape(path, quote=True)
-
-
-_HTML_CODEC = (html.unescape, _html_encode)
+# No encoder: a path with entities is kept as written (see find_ref).
+_HTML_CODEC: dict[str, Codec] = {"decode": html.unescape}
 
 
 def _attributes(text: str, start: int, end: int) -> list[_Attribute]:
@@ -198,6 +203,26 @@ def _attributes(text: str, start: int, end: int) -> list[_Attribute]:
     return found
 
 
+def _tag_pattern(wanted: str, *, styled: bool) -> str:
+    """The tokenizer step for :meth:`HtmlScanner._tags`, used with ``match``.
+
+    ``wanted`` matches the names of the elements to report. With ``styled``, tags
+    with a ``style`` attribute are reported too (as ``sname``/``sattrs``).
+    """
+    stop = rf"!--|!\[CDATA\[|{wanted}"
+    styled_tag = r"(?P<sname>(?!))(?P<sattrs>(?!))"
+    if styled:
+        stop += f"|{_HAS_STYLE}"
+        styled_tag = rf"<(?P<sname>[a-zA-Z][^\s/>]*+)(?P<sattrs>{_ATTRS})>"
+    skip = rf"(?:[^<]++|<(?!{stop})(?:/?[a-zA-Z][^\s/>]*+{_ATTRS}>)?)*+"
+    # A comment ends at -->, at --!>, or right away in <!--> and <!--->.
+    comment = r"<!--(?:-?>|.*?--!?>|.*\Z)"
+    cdata = r"<!\[CDATA\[.*?(?:\]\]>|\Z)"
+    tag = rf"<(?P<name>{wanted})(?P<attrs>{_ATTRS})>"
+    # A wanted tag that does not end (a quote never closed) is passed over.
+    return rf"{skip}(?:{comment}|{cdata}|{tag}|{styled_tag}|<)"
+
+
 def _first(attrs: list[_Attribute], name: str) -> _Attribute | None:
     return next((a for a in attrs if a.name == name), None)
 
@@ -208,7 +233,8 @@ def _loads_asset(name: str, attrs: list[_Attribute]) -> bool:
         return rel is not None and not LINK_RELS.isdisjoint(rel.value.lower().split())
     if name == "input":
         kind = _first(attrs, "type")
-        return kind is not None and kind.value.strip(HTML_SPACE).lower() == "image"
+        # An enumerated attribute: " image " is not "image" (the input is a text field).
+        return kind is not None and kind.value.lower() == "image"
     return True
 
 
@@ -227,7 +253,7 @@ def _srcset_refs(
         while url_end > url_start and text[url_end - 1] == ",":
             url_end -= 1
         if url_end > url_start:
-            ref = find_ref(text, url_start, url_end, base_path, site, *_HTML_CODEC)
+            ref = find_ref(text, url_start, url_end, base_path, site, **_HTML_CODEC)
             if ref is not None:
                 yield ref
         if pos > url_end:  # the URL ended with commas: no descriptors follow

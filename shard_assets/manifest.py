@@ -112,7 +112,9 @@ def render_manifest(manifest: Manifest) -> bytes:
         },
         "version": VERSION,
     }
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    # A path that is not valid UTF-8 holds lone surrogates; JSON spells them \udcXX.
+    return text.encode("utf-8", "backslashreplace")
 
 
 def write_manifest(path: Path, manifest: Manifest) -> bool:

@@ -8,20 +8,23 @@ output and the manifest exactly as they were.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import fnmatch
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .assign import Assignment, assign_hosts
+from .assign import Assignment, assign_hosts, rebalance_assignment
 from .balance import BalanceReport, balance_report, gate_message
 from .config import Settings
 from .css import find_css_refs
-from .errors import BalanceError, ManifestError, MissingAssetError
-from .files import Decoded, atomic_write, decode_document
+from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
+from .files import TEMP_FILE, Decoded, atomic_write, decode_document, manifest_lock
 from .html import HtmlScanner
-from .manifest import Manifest, read_manifest, write_manifest
+from .manifest import Manifest, read_manifest, render_manifest, write_manifest
 from .urls import Ref
 
 PAGE_SUFFIXES = (".html", ".htm")
@@ -46,6 +49,7 @@ class Inventory:
 
     files: frozenset[str]
     documents: tuple[str, ...]
+    stale: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ def take_inventory(output_dir: Path) -> Inventory:
     documents are never rewritten (they may point outside the output)."""
     files: set[str] = set()
     documents: list[str] = []
+    stale: list[str] = []
     root = str(output_dir)
     for folder, dirs, names in os.walk(root):
         dirs.sort()
@@ -80,12 +85,15 @@ def take_inventory(output_dir: Path) -> Inventory:
         prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
         for name in sorted(names):
             key = prefix + name
+            if TEMP_FILE.fullmatch(name):
+                stale.append(key)  # left by a build that was killed mid-write
+                continue
             files.add(key)
             if name.lower().endswith(DOCUMENT_SUFFIXES) and not os.path.islink(
                 os.path.join(folder, name)
             ):
                 documents.append(key)
-    return Inventory(frozenset(files), tuple(documents))
+    return Inventory(frozenset(files), tuple(documents), tuple(stale))
 
 
 class Sharder:
@@ -143,51 +151,102 @@ def _read(output_dir: Path, document: str) -> Decoded | None:
     return decode_document(data, document.lower().endswith(".css"))
 
 
+class _Lines:
+    """Line numbers for offsets in one text, computed once and only when needed."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.breaks: list[int] | None = None
+
+    def of(self, offset: int) -> int:
+        if self.breaks is None:
+            self.breaks = [m.start() for m in re.finditer("\n", self.text)]
+        return bisect.bisect_left(self.breaks, offset) + 1
+
+
 def collect(
     sharder: Sharder, output_dir: Path, inventory: Inventory
 ) -> tuple[set[str], list[MissingRef], list[str]]:
-    """Pass one: referenced assets, references to missing files, undecodable documents."""
+    """Pass one: referenced assets, references to missing files, skipped documents."""
     assets: set[str] = set()
     missing: list[MissingRef] = []
-    undecodable: list[str] = []
+    skipped: list[str] = []
     for document in inventory.documents:
         decoded = _read(output_dir, document)
         if decoded is None:
-            undecodable.append(document)
+            skipped.append(document)
             continue
         text = decoded.text
+        lines = _Lines(text)
         for ref in sharder.find_refs(text, document):
             if sharder.is_asset(ref.key, inventory.files):
                 assets.add(ref.key)
             elif ref.key not in inventory.files and not _is_folder(ref.key, inventory.files):
-                line = text.count("\n", 0, ref.start) + 1
-                missing.append(MissingRef(document, line, text[ref.start : ref.end]))
-    return assets, missing, undecodable
+                missing.append(MissingRef(document, lines.of(ref.start), text[ref.start : ref.end]))
+    return assets, missing, skipped
 
 
 def _is_folder(key: str, files: frozenset[str]) -> bool:
     return f"{key}/index.html" in files
 
 
-def shard_site(output_dir: Path, settings: Settings) -> BuildResult:
-    """Shard every site-local asset reference in ``output_dir`` and write the manifest.
+@dataclass(frozen=True)
+class Plan:
+    """Everything a build will do, worked out before anything is written."""
 
-    Raises :class:`BalanceError`, :class:`MissingAssetError` (``strict``) or
-    :class:`ManifestError` before any file is written.
+    output_dir: Path
+    settings: Settings
+    sharder: Sharder
+    inventory: Inventory
+    previous: Manifest | None
+    manifest: Manifest
+    assignment: Assignment
+    report: BalanceReport
+    missing: tuple[MissingRef, ...]
+    skipped: tuple[str, ...]
+
+    def manifest_changes(self) -> list[str]:
+        """How the manifest on disk would change, one line each (empty: it would not)."""
+        old = self.previous
+        if old is None:
+            return [f"the manifest {self.settings.manifest} does not exist yet"]
+        if (
+            render_manifest(old) == render_manifest(self.manifest)
+            and old.assets == self.manifest.assets
+        ):
+            return []
+        changes: list[str] = []
+        old_hosts = {h.name: h.weight for h in old.hosts}
+        new_hosts = {h.name: h.weight for h in self.manifest.hosts}
+        for name in sorted(old_hosts.keys() | new_hosts.keys()):
+            if name not in new_hosts:
+                changes.append(f"host removed: {name}")
+            elif name not in old_hosts:
+                changes.append(f"host added: {name}")
+            elif old_hosts[name] != new_hosts[name]:
+                changes.append(
+                    f"host weight changed: {name} {old_hosts[name]} -> {new_hosts[name]}"
+                )
+        if old.max_imbalance != self.manifest.max_imbalance:
+            changes.append(
+                f"max_imbalance changed: {old.max_imbalance} -> {self.manifest.max_imbalance}"
+            )
+        a = self.assignment
+        changes += [f"new asset: {asset} -> {a.hosts_by_asset[asset]}" for asset in a.placed]
+        changes += [f"moved: {m.asset} {m.old} -> {m.new} ({m.reason})" for m in a.moves]
+        changes += [f"dropped (no longer referenced): {asset}" for asset in a.dropped]
+        return changes or ["the manifest file's formatting would change"]
+
+
+def plan_build(output_dir: Path, settings: Settings, *, rebalance: bool = False) -> Plan:
+    """Read the output and the manifest and work out the assignment; writes nothing.
+
+    ``rebalance`` moves the fewest assets needed to bring every host within its cap.
     """
     previous = read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
     sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
-    assets, missing, undecodable = collect(sharder, output_dir, inventory)
-    if settings.strict and missing:
-        listed = "\n".join(f"  {m}" for m in missing[:20])
-        more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
-        raise MissingAssetError(
-            f"shard-assets: {len(missing)} site-local reference(s) name files that are not "
-            f"in the output (strict is on, so this fails the build):\n{listed}{more}\n"
-            "Fix the references or add the files; or set strict to false to only warn."
-        )
-
+    assets, missing, skipped = collect(sharder, output_dir, inventory)
     assignment = assign_hosts(
         assets,
         settings.hosts,
@@ -195,38 +254,97 @@ def shard_site(output_dir: Path, settings: Settings) -> BuildResult:
         previous.assets if previous else None,
         [h.name for h in previous.hosts] if previous else None,
     )
+    if rebalance:
+        assignment = rebalance_assignment(assignment, settings.hosts, settings.max_imbalance)
     report = balance_report(assignment.hosts_by_asset, settings.hosts, settings.max_imbalance)
-    if not report.ok:
-        raise BalanceError(gate_message(report, str(settings.manifest)), report)
-    _check_writable(settings.manifest)
-
-    rewritten = 0
-    references = 0
-    for document in inventory.documents:
-        decoded = _read(output_dir, document)
-        if decoded is None:
-            continue
-        text, count = sharder.rewrite(decoded.text, document, assignment.hosts_by_asset)
-        if count:
-            atomic_write(output_dir / document, decoded.encode(text))
-            rewritten += 1
-            references += count
-
-    changed = write_manifest(
-        settings.manifest,
-        Manifest(assignment.hosts_by_asset, settings.hosts, settings.max_imbalance),
-    )
-    return BuildResult(
+    return Plan(
+        output_dir=output_dir,
+        settings=settings,
+        sharder=sharder,
+        inventory=inventory,
+        previous=previous,
+        manifest=Manifest(assignment.hosts_by_asset, settings.hosts, settings.max_imbalance),
         assignment=assignment,
         report=report,
-        documents=len(inventory.documents),
+        missing=tuple(missing),
+        skipped=tuple(skipped),
+    )
+
+
+def check_plan(plan: Plan, *, locked: bool = False) -> None:
+    """Raise the error that must stop this build, if any, before a file is written."""
+    settings = plan.settings
+    if settings.strict and plan.missing:
+        listed = "\n".join(f"  {m}" for m in plan.missing[:20])
+        more = f"\n  ... and {len(plan.missing) - 20} more" if len(plan.missing) > 20 else ""
+        raise MissingAssetError(
+            f"shard-assets: {len(plan.missing)} site-local reference(s) name files that are "
+            f"not in the output (strict is on, so this fails the build):\n{listed}{more}\n"
+            "Fix the references or add the files; or set strict to false to only warn."
+        )
+    if not plan.report.ok:
+        raise BalanceError(gate_message(plan.report, str(settings.manifest)), plan.report)
+    if locked:
+        changes = plan.manifest_changes()
+        if changes:
+            listed = "\n".join(f"  {c}" for c in changes[:50])
+            more = f"\n  ... and {len(changes) - 50} more" if len(changes) > 50 else ""
+            raise LockedError(
+                f"shard-assets: locked mode: the manifest {settings.manifest} would change, "
+                f"so nothing was written:\n{listed}{more}\n"
+                "Run a build without locked (or --locked) to update the manifest, review and "
+                "commit it, then run the locked build again."
+            )
+    _check_writable(settings.manifest)
+
+
+def apply_plan(plan: Plan) -> BuildResult:
+    """Rewrite the documents and write the manifest, each file atomically."""
+    for stale in plan.inventory.stale:
+        with contextlib.suppress(FileNotFoundError):
+            (plan.output_dir / stale).unlink()
+    rewritten = 0
+    references = 0
+    hosts_by_asset = plan.assignment.hosts_by_asset
+    for document in plan.inventory.documents:
+        decoded = _read(plan.output_dir, document)
+        if decoded is None:
+            continue
+        text, count = plan.sharder.rewrite(decoded.text, document, hosts_by_asset)
+        if count:
+            atomic_write(plan.output_dir / document, decoded.encode(text))
+            rewritten += 1
+            references += count
+    changed = write_manifest(plan.settings.manifest, plan.manifest)
+    return BuildResult(
+        assignment=plan.assignment,
+        report=plan.report,
+        documents=len(plan.inventory.documents),
         rewritten=rewritten,
         references=references,
-        missing=tuple(missing),
-        undecodable=tuple(undecodable),
-        manifest=settings.manifest,
+        missing=plan.missing,
+        undecodable=plan.skipped,
+        manifest=plan.settings.manifest,
         manifest_changed=changed,
     )
+
+
+def shard_site(output_dir: Path, settings: Settings, *, rebalance: bool = False) -> BuildResult:
+    """Shard every site-local asset reference in ``output_dir`` and write the manifest.
+
+    Holds a lock on the manifest for the whole build. Raises :class:`BalanceError`,
+    :class:`MissingAssetError` (``strict``), :class:`LockedError` (``locked``) or
+    :class:`ManifestError` before any file is written.
+    """
+    with manifest_lock(settings.manifest):
+        plan = plan_build(output_dir, settings, rebalance=rebalance)
+        check_plan(plan, locked=settings.locked)
+        result = apply_plan(plan)
+        if settings.verify:
+            from .verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
+
+            verify_or_raise(output_dir, settings)
+        return result
 
 
 def _check_writable(manifest: Path) -> None:
@@ -243,16 +361,29 @@ def _check_writable(manifest: Path) -> None:
         )
 
 
+def describe_moves(assignment: Assignment, limit: int = 20) -> list[str]:
+    """One line per moved asset (at most ``limit``), saying why it moved."""
+    lines = [
+        f"  moved {m.asset}: {m.old} -> {m.new} ({m.reason})" for m in assignment.moves[:limit]
+    ]
+    if len(assignment.moves) > limit:
+        lines.append(f"  ... and {len(assignment.moves) - limit} more moves")
+    return lines
+
+
 def summary(result: BuildResult) -> str:
     """A short human-readable account of a build, with the balance table."""
     a = result.assignment
-    lines = [
-        f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.report.rows)} hosts; "
-        f"{result.references} references rewritten in {result.rewritten} of "
-        f"{result.documents} files",
-        f"  kept {a.kept}, placed {len(a.placed)} new, moved {len(a.moves)}, "
-        f"dropped {len(a.dropped)} no longer referenced",
-        result.report.table(),
-        f"  manifest: {result.manifest} ({'updated' if result.manifest_changed else 'unchanged'})",
-    ]
-    return "\n".join(lines)
+    changed = "updated" if result.manifest_changed else "unchanged"
+    return "\n".join(
+        [
+            f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.report.rows)} "
+            f"hosts; {result.references} references rewritten in {result.rewritten} of "
+            f"{result.documents} files",
+            f"  kept {a.kept}, placed {len(a.placed)} new, moved {len(a.moves)}, "
+            f"dropped {len(a.dropped)} no longer referenced",
+            *describe_moves(a),
+            result.report.table(),
+            f"  manifest: {result.manifest} ({changed})",
+        ]
+    )

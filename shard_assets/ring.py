@@ -33,7 +33,8 @@ class Host:
 
 def key_hash(key: str) -> int:
     """The ketama hash of ``key``: md5, first four bytes read little-endian."""
-    digest = hashlib.md5(key.encode("utf-8"), usedforsecurity=False).digest()
+    # surrogateescape: a key from a file name that is not valid UTF-8 hashes as its bytes.
+    digest = hashlib.md5(key.encode("utf-8", "surrogateescape"), usedforsecurity=False).digest()
     return int.from_bytes(digest[0:4], "little")
 
 

@@ -17,6 +17,7 @@ from .errors import ConfigError
 
 HTML_SPACE = " \t\n\r\f"
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _DOT = frozenset({".", "%2e"})
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
@@ -54,7 +55,7 @@ class Site:
 
     def document_path(self, key: str) -> str:
         """The URL path the file ``key`` (output-relative) is served at."""
-        return self.prefix + quote(key, safe="/!$&'()*+,;=:@~")
+        return self.prefix + quote(key, safe="/!$&'()*+,;=:@~", errors="surrogateescape")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,8 @@ def absolute_path(url: str, base_path: str | None, site: Site) -> str | None:
 
     ``url`` has no query or fragment. ``base_path`` is the absolute path URLs
     resolve against (the document's, or its ``<base href>``), or None when the base
-    is on another origin, in which case only absolute own-origin URLs are local.
+    is on another origin: then relative and root-relative URLs point there too, and
+    only absolute URLs on the site's own origin are local.
     """
     scheme = _SCHEME.match(url)
     if scheme:
@@ -119,10 +121,10 @@ def absolute_path(url: str, base_path: str | None, site: Site) -> str | None:
     url = url.replace("\\", "/")
     if url.startswith("//"):
         return _on_origin(url, site)
-    if url.startswith("/"):
-        return remove_dot_segments(url)
     if base_path is None:
         return None
+    if url.startswith("/"):
+        return remove_dot_segments(url)
     return remove_dot_segments(base_path[: base_path.rfind("/") + 1] + url)
 
 
@@ -138,10 +140,15 @@ def asset_key(path: str, site: Site) -> str | None:
     """The output-relative file path for an absolute URL path, or None if outside the site."""
     if not path.startswith(site.prefix):
         return None
-    key = unquote(path[len(site.prefix) :])
+    # A byte that is not UTF-8 stays that byte, as os.walk names such a file.
+    key = unquote(path[len(site.prefix) :], errors="surrogateescape")
     if not key or key.endswith("/"):
         return None
     return key
+
+
+def _escape_html(path: str) -> str:
+    return path.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&#39;")
 
 
 def find_ref(
@@ -150,25 +157,27 @@ def find_ref(
     end: int,
     base_path: str | None,
     site: Site,
+    *,
     decode: Codec | None = None,
     encode: Codec | None = None,
 ) -> Ref | None:
     """Resolve the URL written at ``text[start:end]``; None unless it is site-local.
 
     ``decode`` undoes the escaping of where the URL stands (HTML entities, CSS
-    escapes) and ``encode`` re-applies it to a new path; they are used only when the
-    written path actually contains escapes, so plain URLs are copied as written.
+    escapes); it is used only when the written path actually contains escapes, so
+    plain URLs are copied as written. The new path is then the written text resolved
+    as it stands, when that names the same path (right for HTML entities, which
+    rarely spell ``/`` or ``.``); otherwise, or when ``encode`` is given, the decoded
+    path re-escaped by ``encode`` (needed for CSS, where a backslash is an escape, not
+    a path separator), with its non-ASCII characters percent-encoded first, as the
+    browser sends them, so it fits a document in any encoding.
     """
     while start < end and text[start] in HTML_SPACE:
         start += 1
     while end > start and text[end - 1] in HTML_SPACE:
         end -= 1
     value = text[start:end]
-    cut = len(value)
-    for mark in "?#":
-        found = value.find(mark, 0, cut)
-        if found >= 0:
-            cut = found
+    cut = _path_end(value, decode)
     written = value[:cut]
     if not written:
         return None
@@ -179,6 +188,42 @@ def find_ref(
     key = asset_key(path, site)
     if key is None:
         return None
-    if url != written and encode is not None:
-        path = encode(path)
+    if url != written and decode is not None:
+        as_written = absolute_path(written, base_path, site) if encode is None else None
+        if as_written is None or decode(as_written) != path:
+            as_written = (encode or _escape_html)(_NON_ASCII.sub(_percent_encode, path))
+        path = as_written
     return Ref(start, end, key, path, value[cut:])
+
+
+def _path_end(value: str, decode: Codec | None) -> int:
+    """Where the path ends in ``value``: at the first ``?`` or ``#`` of the URL it spells.
+
+    With escapes, that mark may be written as one (``&#63;``), and a ``#`` may
+    belong to one (``it&#39;s.png``), so the decoded URL decides, and the cut is the
+    shortest written prefix that decodes to its path.
+    """
+    url = value if decode is None else decode(value)
+    cut = _first_mark(url)
+    if decode is None or url == value:
+        return cut
+    if cut == len(url):
+        return len(value)
+    path = url[:cut]
+    for i, char in enumerate(value):
+        if char in "?#&\\" and decode(value[:i]) == path:
+            return i
+    return len(value)
+
+
+def _first_mark(url: str) -> int:
+    cut = len(url)
+    for mark in "?#":
+        found = url.find(mark, 0, cut)
+        if found >= 0:
+            cut = found
+    return cut
+
+
+def _percent_encode(m: re.Match[str]) -> str:
+    return quote(m.group(), safe="", errors="surrogateescape")

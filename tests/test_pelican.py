@@ -75,15 +75,17 @@ def test_gate_failure_makes_pelican_exit_non_zero(project: Path) -> None:
     path.write_text(json.dumps(data))
     before = path.read_bytes()
     result = pelican_build(project)
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "over cap by" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
     assert path.read_bytes() == before
 
 
 def test_configuration_mistake_fails_at_initialization(project: Path) -> None:
     result = pelican_build(project, SHARD_ASSETS={"hosts": ["cdn1.example.com:8080"]})
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert "has a port" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
     assert not (project / "output").exists()
 
 

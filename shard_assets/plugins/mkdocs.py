@@ -16,11 +16,13 @@ the live-reload server, not the CDN, serves the freshly built files.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
 from mkdocs.config import base
 from mkdocs.config import config_options as c
+from mkdocs.config.base import ConfigErrors, ConfigWarnings, ValidationError
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
@@ -46,6 +48,8 @@ class ShardAssetsConfig(base.Config):
     attributes = c.ListOfItems(c.Type(str), default=[])
     strict = c.Type(bool, default=False)
     enabled = c.Type(bool, default=True)
+    locked = c.Type(bool, default=False)
+    verify = c.Type(bool, default=False)
     report = c.Type(bool, default=False)
     enabled_on_serve = c.Type(bool, default=False)
 
@@ -56,6 +60,20 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
     def __init__(self) -> None:
         self.is_serve = False
         self.settings: Settings | None = None
+
+    def load_config(
+        self, options: dict[str, Any], config_file_path: str | None = None
+    ) -> tuple[ConfigErrors, ConfigWarnings]:
+        """MkDocs only warns about an unknown option; a typo here is an error, with a hint."""
+        errors, warnings = super().load_config(options, config_file_path)
+        known = sorted(name for name, _ in self.config_class._schema)
+        for name in sorted(set(options) - set(known)):
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known options: {', '.join(known)}"
+            errors.append((name, ValidationError(f"unknown shard-assets option: {hint}")))
+        unknown = set(options) - set(known)
+        warnings = [w for w in warnings if w[0] not in unknown]
+        return errors, warnings
 
     def on_startup(self, *, command: Literal["build", "gh-deploy", "serve"], dirty: bool) -> None:
         self.is_serve = command == "serve"
@@ -72,6 +90,8 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
                 "attributes",
                 "strict",
                 "enabled",
+                "locked",
+                "verify",
                 "report",
             )
         }

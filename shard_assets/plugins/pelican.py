@@ -15,12 +15,14 @@ exact path.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from pelican import signals
 
 from ..config import Settings, load_settings
+from ..errors import ShardAssetsError
 from ..manifest import read_manifest
 from ..pipeline import shard_site, summary
 from ..report import write_build_report
@@ -41,23 +43,52 @@ def settings_from(pelican_settings: dict[str, Any]) -> Settings:
     return load_settings(options, base_dir=Path.cwd(), source=f"{SETTING} in the Pelican settings")
 
 
+def _running_pelican_command() -> bool:
+    main = sys.modules.get("__main__")
+    return Path(sys.argv[0]).name == "pelican" or getattr(main, "__package__", None) == "pelican"
+
+
+def _fail(error: ShardAssetsError) -> NoReturn:
+    """Stop the build with ``error``'s message.
+
+    Under the ``pelican`` command the message is logged and the process exits 1:
+    Pelican's ``main()`` logs every exception with its traceback, which would bury a
+    message written to be read on its own. Called through the API, the error is
+    raised as usual.
+    """
+    if _running_pelican_command():
+        log.critical("%s", error)
+        raise SystemExit(1) from None
+    raise error
+
+
 def _on_initialized(pelican: Any) -> None:
-    settings_from(pelican.settings)
+    try:
+        settings_from(pelican.settings)
+    except ShardAssetsError as error:
+        _fail(error)
 
 
 def _on_finalized(pelican: Any) -> None:
-    settings = settings_from(pelican.settings)
-    if not settings.enabled:
-        return
-    previous = read_manifest(settings.manifest) if settings.report else None
-    result = shard_site(Path(pelican.output_path), settings)
+    try:
+        settings = settings_from(pelican.settings)
+        if not settings.enabled:
+            return
+        previous = read_manifest(settings.manifest) if settings.report else None
+        result = shard_site(Path(pelican.output_path), settings)
+        report = (
+            write_build_report(Path(pelican.output_path), settings, previous)
+            if settings.report
+            else None
+        )
+    except ShardAssetsError as error:
+        _fail(error)
     for missing in result.missing:
         log.warning("shard-assets: %s", missing)
     for document in result.undecodable:
         log.warning("shard-assets: %s: cannot be decoded; left as it was", document)
     log.info("%s", summary(result))
-    if settings.report:
-        report = write_build_report(Path(pelican.output_path), settings, previous)
+    if report is not None:
         log.info("shard-assets: report: %s", report)
 
 

@@ -1,0 +1,218 @@
+"""An independent audit of a sharded site: ``shard-assets verify``.
+
+It reads the output with BeautifulSoup and tinycss2, never with the rewriter, and
+resolves URLs with ``urllib.parse.urljoin``, so it can catch the rewriter's mistakes.
+It checks that:
+
+- every site-local asset reference is on the host the manifest names;
+- no shard URL names a host that is not configured, or a file that is not in the
+  output, or an asset the manifest puts on another host;
+- no page or stylesheet still references a site-local asset on the origin.
+
+The rules for *which* tags and attributes load assets are the same data the rewriter
+uses (:data:`shard_assets.html.URL_ATTRIBUTES`): they are the specification, not the
+implementation under test.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import tinycss2
+from bs4 import BeautifulSoup, Tag
+
+from .config import Settings
+from .errors import VerifyError
+from .files import decode_document
+from .html import LINK_RELS, SRCSET, URL_ATTRIBUTES
+from .manifest import read_manifest
+from .pipeline import is_page, take_inventory
+
+#: Stands in for the site's origin when ``site_url`` is not set.
+_PLACEHOLDER_ORIGIN = "https://site.invalid"
+_IMAGE_SETS = frozenset({"image-set", "-webkit-image-set"})
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem in the output."""
+
+    document: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.document}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class _Url:
+    url: str
+    line: int
+
+
+def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
+    """Audit ``output_dir`` against the manifest; an empty list means it is sound."""
+    manifest = read_manifest(settings.manifest)
+    assets = dict(manifest.assets) if manifest else {}
+    configured = {h.lower() for h in settings.host_names}
+    inventory = take_inventory(output_dir)
+    site_url = settings.site_url or _PLACEHOLDER_ORIGIN + settings.site.prefix
+    origin = urlsplit(site_url)
+    own = {_netloc(origin.scheme, origin.netloc)}
+    findings: list[Finding] = []
+    if manifest is None:
+        findings.append(Finding(str(settings.manifest), 0, "the manifest does not exist"))
+
+    for document in inventory.documents:
+        data = (output_dir / document).read_bytes()
+        decoded = decode_document(data, document.lower().endswith(".css"))
+        if decoded is None:
+            continue
+        page_url = urljoin(site_url, document)
+        if document.lower().endswith(".css"):
+            urls = list(_css_urls(decoded.text, 1))
+            base = page_url
+        else:
+            soup = BeautifulSoup(decoded.text, "html.parser")
+            base_tag = soup.find("base", href=True)
+            base = urljoin(page_url, str(base_tag["href"]).strip()) if base_tag else page_url
+            urls = list(_html_urls(soup, settings))
+        for found in urls:
+            findings += _check(
+                found, base, document, settings, assets, configured, own, inventory.files
+            )
+    return sorted(set(findings))
+
+
+def verify_or_raise(output_dir: Path, settings: Settings, limit: int = 50) -> None:
+    """Run :func:`verify_site` and raise :class:`VerifyError` listing what it found."""
+    findings = verify_site(output_dir, settings)
+    if findings:
+        listed = "\n".join(f"  {f}" for f in findings[:limit])
+        more = f"\n  ... and {len(findings) - limit} more" if len(findings) > limit else ""
+        raise VerifyError(
+            f"shard-assets verify: {len(findings)} problem(s) in {output_dir}:\n{listed}{more}"
+        )
+
+
+def _netloc(scheme: str, netloc: str) -> str:
+    host = netloc.rpartition("@")[2].lower()
+    default = {"http": ":80", "https": ":443"}.get(scheme.lower(), "")
+    return host.removesuffix(default) if default else host
+
+
+def _check(
+    found: _Url,
+    base: str,
+    document: str,
+    settings: Settings,
+    assets: dict[str, str],
+    configured: set[str],
+    own: set[str],
+    files: frozenset[str],
+) -> list[Finding]:
+    url = found.url.strip()
+    if not url or url.startswith(("#", "data:", "blob:", "mailto:", "javascript:")):
+        return []
+    absolute = urlsplit(urljoin(base, url))
+    if absolute.scheme not in ("http", "https"):
+        return []
+    netloc = _netloc(absolute.scheme, absolute.netloc)
+    path = posixpath.normpath(unquote(absolute.path)) if absolute.path else "/"
+    prefix = settings.site.prefix
+    if not (path + "/").startswith(prefix) or path + "/" == prefix:
+        if netloc in configured:
+            return [Finding(document, found.line, f"{url}: a shard URL outside the site's path")]
+        return []
+    key = path[len(prefix) :]
+    excluded = any(fnmatch.fnmatchcase(key, p) for p in settings.exclude)
+    if netloc in own:
+        if key in files and not is_page(key) and not excluded:
+            return [Finding(document, found.line, f"{url}: site-local asset {key} is not sharded")]
+        return []
+    if netloc not in configured:
+        if netloc in {h.lower() for h in assets.values()}:
+            return [Finding(document, found.line, f"{url}: host {netloc} is not configured")]
+        return []
+    if key not in files:
+        return [Finding(document, found.line, f"{url}: {key} is not in the output")]
+    expected = assets.get(key)
+    if expected is None:
+        return [Finding(document, found.line, f"{url}: {key} is not in the manifest")]
+    if expected.lower() != netloc:
+        return [Finding(document, found.line, f"{url}: the manifest puts {key} on {expected}")]
+    return []
+
+
+def _html_urls(soup: BeautifulSoup, settings: Settings) -> Iterator[_Url]:
+    table = {tag: dict(attrs) for tag, attrs in URL_ATTRIBUTES.items()}
+    for tag, attribute, kind in settings.attributes:
+        table.setdefault(tag, {})[attribute] = kind
+    for element in soup.find_all(True):
+        assert isinstance(element, Tag)
+        name = element.name.lower()
+        line = element.sourceline or 0
+        style = element.get("style")
+        if isinstance(style, str):
+            yield from _css_urls(style, line)
+        if name == "style":
+            yield from _css_urls(element.get_text(), line)
+        wanted = table.get(name)
+        if not wanted or not _loads(element):
+            continue
+        for attribute, kind in wanted.items():
+            value = element.get(attribute)
+            if not isinstance(value, str):
+                continue
+            if kind == SRCSET:
+                for candidate in re.split(r",(?=\s)|,$", value):
+                    parts = candidate.split()
+                    if parts:
+                        yield _Url(parts[0].rstrip(","), line)
+            else:
+                yield _Url(value, line)
+
+
+def _loads(element: Tag) -> bool:
+    if element.name.lower() == "link":
+        rel = element.get("rel")
+        tokens = {t.lower() for t in (rel if isinstance(rel, list) else str(rel or "").split())}
+        return bool(tokens & LINK_RELS)
+    if element.name.lower() == "input":
+        return str(element.get("type", "")).lower() == "image"  # enumerated: no trimming
+    return True
+
+
+def _css_urls(css: str, first_line: int) -> Iterator[_Url]:
+    def walk(tokens: list[object], in_image_set: bool) -> Iterator[_Url]:
+        for token in tokens:
+            kind = getattr(token, "type", "")
+            line = first_line + max(0, getattr(token, "source_line", 1) - 1)
+            if kind == "url" or (kind == "string" and in_image_set):
+                yield _Url(token.value, line)  # type: ignore[attr-defined]
+            elif kind == "function":
+                name = token.lower_name  # type: ignore[attr-defined]
+                arguments = token.arguments  # type: ignore[attr-defined]
+                if name in ("url", "src"):
+                    strings = [t for t in arguments if getattr(t, "type", "") == "string"]
+                    yield from (_Url(s.value, line) for s in strings[:1])
+                else:
+                    yield from walk(arguments, name in _IMAGE_SETS)
+            elif kind in ("() block", "[] block", "{} block"):
+                yield from walk(token.content, False)  # type: ignore[attr-defined]
+
+    for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
+        if rule.type == "at-rule" and rule.lower_at_keyword == "import":
+            strings = [t for t in rule.prelude if t.type == "string"]
+            line = first_line + rule.source_line - 1
+            yield from (_Url(s.value, line) for s in strings[:1])
+        prelude = getattr(rule, "prelude", None) or []
+        content = getattr(rule, "content", None) or []
+        yield from walk([*prelude, *content], False)
