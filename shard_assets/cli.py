@@ -71,6 +71,11 @@ def _add_settings_arguments(parser: argparse.ArgumentParser, hosts_required: boo
     )
     parser.add_argument("--strict", action="store_true", help="fail on references to missing files")
     parser.add_argument(
+        "--preconnect",
+        action="store_true",
+        help='add <link rel="preconnect"> for the shard hosts each page uses',
+    )
+    parser.add_argument(
         "--locked",
         action="store_true",
         help="fail, writing nothing, if the manifest would change (for CI)",
@@ -89,6 +94,7 @@ def _settings(args: argparse.Namespace) -> Settings:
             "attributes": args.attributes,
             "strict": args.strict,
             "locked": args.locked,
+            "preconnect": args.preconnect,
         },
         base_dir=Path.cwd(),
         source="command line",

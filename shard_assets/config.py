@@ -30,6 +30,7 @@ KNOWN_SETTINGS = (
     "locked",
     "manifest",
     "max_imbalance",
+    "preconnect",
     "report",
     "scheme",
     "site_url",
@@ -58,6 +59,7 @@ class Settings:
     enabled: bool = True
     locked: bool = False
     verify: bool = False
+    preconnect: bool = False
     report: bool = False
     site: Site = field(default_factory=Site)
 
@@ -137,6 +139,7 @@ def load_settings(
         enabled=_flag(options.get("enabled", True), "enabled", fail),
         locked=_flag(options.get("locked", False), "locked", fail),
         verify=_flag(options.get("verify", False), "verify", fail),
+        preconnect=_flag(options.get("preconnect", False), "preconnect", fail),
         report=_flag(options.get("report", False), "report", fail),
         site=site,
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .css import find_css_refs
 from .urls import HTML_SPACE, Codec, Ref, Site, absolute_path, find_ref
@@ -162,6 +162,8 @@ class HtmlScanner:
         for name, attrs, tag_end in self._tags(text):
             wanted = self.attributes.get(name)
             if wanted and _loads_asset(name, attrs):
+                cors = _cors_mode(name, attrs)
+                crossorigin_at = _crossorigin_insertion(text, name, attrs)
                 seen: set[str] = set()
                 for attr in attrs:
                     kind = wanted.get(attr.name)
@@ -169,11 +171,14 @@ class HtmlScanner:
                         continue
                     seen.add(attr.name)
                     if kind == SRCSET:
-                        yield from _srcset_refs(text, attr.start, attr.end, base_path, site)
-                    else:
-                        ref = find_ref(text, attr.start, attr.end, base_path, site, **_HTML_CODEC)
-                        if ref is not None:
-                            yield ref
+                        for found in _srcset_refs(text, attr.start, attr.end, base_path, site):
+                            yield replace(found, cors=True) if cors else found
+                        continue
+                    ref = find_ref(text, attr.start, attr.end, base_path, site, **_HTML_CODEC)
+                    if ref is None:
+                        continue
+                    at = crossorigin_at if attr.name in ("src", "href") else -1
+                    yield replace(ref, cors=cors, crossorigin_at=at) if cors or at >= 0 else ref
             style = _first(attrs, "style")
             if style is not None:
                 yield from find_css_refs(
@@ -238,6 +243,33 @@ def _loads_asset(name: str, attrs: list[_Attribute]) -> bool:
     return True
 
 
+def _cors_mode(name: str, attrs: list[_Attribute]) -> bool:
+    """Whether the browser fetches this element's URL in CORS mode."""
+    if _first(attrs, "crossorigin") is not None:
+        return True
+    if name == "script":
+        kind = _first(attrs, "type")
+        return kind is not None and kind.value.strip(HTML_SPACE).lower() == "module"
+    if name == "link":
+        rel = _first(attrs, "rel")
+        return rel is not None and "modulepreload" in rel.value.lower().split()
+    return False
+
+
+def _crossorigin_insertion(text: str, name: str, attrs: list[_Attribute]) -> int:
+    """Where to add ``crossorigin="anonymous"``: right after an ``integrity`` attribute
+    on a script or link that has no ``crossorigin`` (without it the browser blocks a
+    subresource-integrity file from another origin); -1 when not needed."""
+    if name not in ("script", "link") or _first(attrs, "crossorigin") is not None:
+        return -1
+    integrity = _first(attrs, "integrity")
+    if integrity is None:
+        return -1
+    end = integrity.end
+    quoted = end < len(text) and text[end] in "\"'" and text[integrity.start - 1] == text[end]
+    return end + 1 if quoted else end
+
+
 def _srcset_refs(
     text: str, start: int, end: int, base_path: str | None, site: Site
 ) -> Iterator[Ref]:
@@ -269,3 +301,31 @@ def _srcset_refs(
                 pos += 1
                 break
             pos += 1
+
+
+_HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
+_META_CHARSET_TAG = re.compile(r"<meta\s[^>]*?charset\s*=[^>]*>", re.IGNORECASE)
+_HEAD_TAG = re.compile(r"<head(?:\s[^>]*)?>", re.IGNORECASE)
+_LINK_TAG = re.compile(r"<link\s([^>]*)>", re.IGNORECASE)
+
+
+def preconnect_point(text: str) -> tuple[int, set[str]]:
+    """Where ``<link rel="preconnect">`` tags go, and the hosts already preconnected.
+
+    The place is right after ``<meta charset>``, which must stay first, else right
+    after ``<head>``; -1 when the page has neither (a fragment). Only the head is
+    looked at.
+    """
+    end = _HEAD_END.search(text)
+    head_end = end.start() if end else len(text)
+    meta = _META_CHARSET_TAG.search(text, 0, head_end)
+    head = _HEAD_TAG.search(text, 0, head_end)
+    at = meta.end() if meta else head.end() if head else -1
+    present: set[str] = set()
+    for link in _LINK_TAG.finditer(text, 0, head_end):
+        attrs = _attributes(text, link.start(1), link.end(1))
+        rel = _first(attrs, "rel")
+        href = _first(attrs, "href")
+        if rel and href and "preconnect" in rel.value.lower().split():
+            present.add(href.value.split("//", 1)[-1].split("/", 1)[0].lower())
+    return at, present

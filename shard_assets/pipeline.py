@@ -14,7 +14,7 @@ import fnmatch
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .assign import Assignment, assign_hosts, rebalance_assignment
@@ -23,7 +23,7 @@ from .config import Settings
 from .css import find_css_refs
 from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
 from .files import TEMP_FILE, Decoded, atomic_write, decode_document, manifest_lock
-from .html import HtmlScanner
+from .html import HtmlScanner, preconnect_point
 from .manifest import Manifest, read_manifest, render_manifest, write_manifest
 from .urls import Ref
 
@@ -32,12 +32,16 @@ DOCUMENT_SUFFIXES = (*PAGE_SUFFIXES, ".css")
 
 
 @dataclass(frozen=True)
-class MissingRef:
-    """A site-local reference to a file that is not in the output."""
+class Located:
+    """A URL as written in a document, and where."""
 
     document: str
     line: int
     url: str
+
+
+class MissingRef(Located):
+    """A site-local reference to a file that is not in the output."""
 
     def __str__(self) -> str:
         return f"{self.document}:{self.line}: {self.url} is not in the output"
@@ -65,6 +69,8 @@ class BuildResult:
     undecodable: tuple[str, ...]
     manifest: Path
     manifest_changed: bool
+    cors: tuple[str, ...] = ()
+    crossorigin: tuple[Located, ...] = ()
 
 
 def is_page(key: str) -> bool:
@@ -125,25 +131,53 @@ class Sharder:
     def rewrite(
         self, text: str, document: str, hosts_by_asset: Mapping[str, str]
     ) -> tuple[str, int]:
-        """``text`` with every assigned reference pointed at its host, and how many changed."""
+        """``text`` with every assigned reference pointed at its host, and how many changed.
+
+        Besides the URLs, the only edits are ``crossorigin="anonymous"`` on an element
+        with ``integrity`` that moves to a shard host, and, with ``preconnect``, one
+        ``<link rel="preconnect">`` per shard host the page uses.
+        """
         prefix = self.settings.url_prefix
-        pieces: list[str] = []
+        edits: list[tuple[int, int, str]] = []
+        used: set[str] = set()
         last = 0
         count = 0
         for ref in sorted(self.find_refs(text, document), key=lambda r: r.start):
             host = hosts_by_asset.get(ref.key)
             if host is None or ref.start < last:
                 continue
+            used.add(host)
+            last = ref.end
             url = f"{prefix}{host}{ref.path}{ref.suffix}"
             if text[ref.start : ref.end] == url:
                 continue
-            pieces += (text[last : ref.start], url)
-            last = ref.end
+            edits.append((ref.start, ref.end, url))
+            if ref.crossorigin_at >= 0:
+                edits.append((ref.crossorigin_at, ref.crossorigin_at, ' crossorigin="anonymous"'))
             count += 1
-        if not count:
+        if self.settings.preconnect and used and is_page(document):
+            edits += self._preconnect(text, used)
+        if not edits:
             return text, 0
+        pieces: list[str] = []
+        last = 0
+        for start, end, replacement in sorted(edits, key=lambda e: (e[0], e[1])):
+            pieces += (text[last:start], replacement)
+            last = end
         pieces.append(text[last:])
         return "".join(pieces), count
+
+    def _preconnect(self, text: str, used: set[str]) -> list[tuple[int, int, str]]:
+        at, present = preconnect_point(text)
+        if at < 0:
+            return []
+        prefix = self.settings.url_prefix
+        links = "".join(
+            f'<link rel="preconnect" href="{prefix}{host}">'
+            for host in self.settings.host_names
+            if host in used and host.lower() not in present
+        )
+        return [(at, at, links)] if links else []
 
 
 def _read(output_dir: Path, document: str) -> Decoded | None:
@@ -164,26 +198,41 @@ class _Lines:
         return bisect.bisect_left(self.breaks, offset) + 1
 
 
-def collect(
-    sharder: Sharder, output_dir: Path, inventory: Inventory
-) -> tuple[set[str], list[MissingRef], list[str]]:
+@dataclass
+class Collected:
+    """What pass one found in the documents."""
+
+    assets: set[str] = field(default_factory=set)
+    missing: list[MissingRef] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    #: Assets the browser fetches in CORS mode: the CDN must send CORS headers.
+    cors: set[str] = field(default_factory=set)
+    #: References that get ``crossorigin="anonymous"`` because of ``integrity``.
+    crossorigin: list[Located] = field(default_factory=list)
+
+
+def collect(sharder: Sharder, output_dir: Path, inventory: Inventory) -> Collected:
     """Pass one: referenced assets, references to missing files, skipped documents."""
-    assets: set[str] = set()
-    missing: list[MissingRef] = []
-    skipped: list[str] = []
+    found = Collected()
     for document in inventory.documents:
         decoded = _read(output_dir, document)
         if decoded is None:
-            skipped.append(document)
+            found.skipped.append(document)
             continue
         text = decoded.text
         lines = _Lines(text)
         for ref in sharder.find_refs(text, document):
             if sharder.is_asset(ref.key, inventory.files):
-                assets.add(ref.key)
+                found.assets.add(ref.key)
+                if ref.cors:
+                    found.cors.add(ref.key)
+                if ref.crossorigin_at >= 0:
+                    url = text[ref.start : ref.end]
+                    found.crossorigin.append(Located(document, lines.of(ref.start), url))
             elif ref.key not in inventory.files and not _is_folder(ref.key, inventory.files):
-                missing.append(MissingRef(document, lines.of(ref.start), text[ref.start : ref.end]))
-    return assets, missing, skipped
+                url = text[ref.start : ref.end]
+                found.missing.append(MissingRef(document, lines.of(ref.start), url))
+    return found
 
 
 def _is_folder(key: str, files: frozenset[str]) -> bool:
@@ -204,6 +253,8 @@ class Plan:
     report: BalanceReport
     missing: tuple[MissingRef, ...]
     skipped: tuple[str, ...]
+    cors: tuple[str, ...] = ()
+    crossorigin: tuple[Located, ...] = ()
 
     def manifest_changes(self) -> list[str]:
         """How the manifest on disk would change, one line each (empty: it would not)."""
@@ -246,7 +297,8 @@ def plan_build(output_dir: Path, settings: Settings, *, rebalance: bool = False)
     previous = read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
     sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
-    assets, missing, skipped = collect(sharder, output_dir, inventory)
+    found = collect(sharder, output_dir, inventory)
+    assets, missing, skipped = found.assets, found.missing, found.skipped
     assignment = assign_hosts(
         assets,
         settings.hosts,
@@ -268,6 +320,8 @@ def plan_build(output_dir: Path, settings: Settings, *, rebalance: bool = False)
         report=report,
         missing=tuple(missing),
         skipped=tuple(skipped),
+        cors=tuple(sorted(found.cors)),
+        crossorigin=tuple(found.crossorigin),
     )
 
 
@@ -326,6 +380,8 @@ def apply_plan(plan: Plan) -> BuildResult:
         undecodable=plan.skipped,
         manifest=plan.settings.manifest,
         manifest_changed=changed,
+        cors=plan.cors,
+        crossorigin=plan.crossorigin,
     )
 
 
@@ -385,5 +441,27 @@ def summary(result: BuildResult) -> str:
             *describe_moves(a),
             result.report.table(),
             f"  manifest: {result.manifest} ({changed})",
+            *cross_origin_notes(result),
         ]
     )
+
+
+def cross_origin_notes(result: BuildResult, limit: int = 10) -> list[str]:
+    """What the CDN must do for files the browser fetches in CORS mode, said once."""
+    lines: list[str] = []
+    if result.cors:
+        shown = ", ".join(result.cors[:limit])
+        more = f" and {len(result.cors) - limit} more" if len(result.cors) > limit else ""
+        lines += [
+            f"  CORS: {len(result.cors)} asset(s) are fetched in CORS mode (web fonts, module "
+            f"scripts, crossorigin elements): {shown}{more}.",
+            "  The shard hosts must answer them with a CORS header, e.g. "
+            "'Access-Control-Allow-Origin: *' (or your site's origin, with 'Vary: Origin').",
+        ]
+    if result.crossorigin:
+        lines.append(
+            f'  SRI: added crossorigin="anonymous" to {len(result.crossorigin)} element(s) with '
+            "integrity, which browsers block from another origin without it:"
+        )
+        lines += [f"    {ref.document}:{ref.line}: {ref.url}" for ref in result.crossorigin[:limit]]
+    return lines

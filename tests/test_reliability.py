@@ -33,6 +33,9 @@ HOSTILE_HTML: dict[str, bytes] = {
     "only-lt": b"<" * 100_000,
     "unterminated-comment": b'<!-- <img src="img/a.png">',
     "unterminated-script": b'<script>var a = "<img src=img/a.png>";',
+    # Thousands of tags whose quotes never close and no '>' anywhere: no quadratic rescans.
+    "unclosed-quotes-everywhere": b'<img src="img/a.png" style="x' * 20_000,
+    "no-closing-angle": b"<img src=img/a.png " * 50_000,
 }
 REWRITTEN = {"crlf", "deep-nesting", "invalid-utf8", "lt-in-attribute", "unclosed-tag", "utf16-bom"}
 HOSTILE_CSS: dict[str, bytes] = {

@@ -59,11 +59,13 @@ def test_agrees_with_uhashring_ketama(count: int, weighted: bool) -> None:
 keys = st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=50, unique=True)
 
 
+@settings(deadline=None)
 @given(keys)
 def test_lookup_is_deterministic_across_instances(sample: list[str]) -> None:
     assert [Ring(HOSTS).lookup(k) for k in sample] == [Ring(HOSTS).lookup(k) for k in sample]
 
 
+@settings(deadline=None)
 @given(keys, st.integers(min_value=0, max_value=3))
 def test_removing_a_host_moves_only_its_keys(sample: list[str], removed: int) -> None:
     before = Ring(HOSTS)
@@ -73,7 +75,7 @@ def test_removing_a_host_moves_only_its_keys(sample: list[str], removed: int) ->
             assert after.lookup(key) == before.lookup(key)
 
 
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None)
 @given(keys)
 def test_preference_lists_every_host_once_starting_with_lookup(sample: list[str]) -> None:
     ring = Ring(HOSTS)

@@ -50,6 +50,7 @@ class ShardAssetsConfig(base.Config):
     enabled = c.Type(bool, default=True)
     locked = c.Type(bool, default=False)
     verify = c.Type(bool, default=False)
+    preconnect = c.Type(bool, default=False)
     report = c.Type(bool, default=False)
     enabled_on_serve = c.Type(bool, default=False)
 
@@ -92,6 +93,7 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
                 "enabled",
                 "locked",
                 "verify",
+                "preconnect",
                 "report",
             )
         }
