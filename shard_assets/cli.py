@@ -24,6 +24,16 @@ from .config import Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
 from .manifest import read_manifest
 from .pipeline import BuildResult, Plan, describe_moves, plan_build, shard_site, summary
+from .report import (
+    FORMATS,
+    REPORT_NAME,
+    build_report,
+    load_manifest,
+    render_html,
+    render_json,
+    render_text,
+    report_settings,
+)
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -245,6 +255,34 @@ def _plan_text(plan: Plan, verb: str) -> str:
     )
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    manifest = load_manifest(args.manifest)
+    since = load_manifest(args.since, "earlier manifest") if args.since else None
+    report = build_report(
+        _output_dir(args.output_dir),
+        args.manifest,
+        settings=report_settings(manifest, args.manifest, args.site_url, args.attributes),
+        since=since,
+        since_path=str(args.since) if args.since else None,
+    )
+    render = {"html": render_html, "text": render_text, "json": render_json}[args.format]
+    text = render(report)
+    output: Path | None = args.output
+    if output is None and args.format == "html":
+        output = args.manifest.with_name(REPORT_NAME)
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            f"{output}: cannot write the report ({error.strerror}); give another --output"
+        ) from None
+    print(f"shard-assets: wrote {output}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shard-assets",
@@ -303,6 +341,41 @@ def _parser() -> argparse.ArgumentParser:
     _add_settings_arguments(verify)
     verify.add_argument("--quiet", action="store_true", help="print only findings")
     verify.set_defaults(run=_cmd_verify)
+    report = commands.add_parser(
+        "report",
+        help="show how the assets are spread over the hosts (HTML, text or JSON)",
+        description="Read the manifest and the built site in OUTPUT_DIR and report assets "
+        "and bytes per host against their fair share, the gate's verdict, the pages whose "
+        "assets are least evenly spread, and (with --since) what moved and why.",
+    )
+    report.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    report.add_argument(
+        "--manifest",
+        type=Path,
+        default=Path("shard-manifest.json"),
+        help="the manifest the site was built with (default: %(default)s)",
+    )
+    report.add_argument(
+        "--since", type=Path, metavar="OLD.json", help="an earlier manifest to compare with"
+    )
+    report.add_argument("--format", choices=FORMATS, default="html", help="default: html")
+    report.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help=f"where to write (default: {REPORT_NAME} beside the manifest for html, "
+        "standard output for text and json)",
+    )
+    report.add_argument("--site-url", help="the site_url the site was built with, if any")
+    report.add_argument(
+        "--attribute",
+        dest="attributes",
+        action="append",
+        default=[],
+        metavar="TAG[ATTR]",
+        help="an extra attribute the build rewrote, e.g. 'img[data-src]' (repeatable)",
+    )
+    report.set_defaults(run=_cmd_report)
     return parser
 
 

@@ -37,6 +37,7 @@ KNOWN_SETTINGS = (
     "max_page_imbalance",
     "pin",
     "preconnect",
+    "report",
     "scheme",
     "site_url",
     "strict",
@@ -65,6 +66,7 @@ class Settings:
     locked: bool = False
     verify: bool = False
     preconnect: bool = False
+    report: bool = False
     site: Site = field(default_factory=Site)
     algorithm: str = "ring"
     bounded: bool = True
@@ -154,6 +156,7 @@ def load_settings(
         locked=_flag(options.get("locked", False), "locked", fail),
         verify=_flag(options.get("verify", False), "verify", fail),
         preconnect=_flag(options.get("preconnect", False), "preconnect", fail),
+        report=_flag(options.get("report", False), "report", fail),
         site=site,
         algorithm=algorithm,
         bounded=_flag(options.get("bounded", True), "bounded", fail),
