@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
+from .algorithms import ALGORITHMS
+from .balance import MEASURES
 from .config import Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
 from .manifest import read_manifest
@@ -32,6 +34,16 @@ from .pipeline import (
     plan_build,
     shard_site,
     summary,
+)
+from .report import (
+    FORMATS,
+    REPORT_NAME,
+    build_report,
+    load_manifest,
+    render_html,
+    render_json,
+    render_text,
+    report_settings,
 )
 
 Command = Callable[[argparse.Namespace], int]
@@ -72,9 +84,49 @@ def _add_settings_arguments(parser: argparse.ArgumentParser, hosts_required: boo
     )
     parser.add_argument("--strict", action="store_true", help="fail on references to missing files")
     parser.add_argument(
+        "--preconnect",
+        action="store_true",
+        help='add <link rel="preconnect"> for the shard hosts each page uses',
+    )
+    parser.add_argument(
         "--locked",
         action="store_true",
         help="fail, writing nothing, if the manifest would change (for CI)",
+    )
+    placement = parser.add_argument_group("placement (see docs/algorithms.md)")
+    placement.add_argument(
+        "--algorithm",
+        default="ring",
+        choices=ALGORITHMS,
+        help="how assets are placed on hosts (default: %(default)s)",
+    )
+    placement.add_argument(
+        "--no-bounded",
+        dest="bounded",
+        action="store_false",
+        help="place by the plain hash, without the bounded-load pass (ketama-exact with ring)",
+    )
+    placement.add_argument(
+        "--balance-by",
+        default="count",
+        choices=MEASURES,
+        help="what the caps and the gate weigh: assets, their bytes, or their page "
+        "requests (default: %(default)s)",
+    )
+    placement.add_argument(
+        "--pin",
+        dest="pins",
+        action="append",
+        default=[],
+        metavar="GLOB=HOST",
+        help="keep the assets matching GLOB on HOST, a configured host (repeatable)",
+    )
+    placement.add_argument(
+        "--max-page-imbalance",
+        type=float,
+        default=None,
+        help="fail when a page puts more than this share over its fair share of its "
+        "asset requests on one host (default: off)",
     )
 
 
@@ -111,10 +163,26 @@ def _settings(args: argparse.Namespace) -> Settings:
             "attributes": args.attributes,
             "strict": args.strict,
             "locked": args.locked,
+            "preconnect": args.preconnect,
+            "algorithm": args.algorithm,
+            "bounded": args.bounded,
+            "balance_by": args.balance_by,
+            "pin": _pins(args.pins),
+            "max_page_imbalance": args.max_page_imbalance,
         },
         base_dir=Path.cwd(),
         source="command line",
     )
+
+
+def _pins(values: Sequence[str]) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for value in values:
+        pattern, equals, host = value.rpartition("=")
+        if not equals or not pattern or not host:
+            raise ConfigError(f"--pin {value!r}: write GLOB=HOST, e.g. 'js/*=cdn1.example.com'")
+        pins[pattern] = host
+    return pins
 
 
 def _hosts(values: Sequence[str]) -> list[str] | dict[str, float]:
@@ -141,6 +209,8 @@ def _warn(message: str) -> None:
 
 
 def _report_build(result: BuildResult, quiet: bool) -> int:
+    for warning in result.warnings:
+        _warn(warning)
     for missing in result.missing:
         _warn(str(missing))
     for document in result.undecodable:
@@ -284,6 +354,34 @@ def _plan_text(plan: Plan, verb: str) -> str:
     )
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    manifest = load_manifest(args.manifest)
+    since = load_manifest(args.since, "earlier manifest") if args.since else None
+    report = build_report(
+        _output_dir(args.output_dir),
+        args.manifest,
+        settings=report_settings(manifest, args.manifest, args.site_url, args.attributes),
+        since=since,
+        since_path=str(args.since) if args.since else None,
+    )
+    render = {"html": render_html, "text": render_text, "json": render_json}[args.format]
+    text = render(report)
+    output: Path | None = args.output
+    if output is None and args.format == "html":
+        output = args.manifest.with_name(REPORT_NAME)
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            f"{output}: cannot write the report ({error.strerror}); give another --output"
+        ) from None
+    print(f"shard-assets: wrote {output}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shard-assets",
@@ -349,6 +447,41 @@ def _parser() -> argparse.ArgumentParser:
     _add_settings_arguments(verify)
     verify.add_argument("--quiet", action="store_true", help="print only findings")
     verify.set_defaults(run=_cmd_verify)
+    report = commands.add_parser(
+        "report",
+        help="show how the assets are spread over the hosts (HTML, text or JSON)",
+        description="Read the manifest and the built site in OUTPUT_DIR and report assets "
+        "and bytes per host against their fair share, the gate's verdict, the pages whose "
+        "assets are least evenly spread, and (with --since) what moved and why.",
+    )
+    report.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    report.add_argument(
+        "--manifest",
+        type=Path,
+        default=Path("shard-manifest.json"),
+        help="the manifest the site was built with (default: %(default)s)",
+    )
+    report.add_argument(
+        "--since", type=Path, metavar="OLD.json", help="an earlier manifest to compare with"
+    )
+    report.add_argument("--format", choices=FORMATS, default="html", help="default: html")
+    report.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help=f"where to write (default: {REPORT_NAME} beside the manifest for html, "
+        "standard output for text and json)",
+    )
+    report.add_argument("--site-url", help="the site_url the site was built with, if any")
+    report.add_argument(
+        "--attribute",
+        dest="attributes",
+        action="append",
+        default=[],
+        metavar="TAG[ATTR]",
+        help="an extra attribute the build rewrote, e.g. 'img[data-src]' (repeatable)",
+    )
+    report.set_defaults(run=_cmd_report)
     return parser
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from .balance import exact
+from .algorithms import ALGORITHMS
+from .balance import MEASURES, exact
 from .errors import ConfigError
 from .ring import Host
 from .urls import Site
@@ -23,13 +24,20 @@ from .urls import Site
 DEFAULT_MANIFEST = "shard-manifest.json"
 SCHEMES = ("https", "http", "relative")
 KNOWN_SETTINGS = (
+    "algorithm",
     "attributes",
+    "balance_by",
+    "bounded",
     "enabled",
     "exclude",
     "hosts",
     "locked",
     "manifest",
     "max_imbalance",
+    "max_page_imbalance",
+    "pin",
+    "preconnect",
+    "report",
     "scheme",
     "site_url",
     "strict",
@@ -57,7 +65,14 @@ class Settings:
     enabled: bool = True
     locked: bool = False
     verify: bool = False
+    preconnect: bool = False
+    report: bool = False
     site: Site = field(default_factory=Site)
+    algorithm: str = "ring"
+    bounded: bool = True
+    balance_by: str = "count"
+    pins: tuple[tuple[str, str], ...] = ()
+    max_page_imbalance: Fraction | None = None
 
     @property
     def url_prefix(self) -> str:
@@ -102,14 +117,19 @@ def load_settings(
     if not manifest_path.is_absolute():
         manifest_path = base_dir / manifest_path
 
-    max_imbalance = options.get("max_imbalance", 0.10)
-    if isinstance(max_imbalance, bool) or not isinstance(max_imbalance, int | float):
-        raise fail("max_imbalance", f"must be a number such as 0.10, got {max_imbalance!r}")
-    if not 0 <= max_imbalance < float("inf"):
+    max_imbalance = _imbalance(options.get("max_imbalance", 0.10), "max_imbalance", fail)
+    page_imbalance = options.get("max_page_imbalance")
+    max_page_imbalance = (
+        None if page_imbalance is None else _imbalance(page_imbalance, "max_page_imbalance", fail)
+    )
+    algorithm = _choice(options.get("algorithm", "ring"), "algorithm", ALGORITHMS, fail)
+    if algorithm == "jump" and any(h.weight != 1 for h in hosts):
         raise fail(
-            "max_imbalance",
-            f"must be 0 or more (0.10 allows 10% over the fair share), got {max_imbalance!r}",
+            "algorithm",
+            "is 'jump', which does not support host weights: give hosts as a plain list, "
+            "or use algorithm 'ring' or 'rendezvous' to keep the weights",
         )
+    balance_by = _choice(options.get("balance_by", "count"), "balance_by", MEASURES, fail)
 
     scheme = options.get("scheme", "https")
     if scheme not in SCHEMES:
@@ -126,7 +146,7 @@ def load_settings(
     return Settings(
         hosts=hosts,
         manifest=manifest_path,
-        max_imbalance=exact(max_imbalance),
+        max_imbalance=max_imbalance,
         scheme=str(scheme),
         site_url=site_url or None,
         exclude=_strings(options.get("exclude", ()), "exclude", fail),
@@ -135,7 +155,14 @@ def load_settings(
         enabled=_flag(options.get("enabled", True), "enabled", fail),
         locked=_flag(options.get("locked", False), "locked", fail),
         verify=_flag(options.get("verify", False), "verify", fail),
+        preconnect=_flag(options.get("preconnect", False), "preconnect", fail),
+        report=_flag(options.get("report", False), "report", fail),
         site=site,
+        algorithm=algorithm,
+        bounded=_flag(options.get("bounded", True), "bounded", fail),
+        balance_by=balance_by,
+        pins=_pins(options.get("pin", {}), hosts, fail),
+        max_page_imbalance=max_page_imbalance,
     )
 
 
@@ -191,6 +218,48 @@ def _hosts(value: object, fail: _Fail) -> tuple[Host, ...]:
             )
         hosts.append(Host(name, exact(weight)))
     return tuple(hosts)
+
+
+def _imbalance(value: object, name: str, fail: _Fail) -> Fraction:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise fail(name, f"must be a number such as 0.10, got {value!r}")
+    if not 0 <= value < float("inf"):
+        raise fail(name, f"must be 0 or more (0.10 allows 10% over the fair share), got {value!r}")
+    return exact(value)
+
+
+def _choice(value: object, name: str, choices: tuple[str, ...], fail: _Fail) -> str:
+    if isinstance(value, str) and value in choices:
+        return value
+    close = difflib.get_close_matches(str(value), choices, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(choices)}"
+    raise fail(name, f"must be one of {', '.join(choices)}, got {value!r}: {hint}")
+
+
+def _pins(value: object, hosts: tuple[Host, ...], fail: _Fail) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, Mapping):
+        raise fail(
+            "pin",
+            f'must map asset globs to hosts, e.g. {{"js/*": "cdn1.example.com"}}, got {value!r}',
+        )
+    names = [h.name for h in hosts]
+    pins: list[tuple[str, str]] = []
+    for pattern, host in value.items():
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise fail("pin", f"has an empty or non-string glob {pattern!r}")
+        if host in names:
+            pins.append((pattern, host))
+            continue
+        by_case = {n.lower(): n for n in names}
+        if isinstance(host, str) and host.lower() in by_case:
+            hint = f"write it as configured: {by_case[host.lower()]!r}"
+        else:
+            close = difflib.get_close_matches(str(host), names, n=1)
+            hint = (
+                f"did you mean {close[0]!r}?" if close else f"configured hosts: {', '.join(names)}"
+            )
+        raise fail("pin", f"pins {pattern!r} to {host!r}, which is not in hosts: {hint}")
+    return tuple(pins)
 
 
 def _flag(value: object, name: str, fail: _Fail) -> bool:

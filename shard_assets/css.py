@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Generator, Iterator
+from dataclasses import replace
 from typing import NamedTuple
 
 from .urls import Codec, Ref, Site, find_ref
@@ -46,6 +47,7 @@ def _token_pattern(in_attribute: bool) -> re.Pattern[str]:
         rf"|(?P<url>{url})"
         rf"|@import\s*+(?:\"(?P<idq>{_DQ})\"|'(?P<isq>{_SQ})')"
         r"|(?P<imageset>(?<![\w-])(?:-webkit-)?image-set\()"
+        r"|(?P<fontface>@font-face(?![\w-]))"
         rf"|{_STRING_DQ}|{_STRING_SQ}|{_BAD_STRINGS}",
         re.IGNORECASE | re.DOTALL,
     )
@@ -144,12 +146,17 @@ def find_css_refs(
     tokens = _ATTRIBUTE_TOKENS if in_attribute else _TOKENS
     where = _Where(base_path, site, in_attribute)
     pos = start
+    fonts_end = -1  # inside an @font-face block until here: its sources load in CORS mode
     while True:
         m = tokens.search(text, pos, stop)
         if m is None:
             return
         pos = m.end()
         if m.group("skip") is not None:
+            continue
+        if m.group("fontface") is not None:
+            close = text.find("}", pos, stop)
+            fonts_end = stop if close < 0 else close
             continue
         if m.group("imageset") is not None:
             pos = yield from _image_set(text, pos, stop, where)
@@ -158,7 +165,7 @@ def find_css_refs(
             if group in tokens.groupindex and m.start(group) >= 0:
                 ref = _ref(text, m.start(group), m.end(group), group, where)
                 if ref is not None:
-                    yield ref
+                    yield replace(ref, cors=True) if m.start() < fonts_end else ref
                 break
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
 
 from .css import find_css_refs
 from .urls import HTML_SPACE, Ref, Site, absolute_path, find_ref
@@ -110,12 +111,14 @@ class HtmlScanner:
 
     def find_refs(self, text: str, document: str, site: Site) -> Iterator[Ref]:
         """Yield the site-local references of the page at ``document`` (an output-relative path)."""
-        for start, end, key, path, suffix in self.references(text, document, site):
-            yield Ref(start, end, key, path, suffix)
+        for start, end, key, path, suffix, cors, crossorigin_at in self.references(
+            text, document, site
+        ):
+            yield Ref(start, end, key, path, suffix, cors, crossorigin_at)
 
     def references(self, text: str, document: str, site: Site) -> list[RefSpan]:
-        """:meth:`find_refs` as plain tuples ``(start, end, key, path, suffix)``, in the
-        order found: the fast form the pipeline uses."""
+        """:meth:`find_refs` as plain tuples (the fields of :class:`Ref`), in the order
+        found: the fast form the pipeline uses."""
         page_path = site.document_path(document)
         base_path: str | None = page_path
         if _BASE_TAG.search(text):
@@ -177,16 +180,19 @@ class HtmlScanner:
             in_tag = memo.get(memo_key)
             if in_tag is None:
                 in_tag = memo[memo_key] = tuple(
-                    (ref.start - start, ref.end - start, ref.key, ref.path, ref.suffix)
+                    _span(ref, -start)
                     for ref in self._tag_refs(text, name, start, tag_end, base_path, site)
                 )
             if in_tag:
-                found += [(start + a, start + b, key, path, sfx) for a, b, key, path, sfx in in_tag]
+                found += [
+                    (start + a, start + b, key, path, suffix, cors, at if at < 0 else start + at)
+                    for a, b, key, path, suffix, cors, at in in_tag
+                ]
             if name == "style":
                 close = self._end_tags["style"].search(text, tag_end)
                 stop = close.start() if close else len(text)
                 found += [
-                    (ref.start, ref.end, ref.key, ref.path, ref.suffix)
+                    _span(ref)
                     for ref in find_css_refs(text, base_path, site, start=tag_end, end=stop)
                 ]
         return found
@@ -198,16 +204,21 @@ class HtmlScanner:
         attrs = _attributes(text, start, tag_end - 1)
         wanted = self.attributes.get(name)
         if wanted and _loads_asset(name, attrs):
+            cors = _cors_mode(name, attrs)
+            crossorigin_at = _crossorigin_insertion(text, name, attrs)
             for attribute, (_, value_start, value_end) in attrs.items():
                 kind = wanted.get(attribute)
                 if kind is None:
                     continue
                 if kind == SRCSET:
-                    yield from _srcset_refs(text, value_start, value_end, base_path, site)
-                else:
-                    ref = find_ref(text, value_start, value_end, base_path, site, decode=_UNESCAPE)
-                    if ref is not None:
-                        yield ref
+                    for found in _srcset_refs(text, value_start, value_end, base_path, site):
+                        yield replace(found, cors=True) if cors else found
+                    continue
+                ref = find_ref(text, value_start, value_end, base_path, site, decode=_UNESCAPE)
+                if ref is None:
+                    continue
+                at = crossorigin_at if attribute in ("src", "href") else -1
+                yield replace(ref, cors=cors, crossorigin_at=at) if cors or at >= 0 else ref
         style = attrs.get("style")
         if style is not None:
             yield from find_css_refs(
@@ -215,12 +226,27 @@ class HtmlScanner:
             )
 
 
+def _span(ref: Ref, shift: int = 0) -> RefSpan:
+    """``ref`` as a tuple, its offsets moved by ``shift``."""
+    at = ref.crossorigin_at
+    return (
+        ref.start + shift,
+        ref.end + shift,
+        ref.key,
+        ref.path,
+        ref.suffix,
+        ref.cors,
+        at if at < 0 else at + shift,
+    )
+
+
 #: Tags remembered per scanner before the memory is cleared.
 _MEMO_SIZE = 50_000
 #: HTML entities are decoded in URLs; a path with entities is kept as written.
 _UNESCAPE = html.unescape
-#: A reference as a tuple: (start, end, key, path, suffix), the fields of :class:`Ref`.
-RefSpan = tuple[int, int, str, str, str]
+#: A reference as a tuple: (start, end, key, path, suffix, cors, crossorigin_at), the
+#: fields of :class:`Ref`.
+RefSpan = tuple[int, int, str, str, str, bool, int]
 
 
 def _attributes(text: str, start: int, end: int) -> _Attributes:
@@ -290,6 +316,33 @@ def _loads_asset(name: str, attrs: _Attributes) -> bool:
     return True
 
 
+def _cors_mode(name: str, attrs: _Attributes) -> bool:
+    """Whether the browser fetches this element's URL in CORS mode."""
+    if "crossorigin" in attrs:
+        return True
+    if name == "script":
+        kind = attrs.get("type")
+        return kind is not None and kind[0].strip(HTML_SPACE).lower() == "module"
+    if name == "link":
+        rel = attrs.get("rel")
+        return rel is not None and "modulepreload" in rel[0].lower().split()
+    return False
+
+
+def _crossorigin_insertion(text: str, name: str, attrs: _Attributes) -> int:
+    """Where to add ``crossorigin="anonymous"``: right after an ``integrity`` attribute
+    on a script or link that has no ``crossorigin`` (without it the browser blocks a
+    subresource-integrity file from another origin); -1 when not needed."""
+    if name not in ("script", "link") or "crossorigin" in attrs:
+        return -1
+    integrity = attrs.get("integrity")
+    if integrity is None:
+        return -1
+    _, start, end = integrity
+    quoted = end < len(text) and text[end] in "\"'" and text[start - 1] == text[end]
+    return end + 1 if quoted else end
+
+
 def _srcset_refs(
     text: str, start: int, end: int, base_path: str | None, site: Site
 ) -> Iterator[Ref]:
@@ -327,3 +380,31 @@ def _srcset_refs(
 
 _SPACES_AND_COMMAS = re.compile(r"[ \t\n\r\f,]*")
 _NOT_SPACES = re.compile(r"[^ \t\n\r\f]*")
+
+
+_HEAD_END = re.compile(r"</head\s*>|<body[\s>]", re.IGNORECASE)
+_META_CHARSET_TAG = re.compile(r"<meta\s[^>]*?charset\s*=[^>]*>", re.IGNORECASE)
+_HEAD_TAG = re.compile(r"<head(?:\s[^>]*)?>", re.IGNORECASE)
+_LINK_TAG = re.compile(r"<link\s([^>]*)>", re.IGNORECASE)
+
+
+def preconnect_point(text: str) -> tuple[int, set[str]]:
+    """Where ``<link rel="preconnect">`` tags go, and the hosts already preconnected.
+
+    The place is right after ``<meta charset>``, which must stay first, else right
+    after ``<head>``; -1 when the page has neither (a fragment). Only the head is
+    looked at.
+    """
+    end = _HEAD_END.search(text)
+    head_end = end.start() if end else len(text)
+    meta = _META_CHARSET_TAG.search(text, 0, head_end)
+    head = _HEAD_TAG.search(text, 0, head_end)
+    at = meta.end() if meta else head.end() if head else -1
+    present: set[str] = set()
+    for link in _LINK_TAG.finditer(text, 0, head_end):
+        attrs = _attributes(text, link.start(1), link.end(1))
+        rel = attrs.get("rel")
+        href = attrs.get("href")
+        if rel and href and "preconnect" in rel[0].lower().split():
+            present.add(href[0].split("//", 1)[-1].split("/", 1)[0].lower())
+    return at, present

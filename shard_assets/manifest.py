@@ -11,6 +11,13 @@ Format (version 1), JSON with sorted keys, 2-space indent and a trailing newline
       "version": 1
     }
 
+``"ring"`` holds the placement settings the file was written with, whatever the
+algorithm (the name is kept for version 1): ``bounded_load`` and ``max_imbalance``
+always; ``digests_per_host`` and ``layout`` for the ring; ``hash`` (and ``score``)
+for rendezvous and jump; ``host_order`` for jump, which numbers hosts by position;
+``balance_by`` when it is not ``count``. The assets keep their hosts whatever these
+say: the manifest is authoritative even when the algorithm changes.
+
 Reading, rendering and writing are separate functions; an unreadable, malformed or
 unknown-version file is a :class:`ManifestError` and is never overwritten.
 """
@@ -41,6 +48,8 @@ class Manifest:
     hosts: tuple[Host, ...]
     max_imbalance: Fraction
     algorithm: str = ALGORITHM
+    bounded: bool = True
+    balance_by: str = "count"
 
 
 def read_manifest(path: Path) -> Manifest | None:
@@ -80,17 +89,28 @@ def read_manifest(path: Path) -> Manifest | None:
     ):
         raise ManifestError(f"{path}: 'hosts' must map hostnames to positive weights; {_FIX}")
     ring = data.get("ring", {})
-    imbalance = ring.get("max_imbalance", 0.1) if isinstance(ring, dict) else 0.1
+    if not isinstance(ring, dict):
+        ring = {}
+    imbalance = ring.get("max_imbalance", 0.1)
+    if isinstance(imbalance, bool) or not isinstance(imbalance, int | float):
+        imbalance = 0.1
+    order = ring.get("host_order")
+    host_weights = {
+        name: Fraction(repr(w)) if isinstance(w, float) else Fraction(w)
+        for name, w in hosts.items()
+    }
+    if isinstance(order, list) and sorted(order) == sorted(host_weights):
+        # Jump numbers hosts by position: keep the order they were configured in.
+        host_weights = {name: host_weights[name] for name in order}
     return Manifest(
         assets=assets,
-        hosts=tuple(
-            Host(name, Fraction(repr(w)) if isinstance(w, float) else Fraction(w))
-            for name, w in hosts.items()
-        ),
+        hosts=tuple(Host(name, weight) for name, weight in host_weights.items()),
         max_imbalance=Fraction(repr(imbalance))
         if isinstance(imbalance, float)
         else Fraction(imbalance),
         algorithm=str(data.get("algorithm", ALGORITHM)),
+        bounded=ring.get("bounded_load") is not False,
+        balance_by=str(ring.get("balance_by", "count")),
     )
 
 
@@ -100,16 +120,23 @@ def _number(value: Fraction) -> int | float:
 
 def render_manifest(manifest: Manifest) -> bytes:
     """The manifest's exact bytes: the same input always gives the same bytes."""
+    ring: dict[str, object] = {
+        "bounded_load": manifest.bounded,
+        "max_imbalance": _number(manifest.max_imbalance),
+    }
+    if manifest.algorithm == "ring":
+        ring.update(digests_per_host=DIGESTS_PER_HOST, layout="ketama")
+    elif manifest.algorithm == "rendezvous":
+        ring.update(hash="blake2b-64", score="weight / -ln(h)")
+    elif manifest.algorithm == "jump":
+        ring.update(hash="blake2b-64", host_order=[h.name for h in manifest.hosts])
+    if manifest.balance_by != "count":
+        ring["balance_by"] = manifest.balance_by
     data = {
         "algorithm": manifest.algorithm,
         "assets": dict(sorted(manifest.assets.items())),
         "hosts": {h.name: _number(h.weight) for h in manifest.hosts},
-        "ring": {
-            "bounded_load": True,
-            "digests_per_host": DIGESTS_PER_HOST,
-            "layout": "ketama",
-            "max_imbalance": _number(manifest.max_imbalance),
-        },
+        "ring": ring,
         "version": VERSION,
     }
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

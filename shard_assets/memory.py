@@ -30,7 +30,6 @@ end, after every check has passed.
 from __future__ import annotations
 
 import codecs
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,19 +41,27 @@ from .files import META_CHARSET
 from .manifest import Manifest, read_manifest
 
 if TYPE_CHECKING:
-    from .pipeline import Inventory
+    from .pipeline import Inventory, Sharder
 
 _UTF8 = frozenset({"utf-8", "utf-16", "utf-32"})
 
 
 @dataclass(frozen=True)
 class PageRecord:
-    """A page rewritten in memory: the host used for each of its assets, how many URLs
-    changed, and how many bytes the generator writes."""
+    """A page rewritten in memory, and what pass one would have found in it.
+
+    ``hosts`` maps each asset it references to the host used, in the order first
+    referenced; ``references`` is how many URLs changed; ``size`` how many bytes the
+    generator writes; ``styles`` the ``.css`` keys it references; ``cors`` and
+    ``crossorigin`` as in :class:`shard_assets.pipeline.Collected`, with (line, URL).
+    """
 
     hosts: Mapping[str, str]
     references: int
     size: int
+    styles: tuple[str, ...] = ()
+    cors: tuple[str, ...] = ()
+    crossorigin: tuple[tuple[int, str], ...] = ()
 
 
 class InMemoryPages:
@@ -75,19 +82,10 @@ class InMemoryPages:
         self.sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
         self.pages: dict[str, PageRecord] = {}
         self.hosts: dict[str, str] = {}
-        self.reason = "no manifest yet (the first build)"
-        if previous is not None:
+        self.reason = _why_not(settings, previous)
+        if not self.reason and previous is not None:
             configured = set(settings.host_names)
-            hosts = {k: h for k, h in previous.assets.items() if h in configured}
-            if {(h.name, h.weight) for h in previous.hosts} != {
-                (h.name, h.weight) for h in settings.hosts
-            }:
-                self.reason = "the hosts differ from the manifest's"
-            elif not balance_report(hosts, settings.hosts, settings.max_imbalance).ok:
-                self.reason = "the manifest does not pass the gate"
-            else:
-                self.reason = ""
-                self.hosts = hosts
+            self.hosts = {k: h for k, h in previous.assets.items() if h in configured}
         self._exists: dict[str, bool] = {}
 
     @property
@@ -109,16 +107,24 @@ class InMemoryPages:
             return text
         declared = META_CHARSET.search(data[:1024])
         if declared and not data.startswith(codecs.BOM_UTF8):
-            with contextlib.suppress(LookupError, UnicodeDecodeError):
-                if codecs.lookup(declared.group(1).decode("ascii")).name not in _UTF8:
-                    return text
-        from .pipeline import is_page, splice  # noqa: PLC0415 (pipeline imports this module)
+            try:
+                charset = codecs.lookup(declared.group(1).decode("ascii")).name
+            except LookupError:
+                charset = "utf-8"
+            if charset not in _UTF8:
+                return text
+        from .pipeline import is_page  # noqa: PLC0415 (pipeline imports this module)
 
         sharder = self.sharder
         prefix = self.settings.url_prefix
         hosts: dict[str, str] = {}
-        replacements: list[tuple[int, int, str]] = []
-        for start, end, key, path, suffix in sharder.references(text, document):
+        styles: set[str] = set()
+        cors: set[str] = set()
+        crossorigin: list[tuple[int, str]] = []
+        replacements: list[tuple[int, int, str, str, int]] = []
+        for start, end, key, path, suffix, in_cors, at in sharder.references(text, document):
+            if key.lower().endswith(".css"):
+                styles.add(key)
             if is_page(key) or sharder.is_excluded(key):
                 if not (self._in_output(key) or self._in_output(f"{key}/index.html")):
                     return text  # a missing file: the end of the build reports it
@@ -127,25 +133,40 @@ class InMemoryPages:
             if host is None or not self._in_output(key):
                 return text  # a new or missing asset: the end of the build places it
             hosts[key] = host
-            replacements.append((start, end, f"{prefix}{host}{path}{suffix}"))
-        new_text, count = splice(text, replacements)
-        if count:
+            if in_cors:
+                cors.add(key)
+            if at >= 0:
+                crossorigin.append((text.count("\n", 0, start) + 1, text[start:end]))
+            replacements.append((start, end, f"{prefix}{host}{path}{suffix}", host, at))
+        new_text, count = sharder.splice(text, document, replacements)
+        if not count:
+            new_text = text  # as pass two, which writes a page only when a URL changed
+        else:
             data = new_text.encode("utf-8")
-        self.pages[document] = PageRecord(hosts, count, len(data))
+        self.pages[document] = PageRecord(
+            hosts,
+            count,
+            len(data),
+            tuple(sorted(styles)),
+            tuple(sorted(cors)),
+            tuple(crossorigin),
+        )
         return new_text
 
-    def finished(self, output_dir: Path, inventory: Inventory) -> dict[str, PageRecord]:
-        """The pages rewritten in memory that are on disk as they were handed back."""
+    def finished(self, inventory: Inventory, sharder: Sharder) -> dict[str, PageRecord]:
+        """The pages rewritten in memory that are on disk as they were handed back and
+        whose assets are all assets of the finished output."""
         documents = set(inventory.documents)
+        files = inventory.files
         done: dict[str, PageRecord] = {}
         for document, record in self.pages.items():
             if document not in documents:
                 continue
             try:
-                size = (output_dir / document).stat().st_size
+                size = (self.output_dir / document).stat().st_size
             except OSError:
                 continue
-            if size == record.size:
+            if size == record.size and all(sharder.is_asset(k, files) for k in record.hosts):
                 done[document] = record
         return done
 
@@ -162,3 +183,23 @@ class InMemoryPages:
             )
             self._exists[key] = found
         return found
+
+
+def _why_not(settings: Settings, previous: Manifest | None) -> str:
+    """Why pages cannot be rewritten in memory in this build ('' when they can)."""
+    if previous is None:
+        return "no manifest yet (the first build)"
+    if {(h.name, h.weight) for h in previous.hosts} != {(h.name, h.weight) for h in settings.hosts}:
+        return "the hosts differ from the manifest's"
+    placement = ("algorithm", "bounded", "balance_by")
+    if any(getattr(previous, name) != getattr(settings, name) for name in placement):
+        return "the placement settings differ from the manifest's"
+    if settings.balance_by == "count":
+        configured = set(settings.host_names)
+        hosts = {k: h for k, h in previous.assets.items() if h in configured}
+        report = balance_report(
+            hosts, settings.hosts, settings.max_imbalance, bounded=settings.bounded
+        )
+        if not report.ok:
+            return "the manifest does not pass the gate"
+    return ""

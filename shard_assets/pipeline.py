@@ -14,44 +14,59 @@ import fnmatch
 import os
 import re
 from array import array
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .assign import Assignment, assign_hosts, rebalance_assignment
-from .balance import BalanceReport, balance_report, gate_message
+from .algorithms import jump_moved_share, jump_renumbering
+from .assign import Assignment, assign_hosts, rebalance_assignment, resolve_pins
+from .balance import (
+    BalanceReport,
+    PageSpread,
+    balance_report,
+    gate_message,
+    most_uneven_page,
+    page_excess,
+    page_gate_message,
+)
 from .config import Settings
 from .css import find_css_refs
 from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
 from .files import TEMP_FILE, Decoded, atomic_write, decode_document, manifest_lock
-from .html import HtmlScanner, RefSpan
+from .html import HtmlScanner, RefSpan, preconnect_point
 from .manifest import Manifest, read_manifest, render_manifest, write_manifest
 from .parallel import run_each
+from .ring import Host
 from .urls import Ref
 
 if TYPE_CHECKING:
-    from .memory import InMemoryPages
+    from .memory import InMemoryPages, PageRecord
 
 PAGE_SUFFIXES = (".html", ".htm")
 DOCUMENT_SUFFIXES = (*PAGE_SUFFIXES, ".css")
 
-#: Pass one keeps where each asset reference is (three integers each) so that pass
+#: Pass one keeps where each asset reference is (four integers each) so that pass
 #: two splices without scanning again; past this many integers in all, the rest of
 #: the documents are scanned again instead, so memory stays bounded on any site.
-SPAN_BUDGET = 6_000_000
+SPAN_BUDGET = 8_000_000
 
 #: Called as ``progress(phase, done, total)`` after each document of a pass.
 Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
-class MissingRef:
-    """A site-local reference to a file that is not in the output."""
+class Located:
+    """A URL as written in a document, and where."""
 
     document: str
     line: int
     url: str
+
+
+class MissingRef(Located):
+    """A site-local reference to a file that is not in the output."""
 
     def __str__(self) -> str:
         return f"{self.document}:{self.line}: {self.url} is not in the output"
@@ -79,6 +94,11 @@ class BuildResult:
     undecodable: tuple[str, ...]
     manifest: Path
     manifest_changed: bool
+    cors: tuple[str, ...] = ()
+    crossorigin: tuple[Located, ...] = ()
+    pages: tuple[PageSpread, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
     in_memory: int = 0
 
 
@@ -130,11 +150,11 @@ class Sharder:
         return self.scanner.find_refs(text, document, site)
 
     def references(self, text: str, document: str) -> list[RefSpan]:
-        """:meth:`find_refs` as ``(start, end, key, path, suffix)`` tuples, by start."""
+        """:meth:`find_refs` as tuples (the fields of :class:`Ref`), by start."""
         site = self.site
         if document.lower().endswith(".css"):
             found = [
-                (r.start, r.end, r.key, r.path, r.suffix)
+                (r.start, r.end, r.key, r.path, r.suffix, r.cors, r.crossorigin_at)
                 for r in find_css_refs(text, site.document_path(document), site)
             ]
         else:
@@ -153,36 +173,71 @@ class Sharder:
     def rewrite(
         self, text: str, document: str, hosts_by_asset: Mapping[str, str]
     ) -> tuple[str, int]:
-        """``text`` with every assigned reference pointed at its host, and how many changed."""
+        """``text`` with every assigned reference pointed at its host, and how many changed.
+
+        Besides the URLs, the only edits are ``crossorigin="anonymous"`` on an element
+        with ``integrity`` that moves to a shard host, and, with ``preconnect``, one
+        ``<link rel="preconnect">`` per shard host the page uses.
+        """
         prefix = self.settings.url_prefix
-        pieces: list[str] = []
+        replacements = [
+            (start, end, f"{prefix}{host}{path}{suffix}", host, crossorigin_at)
+            for start, end, key, path, suffix, _, crossorigin_at in self.references(text, document)
+            if (host := hosts_by_asset.get(key)) is not None
+        ]
+        return self.splice(text, document, replacements)
+
+    def splice(
+        self, text: str, document: str, replacements: Iterable[Replacement]
+    ) -> tuple[str, int]:
+        """``text`` with each ``(start, end, url, host, crossorigin_at)`` in place (in
+        order, a span overlapping the one before is left), and how many URLs changed.
+
+        The work of :meth:`rewrite` once the hosts are known; pass two calls it with
+        the spans pass one found, without scanning again.
+        """
+        edits: list[tuple[int, int, str]] = []
+        used: set[str] = set()
         last = 0
         count = 0
-        for start, end, key, path, suffix in self.references(text, document):
-            host = hosts_by_asset.get(key)
-            if host is None or start < last:
+        for start, end, url, host, crossorigin_at in replacements:
+            if start < last:
                 continue
-            url = f"{prefix}{host}{path}{suffix}"
+            used.add(host)
+            last = end
             if text[start:end] == url:
                 continue
-            pieces += (text[last:start], url)
-            last = end
+            edits.append((start, end, url))
+            if crossorigin_at >= 0:
+                edits.append((crossorigin_at, crossorigin_at, ' crossorigin="anonymous"'))
             count += 1
-        if not count:
+        if self.settings.preconnect and used and is_page(document):
+            edits += self._preconnect(text, used)
+        if not edits:
             return text, 0
+        pieces: list[str] = []
+        last = 0
+        for start, end, replacement in sorted(edits, key=lambda e: (e[0], e[1])):
+            pieces += (text[last:start], replacement)
+            last = end
         pieces.append(text[last:])
         return "".join(pieces), count
 
+    def _preconnect(self, text: str, used: set[str]) -> list[tuple[int, int, str]]:
+        at, present = preconnect_point(text)
+        if at < 0:
+            return []
+        prefix = self.settings.url_prefix
+        links = "".join(
+            f'<link rel="preconnect" href="{prefix}{host}">'
+            for host in self.settings.host_names
+            if host in used and host.lower() not in present
+        )
+        return [(at, at, links)] if links else []
 
-def _read(output_dir: Path, document: str) -> tuple[Decoded | None, Stamp]:
-    with open(output_dir / document, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        data = handle.read()
-    return decode_document(data, document.lower().endswith(".css")), (
-        info.st_size,
-        info.st_mtime_ns,
-    )
 
+#: A URL to put in place: (start, end, new URL, its host, where crossorigin goes or -1).
+Replacement = tuple[int, int, str, str, int]
 
 #: A document's size and modification time when pass one read it.
 Stamp = tuple[int, int]
@@ -190,13 +245,30 @@ Stamp = tuple[int, int]
 #: An asset reference's target: (asset key, new path, query and fragment as written).
 Target = tuple[str, str, str]
 
+#: How pass one classifies a referenced key.
+ASSET, MISSING, OTHER = range(3)
+
+
+def _read(output_dir: Path, document: str) -> tuple[Decoded | None, Stamp]:
+    with open(output_dir / document, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        data = handle.read()
+    decoded = decode_document(data, document.lower().endswith(".css"))
+    return decoded, (info.st_size, info.st_mtime_ns)
+
+
+def _start(ref: RefSpan) -> int:
+    return ref[0]
+
 
 @dataclass(frozen=True, slots=True)
 class Scan:
     """What pass one found in one document; small, so workers can send it back.
 
-    ``spans`` holds ``start, end, index into targets`` for each reference to an
-    asset, in order; ``missing`` holds (line, URL) for references to missing files.
+    ``spans`` holds ``start, end, index into targets, crossorigin_at`` for each
+    reference to an asset, in order; ``missing`` and ``crossorigin`` hold (line,
+    URL) pairs; ``styles`` the stylesheets it references; ``css_size`` the size of a
+    stylesheet with its asset URLs written root-relative (-1 for a page).
     """
 
     document: str
@@ -205,6 +277,10 @@ class Scan:
     targets: tuple[Target, ...] = ()
     spans: array[int] = field(default_factory=lambda: array("q"))
     missing: tuple[tuple[int, str], ...] = ()
+    styles: tuple[str, ...] = ()
+    cors: tuple[str, ...] = ()
+    crossorigin: tuple[tuple[int, str], ...] = ()
+    css_size: int = -1
 
 
 @dataclass(frozen=True)
@@ -214,36 +290,59 @@ class _Context:
     output_dir: Path
     sharder: Sharder
     files: frozenset[str]
+    stylesheets: frozenset[str]
     hosts_by_asset: Mapping[str, str] = field(default_factory=dict)
     #: key -> ASSET, MISSING or OTHER, worked out once per key in each process.
     kinds: dict[str, int] = field(default_factory=dict, compare=False)
 
 
-ASSET, MISSING, OTHER = range(3)
-
-
 def scan_document(context: _Context, document: str) -> Scan:
-    """Pass one for one document: its asset references and its references to missing files."""
+    """Pass one for one document (see :class:`Scan`)."""
     decoded, stamp = _read(context.output_dir, document)
     if decoded is None:
         return Scan(document, decodable=False)
     text = decoded.text
     kinds = context.kinds
-    lines: _Lines | None = None
+    stylesheets = context.stylesheets
+    lines = _Lines(text)
     targets: dict[Target, int] = {}
     spans = array("q")
     missing: list[tuple[int, str]] = []
-    for start, end, key, path, suffix in context.sharder.references(text, document):
+    styles: set[str] = set()
+    cors: set[str] = set()
+    crossorigin: list[tuple[int, str]] = []
+    refs = context.sharder.references(text, document)
+    for start, end, key, path, suffix, in_cors, crossorigin_at in refs:
+        if key in stylesheets:
+            styles.add(key)
         kind = kinds.get(key)
         if kind is None:
             kind = kinds[key] = _kind(context, key)
         if kind == ASSET:
             target = (key, path, suffix)
-            spans.extend((start, end, targets.setdefault(target, len(targets))))
+            spans.extend((start, end, targets.setdefault(target, len(targets)), crossorigin_at))
+            if in_cors:
+                cors.add(key)
+            if crossorigin_at >= 0:
+                crossorigin.append((lines.of(start), text[start:end]))
         elif kind == MISSING:
-            lines = lines or _Lines(text)
             missing.append((lines.of(start), text[start:end]))
-    return Scan(document, True, stamp, tuple(targets), spans, tuple(missing))
+    css_size = -1
+    if not is_page(document) and document in stylesheets:
+        assets = {key for key, _, _ in targets}
+        css_size = len(decoded.encode(_root_relative(text, refs, assets)))
+    return Scan(
+        document,
+        True,
+        stamp,
+        tuple(targets),
+        spans,
+        tuple(missing),
+        tuple(sorted(styles)),
+        tuple(sorted(cors)),
+        tuple(crossorigin),
+        css_size,
+    )
 
 
 def _kind(context: _Context, key: str) -> int:
@@ -255,61 +354,36 @@ def _kind(context: _Context, key: str) -> int:
     return OTHER
 
 
-def _start(ref: RefSpan) -> int:
-    return ref[0]
-
-
 @dataclass(frozen=True, slots=True)
 class Rewrite:
-    """Pass two's work for one document: each span and the URL to put there.
+    """Pass two's work for one document: the URL to put at each span.
 
-    ``replacements`` is None when pass one kept no spans (over :data:`SPAN_BUDGET`):
+    ``replacements`` is None when pass one kept no spans (past :data:`SPAN_BUDGET`):
     the document is scanned again.
     """
 
     document: str
     stamp: Stamp
-    replacements: tuple[tuple[int, int, str], ...] | None
+    replacements: tuple[Replacement, ...] | None
 
 
 def rewrite_document(context: _Context, task: Rewrite) -> int:
-    """Pass two for one document: splice the new URLs in and write it if it changed.
+    """Pass two for one document: put the new URLs in and write it if one changed.
 
-    Returns the number of references changed. A document that changed since pass
-    one read it is scanned again, with the assignment made for the build.
+    Returns how many URLs changed. A document that changed since pass one read it is
+    scanned again, with the assignment made for the build.
     """
-    path = context.output_dir / task.document
     decoded, stamp = _read(context.output_dir, task.document)
     if decoded is None:
         return 0
+    sharder = context.sharder
     if task.replacements is None or stamp != task.stamp:
-        text, count = context.sharder.rewrite(decoded.text, task.document, context.hosts_by_asset)
+        text, count = sharder.rewrite(decoded.text, task.document, context.hosts_by_asset)
     else:
-        text, count = splice(decoded.text, task.replacements)
+        text, count = sharder.splice(decoded.text, task.document, task.replacements)
     if count:
-        atomic_write(path, decoded.encode(text))
+        atomic_write(context.output_dir / task.document, decoded.encode(text))
     return count
-
-
-def splice(text: str, replacements: Iterable[tuple[int, int, str]]) -> tuple[str, int]:
-    """``text`` with each (start, end, url) put in place, and how many changed.
-
-    The same rule as :meth:`Sharder.rewrite`: in order, a span that overlaps one
-    already replaced is left, and a URL that is already right is not counted.
-    """
-    pieces: list[str] = []
-    last = 0
-    count = 0
-    for start, end, url in replacements:
-        if start < last or text[start:end] == url:
-            continue
-        pieces += (text[last:start], url)
-        last = end
-        count += 1
-    if not count:
-        return text, 0
-    pieces.append(text[last:])
-    return "".join(pieces), count
 
 
 class _Lines:
@@ -327,58 +401,130 @@ class _Lines:
 
 @dataclass(frozen=True)
 class Collected:
-    """What pass one found in the whole output.
+    """What pass one found.
 
-    ``spans`` maps each document with asset references to its stamp and its spans
-    (``start, end, index into targets``; None past :data:`SPAN_BUDGET`, when pass
-    two scans it again). ``in_memory`` maps the pages a generator plugin already
-    rewrote in memory (and that pass two skips) to their number of references.
+    ``assets`` are the sharded assets, indexed by id; ``pages`` pairs each page with
+    the ids of the assets it loads, directly or through its stylesheets (4 bytes per
+    page and asset, never the document). ``css_sizes`` holds the size of each CSS
+    document with its asset URLs written root-relative, which is the same before and
+    after sharding, so ``balance_by: bytes`` sees the same loads on a second run.
+    ``cors`` are the assets the browser fetches in CORS mode (the CDN must send CORS
+    headers), ``crossorigin`` the references that get ``crossorigin="anonymous"``
+    because of ``integrity``.
+
+    For pass two, ``spans`` maps each document with asset references to its stamp
+    and spans (``start, end, index into targets, crossorigin_at``; None past
+    :data:`SPAN_BUDGET`, when pass two scans it again), and ``in_memory`` maps the
+    pages a generator plugin already rewrote in memory to their count of changed
+    URLs: pass two skips them.
     """
 
-    assets: frozenset[str]
+    assets: tuple[str, ...]
+    pages: tuple[tuple[str, array[int]], ...]
+    css_sizes: Mapping[str, int]
     missing: tuple[MissingRef, ...]
     skipped: tuple[str, ...]
+    cors: frozenset[str] = frozenset()
+    crossorigin: tuple[Located, ...] = ()
     targets: tuple[Target, ...] = ()
     spans: Mapping[str, tuple[Stamp, array[int] | None]] = field(default_factory=dict)
     in_memory: Mapping[str, int] = field(default_factory=dict)
 
 
 class _Merge:
-    """Pass one's results, merged in document order (so the same for any ``jobs``)."""
+    """Pass one's per-document results, merged in document order, so that everything
+    merged is the same for any number of worker processes."""
 
-    def __init__(self) -> None:
-        self.assets: set[str] = set()
+    def __init__(self, stylesheets: frozenset[str]) -> None:
+        self.stylesheets = stylesheets
+        self.ids: dict[str, int] = {}
         self.missing: list[MissingRef] = []
         self.skipped: list[str] = []
+        self.cors: set[str] = set()
+        self.crossorigin: list[Located] = []
+        self.css_refs: dict[str, tuple[array[int], tuple[str, ...]]] = {}
+        self.css_sizes: dict[str, int] = {}
+        self.page_refs: list[tuple[str, array[int], tuple[str, ...]]] = []
         self.targets: dict[Target, int] = {}
         self.spans: dict[str, tuple[Stamp, array[int] | None]] = {}
         self.kept = 0
 
     def add(self, scan: Scan) -> None:
+        document = scan.document
         if not scan.decodable:
-            self.skipped.append(scan.document)
+            self.skipped.append(document)
             return
-        self.missing += (MissingRef(scan.document, line, url) for line, url in scan.missing)
-        if not scan.spans:
-            return
+        self.missing += (MissingRef(document, line, url) for line, url in scan.missing)
+        ids = self.ids
+        found = {ids.setdefault(key, len(ids)) for key, _, _ in scan.targets}
+        self.cors.update(scan.cors)
+        self.crossorigin += (Located(document, line, url) for line, url in scan.crossorigin)
+        self._entry(document, found, scan.styles)
+        if scan.css_size >= 0:
+            self.css_sizes[document] = scan.css_size
+        if scan.spans:
+            self.add_spans(scan)
+
+    def add_page(self, document: str, page: PageRecord) -> None:
+        """A page rewritten in memory: what pass one would have found in it."""
+        ids = self.ids
+        found = {ids.setdefault(key, len(ids)) for key in page.hosts}
+        self.cors.update(page.cors)
+        self.crossorigin += (Located(document, line, url) for line, url in page.crossorigin)
+        styles = tuple(sorted(s for s in page.styles if s in self.stylesheets))
+        self._entry(document, found, styles)
+
+    def add_spans(self, scan: Scan) -> None:
+        """Keep ``scan``'s spans for pass two (within :data:`SPAN_BUDGET`)."""
         ids = [self.targets.setdefault(target, len(self.targets)) for target in scan.targets]
-        self.assets.update(key for key, _, _ in scan.targets)
         spans: array[int] | None = None
         if self.kept + len(scan.spans) <= SPAN_BUDGET:
             spans = array("q", scan.spans)
-            for i in range(2, len(spans), 3):
+            for i in range(2, len(spans), 4):
                 spans[i] = ids[spans[i]]
             self.kept += len(spans)
         self.spans[scan.document] = (scan.stamp, spans)
 
-    def result(self, in_memory: Mapping[str, int]) -> Collected:
+    def _entry(self, document: str, found: set[int], styles: tuple[str, ...]) -> None:
+        entry = (array("I", sorted(found)), styles)
+        if is_page(document):
+            self.page_refs.append((document, *entry))
+        elif document in self.stylesheets:
+            self.css_refs[document] = entry
+
+    def result(self) -> Collected:
+        css_refs = self.css_refs
+        loaded: dict[str, frozenset[int]] = {}
+
+        def through(stylesheet: str) -> frozenset[int]:
+            """The assets a stylesheet loads, following ``@import`` (cycles included)."""
+            if stylesheet not in loaded:
+                result: set[int] = set()
+                queue, seen = [stylesheet], {stylesheet}
+                while queue:
+                    own, imports = css_refs.get(queue.pop(), (array("I"), ()))
+                    result.update(own)
+                    queue += [i for i in imports if i not in seen]
+                    seen.update(imports)
+                loaded[stylesheet] = frozenset(result)
+            return loaded[stylesheet]
+
+        pages: list[tuple[str, array[int]]] = []
+        for page, own, linked in self.page_refs:
+            ids_loaded = set(own)
+            for stylesheet in linked:
+                ids_loaded |= through(stylesheet)
+            pages.append((page, array("I", sorted(ids_loaded))))
         return Collected(
-            assets=frozenset(self.assets),
+            assets=tuple(self.ids),
+            pages=tuple(pages),
+            css_sizes=self.css_sizes,
             missing=tuple(self.missing),
             skipped=tuple(self.skipped),
+            cors=frozenset(self.cors),
+            crossorigin=tuple(self.crossorigin),
             targets=tuple(self.targets),
             spans=self.spans,
-            in_memory=in_memory,
         )
 
 
@@ -389,20 +535,60 @@ def collect(
     *,
     jobs: int = 1,
     progress: Progress | None = None,
-    skip: Iterable[str] = (),
+    in_memory: Mapping[str, PageRecord] | None = None,
 ) -> Collected:
-    """Pass one: the referenced assets, references to missing files, skipped documents,
-    and where each asset reference is. Documents in ``skip`` are not read."""
-    skipped = set(skip)
-    documents = [d for d in inventory.documents if d not in skipped]
-    context = _Context(output_dir, sharder, inventory.files)
-    merge = _Merge()
-    scans = run_each(scan_document, documents, context, jobs, count=len(documents))
-    for done, scan in enumerate(scans, 1):
-        merge.add(scan)
+    """Pass one: the referenced assets, which pages load them, references to missing
+    files, skipped documents, and where each asset reference is.
+
+    ``jobs`` processes read and scan the documents; the results are merged in
+    document order. The pages in ``in_memory`` are not read: their records stand in.
+    """
+    done = in_memory or {}
+    stylesheets = frozenset(d for d in inventory.documents if d.lower().endswith(".css"))
+    context = _Context(output_dir, sharder, inventory.files, stylesheets)
+    to_scan = [d for d in inventory.documents if d not in done]
+    scans = run_each(scan_document, to_scan, context, jobs, count=len(to_scan))
+    merge = _Merge(stylesheets)
+    scanned = 0
+    for document in inventory.documents:
+        page = done.get(document)
+        if page is not None:
+            merge.add_page(document, page)
+            continue
+        merge.add(next(scans))
+        scanned += 1
         if progress is not None:
-            progress("scan", done, len(documents))
-    return merge.result({})
+            progress("scan", scanned, len(to_scan))
+    return merge.result()
+
+
+def _root_relative(text: str, refs: Iterable[RefSpan], assets: Iterable[str]) -> str:
+    """``text`` with every asset URL written as its root-relative path (and suffix)."""
+    keys = set(assets)
+    pieces: list[str] = []
+    last = 0
+    for start, end, key, path, suffix, _, _ in refs:
+        if key in keys and start >= last:
+            pieces += (text[last:start], path + suffix)
+            last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def asset_loads(measure: str, collected: Collected, output_dir: Path) -> dict[str, int] | None:
+    """Each asset's load for ``balance_by``: None for ``count`` (one each), the file
+    size for ``bytes``, the number of pages that load it for ``requests``."""
+    if measure == "bytes":
+        return {
+            key: collected.css_sizes.get(key, (output_dir / key).stat().st_size)
+            for key in collected.assets
+        }
+    if measure == "requests":
+        per_id: Counter[int] = Counter()
+        for _, ids in collected.pages:
+            per_id.update(ids)
+        return {key: per_id[i] for i, key in enumerate(collected.assets)}
+    return None
 
 
 def _is_folder(key: str, files: frozenset[str]) -> bool:
@@ -423,6 +609,11 @@ class Plan:
     report: BalanceReport
     missing: tuple[MissingRef, ...]
     skipped: tuple[str, ...]
+    cors: tuple[str, ...] = ()
+    crossorigin: tuple[Located, ...] = ()
+    pages: tuple[PageSpread, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
     collected: Collected | None = None
 
     def manifest_changes(self) -> list[str]:
@@ -451,6 +642,10 @@ class Plan:
             changes.append(
                 f"max_imbalance changed: {old.max_imbalance} -> {self.manifest.max_imbalance}"
             )
+        for name in ("algorithm", "bounded", "balance_by"):
+            before, after = getattr(old, name), getattr(self.manifest, name)
+            if before != after:
+                changes.append(f"{name} changed: {before} -> {after}")
         a = self.assignment
         changes += [f"new asset: {asset} -> {a.hosts_by_asset[asset]}" for asset in a.placed]
         changes += [f"moved: {m.asset} {m.old} -> {m.new} ({m.reason})" for m in a.moves]
@@ -469,27 +664,43 @@ def plan_build(
 ) -> Plan:
     """Read the output and the manifest and work out the assignment; writes nothing.
 
-    ``rebalance`` moves the fewest assets needed to bring every host within its cap.
-    ``jobs`` processes read and scan the documents. ``in_memory`` holds the pages a
-    generator plugin already rewrote with the manifest's hosts: they are not read
-    again, but their assets count; a page whose hosts the assignment does not
-    confirm is read and scanned from disk after all, so pass two re-points it.
+    ``rebalance`` moves the fewest assets needed to bring every host within its cap
+    (a bounded assignment already is; with ``bounded: false`` this is how to fix it).
+    ``jobs`` processes read and scan the documents.
+
+    ``in_memory`` holds the pages a generator plugin rewrote in memory with the
+    manifest's hosts (see :mod:`shard_assets.memory`), and the manifest it read when
+    the build started. Those pages are not read again, but their assets count. A
+    page whose hosts the assignment does not confirm is scanned from disk after all,
+    so that pass two re-points it as a second run over sharded output would.
     """
     previous = in_memory.previous if in_memory else read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
     sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
-    done = in_memory.finished(output_dir, inventory) if in_memory else {}
-    collected = collect(sharder, output_dir, inventory, jobs=jobs, progress=progress, skip=done)
-    assets = collected.assets.union(*(page.hosts for page in done.values()))
+    done = in_memory.finished(inventory, sharder) if in_memory else {}
+    collected = collect(
+        sharder, output_dir, inventory, jobs=jobs, progress=progress, in_memory=done
+    )
+    loads = asset_loads(settings.balance_by, collected, output_dir)
     assignment = assign_hosts(
-        assets,
+        collected.assets,
         settings.hosts,
         settings.max_imbalance,
         previous.assets if previous else None,
-        [h.name for h in previous.hosts] if previous else None,
+        previous.hosts if previous else None,
+        algorithm=settings.algorithm,
+        bounded=settings.bounded,
+        loads=loads,
+        pins=resolve_pins(collected.assets, settings.pins),
     )
     if rebalance:
-        assignment = rebalance_assignment(assignment, settings.hosts, settings.max_imbalance)
+        assignment = rebalance_assignment(
+            assignment,
+            settings.hosts,
+            settings.max_imbalance,
+            algorithm=settings.algorithm,
+            loads=loads,
+        )
     hosts_by_asset = assignment.hosts_by_asset
     confirmed = {
         document: page.references
@@ -497,49 +708,67 @@ def plan_build(
         if all(hosts_by_asset.get(key) == host for key, host in page.hosts.items())
     }
     if len(confirmed) < len(done):
-        # Rare (the hosts changed since the manifest was read): scan those pages as
-        # they are on disk, with the manifest's hosts in them, like a second run.
-        again = Inventory(
-            inventory.files,
-            tuple(d for d in inventory.documents if d in done and d not in confirmed),
-        )
-        extra = collect(sharder, output_dir, again, jobs=jobs)
-        collected = _combine(collected, extra)
+        collected = _scan_again(collected, sharder, output_dir, inventory, done, confirmed)
     collected = replace(collected, in_memory=confirmed)
-    report = balance_report(hosts_by_asset, settings.hosts, settings.max_imbalance)
+    report = balance_report(
+        assignment.hosts_by_asset,
+        settings.hosts,
+        settings.max_imbalance,
+        loads=loads,
+        pinned=assignment.pinned,
+        measure=settings.balance_by,
+        bounded=settings.bounded,
+    )
     return Plan(
         output_dir=output_dir,
         settings=settings,
         sharder=sharder,
         inventory=inventory,
         previous=previous,
-        manifest=Manifest(hosts_by_asset, settings.hosts, settings.max_imbalance),
+        manifest=Manifest(
+            assignment.hosts_by_asset,
+            settings.hosts,
+            settings.max_imbalance,
+            algorithm=settings.algorithm,
+            bounded=settings.bounded,
+            balance_by=settings.balance_by,
+        ),
         assignment=assignment,
         report=report,
         missing=collected.missing,
         skipped=collected.skipped,
+        cors=tuple(sorted(collected.cors)),
+        crossorigin=collected.crossorigin,
+        pages=page_spreads(collected, assignment, settings),
+        warnings=_warnings(previous, settings, collected.assets),
+        notes=_notes(previous, settings, report),
         collected=collected,
     )
 
 
-def _combine(first: Collected, second: Collected) -> Collected:
-    """Two passes-one over disjoint documents, as one (spans re-indexed)."""
-    targets = dict(zip(first.targets, range(len(first.targets)), strict=True))
-    ids = [targets.setdefault(target, len(targets)) for target in second.targets]
-    spans = dict(first.spans)
-    for document, (stamp, found) in second.spans.items():
-        moved = None if found is None else array("q", found)
-        if moved is not None:
-            for i in range(2, len(moved), 3):
-                moved[i] = ids[moved[i]]
-        spans[document] = (stamp, moved)
-    return Collected(
-        assets=first.assets | second.assets,
-        missing=first.missing + second.missing,
-        skipped=first.skipped + second.skipped,
-        targets=tuple(targets),
-        spans=spans,
-    )
+def _scan_again(
+    collected: Collected,
+    sharder: Sharder,
+    output_dir: Path,
+    inventory: Inventory,
+    done: Mapping[str, PageRecord],
+    confirmed: Mapping[str, int],
+) -> Collected:
+    """The spans of the pages rewritten in memory whose hosts changed (rare: the
+    assignment moved one of their assets), read from disk with those hosts in them.
+    Their assets, stylesheets and notes came from the records, as in a fresh build."""
+    stylesheets = frozenset(d for d in inventory.documents if d.lower().endswith(".css"))
+    context = _Context(output_dir, sharder, inventory.files, stylesheets)
+    merge = _Merge(stylesheets)
+    merge.targets = dict(zip(collected.targets, range(len(collected.targets)), strict=True))
+    merge.spans = dict(collected.spans)
+    merge.kept = sum(len(spans) for _, spans in collected.spans.values() if spans is not None)
+    for document in inventory.documents:
+        if document in done and document not in confirmed:
+            scan = scan_document(context, document)
+            if scan.decodable and scan.spans:
+                merge.add_spans(scan)
+    return replace(collected, targets=tuple(merge.targets), spans=merge.spans)
 
 
 def check_plan(plan: Plan, *, locked: bool = False) -> None:
@@ -555,6 +784,13 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
         )
     if not plan.report.ok:
         raise BalanceError(gate_message(plan.report, str(settings.manifest)), plan.report)
+    if settings.max_page_imbalance is not None:
+        limit = settings.max_page_imbalance
+        excesses = [
+            e for p in plan.pages if (e := page_excess(p, settings.hosts, limit)) is not None
+        ]
+        if excesses:
+            raise BalanceError(page_gate_message(excesses, limit), excesses)
     if locked:
         changes = plan.manifest_changes()
         if changes:
@@ -572,8 +808,9 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
 def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -> BuildResult:
     """Rewrite the documents and write the manifest, each file atomically.
 
-    Only documents with asset references are opened again; ``jobs`` processes
-    splice and write them. The manifest is written last, by this process.
+    Only documents with asset references are opened again, and their URLs are put
+    in at the spans pass one found; ``jobs`` processes do that and write them. The
+    manifest is written last, by this process.
     """
     for stale in plan.inventory.stale:
         with contextlib.suppress(FileNotFoundError):
@@ -582,7 +819,9 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     hosts_by_asset = plan.assignment.hosts_by_asset
     prefix = plan.settings.url_prefix
     urls = [
-        None if (host := hosts_by_asset.get(key)) is None else f"{prefix}{host}{path}{suffix}"
+        None
+        if (host := hosts_by_asset.get(key)) is None
+        else (f"{prefix}{host}{path}{suffix}", host)
         for key, path, suffix in collected.targets
     ]
 
@@ -592,17 +831,20 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
                 yield Rewrite(document, stamp, None)
                 continue
             replacements = tuple(
-                (spans[i], spans[i + 1], url)
-                for i in range(0, len(spans), 3)
+                (spans[i], spans[i + 1], *url, spans[i + 3])
+                for i in range(0, len(spans), 4)
                 if (url := urls[spans[i + 2]]) is not None
             )
             if replacements:
                 yield Rewrite(document, stamp, replacements)
 
-    total = len(collected.spans)
-    context = _Context(plan.output_dir, plan.sharder, plan.inventory.files, hosts_by_asset)
+    stylesheets = frozenset(d for d in plan.inventory.documents if d.lower().endswith(".css"))
+    context = _Context(
+        plan.output_dir, plan.sharder, plan.inventory.files, stylesheets, hosts_by_asset
+    )
     rewritten = len(collected.in_memory)
     references = sum(collected.in_memory.values())
+    total = len(collected.spans)
     counts = run_each(rewrite_document, tasks(), context, jobs, count=total)
     for done, count in enumerate(counts, 1):
         if count:
@@ -621,6 +863,11 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         undecodable=plan.skipped,
         manifest=plan.settings.manifest,
         manifest_changed=changed,
+        cors=plan.cors,
+        crossorigin=plan.crossorigin,
+        pages=plan.pages,
+        warnings=plan.warnings,
+        notes=plan.notes,
         in_memory=len(collected.in_memory),
     )
 
@@ -636,12 +883,11 @@ def shard_site(
 ) -> BuildResult:
     """Shard every site-local asset reference in ``output_dir`` and write the manifest.
 
-    Holds a lock on the manifest for the whole build (``in_memory`` holds it already,
-    since the manifest was read when the generator started). Raises
-    :class:`BalanceError`, :class:`MissingAssetError` (``strict``),
-    :class:`LockedError` (``locked``) or :class:`ManifestError` before any file is
-    written. ``jobs`` processes scan and rewrite the documents; the output is the
-    same for any number.
+    Holds a lock on the manifest for the whole build (with ``in_memory``, whose
+    creator holds it since the build started). Raises :class:`BalanceError`,
+    :class:`MissingAssetError` (``strict``), :class:`LockedError` (``locked``) or
+    :class:`ManifestError` before any file is written. ``jobs`` processes scan and
+    rewrite the documents; the output is the same for any number.
     """
     lock = contextlib.nullcontext() if in_memory else manifest_lock(settings.manifest)
     with lock:
@@ -660,6 +906,61 @@ def shard_site(
 
             verify_or_raise(output_dir, settings)
         return result
+
+
+def page_spreads(
+    collected: Collected, assignment: Assignment, settings: Settings
+) -> tuple[PageSpread, ...]:
+    """How each page's asset requests split over the configured hosts."""
+    index = {name: i for i, name in enumerate(settings.host_names)}
+    host_of = [index[assignment.hosts_by_asset[key]] for key in collected.assets]
+    pinned = set(assignment.pinned)
+    is_pinned = [key in pinned for key in collected.assets]
+    spreads = []
+    for page, ids in collected.pages:
+        by_host = [0] * len(index)
+        pinned_by_host = [0] * len(index)
+        for i in ids:
+            by_host[host_of[i]] += 1
+            if is_pinned[i]:
+                pinned_by_host[host_of[i]] += 1
+        spreads.append(PageSpread(page, tuple(by_host), tuple(pinned_by_host)))
+    return tuple(spreads)
+
+
+def _warnings(
+    previous: Manifest | None, settings: Settings, assets: Iterable[str]
+) -> tuple[str, ...]:
+    if previous is None or settings.algorithm != "jump" or previous.algorithm != "jump":
+        return ()
+    before = [h.name for h in previous.hosts]
+    reason = jump_renumbering(before, settings.host_names)
+    if reason is None:
+        return ()
+    share = jump_moved_share(list(assets), before, settings.host_names)
+    return (
+        f"{reason}: jump hashing numbers hosts by position, so {share:.0%} of the assets "
+        "now hash to another host than with the old list. The manifest keeps their hosts, "
+        "but a run-time jump client, and any build without this manifest, will place them "
+        "elsewhere. Add and remove jump hosts at the end of the list only, or use "
+        "algorithm ring or rendezvous.",
+    )
+
+
+def _notes(previous: Manifest | None, settings: Settings, report: BalanceReport) -> tuple[str, ...]:
+    notes: list[str] = []
+    if previous is not None and previous.algorithm != settings.algorithm:
+        notes.append(
+            f"the manifest was written with algorithm {previous.algorithm}: its assets keep "
+            f"their hosts, and only new ones are placed with {settings.algorithm}"
+        )
+    for row in report.rows:
+        if row.pinned_over_cap:
+            notes.append(
+                f"{row.host}'s pinned assets alone exceed its cap ({row.pinned} > {row.cap}): "
+                "pins never move and never fail the gate; the other hosts share the rest"
+            )
+    return tuple(notes)
 
 
 def _check_writable(manifest: Path) -> None:
@@ -699,6 +1000,42 @@ def summary(result: BuildResult) -> str:
             f"dropped {len(a.dropped)} no longer referenced",
             *describe_moves(a),
             result.report.table(),
+            *_pages_line(result),
+            *(f"  note: {note}" for note in result.notes),
             f"  manifest: {result.manifest} ({changed})",
+            *cross_origin_notes(result),
         ]
     )
+
+
+def _pages_line(result: BuildResult) -> list[str]:
+    hosts = [Host(row.host, row.weight) for row in result.report.rows]
+    worst = most_uneven_page(result.pages, hosts)
+    if worst is None:
+        return []
+    return [
+        f"  pages: the most uneven, {worst.page}, puts {worst.on_host} of its "
+        f"{worst.requests} asset requests on {worst.host} "
+        f"(fair share {float(worst.fair_share):.1f})"
+    ]
+
+
+def cross_origin_notes(result: BuildResult, limit: int = 10) -> list[str]:
+    """What the CDN must do for files the browser fetches in CORS mode, said once."""
+    lines: list[str] = []
+    if result.cors:
+        shown = ", ".join(result.cors[:limit])
+        more = f" and {len(result.cors) - limit} more" if len(result.cors) > limit else ""
+        lines += [
+            f"  CORS: {len(result.cors)} asset(s) are fetched in CORS mode (web fonts, module "
+            f"scripts, crossorigin elements): {shown}{more}.",
+            "  The shard hosts must answer them with a CORS header, e.g. "
+            "'Access-Control-Allow-Origin: *' (or your site's origin, with 'Vary: Origin').",
+        ]
+    if result.crossorigin:
+        lines.append(
+            f'  SRI: added crossorigin="anonymous" to {len(result.crossorigin)} element(s) with '
+            "integrity, which browsers block from another origin without it:"
+        )
+        lines += [f"    {ref.document}:{ref.line}: {ref.url}" for ref in result.crossorigin[:limit]]
+    return lines

@@ -75,11 +75,15 @@ class Ring:
         pos = bisect_left(self.points, key_hash(key))
         return 0 if pos == len(self.points) else pos
 
+    def first(self, key: str) -> int:
+        """Index of the host that the plain ring (no load bound) assigns to ``key``."""
+        if not self.points:
+            return 0
+        return self.owners[self.position(key)]
+
     def lookup(self, key: str) -> str:
         """The host that the plain ring (no load bound) assigns to ``key``."""
-        if not self.points:
-            return self.hosts[0].name
-        return self.hosts[self.owners[self.position(key)]].name
+        return self.hosts[self.first(key)].name
 
     def preference(self, key: str) -> tuple[int, ...]:
         """Every host index once, in the order met walking clockwise from ``key``.

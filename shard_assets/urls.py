@@ -68,6 +68,12 @@ class Ref:
     excluded). The rewritten URL is ``<scheme>://<host>`` + ``path`` + ``suffix``:
     ``path`` is already escaped for where it stands, ``suffix`` is the query and
     fragment exactly as written.
+
+    ``cors`` says the browser fetches it in CORS mode (a web font, a module script,
+    an element with ``crossorigin``): from a shard host it then needs
+    ``Access-Control-Allow-Origin``. ``crossorigin_at`` is where
+    ``crossorigin="anonymous"`` must be inserted when the URL moves to a shard host
+    (its element has ``integrity`` and no ``crossorigin``), or -1.
     """
 
     start: int
@@ -75,6 +81,8 @@ class Ref:
     key: str
     path: str
     suffix: str
+    cors: bool = False
+    crossorigin_at: int = -1
 
 
 def _authority(netloc: str) -> str:

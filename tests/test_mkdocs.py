@@ -112,3 +112,12 @@ def test_off_during_serve_unless_asked() -> None:
     plugin.on_startup(command="serve", dirty=False)
     assert plugin.is_serve
     assert plugin.config.enabled_on_serve is False
+
+
+def test_a_typo_in_an_option_is_an_error_with_a_hint(project: Path) -> None:
+    set_option(project, "max_imbalance: 0.10", "max_imbalence: 0.10")
+    result = mkdocs_build(project)
+    assert result.returncode == 1
+    assert "did you mean 'max_imbalance'?" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project / "site").exists()

@@ -149,7 +149,9 @@ def test_gate_fails_on_a_lopsided_manifest_and_touches_nothing(
         shard_site(site, settings)
     message = str(failure.value)
     assert "cdn1.example.com" in message and "over cap by" in message
-    assert "max_imbalance" in message
+    assert "max_imbalance" in message and "shard-assets rebalance" in message
+    with pytest.raises(BalanceError, match="set bounded to true"):
+        shard_site(site, make_settings(bounded=False))
     assert settings.manifest.read_bytes() == manifest
     assert snapshot(site) == before
 
@@ -222,3 +224,35 @@ def test_balance_counts(site: Path, make_settings: MakeSettings) -> None:
     counts = Counter(result.assignment.hosts_by_asset.values())
     assert sum(counts.values()) == 43
     assert max(counts.values()) <= 12  # ceil(1.1 * 43 / 4)
+
+
+def test_cross_origin_report(tmp_path: Path, make_settings: MakeSettings) -> None:
+    from shard_assets.pipeline import summary
+
+    root = tmp_path / "out"
+    (root / "fonts").mkdir(parents=True)
+    (root / "js").mkdir()
+    (root / "fonts" / "a.woff2").write_bytes(b"wOF2")
+    (root / "js" / "mod.js").write_text("export {};")
+    (root / "js" / "sri.js").write_text("1;")
+    (root / "site.css").write_text('@font-face { src: url("fonts/a.woff2") format("woff2") }')
+    (root / "index.html").write_text(
+        '<head><meta charset="utf-8"><link rel="stylesheet" href="site.css"></head>\n'
+        '<script type="module" src="js/mod.js"></script>\n'
+        '<script src="js/sri.js" integrity="sha384-x"></script>\n'
+    )
+    result = shard_site(root, make_settings(preconnect=True))
+    assert result.cors == ("fonts/a.woff2", "js/mod.js")
+    assert [(c.document, c.line, c.url) for c in result.crossorigin] == [
+        ("index.html", 3, "js/sri.js")
+    ]
+    text = summary(result)
+    assert "CORS: 2 asset(s)" in text and "Access-Control-Allow-Origin: *" in text
+    assert 'SRI: added crossorigin="anonymous" to 1 element(s)' in text
+    page = (root / "index.html").read_text()
+    hosts = result.assignment.hosts_by_asset
+    used = {hosts[key] for key in ("site.css", "js/mod.js", "js/sri.js")}
+    assert page.count('rel="preconnect"') == len(used)
+    again = shard_site(root, make_settings(preconnect=True))
+    assert (root / "index.html").read_text() == page
+    assert again.crossorigin == ()

@@ -13,7 +13,7 @@ import pytest
 from shard_assets import shard_site
 from shard_assets.cli import main
 from shard_assets.config import Settings
-from shard_assets.errors import LockedError, LockHeldError, VerifyError
+from shard_assets.errors import LockedError, LockHeldError, ManifestError, VerifyError
 from shard_assets.verify import verify_site
 
 from .conftest import HOSTS, make_site, png, snapshot
@@ -334,3 +334,43 @@ def test_verify_command_exit_codes(site: Path, capsys: pytest.CaptureFixture[str
     assert "is not sharded" in capsys.readouterr().out
     assert main(["build", str(site), "--manifest", manifest, "--quiet", *hosts]) == 0
     assert main(["verify", str(site), "--manifest", manifest, *hosts]) == 0
+
+
+def test_manifest_in_a_missing_folder_stops_before_any_write(
+    site: Path, make_settings: MakeSettings
+) -> None:
+    before = snapshot(site)
+    with pytest.raises(ManifestError, match="does not exist; create it"):
+        shard_site(site, make_settings(manifest=str(site.parent / "nope" / "m.json")))
+    assert snapshot(site) == before
+
+
+def test_manifest_in_an_unwritable_folder_stops_before_any_write(
+    site: Path, make_settings: MakeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The suite may run as root, for whom chmod does not deny writes: ask os.access.
+    settings = make_settings()
+    real_access = os.access
+    monkeypatch.setattr(
+        os,
+        "access",
+        lambda p, mode: False if Path(p) == settings.manifest.parent else real_access(p, mode),
+    )
+    before = snapshot(site)
+    with pytest.raises(ManifestError, match="cannot write the manifest there"):
+        shard_site(site, settings)
+    assert snapshot(site) == before
+
+
+def test_truncated_manifest_is_an_error_with_line_and_column(
+    site: Path, make_settings: MakeSettings
+) -> None:
+    settings = make_settings()
+    shard_site(site, settings)
+    data = settings.manifest.read_bytes()
+    settings.manifest.write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        ManifestError, match=r"shard-manifest\.json:\d+:\d+: the manifest is not valid JSON"
+    ):
+        shard_site(site, settings)
+    assert settings.manifest.read_bytes() == data[: len(data) // 2]

@@ -29,7 +29,9 @@ from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 
 from ..config import Settings, load_settings
 from ..errors import ConfigError, ShardAssetsError
+from ..manifest import read_manifest
 from ..pipeline import shard_site, summary
+from ..report import write_build_report
 
 log = get_plugin_logger(__name__)
 
@@ -48,7 +50,14 @@ class ShardAssetsConfig(base.Config):
     enabled = c.Type(bool, default=True)
     locked = c.Type(bool, default=False)
     verify = c.Type(bool, default=False)
+    preconnect = c.Type(bool, default=False)
+    report = c.Type(bool, default=False)
     enabled_on_serve = c.Type(bool, default=False)
+    algorithm = c.Choice(("ring", "rendezvous", "jump"), default="ring")
+    bounded = c.Type(bool, default=True)
+    balance_by = c.Choice(("count", "bytes", "requests"), default="count")
+    pin = c.Type(dict, default={})
+    max_page_imbalance = c.Optional(c.Type((int, float)))
 
 
 class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
@@ -89,6 +98,13 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
                 "enabled",
                 "locked",
                 "verify",
+                "preconnect",
+                "algorithm",
+                "bounded",
+                "balance_by",
+                "pin",
+                "max_page_imbalance",
+                "report",
             )
         }
         options["site_url"] = self.config.site_url or config.site_url or None
@@ -109,9 +125,15 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         if self.settings is None:
             return
         try:
+            previous = read_manifest(self.settings.manifest) if self.settings.report else None
             result = shard_site(Path(config.site_dir), self.settings)
+            if self.settings.report:
+                report = write_build_report(Path(config.site_dir), self.settings, previous)
+                log.info(f"report: {report}")
         except ShardAssetsError as error:
             raise PluginError(str(error)) from None
+        for warning in result.warnings:
+            log.warning(warning)
         for missing in result.missing:
             log.warning(str(missing))
         for document in result.undecodable:

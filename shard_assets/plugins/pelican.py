@@ -23,7 +23,9 @@ from pelican import signals
 
 from ..config import Settings, load_settings
 from ..errors import ShardAssetsError
+from ..manifest import read_manifest
 from ..pipeline import shard_site, summary
+from ..report import write_build_report
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +74,24 @@ def _on_finalized(pelican: Any) -> None:
         settings = settings_from(pelican.settings)
         if not settings.enabled:
             return
+        previous = read_manifest(settings.manifest) if settings.report else None
         result = shard_site(Path(pelican.output_path), settings)
+        report = (
+            write_build_report(Path(pelican.output_path), settings, previous)
+            if settings.report
+            else None
+        )
     except ShardAssetsError as error:
         _fail(error)
+    for warning in result.warnings:
+        log.warning("shard-assets: %s", warning)
     for missing in result.missing:
         log.warning("shard-assets: %s", missing)
     for document in result.undecodable:
         log.warning("shard-assets: %s: cannot be decoded; left as it was", document)
     log.info("%s", summary(result))
+    if report is not None:
+        log.info("shard-assets: report: %s", report)
 
 
 def register() -> None:

@@ -1,0 +1,231 @@
+"""Page-load benchmark: one page with 60 images, unsharded and sharded over 2, 4, 8 hosts.
+
+Run from the repository root (Chromium and the ``test`` extra installed)::
+
+    python -m benchmarks.page_load                             # 100 ms per response
+    python -m benchmarks.page_load --connection-latency 200    # + 200 ms per new connection
+
+The page (60 PNG images, a stylesheet, a script) is written
+once per variant and sharded by the real pipeline (``shard_site``), each variant
+under its own path with ``site_url`` saying so. One local HTTP/1.1 server
+(tests/cdn_server.py) answers for the origin and every shard host, adding a fixed
+delay to every response (``--latency``) and, optionally, to the first response on
+each new connection (``--connection-latency``, a stand-in for TCP and TLS set-up).
+Headless Chromium loads the page in a fresh context each run (empty cache, no open
+connections) and reports Navigation Timing's ``loadEventEnd``; the variants' runs
+are interleaved so that drift in the machine's speed spreads over all of them.
+
+This is not a test: the numbers depend on the machine. docs/browser.md records a
+run and what it means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import os
+import platform
+import statistics
+import struct
+import sys
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import Browser, sync_playwright
+
+from shard_assets.config import load_settings
+from shard_assets.pipeline import shard_site
+from tests.browser import find_chromium, launch
+from tests.cdn_server import ORIGIN, CdnServer, shard_hosts
+
+HOST_COUNTS = (0, 2, 4, 8)
+
+
+def png(seed: int, size: int = 48) -> bytes:
+    """A real, decodable ``size`` x ``size`` gradient PNG, different for each seed."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(
+        b"\x00"
+        + b"".join(
+            bytes(((x * 5 + seed * 13) % 256, y * 5 % 256, seed * 29 % 256)) for x in range(size)
+        )
+        for y in range(size)
+    )
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def write_page(folder: Path, images: int) -> None:
+    """``index.html`` showing ``images`` images, with ``css/site.css`` and ``js/app.js``."""
+    (folder / "img").mkdir(parents=True)
+    (folder / "css").mkdir()
+    (folder / "js").mkdir()
+    for i in range(images):
+        (folder / "img" / f"photo-{i:02d}.png").write_bytes(png(i))
+    (folder / "css" / "site.css").write_text(
+        "body { font-family: sans-serif; margin: 1rem }\nimg { margin: 2px }\n",
+        encoding="utf-8",
+    )
+    (folder / "js" / "app.js").write_text(
+        "document.documentElement.dataset.ready = 'yes';\n", encoding="utf-8"
+    )
+    tags = "\n".join(
+        f'<img src="img/photo-{i:02d}.png" width="48" height="48" alt="photo {i}">'
+        for i in range(images)
+    )
+    (folder / "index.html").write_text(
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        "<title>Sixty images</title>\n"
+        '<link rel="icon" href="data:,">\n'  # no favicon request after the load
+        '<link rel="stylesheet" href="css/site.css">\n'
+        '<script src="js/app.js" defer></script>\n'
+        f"</head><body>\n<h1>Sixty images</h1>\n{tags}\n</body></html>\n",
+        encoding="utf-8",
+    )
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of serving the page: ``hosts`` shard hosts (0: unsharded) under ``path``."""
+
+    hosts: int
+    path: str
+    busiest: int  # assets on the busiest host (every asset, unsharded)
+
+    @property
+    def label(self) -> str:
+        return "unsharded" if not self.hosts else f"{self.hosts} hosts"
+
+
+def prepare(root: Path, images: int, max_imbalance: float = 0.10) -> list[Variant]:
+    """Write and shard one copy of the page per host count, under ``root``."""
+    variants = []
+    for count in HOST_COUNTS:
+        name = f"hosts-{count}"
+        write_page(root / name, images)
+        if count:
+            settings = load_settings(
+                {
+                    "hosts": shard_hosts(count),
+                    "scheme": "http",
+                    "site_url": f"http://{ORIGIN}/{name}/",
+                    "manifest": str(root / f"{name}.json"),
+                    "max_imbalance": max_imbalance,
+                },
+                base_dir=root,
+                source="benchmark",
+            )
+            result = shard_site(root / name, settings)
+            assert result.report.total == images + 2, result
+            busiest = max(row.assets for row in result.report.rows)
+        else:
+            busiest = images + 2
+        variants.append(Variant(count, f"/{name}/index.html", busiest))
+    return variants
+
+
+def load_time(browser: Browser, server: CdnServer, variant: Variant, images: int) -> float:
+    """Load the page in a fresh context; Navigation Timing's ``loadEventEnd`` in ms."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(server.url(variant.path), wait_until="load")
+        page.wait_for_function("performance.getEntriesByType('navigation')[0].loadEventEnd > 0")
+        loaded = page.evaluate(
+            "[...document.images].filter((i) => i.complete && i.naturalWidth > 0).length"
+        )
+        if loaded != images:
+            raise SystemExit(f"{variant.label}: only {loaded} of {images} images loaded")
+        return float(page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd"))
+    finally:
+        context.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=7, help="loads per variant (default: 7)")
+    parser.add_argument("--images", type=int, default=60, help="images on the page (default: 60)")
+    parser.add_argument(
+        "--latency", type=float, default=100, help="ms added to every response (default: 100)"
+    )
+    parser.add_argument(
+        "--connection-latency",
+        type=float,
+        default=0,
+        help="ms added to each new connection's first response (default: 0)",
+    )
+    parser.add_argument(
+        "--max-imbalance", type=float, default=0.10, help="the gate setting (default: 0.10)"
+    )
+    args = parser.parse_args(argv)
+    chromium = find_chromium()
+    if chromium is None:
+        print(
+            "page_load: Chromium not found; apt-get install chromium or set CHROMIUM",
+            file=sys.stderr,
+        )
+        return 2
+
+    times: dict[Variant, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="page-load-") as tmp:
+        variants = prepare(Path(tmp), args.images, args.max_imbalance)
+        server = CdnServer(
+            Path(tmp),
+            shard_hosts(max(HOST_COUNTS)),
+            latency=args.latency / 1000,
+            connection_latency=args.connection_latency / 1000,
+        )
+        with server, sync_playwright() as playwright:
+            browser = launch(playwright, server.resolver_rules(), chromium)
+            try:
+                for variant in variants:  # a warm-up load each, not counted
+                    load_time(browser, server, variant, args.images)
+                for _ in range(args.runs):
+                    for variant in variants:
+                        times.setdefault(variant, []).append(
+                            load_time(browser, server, variant, args.images)
+                        )
+                version = browser.version
+            finally:
+                browser.close()
+
+    print(
+        f"# {datetime.date.today().isoformat()}, {platform.node() or 'this machine'}: "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, Chromium {version}"
+    )
+    print(
+        f"# {args.images} images + 1 page + 1 stylesheet + 1 script over HTTP/1.1; "
+        f"{args.latency:g} ms per response, {args.connection_latency:g} ms per new "
+        f"connection; max_imbalance {args.max_imbalance:g}; median of {args.runs} runs"
+    )
+    base = statistics.median(times[variants[0]])
+    print(
+        "| variant | busiest host: assets (rounds of 6) | median load (ms) | fastest | slowest "
+        "| speed-up |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for variant in variants:
+        runs = times[variant]
+        median = statistics.median(runs)
+        print(
+            f"| {variant.label} | {variant.busiest} ({math.ceil(variant.busiest / 6)}) "
+            f"| {median:.0f} | {min(runs):.0f} | {max(runs):.0f} "
+            f"| {base / median:.2f}x |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
