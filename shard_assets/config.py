@@ -31,6 +31,7 @@ KNOWN_SETTINGS = (
     "enabled",
     "exclude",
     "hosts",
+    "jobs",
     "locked",
     "manifest",
     "max_imbalance",
@@ -73,6 +74,8 @@ class Settings:
     balance_by: str = "count"
     pins: tuple[tuple[str, str], ...] = ()
     max_page_imbalance: Fraction | None = None
+    #: Processes that read and rewrite files; None for the number of cores.
+    jobs: int | None = None
 
     @property
     def url_prefix(self) -> str:
@@ -157,6 +160,7 @@ def load_settings(
         verify=_flag(options.get("verify", False), "verify", fail),
         preconnect=_flag(options.get("preconnect", False), "preconnect", fail),
         report=_flag(options.get("report", False), "report", fail),
+        jobs=_jobs(options.get("jobs"), fail),
         site=site,
         algorithm=algorithm,
         bounded=_flag(options.get("bounded", True), "bounded", fail),
@@ -260,6 +264,14 @@ def _pins(value: object, hosts: tuple[Host, ...], fail: _Fail) -> tuple[tuple[st
             )
         raise fail("pin", f"pins {pattern!r} to {host!r}, which is not in hosts: {hint}")
     return tuple(pins)
+
+
+def _jobs(value: object, fail: _Fail) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise fail("jobs", f"must be a whole number of 1 or more (processes), got {value!r}")
+    return value
 
 
 def _flag(value: object, name: str, fail: _Fail) -> bool:

@@ -996,6 +996,7 @@ def summary(result: BuildResult) -> str:
             f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.report.rows)} "
             f"hosts; {result.references} references rewritten in {result.rewritten} of "
             f"{result.documents} files",
+            *_in_memory_line(result),
             f"  kept {a.kept}, placed {len(a.placed)} new, moved {len(a.moves)}, "
             f"dropped {len(a.dropped)} no longer referenced",
             *describe_moves(a),
@@ -1006,6 +1007,12 @@ def summary(result: BuildResult) -> str:
             *cross_origin_notes(result),
         ]
     )
+
+
+def _in_memory_line(result: BuildResult) -> list[str]:
+    if not result.in_memory:
+        return []
+    return [f"  {result.in_memory} of those files in memory, as the generator handed them over"]
 
 
 def _pages_line(result: BuildResult) -> list[str]:

@@ -7,15 +7,21 @@
       - shard-assets:
           hosts: [cdn1.example.com, cdn2.example.com]
 
-Settings are checked in ``on_config``, before MkDocs builds anything; the output is
-sharded in ``on_post_build``, after every other plugin has written its files. A
-failure is a ``PluginError``: MkDocs prints the message and exits 1, no traceback.
+Settings are checked in ``on_config``, before MkDocs builds anything. When the build
+starts, the manifest is locked and read; from then on, once the manifest exists
+(every build after the first), each page is rewritten in memory as MkDocs hands it
+over (``on_post_page``), when every asset it loads already has a host there (see
+:mod:`shard_assets.memory`). The rest of the output (CSS, other pages, files other
+plugins wrote) is sharded in ``on_post_build``, after every other plugin, where the
+assignment is checked, and the manifest written. A failure is a ``PluginError``:
+MkDocs prints the message and exits 1, no traceback.
 During ``mkdocs serve`` the plugin is off unless ``enabled_on_serve`` is true, since
 the live-reload server, not the CDN, serves the freshly built files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from pathlib import Path
 from typing import Any, Literal
@@ -26,10 +32,13 @@ from mkdocs.config.base import ConfigErrors, ConfigWarnings, ValidationError
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
+from mkdocs.structure.pages import Page
 
 from ..config import Settings, load_settings
 from ..errors import ConfigError, ShardAssetsError
-from ..manifest import read_manifest
+from ..files import manifest_lock
+from ..memory import InMemoryPages
+from ..parallel import default_jobs
 from ..pipeline import shard_site, summary
 from ..report import write_build_report
 
@@ -58,6 +67,7 @@ class ShardAssetsConfig(base.Config):
     balance_by = c.Choice(("count", "bytes", "requests"), default="count")
     pin = c.Type(dict, default={})
     max_page_imbalance = c.Optional(c.Type((int, float)))
+    jobs = c.Optional(c.Type(int))
 
 
 class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
@@ -66,6 +76,8 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
     def __init__(self) -> None:
         self.is_serve = False
         self.settings: Settings | None = None
+        self.pages: InMemoryPages | None = None
+        self.lock = contextlib.ExitStack()
 
     def load_config(
         self, options: dict[str, Any], config_file_path: str | None = None
@@ -105,6 +117,7 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
                 "pin",
                 "max_page_imbalance",
                 "report",
+                "jobs",
             )
         }
         options["site_url"] = self.config.site_url or config.site_url or None
@@ -120,18 +133,50 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
             self.settings = None
         return config
 
-    @event_priority(-100)
-    def on_post_build(self, *, config: MkDocsConfig) -> None:
+    def on_pre_build(self, *, config: MkDocsConfig) -> None:
+        """Lock and read the manifest for the whole build."""
+        self.pages = None
         if self.settings is None:
             return
         try:
-            previous = read_manifest(self.settings.manifest) if self.settings.report else None
-            result = shard_site(Path(config.site_dir), self.settings)
+            self.lock.enter_context(manifest_lock(self.settings.manifest))
+            self.pages = InMemoryPages(self.settings, Path(config.site_dir))
+        except ShardAssetsError as error:
+            self.lock.close()
+            raise PluginError(str(error)) from None
+        if not self.pages.active:
+            log.debug(f"pages are sharded at the end of the build: {self.pages.reason}")
+
+    @event_priority(-100)
+    def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
+        """Rewrite the page in memory when the manifest already places all its assets."""
+        if self.pages is None:
+            return output
+        return self.pages.rewrite(output, page.file.dest_uri)
+
+    def on_build_error(self, *, error: Exception) -> None:
+        self.pages = None
+        self.lock.close()
+
+    @event_priority(-100)
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        if self.settings is None or self.pages is None:
+            return
+        pages, self.pages = self.pages, None
+        try:
+            result = shard_site(
+                Path(config.site_dir),
+                self.settings,
+                jobs=self.settings.jobs or default_jobs(),
+                in_memory=pages,
+            )
             if self.settings.report:
-                report = write_build_report(Path(config.site_dir), self.settings, previous)
+                report = write_build_report(Path(config.site_dir), self.settings, pages.previous)
                 log.info(f"report: {report}")
         except ShardAssetsError as error:
             raise PluginError(str(error)) from None
+        finally:
+            self.lock.close()
         for warning in result.warnings:
             log.warning(warning)
         for missing in result.missing:

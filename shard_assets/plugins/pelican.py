@@ -24,6 +24,7 @@ from pelican import signals
 from ..config import Settings, load_settings
 from ..errors import ShardAssetsError
 from ..manifest import read_manifest
+from ..parallel import default_jobs
 from ..pipeline import shard_site, summary
 from ..report import write_build_report
 
@@ -75,7 +76,9 @@ def _on_finalized(pelican: Any) -> None:
         if not settings.enabled:
             return
         previous = read_manifest(settings.manifest) if settings.report else None
-        result = shard_site(Path(pelican.output_path), settings)
+        result = shard_site(
+            Path(pelican.output_path), settings, jobs=settings.jobs or default_jobs()
+        )
         report = (
             write_build_report(Path(pelican.output_path), settings, previous)
             if settings.report
