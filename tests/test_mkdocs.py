@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HOSTS, SAMPLE_SITE, snapshot
+from .conftest import HOSTS, ROOT, SAMPLE_SITE, snapshot
 
 pytest.importorskip("mkdocs")
 
@@ -33,7 +33,12 @@ def mkdocs_build(
     return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "-f", str(project / "mkdocs.yml"), *extra],
         cwd=cwd or project.parent,
-        env={**os.environ, "SOURCE_DATE_EPOCH": "1700000000"},  # a fixed build date in the pages
+        env={
+            **os.environ,
+            "SOURCE_DATE_EPOCH": "1700000000",  # a fixed build date in the pages
+            # The child imports this checkout, whatever the test run's PYTHONPATH says.
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        },
         capture_output=True,
         text=True,
         check=False,

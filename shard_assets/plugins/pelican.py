@@ -6,6 +6,13 @@ is written, and the whole output folder is sharded on ``finalized``, which also
 catches theme CSS that ``content_written`` never sees. Errors are raised, so
 ``pelican`` logs them and exits non-zero.
 
+Rebuilds are faster: the plugin gives Pelican a writer (``get_writer``) that locks
+and reads the manifest when writing starts and rewrites each page in memory before
+it is written, when the manifest already places every asset it loads (see
+:mod:`shard_assets.memory`); ``finalized`` then skips those pages. The writer
+extends Pelican's ``Writer._open_w``; on a Pelican without it, or when another
+plugin supplies the writer, every page is sharded on ``finalized`` as before.
+
 Pelican does not tell plugins where its settings file is, so a relative
 ``manifest`` path is relative to the folder ``pelican`` runs in; write
 ``str(Path(__file__).parent / "shard-manifest.json")`` in pelicanconf.py for an
@@ -14,18 +21,22 @@ exact path.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
 from pelican import signals
 
 from ..config import Settings, load_settings
 from ..errors import ShardAssetsError
-from ..manifest import read_manifest
+from ..files import manifest_lock
+from ..memory import InMemoryPages
 from ..parallel import default_jobs
-from ..pipeline import shard_site, summary
+from ..pipeline import PAGE_SUFFIXES, shard_site, summary
 from ..report import write_build_report
 
 log = logging.getLogger(__name__)
@@ -70,22 +81,88 @@ def _on_initialized(pelican: Any) -> None:
         _fail(error)
 
 
+class _Build:
+    """What lives from the writer's creation to ``finalized``: the lock and the pages."""
+
+    lock = contextlib.ExitStack()
+    pages: InMemoryPages | None = None
+
+
+def _get_writer(pelican: Any) -> type | None:
+    """A writer that rewrites pages in memory, holding the manifest's lock until
+    ``finalized`` (see the module docstring)."""
+    _Build.lock.close()  # a build before this one, in the same process, that failed
+    _Build.pages = None
+    try:
+        settings = settings_from(pelican.settings)
+        if not settings.enabled:
+            return None
+        from pelican.writers import Writer  # noqa: PLC0415 (only when Pelican writes)
+
+        if not callable(getattr(Writer, "_open_w", None)):
+            return None
+        output = Path(pelican.output_path)
+        _Build.lock.enter_context(manifest_lock(settings.manifest))
+        _Build.pages = pages = InMemoryPages(settings, output)
+    except ShardAssetsError as error:
+        _Build.lock.close()
+        _fail(error)
+    if not pages.active:
+        # Every page is sharded on finalized; the lock is held until then.
+        log.debug("shard-assets: pages are sharded at the end of the build: %s", pages.reason)
+        return None
+
+    class ShardingWriter(Writer):  # type: ignore[misc]
+        def _open_w(self, filename: str, encoding: str, override: bool = False) -> IO[str]:
+            handle: IO[str] = super()._open_w(filename, encoding, override)
+            if filename == os.devnull or not filename.lower().endswith(PAGE_SUFFIXES):
+                return handle
+            document = Path(os.path.relpath(filename, output)).as_posix()
+            return _PageBuffer(handle, pages, document)
+
+    return ShardingWriter
+
+
+class _PageBuffer(io.StringIO):
+    """Collects a page as Pelican writes it, and writes it rewritten when closed."""
+
+    def __init__(self, handle: IO[str], pages: InMemoryPages, document: str) -> None:
+        super().__init__()
+        self.handle = handle
+        self.pages = pages
+        self.document = document
+
+    def close(self) -> None:
+        if not self.closed:
+            with self.handle:
+                self.handle.write(self.pages.rewrite(self.getvalue(), self.document))
+        super().close()
+
+
 def _on_finalized(pelican: Any) -> None:
+    pages, _Build.pages = _Build.pages, None
     try:
         settings = settings_from(pelican.settings)
         if not settings.enabled:
             return
-        previous = read_manifest(settings.manifest) if settings.report else None
+        if pages is None:
+            _Build.lock.enter_context(manifest_lock(settings.manifest))
+            pages = InMemoryPages(settings, Path(pelican.output_path))
         result = shard_site(
-            Path(pelican.output_path), settings, jobs=settings.jobs or default_jobs()
+            Path(pelican.output_path),
+            settings,
+            jobs=settings.jobs or default_jobs(),
+            in_memory=pages,
         )
         report = (
-            write_build_report(Path(pelican.output_path), settings, previous)
+            write_build_report(Path(pelican.output_path), settings, pages.previous)
             if settings.report
             else None
         )
     except ShardAssetsError as error:
         _fail(error)
+    finally:
+        _Build.lock.close()
     for warning in result.warnings:
         log.warning("shard-assets: %s", warning)
     for missing in result.missing:
@@ -100,4 +177,5 @@ def _on_finalized(pelican: Any) -> None:
 def register() -> None:
     """Pelican's plugin entry point."""
     signals.initialized.connect(_on_initialized)
+    signals.get_writer.connect(_get_writer)
     signals.finalized.connect(_on_finalized)
