@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -60,12 +61,24 @@ def check_child_imports_this_checkout() -> None:
         raise SystemExit(f"child processes import {found}, not this checkout ({ROOT})")
 
 
+#: The CPU time (user + system) of the last :func:`run`, its worker processes included.
+LAST_CPU = [0.0]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(command: list[str], cwd: Path, **env: str) -> tuple[float, str]:
+    """Run ``command``; its wall time and output (its CPU time in ``LAST_CPU``)."""
+    cpu = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(
         command, cwd=cwd, env=child_env(**env), capture_output=True, text=True, check=False
     )
     elapsed = time.perf_counter() - started
+    LAST_CPU[0] = _children_cpu() - cpu
     if done.returncode:
         raise SystemExit(f"failed: {' '.join(command)}\n{done.stdout}\n{done.stderr}")
     return elapsed, done.stdout + done.stderr
@@ -92,14 +105,17 @@ def bench_pelican(work: Path, pages: int, repeat: int) -> list[str]:
     project = pelican_project(work, pages)
     command = [sys.executable, "-m", "pelican", "content", "-s", "pelicanconf.py", "-o", "output"]
     manifest = project / "shard-manifest.json"
-    times: dict[str, list[float]] = {"plain": [], "first": [], "rebuild": []}
+    times: Times = {name: ([], []) for name in ("plain", "first", "rebuild")}
     run(command, project)  # warm the file cache
     for _ in range(repeat):
-        times["plain"].append(run(command, project)[0])
+        _record(times["plain"], run(command, project)[0])
         manifest.unlink(missing_ok=True)
-        times["first"].append(run(command, project, BENCH_SHARD="1")[0])
-        seconds, _ = run(command, project, BENCH_SHARD="1")
-        times["rebuild"].append(seconds)
+        _record(times["first"], run(command, project, BENCH_SHARD="1")[0])
+        _record(times["rebuild"], run(command, project, BENCH_SHARD="1")[0])
+    # Not timed: check that the rebuilds rewrote the pages in memory.
+    _, log = run([*command, "--verbose"], project, BENCH_SHARD="1")
+    if "of those files in memory" not in " ".join(log.split()):
+        raise SystemExit(f"the Pelican rebuild did not rewrite pages in memory:\n{log[-3000:]}")
     size = html_megabytes(project / "output")
     return _build_rows(f"Pelican, {pages} articles ({size:.0f} MB of HTML)", times)
 
@@ -113,35 +129,45 @@ def bench_mkdocs(work: Path, pages: int, repeat: int) -> tuple[list[str], Path]:
     def build(config: Path) -> tuple[float, str]:
         return run([sys.executable, "-m", "mkdocs", "build", "-f", str(config)], project)
 
-    times: dict[str, list[float]] = {"plain": [], "first": [], "rebuild": []}
+    times: Times = {name: ([], []) for name in ("plain", "first", "rebuild")}
     build(plain)
     for _ in range(repeat):
-        times["plain"].append(build(plain)[0])
+        _record(times["plain"], build(plain)[0])
         manifest.unlink(missing_ok=True)
         seconds, log = build(sharded)
         if "in memory" in log:
             raise SystemExit("the first build (no manifest) must not rewrite in memory")
-        times["first"].append(seconds)
+        _record(times["first"], seconds)
         seconds, log = build(sharded)
         if "of those files in memory" not in log:
             raise SystemExit(f"the rebuild did not rewrite pages in memory:\n{log[-3000:]}")
-        times["rebuild"].append(seconds)
+        _record(times["rebuild"], seconds)
     size = html_megabytes(project / "site-plain")
     return _build_rows(f"MkDocs, {pages} pages ({size:.0f} MB of HTML)", times), project
 
 
-def _build_rows(site: str, times: dict[str, list[float]]) -> list[str]:
-    base = median(times["plain"])
+#: Wall and CPU times of each kind of build.
+Times = dict[str, tuple[list[float], list[float]]]
+
+
+def _record(into: tuple[list[float], list[float]], wall: float) -> None:
+    into[0].append(wall)
+    into[1].append(LAST_CPU[0])
+
+
+def _build_rows(site: str, times: Times) -> list[str]:
+    wall_base, cpu_base = (median(values) for values in times["plain"])
     rows = []
     for name, label in (
         ("plain", "without shard-assets"),
         ("first", "with, first build (no manifest)"),
         ("rebuild", "with, rebuild (manifest present)"),
     ):
-        value = median(times[name])
-        added = "" if name == "plain" else f"{(value / base - 1) * 100:+.1f}%"
-        runs = " ".join(f"{t:.2f}" for t in times[name])
-        rows.append([site, label, f"{value:.2f} s", added, runs])
+        wall, cpu = (median(values) for values in times[name])
+        added = "" if name == "plain" else f"{(wall / wall_base - 1) * 100:+.1f}%"
+        cpu_added = "" if name == "plain" else f"{(cpu / cpu_base - 1) * 100:+.1f}%"
+        runs = " ".join(f"{t:.2f}" for t in times[name][0])
+        rows.append([site, label, f"{wall:.2f} s", added, f"{cpu:.2f} s", cpu_added, runs])
     return ["|".join(row) for row in rows]
 
 
@@ -317,9 +343,13 @@ def main() -> None:
     if "builds" in only:
         pelican_rows = bench_pelican(work, args.pages, args.repeat)
         mkdocs_rows, project = bench_mkdocs(work, args.pages, args.repeat)
-        print(f"## Builds (wall time, median of {args.repeat}, alternating)\n")
+        print(
+            f"## Builds (median of {args.repeat}, alternating; CPU: user + system time "
+            "of the build and its worker processes)\n"
+        )
         rows = [line.split("|") for line in pelican_rows + mkdocs_rows]
-        print(table(["site", "build", "median", "added", "runs (s)"], rows) + "\n")
+        header = ["site", "build", "wall", "added", "CPU", "added", "wall, each run (s)"]
+        print(table(header, rows) + "\n")
     if project is None:
         project = mkdocs_project(work, args.pages, sharded=True).parent
         if not (project / "site-sharded").is_dir():

@@ -241,7 +241,7 @@ def _span(ref: Ref, shift: int = 0) -> RefSpan:
 
 
 #: Tags remembered per scanner before the memory is cleared.
-_MEMO_SIZE = 50_000
+_MEMO_SIZE = 10_000
 #: HTML entities are decoded in URLs; a path with entities is kept as written.
 _UNESCAPE = html.unescape
 #: A reference as a tuple: (start, end, key, path, suffix, cors, crossorigin_at), the

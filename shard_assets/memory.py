@@ -87,6 +87,7 @@ class InMemoryPages:
             configured = set(settings.host_names)
             self.hosts = {k: h for k, h in previous.assets.items() if h in configured}
         self._exists: dict[str, bool] = {}
+        self._keys: dict[str, tuple[str | None, bool]] = {}
 
     @property
     def active(self) -> bool:
@@ -113,25 +114,25 @@ class InMemoryPages:
                 charset = "utf-8"
             if charset not in _UTF8:
                 return text
-        from .pipeline import is_page  # noqa: PLC0415 (pipeline imports this module)
-
         sharder = self.sharder
         prefix = self.settings.url_prefix
+        keys = self._keys
         hosts: dict[str, str] = {}
         styles: set[str] = set()
         cors: set[str] = set()
         crossorigin: list[tuple[int, str]] = []
         replacements: list[tuple[int, int, str, str, int]] = []
         for start, end, key, path, suffix, in_cors, at in sharder.references(text, document):
-            if key.lower().endswith(".css"):
+            found = keys.get(key)
+            if found is None:
+                found = keys[key] = self._classify(key)
+            host, is_style = found
+            if is_style:
                 styles.add(key)
-            if is_page(key) or sharder.is_excluded(key):
-                if not (self._in_output(key) or self._in_output(f"{key}/index.html")):
-                    return text  # a missing file: the end of the build reports it
-                continue
-            host = self.hosts.get(key)
-            if host is None or not self._in_output(key):
-                return text  # a new or missing asset: the end of the build places it
+            if host is None:
+                return text  # a new or missing file: the end of the build places or reports it
+            if not host:
+                continue  # a page or an excluded file, which exists: never sharded
             hosts[key] = host
             if in_cors:
                 cors.add(key)
@@ -158,6 +159,8 @@ class InMemoryPages:
         whose assets are all assets of the finished output."""
         documents = set(inventory.documents)
         files = inventory.files
+        assets = {key for record in self.pages.values() for key in record.hosts}
+        not_assets = {key for key in assets if not sharder.is_asset(key, files)}
         done: dict[str, PageRecord] = {}
         for document, record in self.pages.items():
             if document not in documents:
@@ -166,9 +169,21 @@ class InMemoryPages:
                 size = (self.output_dir / document).stat().st_size
             except OSError:
                 continue
-            if size == record.size and all(sharder.is_asset(k, files) for k in record.hosts):
+            if size == record.size and not_assets.isdisjoint(record.hosts):
                 done[document] = record
         return done
+
+    def _classify(self, key: str) -> tuple[str | None, bool]:
+        """(the host to use: '' for a reference that is never sharded, None for one
+        that must wait for the end of the build; whether it names a stylesheet)."""
+        from .pipeline import is_page  # noqa: PLC0415 (pipeline imports this module)
+
+        is_style = key.lower().endswith(".css")
+        if is_page(key) or self.sharder.is_excluded(key):
+            exists = self._in_output(key) or self._in_output(f"{key}/index.html")
+            return ("" if exists else None), is_style
+        host = self.hosts.get(key)
+        return (host if host is not None and self._in_output(key) else None), is_style
 
     def _in_output(self, key: str) -> bool:
         """Whether the build's walk of the output will find ``key`` (symlinked folders

@@ -65,11 +65,14 @@ def run_each(
             yield function(context, item)
         return
     batches = _batches(items, BATCH)
+    start = _start_method()
+    # A forked worker's parent is this process; a forkserver's worker's is the server.
+    parent = os.getpid() if start.get_start_method() == "fork" else 0
     with ProcessPoolExecutor(
         max_workers=jobs,
-        mp_context=_start_method(),
+        mp_context=start,
         initializer=_set_context,
-        initargs=(context, os.getpid()),
+        initargs=(context, parent),
     ) as pool:
         pending: deque[Future[list[Result]]] = deque()
         for batch in itertools.islice(batches, jobs * IN_FLIGHT):
@@ -90,10 +93,16 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 def _start_method() -> BaseContext:
     # Forking is the cheapest start and shares the compiled patterns; it is safe only
     # while this process has a single thread (a forked lock held by another thread
-    # would never be released). Otherwise, and off Linux, start fresh interpreters.
-    if sys.platform.startswith("linux") and threading.active_count() == 1:
+    # would never be released). With threads (Pelican's progress display has one),
+    # workers are forked from a fresh server process that has imported shard-assets,
+    # started once per process; off Linux, each worker is a fresh interpreter.
+    if not sys.platform.startswith("linux"):
+        return multiprocessing.get_context("spawn")
+    if threading.active_count() == 1:
         return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["shard_assets.pipeline"])
+    return context
 
 
 def _set_context(context: object, parent: int) -> None:
@@ -112,7 +121,7 @@ def _die_with_parent(parent: int) -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # pragma: no cover - no prctl
         return
-    if os.getppid() != parent:  # the parent died before prctl took effect
+    if parent and os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
 

@@ -50,7 +50,7 @@ DOCUMENT_SUFFIXES = (*PAGE_SUFFIXES, ".css")
 #: Pass one keeps where each asset reference is (four integers each) so that pass
 #: two splices without scanning again; past this many integers in all, the rest of
 #: the documents are scanned again instead, so memory stays bounded on any site.
-SPAN_BUDGET = 8_000_000
+SPAN_BUDGET = 2_000_000
 
 #: Called as ``progress(phase, done, total)`` after each document of a pass.
 Progress = Callable[[str, int, int], None]
@@ -168,7 +168,8 @@ class Sharder:
 
     def is_excluded(self, key: str) -> bool:
         """Whether ``key`` matches an ``exclude`` pattern."""
-        return any(fnmatch.fnmatchcase(key, p) for p in self.settings.exclude)
+        exclude = self.settings.exclude
+        return bool(exclude) and any(fnmatch.fnmatchcase(key, p) for p in exclude)
 
     def rewrite(
         self, text: str, document: str, hosts_by_asset: Mapping[str, str]

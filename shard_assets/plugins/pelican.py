@@ -102,6 +102,7 @@ def _get_writer(pelican: Any) -> type | None:
         if not callable(getattr(Writer, "_open_w", None)):
             return None
         output = Path(pelican.output_path)
+        root = os.path.join(str(output), "")
         _Build.lock.enter_context(manifest_lock(settings.manifest))
         _Build.pages = pages = InMemoryPages(settings, output)
     except ShardAssetsError as error:
@@ -117,7 +118,10 @@ def _get_writer(pelican: Any) -> type | None:
             handle: IO[str] = super()._open_w(filename, encoding, override)
             if filename == os.devnull or not filename.lower().endswith(PAGE_SUFFIXES):
                 return handle
-            document = Path(os.path.relpath(filename, output)).as_posix()
+            if filename.startswith(root):
+                document = filename[len(root) :].replace(os.sep, "/")
+            else:
+                document = Path(os.path.relpath(filename, output)).as_posix()
             return _PageBuffer(handle, pages, document)
 
     return ShardingWriter
