@@ -86,6 +86,19 @@ def atomic_write(path: Path, data: bytes) -> None:
     The temporary file is written and fsynced in the same folder, takes the old
     file's permission bits, and is renamed over the target with ``os.replace``.
     """
+    temp = write_temporary(path, data)
+    try:
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+def write_temporary(path: Path, data: bytes) -> str:
+    """Write ``data`` to a new temporary file beside ``path`` (fsynced, with the
+    permission bits ``path`` has, or would get) and return its name; renaming it over
+    ``path`` then replaces the file atomically."""
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
@@ -101,11 +114,11 @@ def atomic_write(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, mode)
-        os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
+    return temp
 
 
 #: File descriptors of the locks this process holds. A forked worker closes its

@@ -30,15 +30,20 @@ end, after every check has passed.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import os
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .balance import balance_report
 from .config import Settings
-from .files import META_CHARSET
+from .files import META_CHARSET, write_temporary
 from .manifest import Manifest, read_manifest
+from .parallel import die_with_parent, start_pool
 
 if TYPE_CHECKING:
     from .pipeline import Inventory, Sharder
@@ -48,64 +53,52 @@ _UTF8 = frozenset({"utf-8", "utf-16", "utf-32"})
 
 @dataclass(frozen=True)
 class PageRecord:
-    """A page rewritten in memory, and what pass one would have found in it.
+    """A page prepared as the generator handed it over, and what pass one would have
+    found in it.
 
     ``hosts`` maps each asset it references to the host used, in the order first
     referenced; ``references`` is how many URLs changed; ``size`` how many bytes the
-    generator writes; ``styles`` the ``.css`` keys it references; ``cors`` and
-    ``crossorigin`` as in :class:`shard_assets.pipeline.Collected`, with (line, URL).
+    generator writes (the page as it made it); ``temp`` the temporary file beside it
+    that holds the rewritten page ('' when nothing changed); ``styles`` the ``.css``
+    keys it references; ``cors`` and ``crossorigin`` as in
+    :class:`shard_assets.pipeline.Collected`, with (line, URL).
     """
 
     hosts: Mapping[str, str]
     references: int
     size: int
+    temp: str = ""
     styles: tuple[str, ...] = ()
     cors: tuple[str, ...] = ()
     crossorigin: tuple[tuple[int, str], ...] = ()
 
 
-class InMemoryPages:
-    """Rewrites pages in memory with the manifest's hosts, when that is exact.
+class PagePreparer:
+    """Rewrites one page's text with the manifest's hosts, when that is exact, into a
+    temporary file beside it. Small and picklable: worker processes get a copy."""
 
-    Create it when the build starts, while holding the manifest's lock (see
-    :func:`shard_assets.files.manifest_lock`); pass it to
-    :func:`shard_assets.pipeline.shard_site` at the end.
-    """
-
-    def __init__(self, settings: Settings, output_dir: Path) -> None:
+    def __init__(self, settings: Settings, output_dir: Path, previous: Manifest | None) -> None:
         from .pipeline import Sharder  # noqa: PLC0415 (pipeline imports this module)
 
         self.settings = settings
         self.output_dir = output_dir
-        self.previous: Manifest | None = read_manifest(settings.manifest)
-        previous = self.previous
         self.sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
-        self.pages: dict[str, PageRecord] = {}
         self.hosts: dict[str, str] = {}
-        self.reason = _why_not(settings, previous)
-        if not self.reason and previous is not None:
+        if previous is not None:
             configured = set(settings.host_names)
             self.hosts = {k: h for k, h in previous.assets.items() if h in configured}
         self._exists: dict[str, bool] = {}
         self._keys: dict[str, tuple[str | None, bool]] = {}
 
-    @property
-    def active(self) -> bool:
-        """True when pages may be rewritten in memory in this build."""
-        return not self.reason
-
-    def rewrite(self, text: str, document: str) -> str:
-        """``text`` (the page at output-relative path ``document``) with its asset URLs
-        on the manifest's hosts, or unchanged when that would not be exact."""
-        if not self.active:
-            return text
-        self.pages.pop(document, None)
+    def prepare(self, text: str, document: str) -> PageRecord | None:
+        """The record of ``text`` (the page at output-relative path ``document``), its
+        rewritten form written to a temporary file; None when that would not be exact."""
         if "\0" in text[:8192]:
-            return text
+            return None
         try:
             data = text.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates: the generator escapes them
-            return text
+            return None
         declared = META_CHARSET.search(data[:1024])
         if declared and not data.startswith(codecs.BOM_UTF8):
             try:
@@ -113,7 +106,7 @@ class InMemoryPages:
             except LookupError:
                 charset = "utf-8"
             if charset not in _UTF8:
-                return text
+                return None
         sharder = self.sharder
         prefix = self.settings.url_prefix
         keys = self._keys
@@ -130,7 +123,7 @@ class InMemoryPages:
             if is_style:
                 styles.add(key)
             if host is None:
-                return text  # a new or missing file: the end of the build places or reports it
+                return None  # a new or missing file: the end of the build places or reports it
             if not host:
                 continue  # a page or an excluded file, which exists: never sharded
             hosts[key] = host
@@ -140,38 +133,20 @@ class InMemoryPages:
                 crossorigin.append((text.count("\n", 0, start) + 1, text[start:end]))
             replacements.append((start, end, f"{prefix}{host}{path}{suffix}", host, at))
         new_text, count = sharder.splice(text, document, replacements)
-        if not count:
-            new_text = text  # as pass two, which writes a page only when a URL changed
-        else:
-            data = new_text.encode("utf-8")
-        self.pages[document] = PageRecord(
+        temp = ""
+        if count:  # as pass two, which writes a page only when a URL changed
+            target = self.output_dir / document
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp = write_temporary(target, new_text.encode("utf-8"))
+        return PageRecord(
             hosts,
             count,
             len(data),
+            temp,
             tuple(sorted(styles)),
             tuple(sorted(cors)),
             tuple(crossorigin),
         )
-        return new_text
-
-    def finished(self, inventory: Inventory, sharder: Sharder) -> dict[str, PageRecord]:
-        """The pages rewritten in memory that are on disk as they were handed back and
-        whose assets are all assets of the finished output."""
-        documents = set(inventory.documents)
-        files = inventory.files
-        assets = {key for record in self.pages.values() for key in record.hosts}
-        not_assets = {key for key in assets if not sharder.is_asset(key, files)}
-        done: dict[str, PageRecord] = {}
-        for document, record in self.pages.items():
-            if document not in documents:
-                continue
-            try:
-                size = (self.output_dir / document).stat().st_size
-            except OSError:
-                continue
-            if size == record.size and not_assets.isdisjoint(record.hosts):
-                done[document] = record
-        return done
 
     def _classify(self, key: str) -> tuple[str | None, bool]:
         """(the host to use: '' for a reference that is never sharded, None for one
@@ -198,6 +173,123 @@ class InMemoryPages:
             )
             self._exists[key] = found
         return found
+
+
+class InMemoryPages:
+    """Pages prepared as the generator hands them over, put in place at the end.
+
+    Create it when the build starts, while holding the manifest's lock (see
+    :func:`shard_assets.files.manifest_lock`); give it each page with
+    :meth:`hand_over`; pass it to :func:`shard_assets.pipeline.shard_site` at the end,
+    which renames the prepared pages over the generator's only after every check has
+    passed, and deletes them otherwise. With ``jobs`` above 1, worker processes
+    prepare the pages while the generator goes on building.
+    """
+
+    def __init__(self, settings: Settings, output_dir: Path, jobs: int = 1) -> None:
+        self.settings = settings
+        self.output_dir = output_dir
+        self.jobs = jobs
+        self.previous: Manifest | None = read_manifest(settings.manifest)
+        self.reason = _why_not(settings, self.previous)
+        self.preparer = PagePreparer(settings, output_dir, self.previous)
+        self.pages: dict[str, PageRecord | None] = {}
+        self._pending: deque[tuple[str, Future[PageRecord | None]]] = deque()
+        self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when pages may be prepared in memory in this build."""
+        return not self.reason
+
+    def hand_over(self, text: str, document: str) -> None:
+        """Prepare ``text``, the page at output-relative path ``document`` that the
+        generator is about to write as it is (on a worker when there are several)."""
+        if not self.active:
+            return
+        self._forget(document)
+        if self.jobs <= 1:
+            self.pages[document] = self.preparer.prepare(text, document)
+            return
+        if self._pool is None:
+            self._pool = start_pool(self.jobs, _set_preparer, self.preparer)
+        self._pending.append((document, self._pool.submit(_prepare, text, document)))
+        while len(self._pending) > self.jobs * 8:  # a bounded number of pages in flight
+            self._receive()
+
+    def finished(self, inventory: Inventory, sharder: Sharder) -> dict[str, PageRecord]:
+        """The pages prepared whose file is as the generator handed it over, and whose
+        assets are all assets of the finished output."""
+        while self._pending:
+            self._receive()
+        self.close()
+        documents = set(inventory.documents)
+        files = inventory.files
+        records = {d: r for d, r in self.pages.items() if r is not None}
+        assets = {key for record in records.values() for key in record.hosts}
+        not_assets = {key for key in assets if not sharder.is_asset(key, files)}
+        done: dict[str, PageRecord] = {}
+        for document, record in records.items():
+            if document not in documents:
+                continue
+            try:
+                size = (self.output_dir / document).stat().st_size
+            except OSError:
+                continue
+            if size == record.size and not_assets.isdisjoint(record.hosts):
+                done[document] = record
+        return done
+
+    def commit(self, documents: Mapping[str, int]) -> None:
+        """Put the prepared pages of ``documents`` in place (each atomically) and
+        delete the other prepared files."""
+        for document, record in self.pages.items():
+            if record is None or not record.temp:
+                continue
+            if document in documents:
+                os.replace(record.temp, self.output_dir / document)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(record.temp)
+        self.pages.clear()
+
+    def discard(self) -> None:
+        """Delete every prepared file: the build failed, the pages stay as generated."""
+        while self._pending:
+            self._receive()
+        self.close()
+        self.commit({})
+
+    def close(self) -> None:
+        """Stop the worker processes, if any."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _receive(self) -> None:
+        document, future = self._pending.popleft()
+        self.pages[document] = future.result()
+
+    def _forget(self, document: str) -> None:
+        """A page written a second time: its first preparation no longer counts."""
+        record = self.pages.pop(document, None)
+        if record is not None and record.temp:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(record.temp)
+
+
+_PREPARER: PagePreparer | None = None
+
+
+def _set_preparer(preparer: PagePreparer, parent: int) -> None:
+    global _PREPARER  # noqa: PLW0603 (one per worker process, set once)
+    _PREPARER = preparer
+    die_with_parent(parent)
+
+
+def _prepare(text: str, document: str) -> PageRecord | None:
+    assert _PREPARER is not None
+    return _PREPARER.prepare(text, document)
 
 
 def _why_not(settings: Settings, previous: Manifest | None) -> str:

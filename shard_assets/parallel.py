@@ -65,15 +65,7 @@ def run_each(
             yield function(context, item)
         return
     batches = _batches(items, BATCH)
-    start = _start_method()
-    # A forked worker's parent is this process; a forkserver's worker's is the server.
-    parent = os.getpid() if start.get_start_method() == "fork" else 0
-    with ProcessPoolExecutor(
-        max_workers=jobs,
-        mp_context=start,
-        initializer=_set_context,
-        initargs=(context, parent),
-    ) as pool:
+    with start_pool(jobs, _set_context, context) as pool:
         pending: deque[Future[list[Result]]] = deque()
         for batch in itertools.islice(batches, jobs * IN_FLIGHT):
             pending.append(pool.submit(_run_batch, function, batch))
@@ -82,6 +74,19 @@ def run_each(
             for batch in itertools.islice(batches, 1):
                 pending.append(pool.submit(_run_batch, function, batch))
             yield from results
+
+
+def start_pool(
+    jobs: int, initializer: Callable[[Any, int], None], context: object
+) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` worker processes, each set up by ``initializer(context,
+    parent)``, where ``parent`` is the pid :func:`die_with_parent` should check."""
+    start = _start_method()
+    # A forked worker's parent is this process; a forkserver's worker's is the server.
+    parent = os.getpid() if start.get_start_method() == "fork" else 0
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=start, initializer=initializer, initargs=(context, parent)
+    )
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -101,17 +106,17 @@ def _start_method() -> BaseContext:
     if threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["shard_assets.pipeline"])
+    context.set_forkserver_preload(["shard_assets.pipeline", "shard_assets.memory"])
     return context
 
 
 def _set_context(context: object, parent: int) -> None:
     global _CONTEXT  # noqa: PLW0603 (one context per worker process, set once)
     _CONTEXT = context
-    _die_with_parent(parent)
+    die_with_parent(parent)
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Have the kernel kill this worker when the build's process dies (Linux), so a
     killed build leaves no worker writing files behind it."""
     if not sys.platform.startswith("linux"):

@@ -616,6 +616,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     collected: Collected | None = None
+    in_memory: InMemoryPages | None = None
 
     def manifest_changes(self) -> list[str]:
         """How the manifest on disk would change, one line each (empty: it would not)."""
@@ -669,11 +670,11 @@ def plan_build(
     (a bounded assignment already is; with ``bounded: false`` this is how to fix it).
     ``jobs`` processes read and scan the documents.
 
-    ``in_memory`` holds the pages a generator plugin rewrote in memory with the
-    manifest's hosts (see :mod:`shard_assets.memory`), and the manifest it read when
-    the build started. Those pages are not read again, but their assets count. A
-    page whose hosts the assignment does not confirm is scanned from disk after all,
-    so that pass two re-points it as a second run over sharded output would.
+    ``in_memory`` holds the pages a generator plugin prepared as it handed them over,
+    with the manifest's hosts (see :mod:`shard_assets.memory`), and the manifest it
+    read when the build started. Those pages are not read again, but their assets
+    count; :func:`apply_plan` puts them in place. A page whose hosts the assignment
+    does not confirm is scanned from disk (as the generator wrote it) after all.
     """
     previous = in_memory.previous if in_memory else read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
@@ -744,6 +745,7 @@ def plan_build(
         warnings=_warnings(previous, settings, collected.assets),
         notes=_notes(previous, settings, report),
         collected=collected,
+        in_memory=in_memory,
     )
 
 
@@ -755,9 +757,9 @@ def _scan_again(
     done: Mapping[str, PageRecord],
     confirmed: Mapping[str, int],
 ) -> Collected:
-    """The spans of the pages rewritten in memory whose hosts changed (rare: the
-    assignment moved one of their assets), read from disk with those hosts in them.
-    Their assets, stylesheets and notes came from the records, as in a fresh build."""
+    """The spans of the pages prepared in memory whose hosts changed (rare: the
+    assignment moved one of their assets), read from disk as the generator wrote
+    them. Their assets, stylesheets and notes came from the records."""
     stylesheets = frozenset(d for d in inventory.documents if d.lower().endswith(".css"))
     context = _Context(output_dir, sharder, inventory.files, stylesheets)
     merge = _Merge(stylesheets)
@@ -813,10 +815,12 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     in at the spans pass one found; ``jobs`` processes do that and write them. The
     manifest is written last, by this process.
     """
+    collected = plan.collected or collect(plan.sharder, plan.output_dir, plan.inventory)
+    if plan.in_memory is not None:
+        plan.in_memory.commit(collected.in_memory)
     for stale in plan.inventory.stale:
         with contextlib.suppress(FileNotFoundError):
             (plan.output_dir / stale).unlink()
-    collected = plan.collected or collect(plan.sharder, plan.output_dir, plan.inventory)
     hosts_by_asset = plan.assignment.hosts_by_asset
     prefix = plan.settings.url_prefix
     urls = [
@@ -843,7 +847,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     context = _Context(
         plan.output_dir, plan.sharder, plan.inventory.files, stylesheets, hosts_by_asset
     )
-    rewritten = len(collected.in_memory)
+    rewritten = sum(1 for count in collected.in_memory.values() if count)
     references = sum(collected.in_memory.values())
     total = len(collected.spans)
     counts = run_each(rewrite_document, tasks(), context, jobs, count=total)
@@ -869,7 +873,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         pages=plan.pages,
         warnings=plan.warnings,
         notes=plan.notes,
-        in_memory=len(collected.in_memory),
+        in_memory=sum(1 for count in collected.in_memory.values() if count),
     )
 
 
@@ -892,15 +896,20 @@ def shard_site(
     """
     lock = contextlib.nullcontext() if in_memory else manifest_lock(settings.manifest)
     with lock:
-        plan = plan_build(
-            output_dir,
-            settings,
-            rebalance=rebalance,
-            jobs=jobs,
-            progress=progress,
-            in_memory=in_memory,
-        )
-        check_plan(plan, locked=settings.locked)
+        try:
+            plan = plan_build(
+                output_dir,
+                settings,
+                rebalance=rebalance,
+                jobs=jobs,
+                progress=progress,
+                in_memory=in_memory,
+            )
+            check_plan(plan, locked=settings.locked)
+        except BaseException:
+            if in_memory is not None:
+                in_memory.discard()
+            raise
         result = apply_plan(plan, jobs=jobs, progress=progress)
         if settings.verify:
             from .verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)

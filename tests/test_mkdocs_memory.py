@@ -129,3 +129,21 @@ def test_the_first_build_and_changed_hosts_use_the_disk_path(
     assert "in memory" not in log
     assert "cdn5.example.com" in (project / "shard-manifest.json").read_text()
     assert manifest != (project / "shard-manifest.json").read_bytes()
+
+
+def test_a_failed_check_leaves_every_page_as_mkdocs_wrote_it(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _build(project, caplog)
+    (project / "docs" / "img" / "brand-new.png").write_bytes(png())
+    page = project / "docs" / "guide" / "install.md"
+    page.write_text(page.read_text() + "\n![New](../img/brand-new.png)\n")
+    _set(project, "      locked: true")  # the new image changes the manifest: fail
+    manifest = (project / "shard-manifest.json").read_bytes()
+    with pytest.raises(Exception, match="Aborted"):
+        _build(project, caplog)
+    assert "locked mode" in caplog.text
+    site = project / "site"
+    assert not [p for p in site.rglob("*") if ".shard-assets-" in p.name]
+    assert "cdn1.example.com" not in (site / "index.html").read_text()
+    assert (project / "shard-manifest.json").read_bytes() == manifest

@@ -9,11 +9,12 @@
 
 Settings are checked in ``on_config``, before MkDocs builds anything. When the build
 starts, the manifest is locked and read; from then on, once the manifest exists
-(every build after the first), each page is rewritten in memory as MkDocs hands it
-over (``on_post_page``), when every asset it loads already has a host there (see
-:mod:`shard_assets.memory`). The rest of the output (CSS, other pages, files other
-plugins wrote) is sharded in ``on_post_build``, after every other plugin, where the
-assignment is checked, and the manifest written. A failure is a ``PluginError``:
+(every build after the first), each page is sharded in memory as MkDocs hands it
+over (``on_post_page``, on worker processes while MkDocs goes on), when every asset
+it loads already has a host there (see :mod:`shard_assets.memory`). In
+``on_post_build``, after every other plugin, the assignment is checked, those pages
+are put in place, the rest of the output (CSS, other pages, files other plugins
+wrote) is sharded, and the manifest written. A failure is a ``PluginError``:
 MkDocs prints the message and exits 1, no traceback.
 During ``mkdocs serve`` the plugin is off unless ``enabled_on_serve`` is true, since
 the live-reload server, not the CDN, serves the freshly built files.
@@ -140,7 +141,8 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
             return
         try:
             self.lock.enter_context(manifest_lock(self.settings.manifest))
-            self.pages = InMemoryPages(self.settings, Path(config.site_dir))
+            jobs = self.settings.jobs or default_jobs()
+            self.pages = InMemoryPages(self.settings, Path(config.site_dir), jobs)
         except ShardAssetsError as error:
             self.lock.close()
             raise PluginError(str(error)) from None
@@ -149,12 +151,14 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
 
     @event_priority(-100)
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
-        """Rewrite the page in memory when the manifest already places all its assets."""
-        if self.pages is None:
-            return output
-        return self.pages.rewrite(output, page.file.dest_uri)
+        """Prepare the sharded page beside it when the manifest places all its assets."""
+        if self.pages is not None:
+            self.pages.hand_over(output, page.file.dest_uri)
+        return output
 
     def on_build_error(self, *, error: Exception) -> None:
+        if self.pages is not None:
+            self.pages.discard()
         self.pages = None
         self.lock.close()
 

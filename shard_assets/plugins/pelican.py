@@ -7,9 +7,10 @@ catches theme CSS that ``content_written`` never sees. Errors are raised, so
 ``pelican`` logs them and exits non-zero.
 
 Rebuilds are faster: the plugin gives Pelican a writer (``get_writer``) that locks
-and reads the manifest when writing starts and rewrites each page in memory before
+and reads the manifest when writing starts and prepares each page's sharded form as
 it is written, when the manifest already places every asset it loads (see
-:mod:`shard_assets.memory`); ``finalized`` then skips those pages. The writer
+:mod:`shard_assets.memory`); ``finalized`` puts those in place without reading the
+pages again. The writer
 extends Pelican's ``Writer._open_w``; on a Pelican without it, or when another
 plugin supplies the writer, every page is sharded on ``finalized`` as before.
 
@@ -91,7 +92,9 @@ class _Build:
 def _get_writer(pelican: Any) -> type | None:
     """A writer that rewrites pages in memory, holding the manifest's lock until
     ``finalized`` (see the module docstring)."""
-    _Build.lock.close()  # a build before this one, in the same process, that failed
+    if _Build.pages is not None:  # a build before this one, in the same process, failed
+        _Build.pages.discard()
+    _Build.lock.close()
     _Build.pages = None
     try:
         settings = settings_from(pelican.settings)
@@ -104,7 +107,7 @@ def _get_writer(pelican: Any) -> type | None:
         output = Path(pelican.output_path)
         root = os.path.join(str(output), "")
         _Build.lock.enter_context(manifest_lock(settings.manifest))
-        _Build.pages = pages = InMemoryPages(settings, output)
+        _Build.pages = pages = InMemoryPages(settings, output, settings.jobs or default_jobs())
     except ShardAssetsError as error:
         _Build.lock.close()
         _fail(error)
@@ -128,7 +131,7 @@ def _get_writer(pelican: Any) -> type | None:
 
 
 class _PageBuffer(io.StringIO):
-    """Collects a page as Pelican writes it, and writes it rewritten when closed."""
+    """Collects a page as Pelican writes it; when closed, writes it and hands it over."""
 
     def __init__(self, handle: IO[str], pages: InMemoryPages, document: str) -> None:
         super().__init__()
@@ -138,8 +141,10 @@ class _PageBuffer(io.StringIO):
 
     def close(self) -> None:
         if not self.closed:
+            text = self.getvalue()
             with self.handle:
-                self.handle.write(self.pages.rewrite(self.getvalue(), self.document))
+                self.handle.write(text)
+            self.pages.hand_over(text, self.document)
         super().close()
 
 
