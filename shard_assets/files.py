@@ -80,13 +80,14 @@ def decode_document(data: bytes, is_css: bool) -> Decoded | None:
     return Decoded(data.decode("utf-8", "surrogateescape"), "utf-8")
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> None:
     """Replace ``path`` with ``data`` so that readers see the old file or the new one.
 
-    The temporary file is written and fsynced in the same folder, takes the old
-    file's permission bits, and is renamed over the target with ``os.replace``.
+    The temporary file is written in the same folder (and fsynced, with ``sync``),
+    takes the old file's permission bits, and is renamed over the target with
+    ``os.replace``.
     """
-    temp = write_temporary(path, data)
+    temp = write_temporary(path, data, sync=sync)
     try:
         os.replace(temp, path)
     except BaseException:
@@ -95,10 +96,10 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def write_temporary(path: Path, data: bytes) -> str:
-    """Write ``data`` to a new temporary file beside ``path`` (fsynced, with the
-    permission bits ``path`` has, or would get) and return its name; renaming it over
-    ``path`` then replaces the file atomically."""
+def write_temporary(path: Path, data: bytes, *, sync: bool = True) -> str:
+    """Write ``data`` to a new temporary file beside ``path`` (fsynced with ``sync``,
+    with the permission bits ``path`` has, or would get) and return its name; renaming
+    it over ``path`` then replaces the file atomically."""
     try:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
@@ -111,8 +112,9 @@ def write_temporary(path: Path, data: bytes) -> str:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(temp, mode)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

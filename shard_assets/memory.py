@@ -1,30 +1,30 @@
-"""Pages rewritten in memory, as a generator hands them over (MkDocs' ``on_post_page``).
+"""Pages sharded from memory as a generator hands them over (MkDocs' ``on_post_page``,
+Pelican's writer), put in place only when the build's checks have passed.
 
 A host depends on the whole asset set (the bounded-load pass), which is known only
 when the build ends. But in the steady state, every rebuild after the first, the
 manifest already gives every asset a host, and those hosts do not change. So a page
-is rewritten in memory, before the generator writes it, only when:
+is prepared as it is handed over, and its sharded form written to a temporary file
+beside it, only when:
 
-- the manifest exists, names exactly the configured hosts and weights, and passes
-  the gate on its own (checked once, when the build starts);
+- the manifest exists, names exactly the configured hosts and weights and the same
+  placement settings, and passes the gate on its own (checked once, when the build
+  starts);
 - every asset the page references has a host in that manifest and is a file in the
-  output already (static files are copied before pages are built), and every other
-  reference names a page, an excluded file or a file that exists: a page with a
-  reference to a missing or new file is left for the end of the build;
+  output already, and every other reference names a page, an excluded file or a file
+  that exists: a page with a reference to a missing or new file waits for the end;
 - the page's text is exactly what the end of the build would read back from disk
   (UTF-8, no other declared charset, no NUL bytes).
 
-Each such page is recorded: the host used for each asset, and the size written. At
-the end, :func:`shard_assets.pipeline.plan_build` counts those assets in the asset
-set without reading the pages, computes the assignment as always, and skips a page
-in both passes only when the assignment gives every one of its assets the host
-used in memory and the file on disk still has the recorded size (a plugin that
-changed it afterwards would change its size). Any other page is read from disk
-after all, and pass two re-points its URLs, exactly as a second run over sharded
-output would.
-
-The manifest is read, and locked, when the build starts and written only at the
-end, after every check has passed.
+Each prepared page is recorded: the host used for each asset, the size the generator
+writes, the temporary file. At the end, :func:`shard_assets.pipeline.plan_build`
+counts those assets without reading the pages, computes the assignment as always,
+and uses a prepared page only when the assignment gives every one of its assets the
+host used and the file on disk still has the recorded size; any other page is read
+and sharded from disk like any other document. The prepared pages are renamed into
+place only after every check has passed (:meth:`InMemoryPages.commit`), and deleted
+when one fails (:meth:`InMemoryPages.discard`). With several ``jobs``, worker
+processes prepare the pages while the generator goes on building.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class PagePreparer:
         if count:  # as pass two, which writes a page only when a URL changed
             target = self.output_dir / document
             target.parent.mkdir(parents=True, exist_ok=True)
-            temp = write_temporary(target, new_text.encode("utf-8"))
+            temp = write_temporary(target, new_text.encode("utf-8"), sync=False)
         return PageRecord(
             hosts,
             count,
@@ -194,7 +194,11 @@ class InMemoryPages:
         self.reason = _why_not(settings, self.previous)
         self.preparer = PagePreparer(settings, output_dir, self.previous)
         self.pages: dict[str, PageRecord | None] = {}
-        self._pending: deque[tuple[str, Future[PageRecord | None]]] = deque()
+        self._seen: set[str] = set()
+        self._twice: set[str] = set()
+        self._batch: list[tuple[str, str]] = []
+        self._batch_size = 0
+        self._pending: deque[Future[list[tuple[str, PageRecord | None]]]] = deque()
         self._pool: ProcessPoolExecutor | None = None
 
     @property
@@ -207,19 +211,35 @@ class InMemoryPages:
         generator is about to write as it is (on a worker when there are several)."""
         if not self.active:
             return
-        self._forget(document)
+        if document in self._seen:  # written twice: let the end of the build shard it
+            self._twice.add(document)
+            self._forget(document)
+            return
+        self._seen.add(document)
         if self.jobs <= 1:
             self.pages[document] = self.preparer.prepare(text, document)
             return
+        self._batch.append((text, document))
+        self._batch_size += len(text)
+        if len(self._batch) >= _BATCH_PAGES or self._batch_size >= _BATCH_CHARS:
+            self._send()
+
+    def _send(self) -> None:
+        """Send the pages gathered so far to a worker (a few at a time: each task costs)."""
+        if not self._batch:
+            return
         if self._pool is None:
             self._pool = start_pool(self.jobs, _set_preparer, self.preparer)
-        self._pending.append((document, self._pool.submit(_prepare, text, document)))
-        while len(self._pending) > self.jobs * 8:  # a bounded number of pages in flight
+        self._pending.append(self._pool.submit(_prepare_all, self._batch))
+        self._batch = []
+        self._batch_size = 0
+        while len(self._pending) > self.jobs * 4:  # a bounded number of pages in flight
             self._receive()
 
     def finished(self, inventory: Inventory, sharder: Sharder) -> dict[str, PageRecord]:
         """The pages prepared whose file is as the generator handed it over, and whose
         assets are all assets of the finished output."""
+        self._send()
         while self._pending:
             self._receive()
         self.close()
@@ -255,6 +275,7 @@ class InMemoryPages:
 
     def discard(self) -> None:
         """Delete every prepared file: the build failed, the pages stay as generated."""
+        self._send()
         while self._pending:
             self._receive()
         self.close()
@@ -267,11 +288,13 @@ class InMemoryPages:
             self._pool = None
 
     def _receive(self) -> None:
-        document, future = self._pending.popleft()
-        self.pages[document] = future.result()
+        for document, record in self._pending.popleft().result():
+            self.pages[document] = record
+            if document in self._twice:
+                self._forget(document)
 
     def _forget(self, document: str) -> None:
-        """A page written a second time: its first preparation no longer counts."""
+        """A page written a second time: its preparation no longer counts."""
         record = self.pages.pop(document, None)
         if record is not None and record.temp:
             with contextlib.suppress(FileNotFoundError):
@@ -287,9 +310,14 @@ def _set_preparer(preparer: PagePreparer, parent: int) -> None:
     die_with_parent(parent)
 
 
-def _prepare(text: str, document: str) -> PageRecord | None:
+def _prepare_all(batch: list[tuple[str, str]]) -> list[tuple[str, PageRecord | None]]:
     assert _PREPARER is not None
-    return _PREPARER.prepare(text, document)
+    return [(document, _PREPARER.prepare(text, document)) for text, document in batch]
+
+
+#: Pages gathered before they are sent to a worker: at most this many, or characters.
+_BATCH_PAGES = 16
+_BATCH_CHARS = 1 << 20
 
 
 def _why_not(settings: Settings, previous: Manifest | None) -> str:

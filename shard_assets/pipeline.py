@@ -383,7 +383,9 @@ def rewrite_document(context: _Context, task: Rewrite) -> int:
     else:
         text, count = sharder.splice(decoded.text, task.document, task.replacements)
     if count:
-        atomic_write(context.output_dir / task.document, decoded.encode(text))
+        # Atomic, not fsynced: the generator that just wrote the page did not sync it
+        # either, and a rename keeps every reader, and a killed build, to old or new.
+        atomic_write(context.output_dir / task.document, decoded.encode(text), sync=False)
     return count
 
 
