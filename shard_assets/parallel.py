@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -82,7 +81,7 @@ def start_pool(
     """A pool of ``jobs`` worker processes, each set up by ``initializer(context,
     parent)``, where ``parent`` is the pid :func:`die_with_parent` should check."""
     start = _start_method()
-    # A forked worker's parent is this process; a forkserver's worker's is the server.
+    # A forked worker's parent is this process (0: do not check).
     parent = os.getpid() if start.get_start_method() == "fork" else 0
     return ProcessPoolExecutor(
         max_workers=jobs, mp_context=start, initializer=initializer, initargs=(context, parent)
@@ -96,18 +95,15 @@ def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
 
 
 def _start_method() -> BaseContext:
-    # Forking is the cheapest start and shares the compiled patterns; it is safe only
-    # while this process has a single thread (a forked lock held by another thread
-    # would never be released). With threads (Pelican's progress display has one),
-    # workers are forked from a fresh server process that has imported shard-assets,
-    # started once per process; off Linux, each worker is a fresh interpreter.
-    if not sys.platform.startswith("linux"):
-        return multiprocessing.get_context("spawn")
-    if threading.active_count() == 1:
+    # Forking is the cheapest start and shares the compiled patterns. A forked copy of
+    # a lock that another thread held stays locked in the child, so it is safe only
+    # because a worker runs nothing but this package's scanning and writing: no
+    # logging, no console, no imports (Pelican's progress display runs a thread).
+    # A fork server or fresh interpreters would re-import the generator's main
+    # script in every worker. Off Linux, each worker is a fresh interpreter.
+    if sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["shard_assets.pipeline", "shard_assets.memory"])
-    return context
+    return multiprocessing.get_context("spawn")
 
 
 def _set_context(context: object, parent: int) -> None:
