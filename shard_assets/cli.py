@@ -382,6 +382,21 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _subcommand(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    run: Command,
+    *,
+    help: str,
+    description: str,
+) -> argparse.ArgumentParser:
+    """A subcommand that takes the built site's folder and runs ``run``."""
+    parser = commands.add_parser(name, help=help, description=description)
+    parser.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
+    parser.set_defaults(run=run)
+    return parser
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shard-assets",
@@ -390,13 +405,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    build = commands.add_parser(
+    build = _subcommand(
+        commands,
         "build",
+        _cmd_build,
         help="rewrite the asset URLs of a built site in place and write the manifest",
         description="Rewrite every site-local asset reference in OUTPUT_DIR's HTML and CSS "
         "to a shard host, keeping assignments in the manifest across builds.",
     )
-    build.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
     _add_jobs_argument(build)
     _add_settings_arguments(build)
     build.add_argument(
@@ -404,57 +420,57 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print only warnings and errors (no summary, no progress bar)",
     )
-    build.set_defaults(run=_cmd_build)
 
-    plan = commands.add_parser(
+    plan = _subcommand(
+        commands,
         "plan",
+        _cmd_plan,
         help="dry run: which assets would move if the hosts changed, and the balance after",
         description="Show, without writing anything, which assets a host change would move "
         "and the resulting balance. Hosts start from the manifest's (or --host), then "
         "--add-host and --remove-host apply. Exit 1 if the result would fail the gate.",
     )
-    plan.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
     _add_jobs_argument(plan)
     _add_settings_arguments(plan, hosts_required=False)
     plan.add_argument("--add-host", dest="add_hosts", action="append", default=[], metavar="HOST")
     plan.add_argument(
         "--remove-host", dest="remove_hosts", action="append", default=[], metavar="HOST"
     )
-    plan.set_defaults(run=_cmd_plan)
 
-    rebalance = commands.add_parser(
+    rebalance = _subcommand(
+        commands,
         "rebalance",
+        _cmd_rebalance,
         help="move the fewest assets needed to bring every host within its cap",
         description="Like build, but first moves the fewest assets needed to bring the split "
         "within max_imbalance, and reports exactly which ones moved.",
     )
-    rebalance.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
     _add_jobs_argument(rebalance)
     _add_settings_arguments(rebalance)
     rebalance.add_argument("--dry-run", action="store_true", help="only show what would move")
     rebalance.add_argument("--quiet", action="store_true", help="print only warnings and errors")
-    rebalance.set_defaults(run=_cmd_rebalance)
 
-    verify = commands.add_parser(
+    verify = _subcommand(
+        commands,
         "verify",
+        _cmd_verify,
         help="audit a sharded site against the manifest (independently of the rewriter)",
         description="Read OUTPUT_DIR with BeautifulSoup and tinycss2 and check that every "
         "site-local asset reference is on the host the manifest names, that no shard URL "
         "names an unconfigured host or a missing file, and that nothing still loads a "
         "site-local asset from the origin. Exit 1 with the list of findings otherwise.",
     )
-    verify.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
     _add_settings_arguments(verify)
     verify.add_argument("--quiet", action="store_true", help="print only findings")
-    verify.set_defaults(run=_cmd_verify)
-    report = commands.add_parser(
+    report = _subcommand(
+        commands,
         "report",
+        _cmd_report,
         help="show how the assets are spread over the hosts (HTML, text or JSON)",
         description="Read the manifest and the built site in OUTPUT_DIR and report assets "
         "and bytes per host against their fair share, the gate's verdict, the pages whose "
         "assets are least evenly spread, and (with --since) what moved and why.",
     )
-    report.add_argument("output_dir", metavar="OUTPUT_DIR", type=Path, help="the built site")
     report.add_argument(
         "--manifest",
         type=Path,
@@ -481,7 +497,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TAG[ATTR]",
         help="an extra attribute the build rewrote, e.g. 'img[data-src]' (repeatable)",
     )
-    report.set_defaults(run=_cmd_report)
     return parser
 
 
