@@ -151,9 +151,9 @@ class PagePreparer:
     def _classify(self, key: str) -> tuple[str | None, bool]:
         """(the host to use: '' for a reference that is never sharded, None for one
         that must wait for the end of the build; whether it names a stylesheet)."""
-        from .pipeline import is_page  # noqa: PLC0415 (pipeline imports this module)
+        from .pipeline import is_page, is_stylesheet  # noqa: PLC0415 (pipeline imports this)
 
-        is_style = key.lower().endswith(".css")
+        is_style = is_stylesheet(key)
         if is_page(key) or self.sharder.is_excluded(key):
             exists = self._in_output(key) or self._in_output(f"{key}/index.html")
             return ("" if exists else None), is_style

@@ -80,6 +80,11 @@ class Inventory:
     documents: tuple[str, ...]
     stale: tuple[str, ...] = ()
 
+    @property
+    def stylesheets(self) -> frozenset[str]:
+        """The CSS documents."""
+        return frozenset(d for d in self.documents if is_stylesheet(d))
+
 
 @dataclass(frozen=True)
 class BuildResult:
@@ -105,6 +110,11 @@ class BuildResult:
 def is_page(key: str) -> bool:
     """Pages are documents people navigate to, never assets."""
     return key.lower().endswith(PAGE_SUFFIXES)
+
+
+def is_stylesheet(key: str) -> bool:
+    """CSS documents are scanned as CSS; everything else as HTML."""
+    return key.lower().endswith(".css")
 
 
 def take_inventory(output_dir: Path) -> Inventory:
@@ -145,14 +155,14 @@ class Sharder:
     def find_refs(self, text: str, document: str) -> Iterator[Ref]:
         """All site-local references in ``text``, the content of ``document``."""
         site = self.site
-        if document.lower().endswith(".css"):
+        if is_stylesheet(document):
             return find_css_refs(text, site.document_path(document), site)
         return self.scanner.find_refs(text, document, site)
 
     def references(self, text: str, document: str) -> list[RefSpan]:
         """:meth:`find_refs` as tuples (the fields of :class:`Ref`), by start."""
         site = self.site
-        if document.lower().endswith(".css"):
+        if is_stylesheet(document):
             found = [
                 (r.start, r.end, r.key, r.path, r.suffix, r.cors, r.crossorigin_at)
                 for r in find_css_refs(text, site.document_path(document), site)
@@ -254,7 +264,7 @@ def _read(output_dir: Path, document: str) -> tuple[Decoded | None, Stamp]:
     with open(output_dir / document, "rb") as handle:
         info = os.fstat(handle.fileno())
         data = handle.read()
-    decoded = decode_document(data, document.lower().endswith(".css"))
+    decoded = decode_document(data, is_stylesheet(document))
     return decoded, (info.st_size, info.st_mtime_ns)
 
 
@@ -295,6 +305,19 @@ class _Context:
     hosts_by_asset: Mapping[str, str] = field(default_factory=dict)
     #: key -> ASSET, MISSING or OTHER, worked out once per key in each process.
     kinds: dict[str, int] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(
+        cls,
+        output_dir: Path,
+        sharder: Sharder,
+        inventory: Inventory,
+        hosts_by_asset: Mapping[str, str] | None = None,
+    ) -> _Context:
+        """The context for a pass over ``inventory``'s documents."""
+        return cls(
+            output_dir, sharder, inventory.files, inventory.stylesheets, hosts_by_asset or {}
+        )
 
 
 def scan_document(context: _Context, document: str) -> Scan:
@@ -547,11 +570,10 @@ def collect(
     document order. The pages in ``in_memory`` are not read: their records stand in.
     """
     done = in_memory or {}
-    stylesheets = frozenset(d for d in inventory.documents if d.lower().endswith(".css"))
-    context = _Context(output_dir, sharder, inventory.files, stylesheets)
+    context = _Context.of(output_dir, sharder, inventory)
     to_scan = [d for d in inventory.documents if d not in done]
     scans = run_each(scan_document, to_scan, context, jobs, count=len(to_scan))
-    merge = _Merge(stylesheets)
+    merge = _Merge(context.stylesheets)
     scanned = 0
     for document in inventory.documents:
         page = done.get(document)
@@ -669,7 +691,7 @@ def plan_build(
     """Read the output and the manifest and work out the assignment; writes nothing.
 
     ``rebalance`` moves the fewest assets needed to bring every host within its cap
-    (a bounded assignment already is; with ``bounded: false`` this is how to fix it).
+    (the way out when the gate fails on a kept manifest, bounded or not).
     ``jobs`` processes read and scan the documents.
 
     ``in_memory`` holds the pages a generator plugin prepared as it handed them over,
@@ -762,9 +784,8 @@ def _scan_again(
     """The spans of the pages prepared in memory whose hosts changed (rare: the
     assignment moved one of their assets), read from disk as the generator wrote
     them. Their assets, stylesheets and notes came from the records."""
-    stylesheets = frozenset(d for d in inventory.documents if d.lower().endswith(".css"))
-    context = _Context(output_dir, sharder, inventory.files, stylesheets)
-    merge = _Merge(stylesheets)
+    context = _Context.of(output_dir, sharder, inventory)
+    merge = _Merge(context.stylesheets)
     merge.targets = dict(zip(collected.targets, range(len(collected.targets)), strict=True))
     merge.spans = dict(collected.spans)
     merge.kept = sum(len(spans) for _, spans in collected.spans.values() if spans is not None)
@@ -845,11 +866,9 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
             if replacements:
                 yield Rewrite(document, stamp, replacements)
 
-    stylesheets = frozenset(d for d in plan.inventory.documents if d.lower().endswith(".css"))
-    context = _Context(
-        plan.output_dir, plan.sharder, plan.inventory.files, stylesheets, hosts_by_asset
-    )
-    rewritten = sum(1 for count in collected.in_memory.values() if count)
+    context = _Context.of(plan.output_dir, plan.sharder, plan.inventory, hosts_by_asset)
+    in_memory = sum(1 for count in collected.in_memory.values() if count)
+    rewritten = in_memory
     references = sum(collected.in_memory.values())
     total = len(collected.spans)
     counts = run_each(rewrite_document, tasks(), context, jobs, count=total)
@@ -875,7 +894,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         pages=plan.pages,
         warnings=plan.warnings,
         notes=plan.notes,
-        in_memory=sum(1 for count in collected.in_memory.values() if count),
+        in_memory=in_memory,
     )
 
 

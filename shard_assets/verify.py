@@ -32,7 +32,7 @@ from .errors import VerifyError
 from .files import decode_document
 from .html import LINK_RELS, SRCSET, URL_ATTRIBUTES
 from .manifest import read_manifest
-from .pipeline import is_page, take_inventory
+from .pipeline import is_page, is_stylesheet, take_inventory
 
 #: Stands in for the site's origin when ``site_url`` is not set.
 _PLACEHOLDER_ORIGIN = "https://site.invalid"
@@ -72,11 +72,11 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
 
     for document in inventory.documents:
         data = (output_dir / document).read_bytes()
-        decoded = decode_document(data, document.lower().endswith(".css"))
+        decoded = decode_document(data, is_stylesheet(document))
         if decoded is None:
             continue
         page_url = urljoin(site_url, document)
-        if document.lower().endswith(".css"):
+        if is_stylesheet(document):
             urls = list(_css_urls(decoded.text, 1))
             base = page_url
         else:
