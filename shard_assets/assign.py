@@ -224,18 +224,23 @@ def assign_hosts(
 def _new_and_grown(
     hosts: Sequence[Host], previous_hosts: Iterable[str | Host] | None
 ) -> tuple[set[str], set[str]]:
-    """The hosts added since the manifest, and those plus the hosts whose weight share
-    grew: only these take assets from hosts left above their caps (rule 4)."""
+    """The hosts added since the manifest, and those plus the hosts given a larger
+    weight: only these take assets from hosts left above their caps (rule 4).
+
+    Weights, not shares: removing a host raises every other host's share, and that
+    must not let assets move between the hosts that stay.
+    """
     if previous_hosts is None:
         return set(), set()
     listed = list(previous_hosts)
-    old = [h if isinstance(h, Host) else Host(h) for h in listed]
-    weighed = bool(listed) and all(isinstance(h, Host) for h in listed)
-    old_share = {h.name: h.weight / sum(o.weight for o in old) for h in old}
-    total = sum(h.weight for h in hosts)
-    new = {h.name for h in hosts if h.name not in old_share}
-    grown = {h.name for h in hosts if h.name in old_share and h.weight / total > old_share[h.name]}
-    return new, (new | grown) if weighed else new
+    old = {h.name if isinstance(h, Host) else h: h for h in listed}
+    new = {h.name for h in hosts if h.name not in old}
+    grown = {
+        h.name
+        for h in hosts
+        if isinstance(before := old.get(h.name), Host) and h.weight > before.weight
+    }
+    return new, new | grown
 
 
 def _move_to_new_hosts(
@@ -307,9 +312,9 @@ def rebalance_assignment(
 ) -> Assignment:
     """Move the fewest assets needed to bring every host within the gate (rule 4).
 
-    A bounded assignment is already within it; this is for ``bounded: false``, where
-    builds keep the plain algorithm's spread and the ``rebalance`` command fixes it
-    on request. Pinned assets never move.
+    This is the ``rebalance`` command: the way out when the gate fails on a kept
+    manifest (a hand edit, many assets removed from the other hosts) or on the plain
+    algorithm's spread with ``bounded: false``. Pinned assets never move.
     """
     total = (
         sum(loads.get(a, 1) for a in assignment.hosts_by_asset)

@@ -359,3 +359,13 @@ def test_removing_a_host_moves_only_its_assets_for_any_algorithm_and_loads(
             assert second.hosts_by_asset[asset] == host
         else:
             assert second.hosts_by_asset[asset] != host
+
+
+def test_removing_a_host_never_moves_assets_between_the_hosts_that_stay() -> None:
+    # cdn1 was hand-edited over its cap; removing cdn4 raises every share, but only
+    # cdn4's assets may move, and the gate still fails on cdn1.
+    names = [h.name for h in HOSTS]
+    previous = {a: names[0] if i < 40 else names[1 + i % 3] for i, a in enumerate(ASSETS[:100])}
+    second = assign_hosts(ASSETS[:100], HOSTS[:3], TENTH, previous, HOSTS)
+    assert {m.old for m in second.moves} == {names[3]}
+    assert all(second.hosts_by_asset[a] == h for a, h in previous.items() if h != names[3])
