@@ -232,6 +232,7 @@ class ProgressBar:
 
     def __init__(self, stream: TextIO, delay: float = 0.5) -> None:
         self.stream = stream
+        self.delay = delay
         self.start = time.monotonic()
         self.phase_start = self.start
         self.phase = ""
@@ -244,7 +245,7 @@ class ProgressBar:
             self.phase, self.phase_start = phase, now
         if now - self.shown < 0.1 and done < total:
             return
-        if now - self.start < 0.5 and not self.drawn:
+        if now - self.start < self.delay and not self.drawn:
             return
         self.shown = now
         rate = done / max(now - self.phase_start, 1e-6)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from .balance import exact
 from .errors import ManifestError
 from .files import atomic_write
 from .ring import DIGESTS_PER_HOST, Host
@@ -95,19 +96,14 @@ def read_manifest(path: Path) -> Manifest | None:
     if isinstance(imbalance, bool) or not isinstance(imbalance, int | float):
         imbalance = 0.1
     order = ring.get("host_order")
-    host_weights = {
-        name: Fraction(repr(w)) if isinstance(w, float) else Fraction(w)
-        for name, w in hosts.items()
-    }
+    host_weights = {name: exact(w) for name, w in hosts.items()}
     if isinstance(order, list) and sorted(order) == sorted(host_weights):
         # Jump numbers hosts by position: keep the order they were configured in.
         host_weights = {name: host_weights[name] for name in order}
     return Manifest(
         assets=assets,
         hosts=tuple(Host(name, weight) for name, weight in host_weights.items()),
-        max_imbalance=Fraction(repr(imbalance))
-        if isinstance(imbalance, float)
-        else Fraction(imbalance),
+        max_imbalance=exact(imbalance),
         algorithm=str(data.get("algorithm", ALGORITHM)),
         bounded=ring.get("bounded_load") is not False,
         balance_by=str(ring.get("balance_by", "count")),

@@ -66,10 +66,8 @@ class HostShare:
     fair_bytes: Fraction
     cap: int
 
-    @property
-    def over_by(self) -> int:
-        """Assets above the cap (0 when within it)."""
-        return max(0, self.assets - self.cap)
+    over_by: int = 0
+    """Assets above the cap, as the gate counts them (0 when within it)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +117,7 @@ class Report:
     stale: int
     since: str | None
     changes: tuple[Change, ...] | None
+    balance_by: str = "count"
 
     @property
     def total_assets(self) -> int:
@@ -184,7 +183,9 @@ def build_report(
     manifest = load_manifest(manifest_path)
     settings = settings or report_settings(manifest, manifest_path)
     assets = dict(sorted(manifest.assets.items()))
-    balance = balance_report(assets, manifest.hosts, manifest.max_imbalance)
+    balance = balance_report(
+        assets, manifest.hosts, manifest.max_imbalance, bounded=manifest.bounded
+    )
 
     sizes: dict[str, int] = {}
     missing: list[str] = []
@@ -208,6 +209,7 @@ def build_report(
             fair_assets=row.fair_share,
             fair_bytes=total_bytes * row.weight / weight_sum,
             cap=row.cap,
+            over_by=row.over_by,
         )
         for row in balance.rows
     )
@@ -222,6 +224,7 @@ def build_report(
         stale=stale,
         since=since_path if since is not None else None,
         changes=diff_manifests(since, manifest) if since is not None else None,
+        balance_by=manifest.balance_by,
     )
 
 
@@ -335,6 +338,9 @@ def verdict(report: Report) -> str:
     """One sentence: did the gate pass, and how loaded is the busiest host."""
     b = report.balance
     limit = f"max_imbalance {float(b.max_imbalance):.0%}"
+    if report.balance_by != "count":
+        # The report counts assets; the build's gate weighs them by bytes or requests.
+        limit += f", counting assets; builds balance by {report.balance_by}"
     if not b.total:
         return f"gate passed ({limit}): the manifest lists no assets"
     if b.ok:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -57,15 +57,35 @@ class _Url:
     line: int
 
 
+@dataclass(frozen=True)
+class _Audit:
+    """What every URL is checked against, worked out once per audit."""
+
+    settings: Settings
+    assets: Mapping[str, str]
+    files: frozenset[str]
+    #: Lower-cased: the configured shard hosts, the site's own origin, and every
+    #: host the manifest names.
+    configured: frozenset[str]
+    own: frozenset[str]
+    manifest_hosts: frozenset[str]
+
+
 def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
     """Audit ``output_dir`` against the manifest; an empty list means it is sound."""
     manifest = read_manifest(settings.manifest)
     assets = dict(manifest.assets) if manifest else {}
-    configured = {h.lower() for h in settings.host_names}
     inventory = take_inventory(output_dir)
     site_url = settings.site_url or _PLACEHOLDER_ORIGIN + settings.site.prefix
     origin = urlsplit(site_url)
-    own = {_netloc(origin.scheme, origin.netloc)}
+    audit = _Audit(
+        settings=settings,
+        assets=assets,
+        files=inventory.files,
+        configured=frozenset(h.lower() for h in settings.host_names),
+        own=frozenset({_netloc(origin.scheme, origin.netloc)}),
+        manifest_hosts=frozenset(h.lower() for h in assets.values()),
+    )
     findings: list[Finding] = []
     if manifest is None:
         findings.append(Finding(str(settings.manifest), 0, "the manifest does not exist"))
@@ -85,9 +105,7 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
             base = urljoin(page_url, str(base_tag["href"]).strip()) if base_tag else page_url
             urls = list(_html_urls(soup, settings))
         for found in urls:
-            findings += _check(
-                found, base, document, settings, assets, configured, own, inventory.files
-            )
+            findings += _check(found, base, document, audit)
     return sorted(set(findings))
 
 
@@ -108,16 +126,9 @@ def _netloc(scheme: str, netloc: str) -> str:
     return host.removesuffix(default) if default else host
 
 
-def _check(
-    found: _Url,
-    base: str,
-    document: str,
-    settings: Settings,
-    assets: dict[str, str],
-    configured: set[str],
-    own: set[str],
-    files: frozenset[str],
-) -> list[Finding]:
+def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding]:
+    settings, assets, files = audit.settings, audit.assets, audit.files
+    configured, own = audit.configured, audit.own
     url = found.url.strip()
     if not url or url.startswith(("#", "data:", "blob:", "mailto:", "javascript:")):
         return []
@@ -138,7 +149,7 @@ def _check(
             return [Finding(document, found.line, f"{url}: site-local asset {key} is not sharded")]
         return []
     if netloc not in configured:
-        if netloc in {h.lower() for h in assets.values()}:
+        if netloc in audit.manifest_hosts:
             return [Finding(document, found.line, f"{url}: host {netloc} is not configured")]
         return []
     if key not in files:

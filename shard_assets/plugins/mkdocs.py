@@ -35,7 +35,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.pages import Page
 
-from ..config import Settings, load_settings
+from ..config import KNOWN_SETTINGS, Settings, load_settings
 from ..errors import ConfigError, ShardAssetsError
 from ..files import manifest_lock
 from ..memory import InMemoryPages
@@ -98,28 +98,10 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         self.is_serve = command == "serve"
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
+        # Every core setting has an option of the same name (site_url falls back to
+        # MkDocs' own), so adding a setting there and to the class above is enough.
         options: dict[str, Any] = {
-            name: self.config[name]
-            for name in (
-                "hosts",
-                "manifest",
-                "max_imbalance",
-                "scheme",
-                "exclude",
-                "attributes",
-                "strict",
-                "enabled",
-                "locked",
-                "verify",
-                "preconnect",
-                "algorithm",
-                "bounded",
-                "balance_by",
-                "pin",
-                "max_page_imbalance",
-                "report",
-                "jobs",
-            )
+            name: self.config[name] for name in KNOWN_SETTINGS if name != "site_url"
         }
         options["site_url"] = self.config.site_url or config.site_url or None
         config_dir = Path(config.config_file_path or ".").resolve().parent
