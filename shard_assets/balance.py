@@ -206,8 +206,10 @@ def gate_message(report: BalanceReport, manifest: str) -> str:
     suggestion = report.smallest_passing_imbalance()
     if not report.bounded:
         return head + (
-            "  - set bounded to true (CLI: drop --no-bounded), so the bounded-load pass keeps "
-            "every host within its cap;\n"
+            "  - set bounded to true (CLI: drop --no-bounded); it places new assets only, so "
+            "delete the manifest too if every asset should be placed again within the caps;\n"
+            "  - or run 'shard-assets rebalance OUTPUT_DIR' with the same settings: it moves "
+            "the fewest assets needed and lists them;\n"
             f"  - or raise max_imbalance to {float(suggestion):g} or more: with bounded false "
             "the placement is the plain hash, whose spread over few hosts is uneven."
         )
