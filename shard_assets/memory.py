@@ -1,30 +1,54 @@
 """Pages sharded from memory as a generator hands them over (MkDocs' ``on_post_page``,
-Pelican's writer), put in place only when the build's checks have passed.
+Pelican's writer), confirmed only when the build's checks have passed.
 
 A host depends on the whole asset set (the bounded-load pass), which is known only
 when the build ends. But in the steady state, every rebuild after the first, the
 manifest already gives every asset a host, and those hosts do not change. So a page
-is prepared as it is handed over, and its sharded form written to a temporary file
-beside it, only when:
+is prepared as it is handed over when:
 
 - the manifest exists, names exactly the configured hosts and weights and the same
   placement settings, and passes the gate on its own (checked once, when the build
   starts);
-- every asset the page references has a host in that manifest and is a file in the
-  output already, and every other reference names a page, an excluded file or a file
-  that exists: a page with a reference to a missing or new file waits for the end;
+- every asset the page references has a host in that manifest (a page with a
+  reference to a file the manifest does not know waits for the end);
 - the page's text is exactly what the end of the build would read back from disk
   (UTF-8, no other declared charset, no NUL bytes).
 
-Each prepared page is recorded: the host used for each asset, the size the generator
-writes, the temporary file. At the end, :func:`shard_assets.pipeline.plan_build`
-counts those assets without reading the pages, computes the assignment as always,
-and uses a prepared page only when the assignment gives every one of its assets the
-host used and the file on disk still has the recorded size; any other page is read
-and sharded from disk like any other document. The prepared pages are renamed into
-place only after every check has passed (:meth:`InMemoryPages.commit`), and deleted
-when one fails (:meth:`InMemoryPages.discard`). With several ``jobs``, worker
-processes prepare the pages while the generator goes on building.
+Whether the files it references exist is checked at the end, against the finished
+output: a generator may copy its images after it writes its pages (Pelican does).
+
+Each prepared page is recorded: the host used for each asset, the other files it
+links to, the size of the file on disk, and a temporary file beside it or how to
+undo its edits (see below). At the end,
+:func:`shard_assets.pipeline.plan_build` counts those assets without reading the
+pages, computes the assignment as always, and uses a prepared page only when every
+file it references exists, the assignment gives every one of its assets the host
+used, and the file on disk still has the recorded size; any other page is read and
+sharded from disk like any other document.
+
+There are two ways to keep the promise that a failed build leaves every page as the
+generator made it:
+
+- **Deferred** (MkDocs): the generator writes its own text, the rewritten page goes
+  to the temporary file, and that is renamed into place only after every check has
+  passed (:meth:`InMemoryPages.commit`), and deleted when one fails
+  (:meth:`InMemoryPages.discard`). With several ``jobs``, worker processes prepare
+  the pages while the generator goes on building: MkDocs' pages are large, and
+  scanning them is most of the work.
+- **Direct** (Pelican): the generator writes the rewritten text itself, and the
+  record keeps how to undo the URL edits (or, past :data:`UNDO_BUDGET`, the
+  generator's text in the temporary file). When the checks pass, nothing is left to
+  do; when they fail, or a page is not confirmed, the generator's text is put back
+  (atomically), so the page is read from disk as it made it. Pelican's pages are
+  small and many, and on ext4 renaming a new file over an old one costs more than
+  writing it (the filesystem flushes the new file first), so the direct way writes
+  each page once. With several ``jobs``, one worker process rewrites and writes the
+  pages, in the order they were handed over, while the generator renders the next;
+  :meth:`InMemoryPages.drain` waits for it before anything reads the pages. A page
+  that changed on disk after it was written (another plugin rewrote it) is left as
+  that plugin wrote it, and read again. A build that is killed leaves the pages it
+  wrote sharded with the manifest's hosts, those of the last good build, each one
+  whole as far as the generator writes whole files.
 """
 
 from __future__ import annotations
@@ -32,21 +56,19 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+from array import array
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .balance import balance_report
 from .config import Settings
-from .files import META_CHARSET, write_temporary
+from .files import META_CHARSET, atomic_write, write_temporary
 from .manifest import Manifest, read_manifest
 from .parallel import die_with_parent, start_pool
-
-if TYPE_CHECKING:
-    from .pipeline import Inventory, Sharder
+from .pipeline import Edit, Inventory, Sharder, apply_edits, is_page, is_stylesheet
 
 _UTF8 = frozenset({"utf-8", "utf-16", "utf-32"})
 
@@ -58,28 +80,33 @@ class PageRecord:
 
     ``hosts`` maps each asset it references to the host used, in the order first
     referenced; ``references`` is how many URLs changed; ``size`` how many bytes the
-    generator writes (the page as it made it); ``temp`` the temporary file beside it
-    that holds the rewritten page ('' when nothing changed); ``styles`` the ``.css``
-    keys it references; ``cors`` and ``crossorigin`` as in
-    :class:`shard_assets.pipeline.Collected`, with (line, URL).
+    file on disk has once the generator wrote it; ``temp`` the temporary file beside
+    it ('' when nothing changed) that holds the rewritten page (deferred) or the
+    generator's (direct); ``undo``, direct, instead of that file, how to get the
+    generator's text back from the rewritten one (see :func:`undo_edits`);
+    ``links`` the pages and excluded files it references, which
+    must exist when the build ends; ``styles`` the ``.css`` keys it references;
+    ``cors`` and ``crossorigin`` as in :class:`shard_assets.pipeline.Collected`, with
+    (line, URL).
     """
 
     hosts: Mapping[str, str]
     references: int
     size: int
     temp: str = ""
+    undo: Undo | None = None
+    links: tuple[str, ...] = ()
     styles: tuple[str, ...] = ()
     cors: tuple[str, ...] = ()
     crossorigin: tuple[tuple[int, str], ...] = ()
 
 
 class PagePreparer:
-    """Rewrites one page's text with the manifest's hosts, when that is exact, into a
-    temporary file beside it. Small and picklable: worker processes get a copy."""
+    """Rewrites one page's text with the manifest's hosts, when that is exact, and
+    keeps one of the two texts in a temporary file beside it (see the module
+    docstring). Small and picklable: worker processes get a copy."""
 
     def __init__(self, settings: Settings, output_dir: Path, previous: Manifest | None) -> None:
-        from .pipeline import Sharder  # noqa: PLC0415 (pipeline imports this module)
-
         self.settings = settings
         self.output_dir = output_dir
         self.sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
@@ -87,18 +114,23 @@ class PagePreparer:
         if previous is not None:
             configured = set(settings.host_names)
             self.hosts = {k: h for k, h in previous.assets.items() if h in configured}
-        self._exists: dict[str, bool] = {}
         self._keys: dict[str, tuple[str | None, bool]] = {}
+        #: Each original URL text once, however many pages' undo records hold it.
+        self._texts: dict[str, str] = {}
+        self.undo_budget = UNDO_BUDGET
 
-    def prepare(self, text: str, document: str) -> PageRecord | None:
-        """The record of ``text`` (the page at output-relative path ``document``), its
-        rewritten form written to a temporary file; None when that would not be exact."""
+    def prepare(self, text: str, document: str, *, direct: bool = False) -> Prepared:
+        """The record of ``text`` (the page at output-relative path ``document``) and
+        the text the generator writes: ``text`` itself, with the rewritten page in the
+        record's temporary file; or, ``direct``, the rewritten page, with the record's
+        ``undo`` (or, past :data:`UNDO_BUDGET`, a temporary file) to get ``text``
+        back. No record (and ``text``) when that would not be exact."""
         if "\0" in text[:8192]:
-            return None
+            return None, text
         try:
             data = text.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates: the generator escapes them
-            return None
+            return None, text
         declared = META_CHARSET.search(data[:1024])
         if declared and not data.startswith(codecs.BOM_UTF8):
             try:
@@ -106,11 +138,12 @@ class PagePreparer:
             except LookupError:
                 charset = "utf-8"
             if charset not in _UTF8:
-                return None
+                return None, text
         sharder = self.sharder
         prefix = self.settings.url_prefix
         keys = self._keys
         hosts: dict[str, str] = {}
+        links: dict[str, None] = {}
         styles: set[str] = set()
         cors: set[str] = set()
         crossorigin: list[tuple[int, str]] = []
@@ -123,80 +156,127 @@ class PagePreparer:
             if is_style:
                 styles.add(key)
             if host is None:
-                return None  # a new or missing file: the end of the build places or reports it
+                # A new or missing file: the end of the build places or reports it.
+                return None, text
             if not host:
-                continue  # a page or an excluded file, which exists: never sharded
+                links[key] = None  # a page or an excluded file: never sharded
+                continue
             hosts[key] = host
             if in_cors:
                 cors.add(key)
             if at >= 0:
                 crossorigin.append((text.count("\n", 0, start) + 1, text[start:end]))
             replacements.append((start, end, f"{prefix}{host}{path}{suffix}", host, at))
-        new_text, count = sharder.splice(text, document, replacements)
+        edits, count = sharder.edits(text, document, replacements)
         temp = ""
+        undo: Undo | None = None
+        size = len(data)
+        new_text = text
         if count:  # as pass two, which writes a page only when a URL changed
-            target = self.output_dir / document
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temp = write_temporary(target, new_text.encode("utf-8"), sync=False)
-        return PageRecord(
+            new_text = apply_edits(text, edits)
+            new_data = new_text.encode("utf-8")
+            if direct and len(edits) <= self.undo_budget:
+                self.undo_budget -= len(edits)
+                undo = undo_edits(text, edits, self._texts)
+            else:
+                target = self.output_dir / document
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    temp = write_temporary(target, data if direct else new_data, sync=False)
+                except OSError:
+                    return None, text  # the end of the build reads it from disk, and says why
+            if direct:
+                size = len(new_data)
+        record = PageRecord(
             hosts,
             count,
-            len(data),
+            size,
             temp,
+            undo,
+            tuple(links),
             tuple(sorted(styles)),
             tuple(sorted(cors)),
             tuple(crossorigin),
         )
+        return record, (new_text if direct else text)
 
     def _classify(self, key: str) -> tuple[str | None, bool]:
         """(the host to use: '' for a reference that is never sharded, None for one
         that must wait for the end of the build; whether it names a stylesheet)."""
-        from .pipeline import is_page, is_stylesheet  # noqa: PLC0415 (pipeline imports this)
-
-        is_style = is_stylesheet(key)
         if is_page(key) or self.sharder.is_excluded(key):
-            exists = self._in_output(key) or self._in_output(f"{key}/index.html")
-            return ("" if exists else None), is_style
-        host = self.hosts.get(key)
-        return (host if host is not None and self._in_output(key) else None), is_style
+            return "", is_stylesheet(key)
+        return self.hosts.get(key), is_stylesheet(key)
 
-    def _in_output(self, key: str) -> bool:
-        """Whether the build's walk of the output will find ``key`` (symlinked folders
-        are not entered)."""
-        found = self._exists.get(key)
-        if found is None:
-            path = self.output_dir / key
-            found = path.is_file() and not any(
-                parent.is_symlink()
-                for parent in path.parents
-                if parent != self.output_dir and self.output_dir in parent.parents
-            )
-            self._exists[key] = found
-        return found
+
+#: A page's record (None when it waits for the end of the build) and the text the
+#: generator writes.
+Prepared = tuple[PageRecord | None, str]
+
+#: How to undo a page's edits: each edit's (start, end) in the edited text, in
+#: pairs, and the text that stood there before.
+Undo = tuple["array[int]", tuple[str, ...]]
+
+#: Edits kept to undo pages written directly (24 bytes each): past it, a page's
+#: original text goes to a temporary file, so memory stays bounded on any site.
+UNDO_BUDGET = 500_000
+
+
+def undo_edits(text: str, edits: list[Edit], texts: dict[str, str]) -> Undo:
+    """How to get ``text`` back once ``edits`` are made to it (see
+    :func:`shard_assets.pipeline.apply_edits`); ``texts`` keeps one copy of each
+    original text."""
+    spans = array("q")
+    originals: list[str] = []
+    shift = 0
+    for start, end, replacement in edits:
+        at = start + shift
+        spans.extend((at, at + len(replacement)))
+        original = text[start:end]
+        originals.append(texts.setdefault(original, original))
+        shift += len(replacement) - (end - start)
+    return spans, tuple(originals)
+
+
+def undone(text: str, undo: Undo) -> str:
+    """The text ``undo`` was made from, given the edited ``text``."""
+    spans, originals = undo
+    edits = [(spans[2 * i], spans[2 * i + 1], original) for i, original in enumerate(originals)]
+    return apply_edits(text, edits)
 
 
 class InMemoryPages:
-    """Pages prepared as the generator hands them over, put in place at the end.
+    """Pages prepared as the generator hands them over, confirmed at the end.
 
     Create it when the build starts, while holding the manifest's lock (see
     :func:`shard_assets.files.manifest_lock`); give it each page with
-    :meth:`hand_over`; pass it to :func:`shard_assets.pipeline.shard_site` at the end,
-    which renames the prepared pages over the generator's only after every check has
-    passed, and deletes them otherwise. With ``jobs`` above 1, worker processes
-    prepare the pages while the generator goes on building.
+    :meth:`hand_over`, and write the text that returns, if any; call :meth:`drain`
+    when the generator has written its pages and before anything reads them; pass it
+    to :func:`shard_assets.pipeline.shard_site` at the end, which confirms the
+    prepared pages only after every check has passed, and gives the generator's text
+    back otherwise.
+
+    With ``jobs`` above 1, worker processes take the pages while the generator goes
+    on building: deferred, ``jobs`` of them prepare the pages; ``direct``, one worker
+    prepares each page and writes it in the generator's place, in the order they
+    were handed over. Otherwise each page is prepared at once. See the module
+    docstring.
     """
 
-    def __init__(self, settings: Settings, output_dir: Path, jobs: int = 1) -> None:
+    def __init__(
+        self, settings: Settings, output_dir: Path, jobs: int = 1, *, direct: bool = False
+    ) -> None:
         self.settings = settings
         self.output_dir = output_dir
-        self.jobs = jobs
+        self.direct = direct
+        #: Worker processes (0: pages are prepared at once, in this process).
+        self.workers = 0 if jobs <= 1 else 1 if direct else jobs
         self.previous: Manifest | None = read_manifest(settings.manifest)
         self.reason = _why_not(settings, self.previous)
         self.preparer = PagePreparer(settings, output_dir, self.previous)
         self.pages: dict[str, PageRecord | None] = {}
         self._seen: set[str] = set()
         self._twice: set[str] = set()
-        self._batch: list[tuple[str, str]] = []
+        self._batch: list[tuple[str, str, bool]] = []
         self._batch_size = 0
         self._pending: deque[Future[list[tuple[str, PageRecord | None]]]] = deque()
         self._pool: ProcessPoolExecutor | None = None
@@ -206,80 +286,124 @@ class InMemoryPages:
         """True when pages may be prepared in memory in this build."""
         return not self.reason
 
-    def hand_over(self, text: str, document: str) -> None:
-        """Prepare ``text``, the page at output-relative path ``document`` that the
-        generator is about to write as it is (on a worker when there are several)."""
+    def hand_over(self, text: str, document: str) -> str | None:
+        """Take ``text``, the page at output-relative path ``document`` that the
+        generator is about to write, and return what it writes: ``text``; or,
+        ``direct``, the rewritten page, or None when a worker writes it."""
         if not self.active:
-            return
-        if document in self._seen:  # written twice: let the end of the build shard it
+            return text
+        twice = document in self._seen
+        if twice:  # written twice: let the end of the build shard it
             self._twice.add(document)
             self._forget(document)
-            return
         self._seen.add(document)
-        if self.jobs <= 1:
-            self.pages[document] = self.preparer.prepare(text, document)
-            return
-        self._batch.append((text, document))
-        self._batch_size += len(text)
-        if len(self._batch) >= _BATCH_PAGES or self._batch_size >= _BATCH_CHARS:
-            self._send()
+        if self.workers:
+            # A page written twice goes to the worker too, to be written in order.
+            self._batch.append((text, document, not twice))
+            self._batch_size += len(text)
+            if len(self._batch) >= _BATCH_PAGES or self._batch_size >= _BATCH_CHARS:
+                self._send()
+            return None if self.direct else text
+        if twice:
+            return text
+        self.pages[document], text = self.preparer.prepare(text, document, direct=self.direct)
+        return text
+
+    def drain(self) -> None:
+        """Wait until the workers have done every page handed over (and, ``direct``,
+        written it); pages handed over after this are prepared at once."""
+        self._send()
+        while self._pending:
+            self._receive()
+        self.close()
+        self.workers = 0
 
     def _send(self) -> None:
         """Send the pages gathered so far to a worker (a few at a time: each task costs)."""
         if not self._batch:
             return
         if self._pool is None:
-            self._pool = start_pool(self.jobs, _set_preparer, self.preparer)
+            self._pool = start_pool(self.workers, _set_worker, (self.preparer, self.direct))
         self._pending.append(self._pool.submit(_prepare_all, self._batch))
         self._batch = []
         self._batch_size = 0
-        while len(self._pending) > self.jobs * 4:  # a bounded number of pages in flight
+        while len(self._pending) > self.workers * 4:  # a bounded number of pages in flight
             self._receive()
 
     def finished(self, inventory: Inventory, sharder: Sharder) -> dict[str, PageRecord]:
-        """The pages prepared whose file is as the generator handed it over, and whose
-        assets are all assets of the finished output."""
-        self._send()
-        while self._pending:
-            self._receive()
-        self.close()
+        """The pages prepared whose file is as it was written, whose assets are all
+        assets of the finished output, and whose other links all exist in it. The
+        others are given back (:meth:`release`): pass one reads them from disk."""
+        self.drain()
         documents = set(inventory.documents)
         files = inventory.files
         records = {d: r for d, r in self.pages.items() if r is not None}
         assets = {key for record in records.values() for key in record.hosts}
         not_assets = {key for key in assets if not sharder.is_asset(key, files)}
+        links = {key for record in records.values() for key in record.links}
+        missing = {key for key in links if key not in files and f"{key}/index.html" not in files}
         done: dict[str, PageRecord] = {}
         for document, record in records.items():
-            if document not in documents:
-                continue
-            try:
-                size = (self.output_dir / document).stat().st_size
-            except OSError:
-                continue
-            if size == record.size and not_assets.isdisjoint(record.hosts):
+            if (
+                document in documents
+                and self._intact(document, record)
+                and not_assets.isdisjoint(record.hosts)
+                and missing.isdisjoint(record.links)
+            ):
                 done[document] = record
+        self.release(records.keys() - done.keys())
         return done
 
-    def commit(self, documents: Mapping[str, int]) -> None:
-        """Put the prepared pages of ``documents`` in place (each atomically) and
-        delete the other prepared files."""
-        for document, record in self.pages.items():
-            if record is None or not record.temp:
+    def release(self, documents: Iterable[str]) -> None:
+        """Give up the prepared forms of ``documents``: each page is (again) as the
+        generator made it, unless something else changed it since it was written."""
+        for document in sorted(documents):
+            record = self.pages.pop(document, None)
+            if record is None:
                 continue
-            if document in documents:
-                os.replace(record.temp, self.output_dir / document)
-            else:
+            if self.direct and self._intact(document, record):
+                self._put_back(document, record)
+            elif record.temp:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(record.temp)
-        self.pages.clear()
+
+    def commit(self, documents: Mapping[str, int]) -> None:
+        """Confirm the prepared pages of ``documents`` (each put in place atomically)
+        and give up the others (:meth:`release`)."""
+        for document in sorted(self.pages.keys() & documents.keys()):
+            record = self.pages.pop(document)
+            if record is None or not record.temp:
+                continue  # nothing changed, or the undo record is dropped with it
+            if self.direct:  # the page is in place: the generator's text is not needed
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(record.temp)
+            else:
+                os.replace(record.temp, self.output_dir / document)
+        self.release(list(self.pages))
 
     def discard(self) -> None:
-        """Delete every prepared file: the build failed, the pages stay as generated."""
-        self._send()
-        while self._pending:
-            self._receive()
+        """Give up every prepared page: the build failed, the pages stay (or are put
+        back) as generated."""
+        with contextlib.suppress(Exception):  # a worker's failure was raised already
+            self.drain()
         self.close()
-        self.commit({})
+        self.release(list(self.pages))
+
+    def _put_back(self, document: str, record: PageRecord) -> None:
+        """Put the generator's text of a page written directly back in place."""
+        path = self.output_dir / document
+        if record.temp:
+            os.replace(record.temp, path)
+        elif record.undo is not None:
+            text = path.read_bytes().decode("utf-8", "surrogateescape")
+            atomic_write(path, undone(text, record.undo).encode("utf-8", "surrogateescape"))
+
+    def _intact(self, document: str, record: PageRecord) -> bool:
+        """Whether the file on disk is still the size it had when it was written."""
+        try:
+            return (self.output_dir / document).stat().st_size == record.size
+        except OSError:
+            return False
 
     def close(self) -> None:
         """Stop the worker processes, if any."""
@@ -301,18 +425,38 @@ class InMemoryPages:
                 os.unlink(record.temp)
 
 
-_PREPARER: PagePreparer | None = None
+#: A worker's preparer, and whether it writes the pages (direct).
+_WORKER: tuple[PagePreparer, bool] | None = None
 
 
-def _set_preparer(preparer: PagePreparer, parent: int) -> None:
-    global _PREPARER  # noqa: PLW0603 (one per worker process, set once)
-    _PREPARER = preparer
+def _set_worker(worker: tuple[PagePreparer, bool], parent: int) -> None:
+    global _WORKER  # noqa: PLW0603 (one per worker process, set once)
+    _WORKER = worker
     die_with_parent(parent)
 
 
-def _prepare_all(batch: list[tuple[str, str]]) -> list[tuple[str, PageRecord | None]]:
-    assert _PREPARER is not None
-    return [(document, _PREPARER.prepare(text, document)) for text, document in batch]
+def _prepare_all(batch: list[tuple[str, str, bool]]) -> list[tuple[str, PageRecord | None]]:
+    """Prepare each (text, document, whether to prepare it) of ``batch``; direct,
+    write each page as the generator would have, whatever happens."""
+    assert _WORKER is not None
+    preparer, direct = _WORKER
+    done: list[tuple[str, PageRecord | None]] = []
+    for text, document, prepare in batch:
+        record, written = None, text
+        try:
+            if prepare:
+                record, written = preparer.prepare(text, document, direct=direct)
+        finally:
+            if direct:
+                write_as_generated(preparer.output_dir / document, written)
+        done.append((document, record))
+    return done
+
+
+def write_as_generated(path: Path, text: str) -> None:
+    """Write a page the way Pelican's and MkDocs' writers do (UTF-8, not atomic)."""
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 #: Pages gathered before they are sent to a worker: at most this many, or characters.

@@ -207,7 +207,16 @@ class Sharder:
         The work of :meth:`rewrite` once the hosts are known; pass two calls it with
         the spans pass one found, without scanning again.
         """
-        edits: list[tuple[int, int, str]] = []
+        edits, count = self.edits(text, document, replacements)
+        if not edits:
+            return text, 0
+        return apply_edits(text, edits), count
+
+    def edits(
+        self, text: str, document: str, replacements: Iterable[Replacement]
+    ) -> tuple[list[Edit], int]:
+        """What :meth:`splice` changes in ``text``, in order, and how many URLs change."""
+        edits: list[Edit] = []
         used: set[str] = set()
         last = 0
         count = 0
@@ -224,15 +233,8 @@ class Sharder:
             count += 1
         if self.settings.preconnect and used and is_page(document):
             edits += self._preconnect(text, used)
-        if not edits:
-            return text, 0
-        pieces: list[str] = []
-        last = 0
-        for start, end, replacement in sorted(edits, key=lambda e: (e[0], e[1])):
-            pieces += (text[last:start], replacement)
-            last = end
-        pieces.append(text[last:])
-        return "".join(pieces), count
+        edits.sort(key=_edit_order)
+        return edits, count
 
     def _preconnect(self, text: str, used: set[str]) -> list[tuple[int, int, str]]:
         at, present = preconnect_point(text)
@@ -249,6 +251,25 @@ class Sharder:
 
 #: A URL to put in place: (start, end, new URL, its host, where crossorigin goes or -1).
 Replacement = tuple[int, int, str, str, int]
+
+#: One change to a text: (start, end, what replaces text[start:end]).
+Edit = tuple[int, int, str]
+
+
+def _edit_order(edit: Edit) -> tuple[int, int]:
+    return edit[0], edit[1]
+
+
+def apply_edits(text: str, edits: Iterable[Edit]) -> str:
+    """``text`` with each edit made (in order, none overlapping)."""
+    pieces: list[str] = []
+    last = 0
+    for start, end, replacement in edits:
+        pieces += (text[last:start], replacement)
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
 
 #: A document's size and modification time when pass one read it.
 Stamp = tuple[int, int]
@@ -734,6 +755,8 @@ def plan_build(
         if all(hosts_by_asset.get(key) == host for key, host in page.hosts.items())
     }
     if len(confirmed) < len(done):
+        assert in_memory is not None
+        in_memory.release(done.keys() - confirmed.keys())  # as the generator wrote them
         collected = _scan_again(collected, sharder, output_dir, inventory, done, confirmed)
     collected = replace(collected, in_memory=confirmed)
     report = balance_report(

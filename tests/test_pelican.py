@@ -122,19 +122,94 @@ def test_api_build(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert (project / "shard-manifest.json").exists()
 
 
-def test_a_rebuild_rewrites_pages_in_memory_with_the_same_bytes(project: Path) -> None:
-    first_run = pelican_build(project, "--verbose")
+def _settings(project: Path, **options: object) -> dict[str, object]:
+    """The sample site's SHARD_ASSETS with ``options`` (for ``-e SHARD_ASSETS=...``)."""
+    return {
+        "hosts": HOSTS,
+        "manifest": str(project / "shard-manifest.json"),
+        "max_imbalance": 0.10,
+        **options,
+    }
+
+
+def _pages(folder: Path) -> dict[str, bytes]:
+    return {k: v for k, v in snapshot(folder).items() if k.endswith(".html")}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_rebuild_rewrites_pages_in_memory_with_the_same_bytes(project: Path, jobs: int) -> None:
+    first_run = pelican_build(project, "--verbose", SHARD_ASSETS=_settings(project, jobs=jobs))
     assert first_run.returncode == 0
     assert "in memory" not in first_run.stdout + first_run.stderr  # no manifest yet
     first = snapshot(project / "output")
-    result = pelican_build(project, "--verbose")
+    pages = len(_pages(project / "output"))
+    result = pelican_build(project, "--verbose", SHARD_ASSETS=_settings(project, jobs=jobs))
     assert result.returncode == 0, result.stdout + result.stderr
     log = " ".join((result.stdout + result.stderr).split())  # the log wraps lines
-    assert "of those files in memory" in log
+    assert f"{pages} of those files in memory" in log
     assert snapshot(project / "output") == first
-    # From an empty output folder, the images are copied after the pages are written:
-    # the pages wait for the end of the build, with the same result.
+    assert not [p for p in (project / "output").rglob("*") if ".shard-assets-" in p.name]
+    # From an empty output folder (as in CI) the images are copied after the pages are
+    # written; they are checked at the end, and the pages are sharded in memory all the same.
     shutil.rmtree(project / "output")
-    result = pelican_build(project)
+    result = pelican_build(project, "--verbose", SHARD_ASSETS=_settings(project, jobs=jobs))
     assert result.returncode == 0
+    assert f"{pages} of those files in memory" in " ".join((result.stdout + result.stderr).split())
     assert snapshot(project / "output") == first
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failed_rebuild_leaves_every_page_as_pelican_wrote_it(
+    project: Path, tmp_path: Path, jobs: int
+) -> None:
+    assert pelican_build(project).returncode == 0
+    manifest = (project / "shard-manifest.json").read_bytes()
+    album = project / "content" / "albums" / "night-ferry.md"
+    images = project / "content" / "images"
+    shutil.copy(images / "covers" / "aurora-lines-128.png", images / "new.jpg")
+    album.write_text(album.read_text() + "\n![New]({static}/images/new.jpg)\n")
+    # The new image changes the manifest, which locked mode refuses.
+    result = pelican_build(project, SHARD_ASSETS=_settings(project, jobs=jobs, locked=True))
+    assert result.returncode == 1
+    assert "locked mode" in result.stdout + result.stderr
+    assert (project / "shard-manifest.json").read_bytes() == manifest
+    plain = pelican_build(project, "-o", str(tmp_path / "plain"), PLUGINS=[])
+    assert plain.returncode == 0
+    assert _pages(project / "output") == _pages(tmp_path / "plain")
+    assert not [p for p in (project / "output").rglob("*") if ".shard-assets-" in p.name]
+
+
+READER_PLUGIN = """\
+from pathlib import Path
+from pelican import signals
+
+def _read(path, context):
+    if path.endswith(".html"):
+        text = Path(path).read_text()
+        Path(__file__).with_name("seen.txt").open("a").write(
+            f"{'https://cdn' in text and text.rstrip().endswith('</html>')}\\n"
+        )
+
+def register():
+    signals.content_written.connect(_read)
+"""
+
+
+def test_pages_are_whole_and_sharded_for_a_plugin_that_reads_them(project: Path) -> None:
+    # A plugin that reads each page as it is written: shard-assets then writes each
+    # page itself, at once, rather than on a worker process.
+    (project / "reader.py").write_text(READER_PLUGIN)
+    plugins = ["reader", "shard_assets.plugins.pelican"]
+    assert pelican_build(project, PLUGINS=plugins, PLUGIN_PATHS=[str(project)]).returncode == 0
+    (project / "seen.txt").unlink()
+    result = pelican_build(
+        project,
+        "--verbose",
+        PLUGINS=plugins,
+        PLUGIN_PATHS=[str(project)],
+        SHARD_ASSETS=_settings(project, jobs=2),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    seen = (project / "seen.txt").read_text().split()
+    assert seen and set(seen) == {"True"}
+    assert "of those files in memory" in " ".join((result.stdout + result.stderr).split())

@@ -7,12 +7,17 @@ catches theme CSS that ``content_written`` never sees. Errors are raised, so
 ``pelican`` logs them and exits non-zero.
 
 Rebuilds are faster: the plugin gives Pelican a writer (``get_writer``) that locks
-and reads the manifest when writing starts and prepares each page's sharded form as
-it is written, when the manifest already places every asset it loads (see
-:mod:`shard_assets.memory`); ``finalized`` puts those in place without reading the
-pages again. The writer
-extends Pelican's ``Writer._open_w``; on a Pelican without it, or when another
-plugin supplies the writer, every page is sharded on ``finalized`` as before.
+and reads the manifest when writing starts and, when the manifest already places
+every asset a page loads, writes the page sharded, remembering how to put Pelican's
+text back until ``finalized`` has checked the build (the direct way of
+:mod:`shard_assets.memory`): those pages are not read or written again. With more
+than one core, a worker process shards and writes the pages while Pelican renders
+the next ones; a generator of the plugin's, which Pelican runs after the page
+writers and before it copies static files, waits for it. When another plugin
+listens to a signal sent while pages are written (it might read them), each page is
+sharded and written at once instead. The writer extends Pelican's
+``Writer._open_w``; on a Pelican without it, or when another plugin supplies the
+writer, every page is sharded on ``finalized`` as before.
 
 Pelican does not tell plugins where its settings file is, so a relative
 ``manifest`` path is relative to the folder ``pelican`` runs in; write
@@ -22,6 +27,7 @@ exact path.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import io
 import logging
@@ -107,7 +113,8 @@ def _get_writer(pelican: Any) -> type | None:
         output = Path(pelican.output_path)
         root = os.path.join(str(output), "")
         _Build.lock.enter_context(manifest_lock(settings.manifest))
-        _Build.pages = pages = InMemoryPages(settings, output, settings.jobs or default_jobs())
+        jobs = 1 if _pages_may_be_read() else settings.jobs or default_jobs()
+        _Build.pages = pages = InMemoryPages(settings, output, jobs, direct=True)
     except ShardAssetsError as error:
         _Build.lock.close()
         _fail(error)
@@ -119,7 +126,11 @@ def _get_writer(pelican: Any) -> type | None:
     class ShardingWriter(Writer):  # type: ignore[misc]
         def _open_w(self, filename: str, encoding: str, override: bool = False) -> IO[str]:
             handle: IO[str] = super()._open_w(filename, encoding, override)
-            if filename == os.devnull or not filename.lower().endswith(PAGE_SUFFIXES):
+            if (
+                filename == os.devnull
+                or not filename.lower().endswith(PAGE_SUFFIXES)
+                or codecs.lookup(encoding).name != "utf-8"
+            ):
                 return handle
             if filename.startswith(root):
                 document = filename[len(root) :].replace(os.sep, "/")
@@ -130,8 +141,36 @@ def _get_writer(pelican: Any) -> type | None:
     return ShardingWriter
 
 
+def _pages_may_be_read() -> bool:
+    """Whether another plugin listens to a signal Pelican sends while it writes pages
+    (and so might read a page a worker has not written yet)."""
+    during = (signals.content_written, signals.article_writer_finalized)
+    return any(signal.receivers for signal in (*during, signals.page_writer_finalized))
+
+
+class _PagesWritten:
+    """A generator that waits until every page handed over is written. Pelican runs
+    plugin generators after its page writers and before it copies static files, so
+    the pages are whole before ``finalized`` (whichever plugin it calls first)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def generate_output(self, writer: Any) -> None:
+        if _Build.pages is not None:
+            try:
+                _Build.pages.drain()
+            except ShardAssetsError as error:
+                _fail(error)
+
+
+def _get_generators(pelican: Any) -> type:
+    return _PagesWritten
+
+
 class _PageBuffer(io.StringIO):
-    """Collects a page as Pelican writes it; when closed, writes it and hands it over."""
+    """Collects a page as Pelican writes it; when closed, hands it over and writes
+    what comes back (nothing when a worker writes it)."""
 
     def __init__(self, handle: IO[str], pages: InMemoryPages, document: str) -> None:
         super().__init__()
@@ -142,9 +181,13 @@ class _PageBuffer(io.StringIO):
     def close(self) -> None:
         if not self.closed:
             text = self.getvalue()
-            with self.handle:
-                self.handle.write(text)
-            self.pages.hand_over(text, self.document)
+            written: str | None = text
+            try:
+                written = self.pages.hand_over(text, self.document)
+            finally:  # whatever happens, Pelican's page is written
+                with self.handle:
+                    if written is not None:
+                        self.handle.write(written)
         super().close()
 
 
@@ -187,4 +230,5 @@ def register() -> None:
     """Pelican's plugin entry point."""
     signals.initialized.connect(_on_initialized)
     signals.get_writer.connect(_get_writer)
+    signals.get_generators.connect(_get_generators)
     signals.finalized.connect(_on_finalized)
