@@ -291,20 +291,28 @@ def most_uneven_page(spreads: Iterable[PageSpread], hosts: Sequence[Host]) -> Pa
     """The judged page (``2 x hosts`` requests or more) whose busiest host is furthest over
     its fair share, described as if its allowance were the fair share itself."""
     weight_sum = sum((h.weight for h in hosts), Fraction(0))
-    worst: PageExcess | None = None
-    worst_ratio = Fraction(0)
+    # on_host / fair share = on_host * weight_sum / (total * weight): compared as
+    # integer fractions (one per page and host, so no Fraction objects in the loop).
+    scales = [h.weight / weight_sum for h in hosts]
+    numerators = [s.denominator for s in scales]
+    denominators = [s.numerator for s in scales]
+    worst: tuple[str, int, int, int] | None = None  # page, host index, total, on_host
+    best_num, best_den = 0, 1
     for spread in spreads:
         movable = spread.movable()
         total = sum(movable)
         if total < 2 * len(hosts):
             continue
-        for host, on_host in zip(hosts, movable, strict=True):
-            fair = total * host.weight / weight_sum
-            ratio = on_host / fair
-            if worst is None or ratio > worst_ratio:
-                worst_ratio = ratio
-                worst = PageExcess(spread.page, host.name, total, on_host, fair, math.ceil(fair))
-    return worst
+        for i, on_host in enumerate(movable):
+            num, den = on_host * numerators[i], total * denominators[i]
+            if worst is None or num * best_den > best_num * den:
+                best_num, best_den = num, den
+                worst = (spread.page, i, total, on_host)
+    if worst is None:
+        return None
+    page, i, total, on_host = worst
+    fair = total * scales[i]
+    return PageExcess(page, hosts[i].name, total, on_host, fair, math.ceil(fair))
 
 
 def page_gate_message(excesses: Sequence[PageExcess], max_page_imbalance: Fraction) -> str:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shard_assets.assign import assign_hosts, rebalance_assignment, resolve_pins
-from shard_assets.balance import balance_report, caps
+from shard_assets.balance import PageSpread, balance_report, caps, most_uneven_page
 from shard_assets.ring import Host
 
 HOSTS = tuple(Host(f"cdn{i}.example.com") for i in range(1, 5))
@@ -369,3 +369,43 @@ def test_removing_a_host_never_moves_assets_between_the_hosts_that_stay() -> Non
     second = assign_hosts(ASSETS[:100], HOSTS[:3], TENTH, previous, HOSTS)
     assert {m.old for m in second.moves} == {names[3]}
     assert all(second.hosts_by_asset[a] == h for a, h in previous.items() if h != names[3])
+
+
+def _most_uneven_by_fractions(
+    spreads: list[PageSpread], hosts: list[Host]
+) -> tuple[str, str, Fraction] | None:
+    """The definition :func:`most_uneven_page` computes with integers: the first
+    (page, host) with the largest requests-to-fair-share ratio, pages of 2 x hosts
+    requests or more."""
+    weight_sum = sum((h.weight for h in hosts), Fraction(0))
+    worst: tuple[str, str, Fraction] | None = None
+    for spread in spreads:
+        total = sum(spread.by_host)
+        if total < 2 * len(hosts):
+            continue
+        for host, on_host in zip(hosts, spread.by_host, strict=True):
+            fair = total * host.weight / weight_sum
+            if worst is None or on_host / fair > worst[2]:
+                worst = (spread.page, host.name, on_host / fair)
+    return worst
+
+
+@given(
+    st.lists(st.integers(1, 9), min_size=1, max_size=4),
+    st.lists(st.lists(st.integers(0, 12), min_size=4, max_size=4), max_size=12),
+)
+def test_the_most_uneven_page_is_the_one_furthest_over_its_fair_share(
+    weights: list[int], counts: list[list[int]]
+) -> None:
+    hosts = [Host(f"cdn{i}.example.com", Fraction(w, 3)) for i, w in enumerate(weights)]
+    spreads = [
+        PageSpread(f"page-{n}.html", tuple(c[: len(hosts)]), (0,) * len(hosts))
+        for n, c in enumerate(counts)
+    ]
+    found = most_uneven_page(spreads, hosts)
+    expected = _most_uneven_by_fractions(spreads, hosts)
+    if expected is None:
+        assert found is None
+    else:
+        assert found is not None
+        assert (found.page, found.host, found.on_host / found.fair_share) == expected
