@@ -4,8 +4,12 @@
 
 1. Builds: a ``--pages`` Pelican site and MkDocs site (benchmarks/sites.py), each
    built without and with shard-assets, alternating, ``--repeat`` times; the sharded
-   builds are a first build (no manifest) and a rebuild (manifest present: MkDocs
-   rewrites pages in memory). Medians and the ratio to the plain build.
+   builds are a first build (no manifest) and a rebuild (manifest present: pages are
+   rewritten in memory). Pelican keeps its output folder between builds, so it is
+   also built into an empty one, without and with shard-assets (a rebuild), as in
+   CI; MkDocs empties its site folder itself. Medians and the ratio to the plain
+   build. Everything written is flushed to disk before each build (``sync``, not
+   timed), so no build pays for the writeback of the one before it.
 2. The HTML rewriter on one core, on the MkDocs pages, beside a BeautifulSoup
    parse-and-serialize pass and a plain read+write pass of the same files.
 3. ``shard-assets build --jobs 1`` and ``--jobs 2`` on the built MkDocs output.
@@ -72,6 +76,7 @@ def _children_cpu() -> float:
 
 def run(command: list[str], cwd: Path, **env: str) -> tuple[float, str]:
     """Run ``command``; its wall time and output (its CPU time in ``LAST_CPU``)."""
+    os.sync()
     cpu = _children_cpu()
     started = time.perf_counter()
     done = subprocess.run(
@@ -105,19 +110,28 @@ def bench_pelican(work: Path, pages: int, repeat: int) -> list[str]:
     project = pelican_project(work, pages)
     command = [sys.executable, "-m", "pelican", "content", "-s", "pelicanconf.py", "-o", "output"]
     manifest = project / "shard-manifest.json"
-    times: Times = {name: ([], []) for name in ("plain", "first", "rebuild")}
+    output = project / "output"
+    times: Times = {name: ([], []) for name in (*BUILDS, *EMPTY_BUILDS)}
     run(command, project)  # warm the file cache
     for _ in range(repeat):
         _record(times["plain"], run(command, project)[0])
         manifest.unlink(missing_ok=True)
         _record(times["first"], run(command, project, BENCH_SHARD="1")[0])
         _record(times["rebuild"], run(command, project, BENCH_SHARD="1")[0])
-    # Not timed: check that the rebuilds rewrote the pages in memory.
-    _, log = run([*command, "--verbose"], project, BENCH_SHARD="1")
-    if "of those files in memory" not in " ".join(log.split()):
-        raise SystemExit(f"the Pelican rebuild did not rewrite pages in memory:\n{log[-3000:]}")
-    size = html_megabytes(project / "output")
-    return _build_rows(f"Pelican, {pages} articles ({size:.0f} MB of HTML)", times)
+        shutil.rmtree(output)
+        _record(times["plain, empty"], run(command, project)[0])
+        shutil.rmtree(output)
+        _record(times["rebuild, empty"], run(command, project, BENCH_SHARD="1")[0])
+    # Not timed: check that rebuilds rewrite the pages in memory, from an empty folder too.
+    for empty in (False, True):
+        if empty:
+            shutil.rmtree(output)
+        _, log = run([*command, "--verbose"], project, BENCH_SHARD="1")
+        if "of those files in memory" not in " ".join(log.split()):
+            raise SystemExit(f"the Pelican rebuild did not rewrite pages in memory:\n{log[-3000:]}")
+    size = html_megabytes(output)
+    site = f"Pelican, {pages} articles ({size:.0f} MB of HTML)"
+    return _build_rows(site, times, BUILDS) + _build_rows(site, times, EMPTY_BUILDS)
 
 
 def bench_mkdocs(work: Path, pages: int, repeat: int) -> tuple[list[str], Path]:
@@ -129,7 +143,7 @@ def bench_mkdocs(work: Path, pages: int, repeat: int) -> tuple[list[str], Path]:
     def build(config: Path) -> tuple[float, str]:
         return run([sys.executable, "-m", "mkdocs", "build", "-f", str(config)], project)
 
-    times: Times = {name: ([], []) for name in ("plain", "first", "rebuild")}
+    times: Times = {name: ([], []) for name in BUILDS}
     build(plain)
     for _ in range(repeat):
         _record(times["plain"], build(plain)[0])
@@ -143,11 +157,23 @@ def bench_mkdocs(work: Path, pages: int, repeat: int) -> tuple[list[str], Path]:
             raise SystemExit(f"the rebuild did not rewrite pages in memory:\n{log[-3000:]}")
         _record(times["rebuild"], seconds)
     size = html_megabytes(project / "site-plain")
-    return _build_rows(f"MkDocs, {pages} pages ({size:.0f} MB of HTML)", times), project
+    return _build_rows(f"MkDocs, {pages} pages ({size:.0f} MB of HTML)", times, BUILDS), project
 
 
 #: Wall and CPU times of each kind of build.
 Times = dict[str, tuple[list[float], list[float]]]
+
+#: The builds of a site, the plain one first (the others are compared with it).
+BUILDS = {
+    "plain": "without shard-assets",
+    "first": "with, first build (no manifest)",
+    "rebuild": "with, rebuild (manifest present)",
+}
+#: Pelican into an empty output folder, as in CI.
+EMPTY_BUILDS = {
+    "plain, empty": "without, into an empty output folder",
+    "rebuild, empty": "with, rebuild into an empty output folder",
+}
 
 
 def _record(into: tuple[list[float], list[float]], wall: float) -> None:
@@ -155,17 +181,15 @@ def _record(into: tuple[list[float], list[float]], wall: float) -> None:
     into[1].append(LAST_CPU[0])
 
 
-def _build_rows(site: str, times: Times) -> list[str]:
-    wall_base, cpu_base = (median(values) for values in times["plain"])
+def _build_rows(site: str, times: Times, builds: dict[str, str]) -> list[str]:
+    """A row per build, each compared with the first of ``builds``."""
+    base = next(iter(builds))
+    wall_base, cpu_base = (median(values) for values in times[base])
     rows = []
-    for name, label in (
-        ("plain", "without shard-assets"),
-        ("first", "with, first build (no manifest)"),
-        ("rebuild", "with, rebuild (manifest present)"),
-    ):
+    for name, label in builds.items():
         wall, cpu = (median(values) for values in times[name])
-        added = "" if name == "plain" else f"{(wall / wall_base - 1) * 100:+.1f}%"
-        cpu_added = "" if name == "plain" else f"{(cpu / cpu_base - 1) * 100:+.1f}%"
+        added = "" if name == base else f"{(wall / wall_base - 1) * 100:+.1f}%"
+        cpu_added = "" if name == base else f"{(cpu / cpu_base - 1) * 100:+.1f}%"
         runs = " ".join(f"{t:.2f}" for t in times[name][0])
         rows.append([site, label, f"{wall:.2f} s", added, f"{cpu:.2f} s", cpu_added, runs])
     return ["|".join(row) for row in rows]
