@@ -30,6 +30,7 @@ from .pipeline import (
     BuildResult,
     Plan,
     Progress,
+    build_warnings,
     describe_moves,
     plan_build,
     shard_site,
@@ -209,12 +210,8 @@ def _warn(message: str) -> None:
 
 
 def _report_build(result: BuildResult, quiet: bool) -> int:
-    for warning in result.warnings:
+    for warning in build_warnings(result):
         _warn(warning)
-    for missing in result.missing:
-        _warn(str(missing))
-    for document in result.undecodable:
-        _warn(f"{document}: binary or not decodable; left as it was")
     if not quiet:
         print(summary(result))
     return 0

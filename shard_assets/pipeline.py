@@ -1041,6 +1041,16 @@ def describe_moves(assignment: Assignment, limit: int = 20) -> list[str]:
     return lines
 
 
+def build_warnings(result: BuildResult) -> list[str]:
+    """What a build warns about, one message each (the front ends print them as
+    warnings, then :func:`summary`)."""
+    return [
+        *result.warnings,
+        *(str(missing) for missing in result.missing),
+        *(f"{doc}: binary or not decodable; left as it was" for doc in result.undecodable),
+    ]
+
+
 def summary(result: BuildResult) -> str:
     """A short human-readable account of a build, with the balance table."""
     a = result.assignment

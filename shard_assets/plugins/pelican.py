@@ -43,7 +43,7 @@ from ..errors import ShardAssetsError
 from ..files import manifest_lock
 from ..memory import InMemoryPages
 from ..parallel import default_jobs
-from ..pipeline import PAGE_SUFFIXES, shard_site, summary
+from ..pipeline import PAGE_SUFFIXES, build_warnings, shard_site, summary
 from ..report import write_build_report
 
 log = logging.getLogger(__name__)
@@ -215,12 +215,8 @@ def _on_finalized(pelican: Any) -> None:
         _fail(error)
     finally:
         _Build.lock.close()
-    for warning in result.warnings:
+    for warning in build_warnings(result):
         log.warning("shard-assets: %s", warning)
-    for missing in result.missing:
-        log.warning("shard-assets: %s", missing)
-    for document in result.undecodable:
-        log.warning("shard-assets: %s: cannot be decoded; left as it was", document)
     log.info("%s", summary(result))
     if report is not None:
         log.info("shard-assets: report: %s", report)
