@@ -37,10 +37,18 @@ def exact(value: float | int | Fraction) -> Fraction:
     return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
 
 
+def shares(hosts: Sequence[Host]) -> list[Fraction]:
+    """Each host's share of the load, in order: its weight over all the weights."""
+    weight_sum = sum((h.weight for h in hosts), Fraction(0))
+    return [h.weight / weight_sum for h in hosts]
+
+
 def caps(total: int, hosts: Sequence[Host], max_imbalance: Fraction) -> dict[str, int]:
     """The most load each host may carry when ``total`` load (assets, bytes...) is placed."""
-    weight_sum = sum((h.weight for h in hosts), Fraction(0))
-    return {h.name: math.ceil((1 + max_imbalance) * total * h.weight / weight_sum) for h in hosts}
+    return {
+        h.name: math.ceil((1 + max_imbalance) * total * share)
+        for h, share in zip(hosts, shares(hosts), strict=True)
+    }
 
 
 def within_cap(load: int, cap: int, movable: int, largest_movable: int) -> bool:
@@ -171,20 +179,19 @@ def balance_report(
             largest[host] = max(largest.get(host, 0), size)
     total = sum(load.values())
     host_caps = caps(total, hosts, max_imbalance)
-    weight_sum = sum((h.weight for h in hosts), Fraction(0))
     rows = tuple(
         HostLoad(
             host=h.name,
             weight=h.weight,
             assets=count[h.name],
-            fair_share=total * h.weight / weight_sum,
+            fair_share=total * share,
             cap=host_caps[h.name],
             load=load[h.name],
             pinned=pin_load[h.name],
             movable=movable[h.name],
             largest_movable=largest.get(h.name, 0),
         )
-        for h in hosts
+        for h, share in zip(hosts, shares(hosts), strict=True)
     )
     return BalanceReport(
         rows=rows, total=total, max_imbalance=max_imbalance, measure=measure, bounded=bounded
@@ -275,10 +282,9 @@ def page_excess(
     total = sum(movable)
     if total < 2 * len(hosts):
         return None
-    weight_sum = sum((h.weight for h in hosts), Fraction(0))
     worst: PageExcess | None = None
-    for host, on_host in zip(hosts, movable, strict=True):
-        fair = total * host.weight / weight_sum
+    for host, share, on_host in zip(hosts, shares(hosts), movable, strict=True):
+        fair = total * share
         allowed = math.ceil((1 + max_page_imbalance) * fair)
         if on_host > allowed and (
             worst is None or on_host / fair > worst.on_host / worst.fair_share
@@ -290,10 +296,9 @@ def page_excess(
 def most_uneven_page(spreads: Iterable[PageSpread], hosts: Sequence[Host]) -> PageExcess | None:
     """The judged page (``2 x hosts`` requests or more) whose busiest host is furthest over
     its fair share, described as if its allowance were the fair share itself."""
-    weight_sum = sum((h.weight for h in hosts), Fraction(0))
-    # on_host / fair share = on_host * weight_sum / (total * weight): compared as
-    # integer fractions (one per page and host, so no Fraction objects in the loop).
-    scales = [h.weight / weight_sum for h in hosts]
+    # on_host / fair share = on_host / (total * share): compared as integer
+    # fractions (one per page and host, so no Fraction objects in the loop).
+    scales = shares(hosts)
     numerators = [s.denominator for s in scales]
     denominators = [s.numerator for s in scales]
     worst: tuple[str, int, int, int] | None = None  # page, host index, total, on_host

@@ -25,7 +25,7 @@ from fractions import Fraction
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .balance import BalanceReport, balance_report
+from .balance import BalanceReport, balance_report, shares
 from .config import Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
 from .files import atomic_write, decode_document
@@ -199,7 +199,6 @@ def build_report(
     for key, host in assets.items():
         bytes_by_host[host] += sizes.get(key, 0)
     total_bytes = sum(sizes.values())
-    weight_sum = sum((h.weight for h in manifest.hosts), Fraction(0))
     hosts = tuple(
         HostShare(
             host=row.host,
@@ -207,11 +206,11 @@ def build_report(
             assets=row.assets,
             bytes=bytes_by_host[row.host],
             fair_assets=row.fair_share,
-            fair_bytes=total_bytes * row.weight / weight_sum,
+            fair_bytes=total_bytes * share,
             cap=row.cap,
             over_by=row.over_by,
         )
-        for row in balance.rows
+        for row, share in zip(balance.rows, shares(manifest.hosts), strict=True)
     )
     pages, stale = _page_spreads(output_dir, settings, manifest, assets)
     return Report(
@@ -235,7 +234,7 @@ def _page_spreads(
     the manifest's host (the output is older or newer than the manifest)."""
     sharder = Sharder(settings, [h.name for h in manifest.hosts])
     names = [h.name for h in manifest.hosts]
-    weight_sum = sum((h.weight for h in manifest.hosts), Fraction(0))
+    host_shares = list(zip(names, shares(manifest.hosts), strict=True))
     spreads: list[PageSpread] = []
     stale = 0
     for document in take_inventory(output_dir).documents:
@@ -256,9 +255,7 @@ def _page_spreads(
         if not keys:
             continue
         counts = Counter(assets[k] for k in keys)
-        excess = max(
-            counts[h.name] - math.ceil(len(keys) * h.weight / weight_sum) for h in manifest.hosts
-        )
+        excess = max(counts[name] - math.ceil(len(keys) * share) for name, share in host_shares)
         spreads.append(PageSpread(document, tuple((n, counts[n]) for n in names), max(0, excess)))
     spreads.sort(key=lambda p: (-p.excess, -p.busiest[1], p.page))
     return tuple(spreads), stale
