@@ -113,6 +113,24 @@ class _State:
         self.load: Counter[str] = Counter()
         self.result: dict[str, str] = {}
 
+    @classmethod
+    def of(
+        cls,
+        algorithm: str,
+        hosts: Sequence[Host],
+        max_imbalance: Fraction,
+        loads: Mapping[str, int] | None,
+        assets: Iterable[str],
+    ) -> _State:
+        """An empty state for placing ``assets`` (their loads set the caps)."""
+        total = sum(loads.get(a, 1) for a in assets) if loads else sum(1 for _ in assets)
+        return cls(
+            make_placement(algorithm, hosts),
+            loads,
+            caps(total, hosts, max_imbalance),
+            caps(total, hosts, Fraction(0)),
+        )
+
     def size(self, asset: str) -> int:
         return self.loads.get(asset, 1) if self.loads is not None else 1
 
@@ -171,13 +189,10 @@ def assign_hosts(
     maps pinned assets to their hosts (see :func:`resolve_pins`).
     """
     wanted = sorted(set(assets))
-    placement = make_placement(algorithm, hosts)
-    names = [h.name for h in hosts]
+    state = _State.of(algorithm, hosts, max_imbalance, loads, wanted)
+    placement = state.placement
+    names = state.names
     configured = set(names)
-    total = sum(loads.get(a, 1) for a in wanted) if loads is not None else len(wanted)
-    state = _State(
-        placement, loads, caps(total, hosts, max_imbalance), caps(total, hosts, Fraction(0))
-    )
     old = dict(previous or {})
     pinned = {a: h for a, h in (pins or {}).items() if h in configured}
     moves: list[Move] = []
@@ -316,17 +331,7 @@ def rebalance_assignment(
     manifest (a hand edit, many assets removed from the other hosts) or on the plain
     algorithm's spread with ``bounded: false``. Pinned assets never move.
     """
-    total = (
-        sum(loads.get(a, 1) for a in assignment.hosts_by_asset)
-        if loads
-        else len(assignment.hosts_by_asset)
-    )
-    state = _State(
-        make_placement(algorithm, hosts),
-        loads,
-        caps(total, hosts, max_imbalance),
-        caps(total, hosts, Fraction(0)),
-    )
+    state = _State.of(algorithm, hosts, max_imbalance, loads, assignment.hosts_by_asset)
     for asset, host in assignment.hosts_by_asset.items():
         state.put(asset, host)
     pinned = dict.fromkeys(assignment.pinned, "")
