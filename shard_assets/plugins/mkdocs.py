@@ -35,12 +35,14 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.pages import Page
 
-from ..config import KNOWN_SETTINGS, Settings, load_settings
+from ..algorithms import ALGORITHMS
+from ..balance import MEASURES
+from ..config import DEFAULT_MANIFEST, KNOWN_SETTINGS, SCHEMES, Settings, load_settings
 from ..errors import ConfigError, ShardAssetsError
 from ..files import manifest_lock
 from ..memory import InMemoryPages
 from ..parallel import default_jobs
-from ..pipeline import shard_site, summary
+from ..pipeline import build_warnings, shard_site, summary
 from ..report import write_build_report
 
 log = get_plugin_logger(__name__)
@@ -50,9 +52,9 @@ class ShardAssetsConfig(base.Config):
     """The plugin's options; the values are validated again, fully, by the core."""
 
     hosts = c.Type((list, dict), default=[])
-    manifest = c.Type(str, default="shard-manifest.json")
+    manifest = c.Type(str, default=DEFAULT_MANIFEST)
     max_imbalance = c.Type((int, float), default=0.10)
-    scheme = c.Choice(("https", "http", "relative"), default="https")
+    scheme = c.Choice(SCHEMES, default=SCHEMES[0])
     site_url = c.Optional(c.Type(str))
     exclude = c.ListOfItems(c.Type(str), default=[])
     attributes = c.ListOfItems(c.Type(str), default=[])
@@ -63,9 +65,9 @@ class ShardAssetsConfig(base.Config):
     preconnect = c.Type(bool, default=False)
     report = c.Type(bool, default=False)
     enabled_on_serve = c.Type(bool, default=False)
-    algorithm = c.Choice(("ring", "rendezvous", "jump"), default="ring")
+    algorithm = c.Choice(ALGORITHMS, default=ALGORITHMS[0])
     bounded = c.Type(bool, default=True)
-    balance_by = c.Choice(("count", "bytes", "requests"), default="count")
+    balance_by = c.Choice(MEASURES, default=MEASURES[0])
     pin = c.Type(dict, default={})
     max_page_imbalance = c.Optional(c.Type((int, float)))
     jobs = c.Optional(c.Type(int))
@@ -163,11 +165,7 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
             raise PluginError(str(error)) from None
         finally:
             self.lock.close()
-        for warning in result.warnings:
+        for warning in build_warnings(result):
             log.warning(warning)
-        for missing in result.missing:
-            log.warning(str(missing))
-        for document in result.undecodable:
-            log.warning(f"{document}: cannot be decoded; left as it was")
         for line in summary(result).splitlines():
             log.info(line.removeprefix("shard-assets: "))
