@@ -66,6 +66,7 @@ from pathlib import Path
 from .balance import balance_report
 from .config import Settings
 from .files import META_CHARSET, atomic_write, write_temporary
+from .html import RefSpan
 from .manifest import Manifest, read_manifest
 from .parallel import die_with_parent, start_pool
 from .pipeline import Edit, Inventory, Sharder, apply_edits, is_page, is_stylesheet
@@ -101,14 +102,35 @@ class PageRecord:
     crossorigin: tuple[tuple[int, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class ScannedPage:
+    """A page scanned as the generator handed it over but not rewritten (the build
+    has no manifest yet, or changes its hosts, or the page loads a file the manifest
+    does not place): its references stand in for reading and scanning it in pass one.
+
+    ``size`` is as in :class:`PageRecord`; ``refs`` the references in the order the
+    scanner found them; ``located`` the (line, URL) of each reference that gets
+    ``crossorigin``, by start. A reference to a missing file needs its line too,
+    which is not kept: pass one reads such a page after all.
+    """
+
+    size: int
+    refs: tuple[RefSpan, ...]
+    located: Mapping[int, tuple[int, str]]
+
+
 class PagePreparer:
     """Rewrites one page's text with the manifest's hosts, when that is exact, and
-    keeps one of the two texts in a temporary file beside it (see the module
-    docstring). Small and picklable: worker processes get a copy."""
+    keeps one of the two texts in a temporary file beside it, or else records the
+    page's references (see the module docstring). Small and picklable: worker
+    processes get a copy."""
 
-    def __init__(self, settings: Settings, output_dir: Path, previous: Manifest | None) -> None:
+    def __init__(
+        self, settings: Settings, output_dir: Path, previous: Manifest | None, rewrite: bool
+    ) -> None:
         self.settings = settings
         self.output_dir = output_dir
+        self.rewrite = rewrite
         self.sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
         self.hosts: dict[str, str] = {}
         if previous is not None:
@@ -118,13 +140,16 @@ class PagePreparer:
         #: Each original URL text once, however many pages' undo records hold it.
         self._texts: dict[str, str] = {}
         self.undo_budget = UNDO_BUDGET
+        self.scan_budget = SCAN_BUDGET
 
     def prepare(self, text: str, document: str, *, direct: bool = False) -> Prepared:
         """The record of ``text`` (the page at output-relative path ``document``) and
         the text the generator writes: ``text`` itself, with the rewritten page in the
         record's temporary file; or, ``direct``, the rewritten page, with the record's
         ``undo`` (or, past :data:`UNDO_BUDGET`, a temporary file) to get ``text``
-        back. No record (and ``text``) when that would not be exact."""
+        back. When the page cannot be rewritten (see :attr:`rewrite`) a
+        :class:`ScannedPage`, and ``text``. No record (and ``text``) when the page is
+        not exactly what the end of the build reads back, or past :data:`SCAN_BUDGET`."""
         if "\0" in text[:8192]:
             return None, text
         try:
@@ -148,7 +173,10 @@ class PagePreparer:
         cors: set[str] = set()
         crossorigin: list[tuple[int, str]] = []
         replacements: list[tuple[int, int, str, str, int]] = []
-        for start, end, key, path, suffix, in_cors, at in sharder.references(text, document):
+        refs = sharder.references(text, document)
+        if not self.rewrite:
+            return self._scanned(text, len(data), refs), text
+        for start, end, key, path, suffix, in_cors, at in refs:
             found = keys.get(key)
             if found is None:
                 found = keys[key] = self._classify(key)
@@ -157,7 +185,7 @@ class PagePreparer:
                 styles.add(key)
             if host is None:
                 # A new or missing file: the end of the build places or reports it.
-                return None, text
+                return self._scanned(text, len(data), refs), text
             if not host:
                 links[key] = None  # a page or an excluded file: never sharded
                 continue
@@ -200,6 +228,18 @@ class PagePreparer:
         )
         return record, (new_text if direct else text)
 
+    def _scanned(self, text: str, size: int, refs: list[RefSpan]) -> ScannedPage | None:
+        """The page's references, to stand in for pass one (within the budget)."""
+        if len(refs) > self.scan_budget:
+            return None
+        self.scan_budget -= len(refs)
+        located = {
+            start: (text.count("\n", 0, start) + 1, text[start:end])
+            for start, end, *_, at in refs
+            if at >= 0
+        }
+        return ScannedPage(size, tuple(refs), located)
+
     def _classify(self, key: str) -> tuple[str | None, bool]:
         """(the host to use: '' for a reference that is never sharded, None for one
         that must wait for the end of the build; whether it names a stylesheet)."""
@@ -208,9 +248,12 @@ class PagePreparer:
         return self.hosts.get(key), is_stylesheet(key)
 
 
-#: A page's record (None when it waits for the end of the build) and the text the
-#: generator writes.
-Prepared = tuple[PageRecord | None, str]
+#: A page's record (None when pass one reads it) and the text the generator writes.
+Prepared = tuple["PageRecord | ScannedPage | None", str]
+
+#: References kept per process for pages scanned but not rewritten (about 170 bytes
+#: each): past it, pages are read back in pass one as usual.
+SCAN_BUDGET = 250_000
 
 #: How to undo a page's edits: each edit's (start, end) in the edited text, in
 #: pairs, and the text that stood there before.
@@ -272,26 +315,25 @@ class InMemoryPages:
         self.workers = 0 if jobs <= 1 else 1 if direct else jobs
         self.previous: Manifest | None = read_manifest(settings.manifest)
         self.reason = _why_not(settings, self.previous)
-        self.preparer = PagePreparer(settings, output_dir, self.previous)
-        self.pages: dict[str, PageRecord | None] = {}
+        self.preparer = PagePreparer(settings, output_dir, self.previous, not self.reason)
+        self.pages: dict[str, PageRecord | ScannedPage | None] = {}
         self._seen: set[str] = set()
         self._twice: set[str] = set()
         self._batch: list[tuple[str, str, bool]] = []
         self._batch_size = 0
-        self._pending: deque[Future[list[tuple[str, PageRecord | None]]]] = deque()
+        self._pending: deque[Future[list[tuple[str, PageRecord | ScannedPage | None]]]] = deque()
         self._pool: ProcessPoolExecutor | None = None
 
     @property
     def active(self) -> bool:
-        """True when pages may be prepared in memory in this build."""
+        """True when pages may be rewritten in memory in this build (otherwise they
+        are only scanned)."""
         return not self.reason
 
     def hand_over(self, text: str, document: str) -> str | None:
         """Take ``text``, the page at output-relative path ``document`` that the
         generator is about to write, and return what it writes: ``text``; or,
         ``direct``, the rewritten page, or None when a worker writes it."""
-        if not self.active:
-            return text
         twice = document in self._seen
         if twice:  # written twice: let the end of the build shard it
             self._twice.add(document)
@@ -318,6 +360,17 @@ class InMemoryPages:
         self.close()
         self.workers = 0
 
+    def scanned(self, inventory: Inventory) -> dict[str, ScannedPage]:
+        """The pages scanned but not rewritten whose file is as it was written."""
+        documents = set(inventory.documents)
+        return {
+            document: record
+            for document, record in self.pages.items()
+            if isinstance(record, ScannedPage)
+            and document in documents
+            and self._intact(document, record)
+        }
+
     def _send(self) -> None:
         """Send the pages gathered so far to a worker (a few at a time: each task costs)."""
         if not self._batch:
@@ -337,7 +390,7 @@ class InMemoryPages:
         self.drain()
         documents = set(inventory.documents)
         files = inventory.files
-        records = {d: r for d, r in self.pages.items() if r is not None}
+        records = {d: r for d, r in self.pages.items() if isinstance(r, PageRecord)}
         assets = {key for record in records.values() for key in record.hosts}
         not_assets = {key for key in assets if not sharder.is_asset(key, files)}
         links = {key for record in records.values() for key in record.links}
@@ -359,7 +412,7 @@ class InMemoryPages:
         generator made it, unless something else changed it since it was written."""
         for document in sorted(documents):
             record = self.pages.pop(document, None)
-            if record is None:
+            if not isinstance(record, PageRecord):
                 continue
             if self.direct and self._intact(document, record):
                 self._put_back(document, record)
@@ -372,7 +425,7 @@ class InMemoryPages:
         and give up the others (:meth:`release`)."""
         for document in sorted(self.pages.keys() & documents.keys()):
             record = self.pages.pop(document)
-            if record is None or not record.temp:
+            if not isinstance(record, PageRecord) or not record.temp:
                 continue  # nothing changed, or the undo record is dropped with it
             if self.direct:  # the page is in place: the generator's text is not needed
                 with contextlib.suppress(FileNotFoundError):
@@ -398,7 +451,7 @@ class InMemoryPages:
             text = path.read_bytes().decode("utf-8", "surrogateescape")
             atomic_write(path, undone(text, record.undo).encode("utf-8", "surrogateescape"))
 
-    def _intact(self, document: str, record: PageRecord) -> bool:
+    def _intact(self, document: str, record: PageRecord | ScannedPage) -> bool:
         """Whether the file on disk is still the size it had when it was written."""
         try:
             return (self.output_dir / document).stat().st_size == record.size
@@ -420,7 +473,7 @@ class InMemoryPages:
     def _forget(self, document: str) -> None:
         """A page written a second time: its preparation no longer counts."""
         record = self.pages.pop(document, None)
-        if record is not None and record.temp:
+        if isinstance(record, PageRecord) and record.temp:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(record.temp)
 
@@ -435,14 +488,17 @@ def _set_worker(worker: tuple[PagePreparer, bool], parent: int) -> None:
     die_with_parent(parent)
 
 
-def _prepare_all(batch: list[tuple[str, str, bool]]) -> list[tuple[str, PageRecord | None]]:
+def _prepare_all(
+    batch: list[tuple[str, str, bool]],
+) -> list[tuple[str, PageRecord | ScannedPage | None]]:
     """Prepare each (text, document, whether to prepare it) of ``batch``; direct,
     write each page as the generator would have, whatever happens."""
     assert _WORKER is not None
     preparer, direct = _WORKER
-    done: list[tuple[str, PageRecord | None]] = []
+    done: list[tuple[str, PageRecord | ScannedPage | None]] = []
     for text, document, prepare in batch:
-        record, written = None, text
+        record: PageRecord | ScannedPage | None = None
+        written = text
         try:
             if prepare:
                 record, written = preparer.prepare(text, document, direct=direct)

@@ -42,7 +42,7 @@ from .ring import Host
 from .urls import Ref
 
 if TYPE_CHECKING:
-    from .memory import InMemoryPages, PageRecord
+    from .memory import InMemoryPages, PageRecord, ScannedPage
 
 PAGE_SUFFIXES = (".html", ".htm")
 DOCUMENT_SUFFIXES = (*PAGE_SUFFIXES, ".css")
@@ -105,6 +105,7 @@ class BuildResult:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     in_memory: int = 0
+    scanned: int = 0
 
 
 def is_page(key: str) -> bool:
@@ -347,16 +348,38 @@ def scan_document(context: _Context, document: str) -> Scan:
     if decoded is None:
         return Scan(document, decodable=False)
     text = decoded.text
+    lines = _Lines(text)
+    refs = context.sharder.references(text, document)
+    scan = scan_refs(context, document, stamp, refs, lambda s, e: (lines.of(s), text[s:e]))
+    assert scan is not None  # the text is at hand: every reference can be located
+    if not is_page(document) and document in context.stylesheets:
+        assets = {key for key, _, _ in scan.targets}
+        css_size = len(decoded.encode(_root_relative(text, refs, assets)))
+        scan = replace(scan, css_size=css_size)
+    return scan
+
+
+def scan_refs(
+    context: _Context,
+    document: str,
+    stamp: Stamp,
+    refs: Iterable[RefSpan],
+    locate: Callable[[int, int], tuple[int, str] | None],
+) -> Scan | None:
+    """Pass one for one document from its references (see :class:`Scan`).
+
+    ``locate(start, end)`` gives a reference's line and text, for the ones a message
+    names (a missing file, an added ``crossorigin``); None when it cannot, and then
+    this returns None (the document must be read).
+    """
     kinds = context.kinds
     stylesheets = context.stylesheets
-    lines = _Lines(text)
     targets: dict[Target, int] = {}
     spans = array("q")
     missing: list[tuple[int, str]] = []
     styles: set[str] = set()
     cors: set[str] = set()
     crossorigin: list[tuple[int, str]] = []
-    refs = context.sharder.references(text, document)
     for start, end, key, path, suffix, in_cors, crossorigin_at in refs:
         if key in stylesheets:
             styles.add(key)
@@ -369,13 +392,13 @@ def scan_document(context: _Context, document: str) -> Scan:
             if in_cors:
                 cors.add(key)
             if crossorigin_at >= 0:
-                crossorigin.append((lines.of(start), text[start:end]))
+                if (located := locate(start, end)) is None:
+                    return None
+                crossorigin.append(located)
         elif kind == MISSING:
-            missing.append((lines.of(start), text[start:end]))
-    css_size = -1
-    if not is_page(document) and document in stylesheets:
-        assets = {key for key, _, _ in targets}
-        css_size = len(decoded.encode(_root_relative(text, refs, assets)))
+            if (located := locate(start, end)) is None:
+                return None
+            missing.append(located)
     return Scan(
         document,
         True,
@@ -386,7 +409,6 @@ def scan_document(context: _Context, document: str) -> Scan:
         tuple(sorted(styles)),
         tuple(sorted(cors)),
         tuple(crossorigin),
-        css_size,
     )
 
 
@@ -463,7 +485,8 @@ class Collected:
     and spans (``start, end, index into targets, crossorigin_at``; None past
     :data:`SPAN_BUDGET`, when pass two scans it again), and ``in_memory`` maps the
     pages a generator plugin already rewrote in memory to their count of changed
-    URLs: pass two skips them.
+    URLs: pass two skips them. ``scanned`` counts the documents whose references
+    came from the generator's text, not from reading them.
     """
 
     assets: tuple[str, ...]
@@ -476,6 +499,7 @@ class Collected:
     targets: tuple[Target, ...] = ()
     spans: Mapping[str, tuple[Stamp, array[int] | None]] = field(default_factory=dict)
     in_memory: Mapping[str, int] = field(default_factory=dict)
+    scanned: int = 0
 
 
 class _Merge:
@@ -583,29 +607,55 @@ def collect(
     jobs: int = 1,
     progress: Progress | None = None,
     in_memory: Mapping[str, PageRecord] | None = None,
+    scanned: Mapping[str, ScannedPage] | None = None,
 ) -> Collected:
     """Pass one: the referenced assets, which pages load them, references to missing
     files, skipped documents, and where each asset reference is.
 
     ``jobs`` processes read and scan the documents; the results are merged in
-    document order. The pages in ``in_memory`` are not read: their records stand in.
+    document order. The pages in ``in_memory`` are not read: their records stand in;
+    nor are those in ``scanned`` whose references are enough (see
+    :class:`shard_assets.memory.ScannedPage`).
     """
     done = in_memory or {}
     context = _Context.of(output_dir, sharder, inventory)
-    to_scan = [d for d in inventory.documents if d not in done]
+    from_records: dict[str, Scan] = {}
+    for document, record in (scanned or {}).items():
+        if document not in done and (scan := _scan_record(context, document, record)) is not None:
+            from_records[document] = scan
+    to_scan = [d for d in inventory.documents if d not in done and d not in from_records]
     scans = run_each(scan_document, to_scan, context, jobs, count=len(to_scan))
     merge = _Merge(context.stylesheets)
-    scanned = 0
+    read = 0
     for document in inventory.documents:
         page = done.get(document)
         if page is not None:
             merge.add_page(document, page)
             continue
-        merge.add(next(scans))
-        scanned += 1
-        if progress is not None:
-            progress("scan", scanned, len(to_scan))
-    return merge.result()
+        scan = from_records.get(document)
+        if scan is None:
+            scan = next(scans)
+            read += 1
+            if progress is not None:
+                progress("scan", read, len(to_scan))
+        merge.add(scan)
+    return replace(merge.result(), scanned=len(from_records))
+
+
+def _scan_record(context: _Context, document: str, page: ScannedPage) -> Scan | None:
+    """Pass one for a page from the references recorded as the generator handed it
+    over; None when the page must be read (its size changed, or a message needs a
+    line the record does not keep)."""
+    if not is_page(document):
+        return None
+    try:
+        info = (context.output_dir / document).stat()
+    except OSError:
+        return None
+    if info.st_size != page.size:
+        return None
+    stamp = (info.st_size, info.st_mtime_ns)
+    return scan_refs(context, document, stamp, page.refs, lambda s, e: page.located.get(s))
 
 
 def _root_relative(text: str, refs: Iterable[RefSpan], assets: Iterable[str]) -> str:
@@ -726,7 +776,13 @@ def plan_build(
     sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
     done = in_memory.finished(inventory, sharder) if in_memory else {}
     collected = collect(
-        sharder, output_dir, inventory, jobs=jobs, progress=progress, in_memory=done
+        sharder,
+        output_dir,
+        inventory,
+        jobs=jobs,
+        progress=progress,
+        in_memory=done,
+        scanned=in_memory.scanned(inventory) if in_memory else None,
     )
     loads = asset_loads(settings.balance_by, collected, output_dir)
     assignment = assign_hosts(
@@ -918,6 +974,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         warnings=plan.warnings,
         notes=plan.notes,
         in_memory=in_memory,
+        scanned=collected.scanned,
     )
 
 
@@ -1074,9 +1131,14 @@ def summary(result: BuildResult) -> str:
 
 
 def _in_memory_line(result: BuildResult) -> list[str]:
-    if not result.in_memory:
-        return []
-    return [f"  {result.in_memory} of those files in memory, as the generator handed them over"]
+    lines = []
+    if result.in_memory:
+        lines.append(
+            f"  {result.in_memory} of those files in memory, as the generator handed them over"
+        )
+    if result.scanned:
+        lines.append(f"  {result.scanned} pages scanned as the generator handed them over")
+    return lines
 
 
 def _pages_line(result: BuildResult) -> list[str]:

@@ -3,6 +3,7 @@ the plugins drive it, and checked against what the end-of-build (disk) path give
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -188,3 +189,38 @@ def test_undo_gives_the_text_back(text: str, raw: list[tuple[int, int, str]]) ->
         last = end
     edited = apply_edits(text, edits)
     assert undone(edited, undo_edits(text, edits, {})) == text
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "deferred"])
+def test_a_first_build_scans_pages_as_handed_over_with_the_disk_paths_result(
+    generated: tuple[Path, dict[str, str]],
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    jobs: int,
+    direct: bool,
+) -> None:
+    site, pages = generated
+    # One reference to a file that is not there, one element with integrity: their
+    # messages need lines and URL texts (the first page is read, the second is not).
+    pages["blog/post-1.html"] += '<img src="../img/not-there.png">\n'
+    pages["blog/post-2.html"] += '<script src="../js/app.js" integrity="sha384-x"></script>\n'
+    for document, text in pages.items():
+        (site / document).write_text(text)
+    reference = tmp_path / "reference"
+    shutil.copytree(site, reference)
+    expected = shard_site(reference, make_settings(manifest=str(tmp_path / "reference.json")))
+    settings = make_settings()
+    in_memory = InMemoryPages(settings, site, jobs, direct=direct)
+    assert not in_memory.active  # no manifest yet: nothing is rewritten in memory
+    for document, text in pages.items():
+        written = in_memory.hand_over(text, document)
+        assert written in (text, None)
+        if written is not None:
+            write_as_generated(site / document, written)
+    in_memory.drain()
+    result = shard_site(site, settings, in_memory=in_memory)
+    assert result.scanned == len(pages) - 1  # the page with the missing file is read
+    assert snapshot(site) == snapshot(reference)
+    assert settings.manifest.read_bytes() == (tmp_path / "reference.json").read_bytes()
+    assert (result.missing, result.crossorigin) == (expected.missing, expected.crossorigin)
+    assert result.crossorigin and result.missing

@@ -140,9 +140,11 @@ def _pages(folder: Path) -> dict[str, bytes]:
 def test_a_rebuild_rewrites_pages_in_memory_with_the_same_bytes(project: Path, jobs: int) -> None:
     first_run = pelican_build(project, "--verbose", SHARD_ASSETS=_settings(project, jobs=jobs))
     assert first_run.returncode == 0
-    assert "in memory" not in first_run.stdout + first_run.stderr  # no manifest yet
-    first = snapshot(project / "output")
+    first_log = " ".join((first_run.stdout + first_run.stderr).split())
+    assert "in memory" not in first_log  # no manifest yet: nothing rewritten in memory
     pages = len(_pages(project / "output"))
+    assert f"{pages} pages scanned as the generator handed them over" in first_log
+    first = snapshot(project / "output")
     result = pelican_build(project, "--verbose", SHARD_ASSETS=_settings(project, jobs=jobs))
     assert result.returncode == 0, result.stdout + result.stderr
     log = " ".join((result.stdout + result.stderr).split())  # the log wraps lines

@@ -119,9 +119,8 @@ def _get_writer(pelican: Any) -> type | None:
         _Build.lock.close()
         _fail(error)
     if not pages.active:
-        # Every page is sharded on finalized; the lock is held until then.
+        # Pages are only scanned as they are written, and sharded on finalized.
         log.debug("shard-assets: pages are sharded at the end of the build: %s", pages.reason)
-        return None
 
     class ShardingWriter(Writer):  # type: ignore[misc]
         def _open_w(self, filename: str, encoding: str, override: bool = False) -> IO[str]:
