@@ -17,6 +17,12 @@ is prepared as it is handed over when:
 Whether the files it references exist is checked at the end, against the finished
 output: a generator may copy its images after it writes its pages (Pelican does).
 
+A page that cannot be rewritten that way (the first build, a build that changes the
+hosts or the placement settings, a page that loads a file the manifest does not
+place) is still scanned as it is handed over: its references (a
+:class:`ScannedPage`) stand in for pass one at the end, so the page is not read and
+scanned again, only rewritten once the assignment is known.
+
 Each prepared page is recorded: the host used for each asset, the other files it
 links to, the size of the file on disk, and a temporary file beside it or how to
 undo its edits (see below). At the end,
