@@ -17,7 +17,9 @@ writers and before it copies static files, waits for it. When another plugin
 listens to a signal sent while pages are written (it might read them), each page is
 sharded and written at once instead. The writer extends Pelican's
 ``Writer._open_w``; on a Pelican without it, or when another plugin supplies the
-writer, every page is sharded on ``finalized`` as before.
+writer, every page is sharded on ``finalized`` as before. On a first build (no
+manifest yet) the writer only scans each page, so ``finalized`` need not read it
+back to find its references.
 
 Pelican does not tell plugins where its settings file is, so a relative
 ``manifest`` path is relative to the folder ``pelican`` runs in; write
@@ -143,8 +145,14 @@ def _get_writer(pelican: Any) -> type | None:
 def _pages_may_be_read() -> bool:
     """Whether another plugin listens to a signal Pelican sends while it writes pages
     (and so might read a page a worker has not written yet)."""
-    during = (signals.content_written, signals.article_writer_finalized)
-    return any(signal.receivers for signal in (*during, signals.page_writer_finalized))
+    return any(
+        signal.receivers
+        for signal in (
+            signals.content_written,
+            signals.article_writer_finalized,
+            signals.page_writer_finalized,
+        )
+    )
 
 
 class _PagesWritten:
