@@ -170,6 +170,18 @@ class PagePreparer:
                 charset = "utf-8"
             if charset not in _UTF8:
                 return None, text
+        refs = self.sharder.references(text, document)
+        if self.rewrite:
+            rewritten = self._rewritten(text, data, document, refs, direct)
+            if rewritten is not None:
+                return rewritten
+        return self._scanned(text, len(data), refs), text
+
+    def _rewritten(
+        self, text: str, data: bytes, document: str, refs: list[RefSpan], direct: bool
+    ) -> Prepared | None:
+        """:meth:`prepare` for a page rewritten with the manifest's hosts; None when
+        it loads a file the manifest does not place."""
         sharder = self.sharder
         prefix = self.settings.url_prefix
         keys = self._keys
@@ -179,9 +191,6 @@ class PagePreparer:
         cors: set[str] = set()
         crossorigin: list[tuple[int, str]] = []
         replacements: list[tuple[int, int, str, str, int]] = []
-        refs = sharder.references(text, document)
-        if not self.rewrite:
-            return self._scanned(text, len(data), refs), text
         for start, end, key, path, suffix, in_cors, at in refs:
             found = keys.get(key)
             if found is None:
@@ -190,8 +199,7 @@ class PagePreparer:
             if is_style:
                 styles.add(key)
             if host is None:
-                # A new or missing file: the end of the build places or reports it.
-                return self._scanned(text, len(data), refs), text
+                return None  # a new or missing file: the end of the build places or reports it
             if not host:
                 links[key] = None  # a page or an excluded file: never sharded
                 continue
