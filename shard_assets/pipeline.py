@@ -106,6 +106,8 @@ class BuildResult:
     notes: tuple[str, ...] = ()
     in_memory: int = 0
     scanned: int = 0
+    direct_pages: tuple[PageSpread, ...] = ()
+    """Each page's own assets (not through its stylesheets) by host, for the report."""
 
 
 def is_page(key: str) -> bool:
@@ -486,7 +488,8 @@ class Collected:
     :data:`SPAN_BUDGET`, when pass two scans it again), and ``in_memory`` maps the
     pages a generator plugin already rewrote in memory to their count of changed
     URLs: pass two skips them. ``scanned`` counts the documents whose references
-    came from the generator's text, not from reading them.
+    came from the generator's text, not from reading them. ``direct`` holds, for
+    each page in ``pages``, the ids of the assets it references itself.
     """
 
     assets: tuple[str, ...]
@@ -500,6 +503,7 @@ class Collected:
     spans: Mapping[str, tuple[Stamp, array[int] | None]] = field(default_factory=dict)
     in_memory: Mapping[str, int] = field(default_factory=dict)
     scanned: int = 0
+    direct: tuple[array[int], ...] = ()
 
 
 class _Merge:
@@ -589,6 +593,7 @@ class _Merge:
         return Collected(
             assets=tuple(self.ids),
             pages=tuple(pages),
+            direct=tuple(own for _, own, _ in self.page_refs),
             css_sizes=self.css_sizes,
             missing=tuple(self.missing),
             skipped=tuple(self.skipped),
@@ -975,6 +980,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         notes=plan.notes,
         in_memory=in_memory,
         scanned=collected.scanned,
+        direct_pages=page_spreads(collected, plan.assignment, plan.settings, direct=True),
     )
 
 
@@ -1020,15 +1026,19 @@ def shard_site(
 
 
 def page_spreads(
-    collected: Collected, assignment: Assignment, settings: Settings
+    collected: Collected, assignment: Assignment, settings: Settings, *, direct: bool = False
 ) -> tuple[PageSpread, ...]:
-    """How each page's asset requests split over the configured hosts."""
+    """How each page's asset requests split over the configured hosts (``direct``:
+    only the assets the page references itself, not through its stylesheets)."""
     index = {name: i for i, name in enumerate(settings.host_names)}
     host_of = [index[assignment.hosts_by_asset[key]] for key in collected.assets]
     pinned = set(assignment.pinned)
     is_pinned = [key in pinned for key in collected.assets]
     spreads = []
-    for page, ids in collected.pages:
+    pages = collected.pages
+    if direct:
+        pages = tuple((page, own) for (page, _), own in zip(pages, collected.direct, strict=True))
+    for page, ids in pages:
         by_host = [0] * len(index)
         pinned_by_host = [0] * len(index)
         for i in ids:

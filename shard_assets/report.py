@@ -4,7 +4,9 @@
 per host, the assets and their bytes against the host's fair share, the gate's
 verdict (:func:`shard_assets.balance.balance_report`), how each page's own assets
 are spread (found with the pipeline's :class:`Sharder`, so the report sees exactly
-what a build rewrites) and, given an earlier manifest, which assets moved and why.
+what a build rewrites; after a build, ``report: true`` takes them from the build
+instead of reading the pages again) and, given an earlier manifest, which assets
+moved and why.
 :func:`render_html` makes one self-contained file (inline SVG and CSS: it loads
 nothing, so it opens offline and from CI artifacts); :func:`render_text` is a table
 for terminals and CI logs, and :func:`render_json` the same numbers for tools.
@@ -26,11 +28,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .balance import BalanceReport, balance_report, shares
+from .balance import PageSpread as BalanceSpread
 from .config import Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
 from .files import atomic_write, decode_document
 from .manifest import Manifest, read_manifest
-from .pipeline import Sharder, is_page, take_inventory
+from .pipeline import BuildResult, Sharder, is_page, take_inventory
 
 REPORT_NAME = "shard-report.html"
 FORMATS = ("html", "text", "json")
@@ -172,11 +175,15 @@ def build_report(
     settings: Settings | None = None,
     since: Manifest | None = None,
     since_path: str | None = None,
+    pages: Sequence[BalanceSpread] | None = None,
 ) -> Report:
     """Read the manifest at ``manifest_path`` and the built site in ``output_dir``.
 
     ``settings`` (default: from the manifest) decides which references count;
-    ``since`` is an earlier manifest to compare with, named ``since_path``.
+    ``since`` is an earlier manifest to compare with, named ``since_path``. ``pages``
+    is each page's own assets by host as the build that wrote the manifest found
+    them (:attr:`shard_assets.pipeline.BuildResult.direct_pages`): then the pages
+    are not read again.
     """
     if not output_dir.is_dir():
         raise ConfigError(f"{output_dir}: no such folder; give the built site's output folder")
@@ -212,13 +219,18 @@ def build_report(
         )
         for row, share in zip(balance.rows, shares(manifest.hosts), strict=True)
     )
-    pages, stale = _page_spreads(output_dir, settings, manifest, assets)
+    if pages is None:
+        spreads, stale = _page_spreads(output_dir, settings, manifest, assets)
+    else:  # the build just pointed every reference at its manifest host
+        names = [h.name for h in manifest.hosts]
+        found = [(p.page, dict(zip(names, p.by_host, strict=True))) for p in pages if p.requests]
+        spreads, stale = _sorted_spreads(found, manifest), 0
     return Report(
         manifest=str(manifest_path),
         output_dir=str(output_dir),
         balance=balance,
         hosts=hosts,
-        pages=pages,
+        pages=spreads,
         missing=tuple(missing),
         stale=stale,
         since=since_path if since is not None else None,
@@ -233,9 +245,7 @@ def _page_spreads(
     """Every page's spread, least even first, and how many references do not name
     the manifest's host (the output is older or newer than the manifest)."""
     sharder = Sharder(settings, [h.name for h in manifest.hosts])
-    names = [h.name for h in manifest.hosts]
-    host_shares = list(zip(names, shares(manifest.hosts), strict=True))
-    spreads: list[PageSpread] = []
+    found: list[tuple[str, Mapping[str, int]]] = []
     stale = 0
     for document in take_inventory(output_dir).documents:
         if not is_page(document):
@@ -252,13 +262,25 @@ def _page_spreads(
             keys.add(ref.key)
             if _url_host(text[ref.start : ref.end]) != host.lower():
                 stale += 1
-        if not keys:
-            continue
-        counts = Counter(assets[k] for k in keys)
-        excess = max(counts[name] - math.ceil(len(keys) * share) for name, share in host_shares)
-        spreads.append(PageSpread(document, tuple((n, counts[n]) for n in names), max(0, excess)))
+        if keys:
+            found.append((document, Counter(assets[k] for k in keys)))
+    return _sorted_spreads(found, manifest), stale
+
+
+def _sorted_spreads(
+    pages: Iterable[tuple[str, Mapping[str, int]]], manifest: Manifest
+) -> tuple[PageSpread, ...]:
+    """Each page's spread from its assets per host, least even first."""
+    names = [h.name for h in manifest.hosts]
+    host_shares = list(zip(names, shares(manifest.hosts), strict=True))
+    spreads: list[PageSpread] = []
+    for document, counts in pages:
+        total = sum(counts.values())
+        excess = max(counts.get(name, 0) - math.ceil(total * share) for name, share in host_shares)
+        by_host = tuple((n, counts.get(n, 0)) for n in names)
+        spreads.append(PageSpread(document, by_host, max(0, excess)))
     spreads.sort(key=lambda p: (-p.excess, -p.busiest[1], p.page))
-    return tuple(spreads), stale
+    return tuple(spreads)
 
 
 def _url_host(url: str) -> str | None:
@@ -289,10 +311,13 @@ def diff_manifests(old: Manifest, new: Manifest) -> tuple[Change, ...]:
     return tuple(changes)
 
 
-def write_build_report(output_dir: Path, settings: Settings, previous: Manifest | None) -> Path:
+def write_build_report(
+    output_dir: Path, settings: Settings, previous: Manifest | None, result: BuildResult
+) -> Path:
     """After a build: write the HTML report beside the manifest; return its path.
 
-    ``previous`` is the manifest as it was before the build (None on a first build).
+    ``previous`` is the manifest as it was before the build (None on a first build);
+    ``result`` the build's, whose page spreads spare reading the pages again.
     """
     report = build_report(
         output_dir,
@@ -300,6 +325,7 @@ def write_build_report(output_dir: Path, settings: Settings, previous: Manifest 
         settings=settings,
         since=previous,
         since_path="the previous build" if previous is not None else None,
+        pages=result.direct_pages,
     )
     path = settings.manifest.with_name(REPORT_NAME)
     try:

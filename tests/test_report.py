@@ -204,6 +204,23 @@ def test_html_is_self_contained(site: Path, built: Settings) -> None:
     assert "default-src 'none'" in page
 
 
+@pytest.mark.parametrize("pin", [{}, {"img/photo-00*.png": "cdn2.example.com"}])
+def test_a_build_report_from_the_builds_spreads_is_the_one_read_from_disk(
+    site: Path, make_settings: Factory, pin: dict[str, str]
+) -> None:
+    # The plugins' report: true passes the build's own page spreads, so the pages are
+    # not read a second time; the report must be the one a reading gives.
+    (site / "blog" / "extra.html").write_text(
+        '<link rel="stylesheet" href="../css/site.css"><img src="../img/photo-001.png">'
+    )
+    settings = make_settings(pin=pin)
+    result = shard_site(site, settings)
+    from_build = build_report(site, settings.manifest, settings=settings, pages=result.direct_pages)
+    from_disk = build_report(site, settings.manifest, settings=settings)
+    assert render_json(from_build) == render_json(from_disk)
+    assert len(from_disk.pages) == 4
+
+
 # ------------------------------------------------------------------------------ CLI
 
 

@@ -159,7 +159,9 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
                 in_memory=pages,
             )
             if self.settings.report:
-                report = write_build_report(Path(config.site_dir), self.settings, pages.previous)
+                report = write_build_report(
+                    Path(config.site_dir), self.settings, pages.previous, result
+                )
                 log.info(f"report: {report}")
         except ShardAssetsError as error:
             raise PluginError(str(error)) from None

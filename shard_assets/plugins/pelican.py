@@ -214,7 +214,7 @@ def _on_finalized(pelican: Any) -> None:
             in_memory=pages,
         )
         report = (
-            write_build_report(Path(pelican.output_path), settings, pages.previous)
+            write_build_report(Path(pelican.output_path), settings, pages.previous, result)
             if settings.report
             else None
         )
