@@ -40,11 +40,13 @@ from .report import (
     FORMATS,
     REPORT_NAME,
     build_report,
+    default_report_path,
     load_manifest,
     render_html,
     render_json,
     render_text,
     report_settings,
+    write_report,
 )
 
 Command = Callable[[argparse.Namespace], int]
@@ -366,16 +368,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
     text = render(report)
     output: Path | None = args.output
     if output is None and args.format == "html":
-        output = args.manifest.with_name(REPORT_NAME)
+        output = default_report_path(args.manifest)
     if output is None:
         sys.stdout.write(text)
         return 0
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(
-            f"{output}: cannot write the report ({error.strerror}); give another --output"
-        ) from None
+    write_report(output, text, "give another --output", ConfigError)
     print(f"shard-assets: wrote {output}")
     return 0
 

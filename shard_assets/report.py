@@ -327,15 +327,27 @@ def write_build_report(
         since_path="the previous build" if previous is not None else None,
         pages=result.direct_pages,
     )
-    path = settings.manifest.with_name(REPORT_NAME)
-    try:
-        atomic_write(path, render_html(report).encode("utf-8"))
-    except OSError as error:
-        raise ShardAssetsError(
-            f"{path}: cannot write the report ({error.strerror}); make the manifest's folder "
-            "writable or set 'report' to false"
-        ) from None
+    path = default_report_path(settings.manifest)
+    write_report(
+        path, render_html(report), "make the manifest's folder writable or set 'report' to false"
+    )
     return path
+
+
+def default_report_path(manifest: Path) -> Path:
+    """Where the HTML report goes unless told: beside the manifest."""
+    return manifest.with_name(REPORT_NAME)
+
+
+def write_report(
+    path: Path, text: str, fix: str, error: type[ShardAssetsError] = ShardAssetsError
+) -> None:
+    """Write ``text`` to ``path`` atomically; a failure raises ``error``, naming the
+    file and ``fix``."""
+    try:
+        atomic_write(path, text.encode("utf-8"))
+    except OSError as failure:
+        raise error(f"{path}: cannot write the report ({failure.strerror}); {fix}") from None
 
 
 # ---------------------------------------------------------------------------- text
