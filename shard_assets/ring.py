@@ -68,6 +68,9 @@ class Ring:
         ordered = sorted(owner_of)
         self.points: tuple[int, ...] = tuple(ordered)
         self.owners: tuple[int, ...] = tuple(owner_of[p] for p in ordered)
+        # Never empty: the heaviest host has at least 1/N of the weight, so at least
+        # DIGESTS_PER_HOST digests.
+        assert self.points
         self._walks: dict[int, tuple[int, ...]] = {}
 
     def position(self, key: str) -> int:
@@ -77,8 +80,6 @@ class Ring:
 
     def first(self, key: str) -> int:
         """Index of the host that the plain ring (no load bound) assigns to ``key``."""
-        if not self.points:
-            return 0
         return self.owners[self.position(key)]
 
     def lookup(self, key: str) -> str:
@@ -91,7 +92,7 @@ class Ring:
         Hosts with no points on the ring (a tiny weight) come last, in configured
         order, so a bounded-load pass can always find a host with room.
         """
-        start = self.position(key) if self.points else 0
+        start = self.position(key)
         walk = self._walks.get(start)
         if walk is None:
             walk = self._walk_from(start)
