@@ -106,8 +106,9 @@ class BuildResult:
     notes: tuple[str, ...] = ()
     in_memory: int = 0
     scanned: int = 0
-    direct_pages: tuple[PageSpread, ...] = ()
-    """Each page's own assets (not through its stylesheets) by host, for the report."""
+    direct_pages: tuple[PageSpread, ...] | None = None
+    """Each page's own assets (not through its stylesheets) by host, for ``report``
+    (None when it is off)."""
 
 
 def is_page(key: str) -> bool:
@@ -980,7 +981,11 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         notes=plan.notes,
         in_memory=in_memory,
         scanned=collected.scanned,
-        direct_pages=page_spreads(collected, plan.assignment, plan.settings, direct=True),
+        direct_pages=(
+            page_spreads(collected, plan.assignment, plan.settings, direct=True)
+            if plan.settings.report
+            else None
+        ),
     )
 
 

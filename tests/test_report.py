@@ -213,8 +213,9 @@ def test_a_build_report_from_the_builds_spreads_is_the_one_read_from_disk(
     (site / "blog" / "extra.html").write_text(
         '<link rel="stylesheet" href="../css/site.css"><img src="../img/photo-001.png">'
     )
-    settings = make_settings(pin=pin)
+    settings = make_settings(pin=pin, report=True)
     result = shard_site(site, settings)
+    assert result.direct_pages is not None  # kept for the report only when it is on
     from_build = build_report(site, settings.manifest, settings=settings, pages=result.direct_pages)
     from_disk = build_report(site, settings.manifest, settings=settings)
     assert render_json(from_build) == render_json(from_disk)
