@@ -74,9 +74,7 @@ def placement_order(assets: Iterable[str], loads: Mapping[str, int] | None = Non
 
     With unit loads (``balance_by: count``) that is key hash, then path.
     """
-    if loads is None:
-        return sorted(assets, key=lambda a: (key_hash(a), a))
-    return sorted(assets, key=lambda a: (-loads.get(a, 1), key_hash(a), a))
+    return sorted(assets, key=lambda a: (-(loads.get(a, 1) if loads else 1), key_hash(a), a))
 
 
 def resolve_pins(assets: Iterable[str], pins: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -147,11 +145,17 @@ class _State:
         return self.load[host] == 0 or self.load[host] + size <= self.target[host]
 
     def first_with_room(
-        self, asset: str, allowed: set[str] | None = None, exclude: str | None = None
+        self,
+        asset: str,
+        allowed: set[str] | None = None,
+        exclude: str | None = None,
+        *,
+        fallback: bool = True,
     ) -> str | None:
         """The first host in ``asset``'s preference where it fits under its fair share
-        (or that is empty), else the first still below its fair share, else the first
-        below its cap; None when none exists among ``allowed`` minus ``exclude``."""
+        (or that is empty), else (with ``fallback``) the first still below its fair
+        share, else the first below its cap; None when none exists among ``allowed``
+        minus ``exclude``."""
         size = self.size(asset)
         walked: list[str] = []
         for index in self.placement.preference(asset):  # lazy for jump: stop at the first fit
@@ -161,6 +165,8 @@ class _State:
             if self.fits(host, size):
                 return host
             walked.append(host)
+        if not fallback:
+            return None
         for room in (self.target, self.limit):
             for candidate in walked:
                 if self.load[candidate] < room[candidate]:
@@ -267,8 +273,8 @@ def _move_to_new_hosts(
         if asset in pinned or state.names[state.placement.first(asset)] not in new_hosts:
             continue
         if bounded:
-            target = state.first_with_room(asset, allowed=new_hosts)
-            if target is None or not state.fits(target, state.size(asset)):
+            target = state.first_with_room(asset, allowed=new_hosts, fallback=False)
+            if target is None:
                 continue
         else:
             target = state.names[state.placement.first(asset)]
@@ -304,10 +310,13 @@ def _relieve_hosts_over_cap(
         for i, asset in enumerate(movable):
             if within_cap(state.load[host], state.limit[host], len(movable) - i, largest_from[i]):
                 break
+            # Added hosts first: only where the asset fits, unless only they may take it.
             target = (
-                state.first_with_room(asset, allowed=new_hosts, exclude=host) if new_hosts else None
+                state.first_with_room(asset, allowed=new_hosts, exclude=host, fallback=only_new)
+                if new_hosts
+                else None
             )
-            if (target is None or not state.fits(target, state.size(asset))) and not only_new:
+            if target is None and not only_new:
                 target = state.first_with_room(asset, exclude=host)
             if target is None:
                 break
