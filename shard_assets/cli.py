@@ -22,7 +22,7 @@ from typing import TextIO
 from . import __version__
 from .algorithms import ALGORITHMS
 from .balance import MEASURES
-from .config import Settings, load_settings
+from .config import KNOWN_SETTINGS, SCHEMES, Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
 from .manifest import read_manifest
 from .parallel import default_jobs
@@ -54,6 +54,13 @@ Command = Callable[[argparse.Namespace], int]
 
 def _add_settings_arguments(parser: argparse.ArgumentParser, hosts_required: bool = True) -> None:
     """The flags that mirror the settings of the plugins."""
+    _add_site_arguments(parser, hosts_required)
+    _add_build_arguments(parser)
+
+
+def _add_site_arguments(parser: argparse.ArgumentParser, hosts_required: bool = True) -> None:
+    """The flags that say which references count and where they should point (all
+    that ``verify`` reads)."""
     parser.add_argument(
         "--host",
         dest="hosts",
@@ -65,10 +72,6 @@ def _add_settings_arguments(parser: argparse.ArgumentParser, hosts_required: boo
     parser.add_argument(
         "--manifest", default="shard-manifest.json", help="manifest path (default: %(default)s)"
     )
-    parser.add_argument(
-        "--max-imbalance", type=float, default=0.10, help="the gate (default: %(default)s)"
-    )
-    parser.add_argument("--scheme", default="https", choices=["https", "http", "relative"])
     parser.add_argument("--site-url", help="the site's public URL, e.g. https://example.org/docs/")
     parser.add_argument(
         "--exclude",
@@ -85,6 +88,14 @@ def _add_settings_arguments(parser: argparse.ArgumentParser, hosts_required: boo
         metavar="TAG[ATTR]",
         help="also rewrite this attribute, e.g. 'img[data-src]' (repeatable)",
     )
+
+
+def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags that say how a build places, rewrites and checks."""
+    parser.add_argument(
+        "--max-imbalance", type=float, default=0.10, help="the gate (default: %(default)s)"
+    )
+    parser.add_argument("--scheme", default=SCHEMES[0], choices=SCHEMES)
     parser.add_argument("--strict", action="store_true", help="fail on references to missing files")
     parser.add_argument(
         "--preconnect",
@@ -155,27 +166,13 @@ def _jobs(value: str) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(
-        {
-            "hosts": _hosts(args.hosts),
-            "manifest": args.manifest,
-            "max_imbalance": args.max_imbalance,
-            "scheme": args.scheme,
-            "site_url": args.site_url,
-            "exclude": args.exclude,
-            "attributes": args.attributes,
-            "strict": args.strict,
-            "locked": args.locked,
-            "preconnect": args.preconnect,
-            "algorithm": args.algorithm,
-            "bounded": args.bounded,
-            "balance_by": args.balance_by,
-            "pin": _pins(args.pins),
-            "max_page_imbalance": args.max_page_imbalance,
-        },
-        base_dir=Path.cwd(),
-        source="command line",
-    )
+    """The settings the command's flags give (a setting without a flag keeps its default)."""
+    given = vars(args)
+    options = {name: given[name] for name in KNOWN_SETTINGS if name in given}
+    options["hosts"] = _hosts(args.hosts)
+    if "pins" in given:
+        options["pin"] = _pins(given["pins"])
+    return load_settings(options, base_dir=Path.cwd(), source="command line")
 
 
 def _pins(values: Sequence[str]) -> dict[str, str]:
@@ -455,7 +452,7 @@ def _parser() -> argparse.ArgumentParser:
         "names an unconfigured host or a missing file, and that nothing still loads a "
         "site-local asset from the origin. Exit 1 with the list of findings otherwise.",
     )
-    _add_settings_arguments(verify)
+    _add_site_arguments(verify)
     verify.add_argument("--quiet", action="store_true", help="print only findings")
     report = _subcommand(
         commands,
