@@ -779,7 +779,12 @@ def plan_build(
     """
     previous = in_memory.previous if in_memory else read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
-    sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
+    # The generator plugin's sharder was made for the same settings and manifest.
+    sharder = (
+        in_memory.preparer.sharder
+        if in_memory
+        else Sharder(settings, [h.name for h in previous.hosts] if previous else ())
+    )
     done = in_memory.finished(inventory, sharder) if in_memory else {}
     collected = collect(
         sharder,
