@@ -27,15 +27,14 @@ import math
 import os
 import platform
 import statistics
-import struct
 import sys
 import tempfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from playwright.sync_api import Browser, sync_playwright
 
+from benchmarks.sites import encode_png
 from shard_assets.config import load_settings
 from shard_assets.pipeline import shard_site
 from tests.browser import find_chromium, launch
@@ -46,24 +45,8 @@ HOST_COUNTS = (0, 2, 4, 8)
 
 def png(seed: int, size: int = 48) -> bytes:
     """A real, decodable ``size`` x ``size`` gradient PNG, different for each seed."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    rows = b"".join(
-        b"\x00"
-        + b"".join(
-            bytes(((x * 5 + seed * 13) % 256, y * 5 % 256, seed * 29 % 256)) for x in range(size)
-        )
-        for y in range(size)
-    )
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
+    return encode_png(
+        size, size, lambda x, y: bytes(((x * 5 + seed * 13) % 256, y * 5 % 256, seed * 29 % 256))
     )
 
 

@@ -12,6 +12,7 @@ import random
 import shutil
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,14 +69,19 @@ WORDS = tuple(
 
 def png(seed: int) -> bytes:
     """A small, real PNG (distinct bytes per seed)."""
+    rgb = bytes((seed % 256, (seed * 7) % 256, (seed * 13) % 256))
+    return encode_png(8, 8, lambda x, y: rgb)
+
+
+def encode_png(width: int, height: int, pixel: Callable[[int, int], bytes]) -> bytes:
+    """A real, decodable RGB PNG whose pixel at (x, y) is ``pixel(x, y)`` (3 bytes)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    rgb = bytes((seed % 256, (seed * 7) % 256, (seed * 13) % 256))
-    rows = b"".join(b"\x00" + rgb * 8 for _ in range(8))
-    header = struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"".join(pixel(x, y) for x in range(width)) for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", header)
