@@ -1,8 +1,9 @@
 """The ``shard-assets`` command: a thin layer over the library.
 
 Exit codes: 0 success, 1 the build failed (gate, missing files in strict mode, a
-manifest problem), 2 a usage or configuration mistake. Errors are one clean message,
-never a traceback.
+manifest problem, a fault of the machine such as a full disk), 2 a usage or
+configuration mistake, 130 Ctrl-C, 143 SIGTERM. Errors are one clean message, never a
+traceback; a usage mistake prints the error, a one-line usage and where to see more.
 
 Each subcommand is a ``_cmd_<name>(args) -> int`` function registered in
 :func:`_parser`; the settings flags, shared by every subcommand that needs them,
@@ -17,13 +18,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from . import __version__
 from .algorithms import ALGORITHMS
 from .balance import MEASURES
 from .config import KNOWN_SETTINGS, SCHEMES, Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
+from .interrupts import describe, exit_status, interrupts_raise
 from .manifest import read_manifest
 from .parallel import default_jobs
 from .pipeline import (
@@ -50,6 +52,43 @@ from .report import (
 )
 
 Command = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage mistakes are three lines: the error, a short
+    usage (the arguments that must be given, then ``[options]``) and where to see
+    every option."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            2,
+            f"{self.prog}: error: {message}\nusage: {self.short_usage()}\n"
+            f"see '{self.prog} --help' for every option\n",
+        )
+
+    def short_usage(self) -> str:
+        """The program, its required arguments, and ``[options]`` for the rest."""
+        formatter = self._get_formatter()
+        parts = [self.prog]
+        optional = False
+        for action in self._actions:
+            if not action.option_strings:
+                metavar = formatter._get_default_metavar_for_positional(action)
+                parts.append(formatter._format_args(action, metavar))
+            elif action.required:
+                metavar = formatter._get_default_metavar_for_optional(action)
+                parts.append(
+                    f"{action.option_strings[-1]} {formatter._format_args(action, metavar)}"
+                )
+            else:
+                optional = True
+        if optional:
+            parts.insert(1, "[options]")
+        return " ".join(parts)
+
+
+def _add_quiet_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help=help)
 
 
 def _add_settings_arguments(parser: argparse.ArgumentParser, hosts_required: bool = True) -> None:
@@ -146,6 +185,7 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_jobs_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
+        "-j",
         "--jobs",
         type=_jobs,
         default=default_jobs(),
@@ -375,7 +415,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _subcommand(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    commands: argparse._SubParsersAction[_Parser],
     name: str,
     run: Command,
     *,
@@ -390,7 +430,7 @@ def _subcommand(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="shard-assets",
         description="Shard a built static site's asset URLs over several CDN hostnames.",
     )
@@ -407,11 +447,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_jobs_argument(build)
     _add_settings_arguments(build)
-    build.add_argument(
-        "--quiet",
-        action="store_true",
-        help="print only warnings and errors (no summary, no progress bar)",
-    )
+    _add_quiet_argument(build, "print only warnings and errors (no summary, no progress bar)")
 
     plan = _subcommand(
         commands,
@@ -439,8 +475,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_jobs_argument(rebalance)
     _add_settings_arguments(rebalance)
-    rebalance.add_argument("--dry-run", action="store_true", help="only show what would move")
-    rebalance.add_argument("--quiet", action="store_true", help="print only warnings and errors")
+    rebalance.add_argument("-n", "--dry-run", action="store_true", help="only show what would move")
+    _add_quiet_argument(rebalance, "print only warnings and errors")
 
     verify = _subcommand(
         commands,
@@ -453,7 +489,7 @@ def _parser() -> argparse.ArgumentParser:
         "site-local asset from the origin. Exit 1 with the list of findings otherwise.",
     )
     _add_site_arguments(verify)
-    verify.add_argument("--quiet", action="store_true", help="print only findings")
+    _add_quiet_argument(verify, "print only findings")
     report = _subcommand(
         commands,
         "report",
@@ -474,6 +510,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--format", choices=FORMATS, default="html", help="default: html")
     report.add_argument(
+        "-o",
         "--output",
         type=Path,
         metavar="FILE",
@@ -496,14 +533,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     run: Command = args.run
-    try:
-        return run(args)
-    except ConfigError as error:
-        print(f"shard-assets: error: {error}", file=sys.stderr)
-        return 2
-    except ShardAssetsError as error:
-        print(error, file=sys.stderr)
-        return 1
+    with interrupts_raise():
+        try:
+            return run(args)
+        except ConfigError as error:
+            print(f"shard-assets: error: {error}", file=sys.stderr)
+            return 2
+        except ShardAssetsError as error:
+            print(error, file=sys.stderr)
+            return 1
+        except KeyboardInterrupt as error:
+            print(describe(error), file=sys.stderr)
+            return exit_status(error)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,9 @@ traceback.
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class ShardAssetsError(Exception):
     """Base class: anything shard-assets reports as a user-facing failure."""
@@ -45,3 +48,69 @@ class LockHeldError(ShardAssetsError):
 
 class VerifyError(ShardAssetsError):
     """``verify`` found references that are not sharded as the manifest says."""
+
+
+class MissingFolderError(ConfigError):
+    """The output folder to shard does not exist (or is not a folder)."""
+
+
+class FaultError(ShardAssetsError):
+    """The machine failed the build: the disk is full, a file cannot be replaced, a
+    folder vanished. ``path`` is the file at fault, ``reason`` the OS error in words,
+    ``state`` what the output and the manifest hold now, ``fix`` what to do."""
+
+    def __init__(self, path: str, reason: str, state: str, fix: str) -> None:
+        super().__init__(f"shard-assets: {path}: {reason}.\n  {state}.\n  {fix}.")
+        self.path = path
+        self.reason = reason
+        self.state = state
+        self.fix = fix
+
+
+#: What to do about an OS error, by errno; the others get :data:`_FIX_OTHER`.
+_FIXES = {
+    errno.ENOSPC: "Free space on that disk and run the build again: it finishes the job",
+    errno.EDQUOT: "Free space (or raise the disk quota) and run the build again: it finishes "
+    "the job",
+    errno.EACCES: "Make it writable (chmod u+w) and run the build again: it finishes the job",
+    errno.EPERM: "Make it writable (chattr -i if it is immutable, chmod u+w otherwise) and "
+    "run the build again: it finishes the job",
+    errno.EROFS: "Mount that filesystem read-write and run the build again: it finishes the job",
+    errno.ENOENT: "It disappeared during the build (was the output folder removed or built "
+    "again meanwhile?): build the site again, then shard it",
+}
+_FIX_OTHER = "Fix the cause and run the build again: it finishes the job"
+
+
+def fault(
+    error: OSError,
+    state: str,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    needs: int = 0,
+) -> FaultError:
+    """The :class:`FaultError` for ``error``, with ``state`` saying what the files hold
+    and ``needs`` how many bytes the build writes before it replaces a file (said when
+    the disk is full)."""
+    reason = os.strerror(error.errno).lower() if error.errno else str(error)
+    where = path if path is not None else error.filename
+    fix = _FIXES.get(error.errno or 0, _FIX_OTHER)
+    if needs and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = fix.replace(
+            " and run",
+            f" (the build needs about {_size(needs)} for new copies of the files it "
+            "changes) and run",
+            1,
+        )
+    return FaultError(
+        "a file of the build" if where is None else os.fsdecode(where), reason, state, fix
+    )
+
+
+def _size(count: int) -> str:
+    size, unit = count / 1024, "KB"
+    for bigger in ("MB", "GB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, bigger
+    return f"{size:.1f} {unit}"

@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import os
 import re
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LockHeldError
+from .errors import LockHeldError, fault
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: builds are not locked there
     fcntl = None  # type: ignore[assignment]
+
+#: The state of the files after a build that failed before it wrote anything.
+NOTHING_WRITTEN = "Nothing was written: the output and the manifest are as they were"
 
 #: The temporary files :func:`atomic_write` creates; a build that was killed may
 #: leave one behind, and the next build deletes it.
@@ -106,21 +111,137 @@ def write_temporary(path: Path, data: bytes, *, sync: bool = True) -> str:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    fd, temp = tempfile.mkstemp(
-        prefix=f".{path.name}.shard-assets-", suffix=".tmp", dir=path.parent
-    )
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            if sync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-    except BaseException:
+        fd, temp = tempfile.mkstemp(
+            prefix=f".{path.name}.shard-assets-", suffix=".tmp", dir=path.parent
+        )
+    except OSError as error:
+        raise _naming(error, path) from None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+        os.fchmod(fd, mode)
+    except BaseException as error:
+        os.close(fd)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
+        if isinstance(error, OSError):
+            raise _naming(error, path) from None
         raise
+    os.close(fd)
     return temp
+
+
+def _naming(error: OSError, path: Path) -> OSError:
+    """``error`` naming ``path`` (the file the user knows), not a temporary file."""
+    return OSError(error.errno, error.strerror, str(path))
+
+
+class StagedFiles:
+    """Files replaced together, in two phases.
+
+    Every new content is first written to a temporary file beside its target
+    (:meth:`stage`, or :meth:`add` for one written elsewhere); only when all were
+    written are they renamed over their targets, in the order staged (:meth:`commit`).
+    A fault or an interrupt while writing leaves every target as it was
+    (:meth:`discard` removes the temporary files); one during the renames leaves each
+    target old or new, and :attr:`replaced` says how many are new.
+
+    Why this order: a full disk or an unwritable folder fails a write, and the writes
+    come first, so they fail before any file changed. Renames only fail on a file that
+    cannot be replaced (checked while writing, see :func:`ensure_replaceable`) or a
+    folder removed meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[str, Path]] = []
+        #: Files staged to be renamed after all the others (the manifest).
+        self.last: list[tuple[str, Path]] = []
+        self.has_last = False
+        self.replaced = 0
+        self.committing = False
+
+    def __len__(self) -> int:
+        return len(self.pending) + len(self.last)
+
+    def add(self, temp: str, target: Path) -> None:
+        """Rename ``temp`` over ``target`` at :meth:`commit`."""
+        self.pending.append((temp, target))
+
+    def stage(self, target: Path, data: bytes, *, sync: bool = False, last: bool = False) -> None:
+        """Write ``data`` to a temporary file beside ``target``, to replace it at
+        :meth:`commit` (after every other file, with ``last``)."""
+        temp = write_temporary(target, data, sync=sync)
+        if last:
+            self.last.append((temp, target))
+            self.has_last = True
+        else:
+            self.add(temp, target)
+
+    def commit(self) -> None:
+        """Rename every temporary file over its target, in order; on a fault, remove
+        the temporary files not renamed yet and raise (naming the target)."""
+        self.committing = True
+        self.pending += self.last
+        self.last = []
+        try:
+            for temp, target in self.pending[self.replaced :]:
+                try:
+                    os.replace(temp, target)
+                except OSError as error:
+                    raise _naming(error, target) from None
+                self.replaced += 1
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        """Remove the temporary files not renamed yet."""
+        for temp, _ in (*self.pending[self.replaced :], *self.last):
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+
+
+def remove_temporaries(folders: Iterable[Path]) -> None:
+    """Remove this tool's temporary files in ``folders`` (after a failed or interrupted
+    build: worker processes may have written some the build never heard of)."""
+    for folder in folders:
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                if TEMP_FILE.fullmatch(entry.name):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+
+
+#: ``FS_IOC_GETFLAGS`` and the inode flags that stop a rename over a file even for root.
+_FS_IOC_GETFLAGS = 0x80086601
+_IMMUTABLE_OR_APPEND_ONLY = 0x10 | 0x20
+
+
+def ensure_replaceable(path: Path) -> None:
+    """Raise :class:`PermissionError` when ``path`` is immutable or append-only (Linux
+    ``chattr +i``/``+a``), so that the renames of :class:`StagedFiles` do not fail
+    half-way. Where the flags cannot be read, nothing is checked."""
+    if fcntl is None or not sys.platform.startswith("linux"):
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return  # the write or the rename says why
+    try:
+        flags = bytearray(8)
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, flags, True)
+    except OSError:
+        return  # a filesystem without inode flags
+    finally:
+        os.close(fd)
+    if int.from_bytes(flags[:4], sys.byteorder) & _IMMUTABLE_OR_APPEND_ONLY:
+        raise PermissionError(
+            errno.EPERM, "Operation not permitted (the file is immutable or append-only)", str(path)
+        )
 
 
 #: File descriptors of the locks this process holds. A forked worker closes its
@@ -153,7 +274,10 @@ def manifest_lock(manifest: Path) -> Iterator[None]:
         return
     path = manifest.with_name(f".{manifest.name}.lock")
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as error:
+            raise fault(error, NOTHING_WRITTEN) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -174,7 +298,7 @@ def manifest_lock(manifest: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # an immutable folder keeps it; it is unlocked
             os.unlink(path)
         _HELD_LOCKS.discard(fd)
         os.close(fd)

@@ -140,16 +140,24 @@ def render_manifest(manifest: Manifest) -> bytes:
     return text.encode("utf-8", "backslashreplace")
 
 
-def write_manifest(path: Path, manifest: Manifest) -> bool:
-    """Write ``manifest`` atomically; False (and no write) when the file already holds it."""
+def manifest_update(path: Path, manifest: Manifest) -> bytes | None:
+    """The bytes to write to ``path`` for ``manifest``; None when it already holds them."""
     data = render_manifest(manifest)
     try:
         if path.read_bytes() == data:
-            return False
+            return None
     except FileNotFoundError:
         pass
     except OSError as error:
         raise ManifestError(f"{path}: cannot read the manifest ({error.strerror})") from None
+    return data
+
+
+def write_manifest(path: Path, manifest: Manifest) -> bool:
+    """Write ``manifest`` atomically; False (and no write) when the file already holds it."""
+    data = manifest_update(path, manifest)
+    if data is None:
+        return False
     try:
         atomic_write(path, data)
     except OSError as error:

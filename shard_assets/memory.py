@@ -71,7 +71,7 @@ from pathlib import Path
 
 from .balance import balance_report
 from .config import Settings
-from .files import META_CHARSET, atomic_write, write_temporary
+from .files import META_CHARSET, StagedFiles, atomic_write, write_temporary
 from .html import RefSpan
 from .manifest import Manifest, read_manifest
 from .parallel import die_with_parent, start_pool
@@ -420,22 +420,31 @@ class InMemoryPages:
         self.release(records.keys() - done.keys())
         return done
 
-    def release(self, documents: Iterable[str]) -> None:
+    def release(self, documents: Iterable[str]) -> int:
         """Give up the prepared forms of ``documents``: each page is (again) as the
-        generator made it, unless something else changed it since it was written."""
+        generator made it, unless something else changed it since it was written.
+
+        Returns how many pages written directly could not be put back (a full disk):
+        they stay sharded with the manifest's hosts, each one whole."""
+        failed = 0
         for document in sorted(documents):
             record = self.pages.pop(document, None)
             if not isinstance(record, PageRecord):
                 continue
             if self.direct and self._intact(document, record):
-                self._put_back(document, record)
-            elif record.temp:
-                with contextlib.suppress(FileNotFoundError):
+                try:
+                    self._put_back(document, record)
+                except OSError:
+                    failed += 1
+            if record.temp:
+                with contextlib.suppress(OSError):
                     os.unlink(record.temp)
+        return failed
 
-    def commit(self, documents: Mapping[str, int]) -> None:
-        """Confirm the prepared pages of ``documents`` (each put in place atomically)
-        and give up the others (:meth:`release`)."""
+    def commit(self, documents: Mapping[str, int], staged: StagedFiles) -> None:
+        """Confirm the prepared pages of ``documents`` (each to be put in place by
+        ``staged``, with the build's other files) and give up the others
+        (:meth:`release`)."""
         for document in sorted(self.pages.keys() & documents.keys()):
             record = self.pages.pop(document)
             if not isinstance(record, PageRecord) or not record.temp:
@@ -444,16 +453,16 @@ class InMemoryPages:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(record.temp)
             else:
-                os.replace(record.temp, self.output_dir / document)
+                staged.add(record.temp, self.output_dir / document)
         self.release(list(self.pages))
 
-    def discard(self) -> None:
+    def discard(self) -> int:
         """Give up every prepared page: the build failed, the pages stay (or are put
-        back) as generated."""
+        back) as generated. Returns how many could not be put back (see :meth:`release`)."""
         with contextlib.suppress(Exception):  # a worker's failure was raised already
             self.drain()
         self.close()
-        self.release(list(self.pages))
+        return self.release(list(self.pages))
 
     def _put_back(self, document: str, record: PageRecord) -> None:
         """Put the generator's text of a page written directly back in place."""

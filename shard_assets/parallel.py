@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
@@ -52,7 +52,7 @@ def run_each(
     jobs: int,
     *,
     count: int,
-) -> Iterator[Result]:
+) -> Generator[Result, None, None]:
     """Yield ``function(context, item)`` for each item, in order, on up to ``jobs`` processes.
 
     ``count`` is the number of items (an iterable may be consumed lazily, so at
@@ -66,13 +66,19 @@ def run_each(
     batches = _batches(items, BATCH)
     with start_pool(jobs, _set_context, context) as pool:
         pending: deque[Future[list[Result]]] = deque()
-        for batch in itertools.islice(batches, jobs * IN_FLIGHT):
-            pending.append(pool.submit(_run_batch, function, batch))
-        while pending:
-            results = pending.popleft().result()
-            for batch in itertools.islice(batches, 1):
+        try:
+            for batch in itertools.islice(batches, jobs * IN_FLIGHT):
                 pending.append(pool.submit(_run_batch, function, batch))
-            yield from results
+            while pending:
+                results = pending.popleft().result()
+                for batch in itertools.islice(batches, 1):
+                    pending.append(pool.submit(_run_batch, function, batch))
+                yield from results
+        except BaseException:
+            # A fault, an interrupt, or the caller stopped: the workers finish the
+            # batch at hand and take no other, so nothing writes after this returns.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def start_pool(
@@ -114,7 +120,11 @@ def _set_context(context: object, parent: int) -> None:
 
 def die_with_parent(parent: int) -> None:
     """Have the kernel kill this worker when the build's process dies (Linux), so a
-    killed build leaves no worker writing files behind it."""
+    killed build leaves no worker writing files behind it; and leave Ctrl-C and
+    SIGTERM to the parent, which stops the workers and cleans up (a terminal sends
+    Ctrl-C to every process of the group)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if not sys.platform.startswith("linux"):
         return
     try:

@@ -33,10 +33,27 @@ from .balance import (
 )
 from .config import Settings
 from .css import find_css_refs
-from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
-from .files import TEMP_FILE, Decoded, atomic_write, decode_document, manifest_lock
+from .errors import (
+    BalanceError,
+    LockedError,
+    ManifestError,
+    MissingAssetError,
+    MissingFolderError,
+    fault,
+)
+from .files import (
+    NOTHING_WRITTEN,
+    TEMP_FILE,
+    Decoded,
+    StagedFiles,
+    decode_document,
+    ensure_replaceable,
+    manifest_lock,
+    remove_temporaries,
+    write_temporary,
+)
 from .html import HtmlScanner, RefSpan, preconnect_point
-from .manifest import Manifest, read_manifest, render_manifest, write_manifest
+from .manifest import Manifest, manifest_update, read_manifest, render_manifest
 from .parallel import run_each
 from .ring import Host
 from .urls import Ref
@@ -437,25 +454,29 @@ class Rewrite:
     replacements: tuple[Replacement, ...] | None
 
 
-def rewrite_document(context: _Context, task: Rewrite) -> int:
-    """Pass two for one document: put the new URLs in and write it if one changed.
+def rewrite_document(context: _Context, task: Rewrite) -> tuple[str, int, str]:
+    """Pass two for one document: put the new URLs in and, if one changed, write the
+    document to a temporary file beside it (see :class:`shard_assets.files.StagedFiles`).
 
-    Returns how many URLs changed. A document that changed since pass one read it is
-    scanned again, with the assignment made for the build.
+    Returns the document, how many URLs changed and the temporary file ('' when none
+    changed). A document that changed since pass one read it is scanned again, with
+    the assignment made for the build.
     """
     decoded, stamp = _read(context.output_dir, task.document)
     if decoded is None:
-        return 0
+        return task.document, 0, ""
     sharder = context.sharder
     if task.replacements is None or stamp != task.stamp:
         text, count = sharder.rewrite(decoded.text, task.document, context.hosts_by_asset)
     else:
         text, count = sharder.splice(decoded.text, task.document, task.replacements)
-    if count:
-        # Atomic, not fsynced: the generator that just wrote the page did not sync it
-        # either, and a rename keeps every reader, and a killed build, to old or new.
-        atomic_write(context.output_dir / task.document, decoded.encode(text), sync=False)
-    return count
+    if not count:
+        return task.document, 0, ""
+    # Not fsynced: the generator that just wrote the page did not sync it either, and
+    # the rename keeps every reader, and a killed build, to old or new.
+    path = context.output_dir / task.document
+    ensure_replaceable(path)
+    return task.document, count, write_temporary(path, decoded.encode(text), sync=False)
 
 
 class _Lines:
@@ -922,17 +943,18 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
 
 
 def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -> BuildResult:
-    """Rewrite the documents and write the manifest, each file atomically.
+    """Rewrite the documents and write the manifest, in two phases: every new file is
+    written to a temporary file first, and they are renamed into place, the manifest
+    last, only when all were written (:class:`shard_assets.files.StagedFiles`).
 
     Only documents with asset references are opened again, and their URLs are put
-    in at the spans pass one found; ``jobs`` processes do that and write them. The
-    manifest is written last, by this process.
+    in at the spans pass one found; ``jobs`` processes do that and write them. A
+    fault raises :class:`shard_assets.errors.FaultError`, saying what state the files
+    are in; a fault or an interrupt before the renames leaves every file as it was.
     """
     collected = plan.collected or collect(plan.sharder, plan.output_dir, plan.inventory)
-    if plan.in_memory is not None:
-        plan.in_memory.commit(collected.in_memory)
     for stale in plan.inventory.stale:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             (plan.output_dir / stale).unlink()
     hosts_by_asset = plan.assignment.hosts_by_asset
     prefix = plan.settings.url_prefix
@@ -961,14 +983,33 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     rewritten = in_memory
     references = sum(collected.in_memory.values())
     total = len(collected.spans)
-    counts = run_each(rewrite_document, tasks(), context, jobs, count=total)
-    for done, count in enumerate(counts, 1):
-        if count:
-            rewritten += 1
-            references += count
-        if progress is not None:
-            progress("rewrite", done, total)
-    changed = write_manifest(plan.settings.manifest, plan.manifest)
+    staged = StagedFiles()
+    manifest = plan.settings.manifest
+    try:
+        with contextlib.closing(
+            run_each(rewrite_document, tasks(), context, jobs, count=total)
+        ) as results:
+            for done, (document, count, temp) in enumerate(results, 1):
+                if temp:
+                    staged.add(temp, plan.output_dir / document)
+                if count:
+                    rewritten += 1
+                    references += count
+                if progress is not None:
+                    progress("rewrite", done, total)
+        data = manifest_update(manifest, plan.manifest)
+        if data is not None:
+            staged.stage(manifest, data, sync=True, last=True)
+        if plan.in_memory is not None:
+            plan.in_memory.commit(collected.in_memory, staged)
+        staged.commit()
+    except BaseException as error:
+        state = _abandon(plan, staged)
+        if isinstance(error, OSError):
+            needs = sum(stamp[0] for stamp, _ in collected.spans.values())
+            raise fault(error, state, needs=needs) from None
+        error.add_note(state)
+        raise
     return BuildResult(
         assignment=plan.assignment,
         report=plan.report,
@@ -977,8 +1018,8 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         references=references,
         missing=plan.missing,
         undecodable=plan.skipped,
-        manifest=plan.settings.manifest,
-        manifest_changed=changed,
+        manifest=manifest,
+        manifest_changed=data is not None,
         cors=plan.cors,
         crossorigin=plan.crossorigin,
         pages=plan.pages,
@@ -994,6 +1035,38 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     )
 
 
+def _abandon(plan: Plan, staged: StagedFiles) -> str:
+    """Clean up after a build that failed or was interrupted while it wrote, and say
+    what state the output and the manifest are in."""
+    kept = plan.in_memory.discard() if plan.in_memory is not None else 0
+    staged.discard()
+    # Worker processes may have written temporary files the build never heard of.
+    folders = {os.path.dirname(document) for document in plan.inventory.documents}
+    remove_temporaries(plan.output_dir / folder for folder in sorted(folders))
+    not_put_back = (
+        f"; {kept} page(s) the generator wrote could not be put back and stay sharded "
+        "with the manifest's hosts, those of the last good build"
+        if kept
+        else ""
+    )
+    if not staged.committing:
+        return (
+            "Nothing was replaced: the output and the manifest are as they were, and the "
+            f"temporary files were removed{not_put_back}"
+        )
+    manifest = (
+        "unchanged"
+        if not staged.has_last
+        else "the new one"
+        if staged.replaced == len(staged)
+        else "the old one"
+    )
+    return (
+        f"{staged.replaced} of {len(staged)} files were replaced before it stopped, each "
+        f"one whole, and the others are as they were; the manifest is {manifest}{not_put_back}"
+    )
+
+
 def shard_site(
     output_dir: Path,
     settings: Settings,
@@ -1006,11 +1079,20 @@ def shard_site(
     """Shard every site-local asset reference in ``output_dir`` and write the manifest.
 
     Holds a lock on the manifest for the whole build (with ``in_memory``, whose
-    creator holds it since the build started). Raises :class:`BalanceError`,
-    :class:`MissingAssetError` (``strict``), :class:`LockedError` (``locked``) or
-    :class:`ManifestError` before any file is written. ``jobs`` processes scan and
+    creator holds it since the build started). Raises :class:`MissingFolderError`,
+    :class:`BalanceError`, :class:`MissingAssetError` (``strict``),
+    :class:`LockedError` (``locked``) or :class:`ManifestError` before any file is
+    written, and :class:`FaultError` when the machine fails the build (a full disk, a
+    file that cannot be replaced), saying what state the files are in. An interrupt
+    carries that state as a note. ``jobs`` processes scan and
     rewrite the documents; the output is the same for any number.
     """
+    if not output_dir.is_dir():
+        if in_memory is not None:
+            in_memory.discard()
+        raise MissingFolderError(
+            f"{output_dir}: no such folder; give the built site's output folder"
+        )
     lock = contextlib.nullcontext() if in_memory else manifest_lock(settings.manifest)
     with lock:
         try:
@@ -1023,9 +1105,12 @@ def shard_site(
                 in_memory=in_memory,
             )
             check_plan(plan, locked=settings.locked)
-        except BaseException:
+        except BaseException as error:
             if in_memory is not None:
                 in_memory.discard()
+            if isinstance(error, OSError):
+                raise fault(error, NOTHING_WRITTEN) from None
+            error.add_note(NOTHING_WRITTEN)
             raise
         result = apply_plan(plan, jobs=jobs, progress=progress)
         if settings.verify:

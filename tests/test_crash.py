@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -51,17 +52,20 @@ def test_killed_builds_leave_old_or_new_files(tmp_path: Path) -> None:
     changed = {name for name in new_files if new_files[name] != original_files[name]}
     assert changed, "the host change must rewrite files"
 
-    # Kill points spread over the build; on a loaded machine the rewriting phase can
-    # be missed, so keep trying (up to a bound) until one kill lands inside it.
-    fractions = [0.2, 0.4, 0.6, 0.75, 0.9, 0.5, 0.65, 0.8, 0.7, 0.85, 0.55, 0.95]
+    # Kill points spread over the build, and then, since every file is written before
+    # any is renamed and the renames take a few milliseconds, kills as soon as the
+    # first file was renamed, until one lands among the renames (up to a bound).
+    points: list[float | None] = [0.2, 0.4, 0.6, 0.8, *[None] * 6]
     partial_runs = 0
-    for i, fraction in enumerate(fractions):
-        if i >= 5 and partial_runs:
+    for i, fraction in enumerate(points):
+        if fraction is None and partial_runs:
             break
         site = tmp_path / f"run{i}"
         shutil.copytree(original, site)
         manifest = tmp_path / f"run{i}.json"
         shutil.copy(old_manifest, manifest)
+        first = site / "index.html"
+        inode = first.stat().st_ino
         process = subprocess.Popen(
             _command(site, manifest, HOSTS),
             env=_env(),
@@ -69,10 +73,15 @@ def test_killed_builds_leave_old_or_new_files(tmp_path: Path) -> None:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        time.sleep(duration * fraction)
+        if fraction is not None:
+            time.sleep(duration * fraction)
+        else:
+            while process.poll() is None and first.stat().st_ino == inode:
+                pass
         # The whole build at once, its worker processes too, as a crash or an OOM kill
         # would: the next build must not find a dying worker still holding the lock.
-        os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
         files = snapshot(site)
@@ -91,4 +100,4 @@ def test_killed_builds_leave_old_or_new_files(tmp_path: Path) -> None:
         subprocess.run(_command(site, manifest, HOSTS), check=True, env=_env())
         assert snapshot(site) == new_files
         assert manifest.read_bytes() == new_manifest_bytes
-    assert partial_runs >= 1, "no kill landed while files were being rewritten"
+    assert partial_runs >= 1, "no kill landed while files were being replaced"

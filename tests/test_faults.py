@@ -1,0 +1,554 @@
+"""Faults of the machine in the middle of a build, really injected: a full disk, a
+page that cannot be replaced, a read-only manifest folder, the output folder removed,
+Ctrl-C and SIGTERM.
+
+Each test checks the message (no traceback), the exit status, that no temporary file
+or lock is left, that every file and the manifest are old or new, and that running
+the build again gives the bytes of a clean build.
+
+A full disk is faulted two ways: a small tmpfs that really fills up (root only, as
+CI runs; skipped otherwise, with the reason) and a fault at the OS boundary
+(``os.write`` fails with ENOSPC once a few temporary files are written), which always
+runs. The test ids say which is which.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from shard_assets import shard_site
+from shard_assets.cli import main
+from shard_assets.config import Settings, load_settings
+from shard_assets.errors import FaultError, MissingFolderError
+from shard_assets.files import TEMP_FILE
+
+from .conftest import HOSTS, SAMPLE_SITE, make_site, snapshot
+from .faults import (
+    IS_ROOT,
+    blocks,
+    can_chattr,
+    chattr,
+    child_env,
+    cli_command,
+    fill,
+    read_only_folder,
+    resize,
+    tmpfs,
+)
+
+OLD_HOSTS = HOSTS[:3]
+
+
+def settings(manifest: Path, hosts: list[str]) -> Settings:
+    return load_settings(
+        {"hosts": hosts, "manifest": str(manifest)}, base_dir=manifest.parent, source="test"
+    )
+
+
+@dataclass
+class Scenario:
+    """A site built with three hosts (the old state), and what a build that adds a
+    fourth host makes of it (the new state, from a clean build of a copy)."""
+
+    site: Path
+    manifest: Path
+    old: dict[str, bytes]
+    old_manifest: bytes
+    new: dict[str, bytes]
+    new_manifest: bytes
+
+    def args(self, *extra: str) -> list[str]:
+        """The CLI arguments of the build that moves to the new state."""
+        args = ["build", str(self.site), "-q", "--manifest", str(self.manifest), *extra]
+        for host in HOSTS:
+            args += ["--host", host]
+        return args
+
+    def left(self, *, lock_file_may_stay: bool = False) -> int:
+        """Check what a failed or interrupted build left, and return how many files
+        are new: no temporary file, no lock held (nor its file, unless its folder is
+        read-only), every file and the manifest old or new."""
+        files = snapshot(self.site)
+        assert not [name for name in files if TEMP_FILE.fullmatch(name.rsplit("/", 1)[-1])]
+        assert not [p for p in self.manifest.parent.iterdir() if TEMP_FILE.fullmatch(p.name)]
+        lock = self.manifest.with_name(f".{self.manifest.name}.lock")
+        if lock_file_may_stay and lock.exists():
+            with open(lock) as handle:  # not held: the next build can take it
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        else:
+            assert not lock.exists()
+        assert files.keys() == self.old.keys()
+        for name, data in files.items():
+            assert data in (self.old[name], self.new[name]), f"{name} is half-written"
+        assert self.manifest.read_bytes() in (self.old_manifest, self.new_manifest)
+        return sum(data != self.old[name] for name, data in files.items())
+
+    def finish(self) -> None:
+        """The next build finishes the job: the bytes of a clean build."""
+        assert main(self.args()) == 0
+        assert snapshot(self.site) == self.new
+        assert self.manifest.read_bytes() == self.new_manifest
+
+    def reset(self) -> None:
+        """Put the old state back."""
+        shutil.rmtree(self.site, ignore_errors=True)
+        for name, data in self.old.items():
+            path = self.site / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        self.manifest.write_bytes(self.old_manifest)
+
+
+def scenario(
+    tmp_path: Path, pages: int, where: Path | None = None, manifests: Path | None = None
+) -> Scenario:
+    site = make_site(where or tmp_path / "site", images=40, pages=pages)
+    if manifests is not None:
+        manifests.mkdir()
+    manifest = (manifests or site.parent) / "shard-manifest.json"
+    shard_site(site, settings(manifest, OLD_HOSTS))
+    old, old_manifest = snapshot(site), manifest.read_bytes()
+    clean = tmp_path / "clean"
+    shutil.copytree(site, clean)
+    shutil.copy(manifest, tmp_path / "clean.json")
+    shard_site(clean, settings(tmp_path / "clean.json", HOSTS))
+    new = snapshot(clean)
+    assert sum(new[name] != old[name] for name in old) > pages // 2
+    return Scenario(site, manifest, old, old_manifest, new, (tmp_path / "clean.json").read_bytes())
+
+
+def one_message(err: str, *parts: str) -> None:
+    assert "Traceback" not in err
+    for part in parts:
+        assert part in err, err
+
+
+# -- a full disk --------------------------------------------------------------------------
+
+
+def test_disk_full_tmpfs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with tmpfs(tmp_path / "disk", 2 << 20) as disk:
+        case = scenario(tmp_path, pages=100, where=disk / "site")
+        filler = fill(disk, leave=200 << 10)
+        assert main(case.args("-j", "2")) == 1
+        one_message(
+            capsys.readouterr().err,
+            ".html: no space left on device.",
+            "Nothing was replaced: the output and the manifest are as they were",
+            "Free space on that disk (the build needs about 296.7 KB for new copies of the files",
+            "run the build again: it finishes the job.",
+        )
+        assert case.left() == 0
+        filler.unlink()
+        case.finish()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_disk_full_os_write(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    jobs: str,
+) -> None:
+    case = scenario(tmp_path, pages=100)
+    real_write = os.write
+    written = [0]
+
+    def write(fd: int, data: bytes) -> int:
+        # The 21st write to a temporary file of the build, in each process, finds the
+        # disk full.
+        if ".shard-assets-" in os.readlink(f"/proc/self/fd/{fd}"):
+            written[0] += 1
+            if written[0] > 20:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "write", write)
+        assert main(case.args("-j", jobs)) == 1
+    assert written[0] > 20 or jobs == "2"  # a worker's count is its own
+    one_message(
+        capsys.readouterr().err,
+        ".html: no space left on device.",
+        "Nothing was replaced: the output and the manifest are as they were",
+        "Free space on that disk",
+    )
+    assert case.left() == 0
+    case.finish()
+
+
+# -- permissions --------------------------------------------------------------------------
+
+
+def test_an_immutable_page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if not can_chattr(tmp_path):
+        pytest.skip("needs chattr +i, which needs root (CI runs as root)")
+    case = scenario(tmp_path, pages=20)
+    page = case.site / "blog" / "post-7.html"
+    chattr("+i", page)
+    try:
+        assert main(case.args()) == 1
+        one_message(
+            capsys.readouterr().err,
+            f"{page}: operation not permitted.",
+            "Nothing was replaced",
+            "chattr -i if it is immutable",
+        )
+        assert case.left() == 0
+    finally:
+        chattr("-i", page)
+    case.finish()
+
+
+def test_a_read_only_page_is_replaced_and_stays_read_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Replacing a file needs its folder to be writable, not the file: no fault here.
+    case = scenario(tmp_path, pages=5)
+    page = case.site / "blog" / "post-3.html"
+    page.chmod(0o444)
+    case.finish()
+    assert page.stat().st_mode & 0o777 == 0o444
+
+
+def test_a_read_only_manifest_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = scenario(tmp_path, pages=5, manifests=tmp_path / "manifests")
+    with read_only_folder(case.manifest.parent) as how:
+        assert main(case.args()) == 1
+        reason = "operation not permitted" if how == "chattr +i" else "permission denied"
+        one_message(
+            capsys.readouterr().err,
+            f".shard-manifest.json.lock: {reason}.",
+            "Nothing was written: the output and the manifest are as they were",
+            "Make it writable",
+        )
+        assert case.left() == 0
+    case.finish()
+
+
+def on_phase(phase: str, at: int, action: Callable[[], None]) -> Callable[[str, int, int], None]:
+    """A progress callback that runs ``action`` once ``phase`` reaches document ``at``."""
+
+    def progress(name: str, done: int, total: int) -> None:
+        if name == phase and done == at:
+            action()
+
+    return progress
+
+
+def test_the_manifest_folder_turns_read_only_during_the_build(tmp_path: Path) -> None:
+    if IS_ROOT and not can_chattr(tmp_path):
+        pytest.skip("as root only chattr +i makes a folder read-only, and it is not available")
+    case = scenario(tmp_path, pages=20, manifests=tmp_path / "manifests")
+    folder = case.manifest.parent
+
+    def lock_up() -> None:  # as root, permission bits stop nothing
+        chattr("+i", folder) if IS_ROOT else folder.chmod(0o555)
+
+    try:
+        with pytest.raises(FaultError) as raised:
+            shard_site(
+                case.site, settings(case.manifest, HOSTS), progress=on_phase("rewrite", 5, lock_up)
+            )
+        error = raised.value
+        assert error.path == str(case.manifest)
+        assert error.state.startswith("Nothing was replaced")
+        assert case.left(lock_file_may_stay=True) == 0
+    finally:
+        chattr("-i", folder) if IS_ROOT else folder.chmod(0o755)
+    case.finish()
+
+
+@pytest.mark.parametrize("phase", ["scan", "rewrite"])
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_output_folder_removed_during_the_build(tmp_path: Path, phase: str, jobs: int) -> None:
+    case = scenario(tmp_path, pages=100)
+
+    def remove() -> None:  # at once, as rm -rf of a folder no build writes to would
+        os.rename(case.site, tmp_path / "removed")
+        shutil.rmtree(tmp_path / "removed")
+
+    with pytest.raises(FaultError) as raised:
+        shard_site(
+            case.site,
+            settings(case.manifest, HOSTS),
+            jobs=jobs,
+            progress=on_phase(phase, 10, remove),
+        )
+    message = str(raised.value)
+    assert "no such file or directory" in message
+    assert "It disappeared during the build" in message
+    assert ("Nothing was written" if phase == "scan" else "Nothing was replaced") in message
+    assert case.manifest.read_bytes() == case.old_manifest
+    assert not case.site.exists()  # no temporary file recreated a folder
+    case.reset()  # the generator builds the site again
+    assert case.left() == 0
+    case.finish()
+
+
+def test_shard_site_on_a_missing_folder(tmp_path: Path) -> None:
+    manifest = tmp_path / "shard-manifest.json"
+    with pytest.raises(MissingFolderError, match="no such folder"):
+        shard_site(tmp_path / "nope", settings(manifest, HOSTS))
+    assert not manifest.exists()
+    assert not list(tmp_path.iterdir())
+
+
+# -- Ctrl-C and SIGTERM -------------------------------------------------------------------
+
+
+def _temporary_exists(site: Path) -> bool:
+    for folder in (site, site / "blog"):
+        with os.scandir(folder) as entries:
+            if any(TEMP_FILE.fullmatch(entry.name) for entry in entries):
+                return True
+    return False
+
+
+def _waiter(point: str, case: Scenario) -> Callable[[], bool]:
+    """When the build has reached ``point``: scanning (it holds the lock), writing
+    temporary files, or renaming them (the first page was replaced)."""
+    lock = case.manifest.with_name(f".{case.manifest.name}.lock")
+    first = case.site / "index.html"
+    inode = first.stat().st_ino
+    if point == "scan":
+        return lock.exists
+    if point == "write":
+        return lambda: _temporary_exists(case.site)
+    return lambda: first.stat().st_ino != inode
+
+
+def _wait(until: Callable[[], bool], process: subprocess.Popen[str]) -> bool:
+    deadline = time.monotonic() + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        if until():
+            return True
+    return False
+
+
+def _group_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+#: What the message says about the files, by where the build was stopped.
+STATES = {
+    "scan": "Nothing was written: the output and the manifest are as they were.",
+    "write": "Nothing was replaced: the output and the manifest are as they were, and the "
+    "temporary files were removed.",
+    "rename": "files were replaced before it stopped, each one whole, and the others are as "
+    "they were; the manifest is the old one.",
+}
+
+
+@pytest.fixture(scope="module")
+def big_case(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """A 500-page scenario, shared: each test starts with :meth:`Scenario.reset`."""
+    return scenario(tmp_path_factory.mktemp("big"), pages=500)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_builds(big_case: Scenario, signum: int) -> None:
+    case = big_case
+    name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else "SIGTERM"
+    for point in ("scan", "write", "rename"):
+        # A late signal may find the build done; the rename phase is short, so try again.
+        for _ in range(5):
+            case.reset()
+            process = subprocess.Popen(
+                cli_command(case.site, case.manifest, HOSTS, "-j", "2"),
+                env=child_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            if _wait(_waiter(point, case), process):
+                process.send_signal(signum)
+            _, err = process.communicate(timeout=60)
+            assert _group_gone(process.pid), "a worker outlived the build"
+            if process.returncode == 0:
+                assert snapshot(case.site) == case.new
+                continue
+            assert process.returncode == 128 + signum, err
+            one_message(err, f"shard-assets: interrupted by {name}.", STATES[point])
+            assert err.endswith("Run the build again: it finishes the job.\n")
+            replaced = case.left()
+            if point == "rename":
+                assert 0 < replaced < sum(case.new[n] != case.old[n] for n in case.old)
+            else:
+                assert replaced == 0
+            case.finish()
+            break
+        else:
+            pytest.fail(f"no {name} landed while the build was at {point}")
+
+
+@pytest.fixture
+def no_signal_handlers() -> Iterator[None]:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
+def test_the_cli_puts_the_signal_handlers_back(tmp_path: Path, no_signal_handlers: None) -> None:
+    case = scenario(tmp_path, pages=3)
+    case.finish()
+
+
+# -- the generator plugins ---------------------------------------------------------------
+
+
+def _no_temporaries(folder: Path) -> None:
+    assert not [p for p in folder.rglob("*") if TEMP_FILE.fullmatch(p.name)]
+
+
+@pytest.fixture
+def mkdocs_project(tmp_path: Path) -> Path:
+    pytest.importorskip("mkdocs")
+    shutil.copytree(
+        SAMPLE_SITE / "mkdocs",
+        tmp_path / "docs-project",
+        ignore=shutil.ignore_patterns("site", "shard-manifest.json"),
+    )
+    return tmp_path / "docs-project"
+
+
+@pytest.fixture
+def pelican_project(tmp_path: Path) -> Path:
+    pytest.importorskip("pelican")
+    shutil.copytree(
+        SAMPLE_SITE / "pelican",
+        tmp_path / "blog",
+        ignore=shutil.ignore_patterns("output", "shard-manifest.json", "__pycache__"),
+    )
+    return tmp_path / "blog"
+
+
+def test_mkdocs_disk_full_tmpfs(mkdocs_project: Path) -> None:
+    from .test_mkdocs import mkdocs_build
+
+    project, site = mkdocs_project, mkdocs_project / "site"
+    manifest = project / "shard-manifest.json"
+    assert mkdocs_build(project).returncode == 0
+    clean, clean_manifest = snapshot(site), manifest.read_bytes()
+    manifest.unlink()
+    shutil.rmtree(site)
+    # Room for what MkDocs writes (less than the sharded pages), not for new copies.
+    with tmpfs(site, blocks(clean) + 2 * 4096):
+        failed = mkdocs_build(project)
+        assert failed.returncode == 1
+        one_message(
+            failed.stderr,
+            ".html: no space left on device.",
+            "Nothing was replaced: the output and the manifest are as they were",
+            "Free space on that disk",
+        )
+        assert "Aborted with a BuildError!" in failed.stdout + failed.stderr
+        _no_temporaries(site)
+        assert not manifest.exists()
+        assert not manifest.with_name(".shard-manifest.json.lock").exists()
+        assert all(b"cdn1.example.com" not in data for data in snapshot(site).values())
+        resize(site, 16 << 20)
+        assert mkdocs_build(project).returncode == 0
+        assert snapshot(site) == clean
+        assert manifest.read_bytes() == clean_manifest
+
+
+def test_mkdocs_read_only_manifest_folder(mkdocs_project: Path) -> None:
+    from .test_mkdocs import mkdocs_build, set_option
+
+    project, site = mkdocs_project, mkdocs_project / "site"
+    set_option(project, "manifest: shard-manifest.json", "manifest: manifests/shard-manifest.json")
+    folder = project / "manifests"
+    folder.mkdir()
+    assert mkdocs_build(project).returncode == 0
+    clean, clean_manifest = snapshot(site), (folder / "shard-manifest.json").read_bytes()
+    (folder / "shard-manifest.json").unlink()
+    with read_only_folder(folder) as how:
+        failed = mkdocs_build(project)
+        assert failed.returncode == 1
+        reason = "operation not permitted" if how == "chattr +i" else "permission denied"
+        one_message(
+            failed.stderr,
+            f".shard-manifest.json.lock: {reason}.",
+            "Nothing was written: the output and the manifest are as they were",
+        )
+        assert "Aborted with a BuildError!" in failed.stdout + failed.stderr
+        assert not list(folder.iterdir())
+        _no_temporaries(site)
+    assert mkdocs_build(project).returncode == 0
+    assert snapshot(site) == clean
+    assert (folder / "shard-manifest.json").read_bytes() == clean_manifest
+
+
+def test_pelican_disk_full_tmpfs(pelican_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from .test_pelican import pelican_build
+
+    monkeypatch.setenv("COLUMNS", "1000")  # Pelican's log wraps lines at 80 otherwise
+    project, output = pelican_project, pelican_project / "output"
+    manifest = project / "shard-manifest.json"
+    assert pelican_build(project).returncode == 0
+    clean, clean_manifest = snapshot(output), manifest.read_bytes()
+    manifest.unlink()
+    shutil.rmtree(output)
+    with tmpfs(output, blocks(clean) + 2 * 4096):
+        failed = pelican_build(project)
+        assert failed.returncode == 1
+        one_message(
+            failed.stdout + failed.stderr,
+            ": no space left on device.",
+            "Nothing was replaced: the output and the manifest are as they were",
+            "Free space on that disk",
+        )
+        _no_temporaries(output)
+        assert not manifest.exists()
+        assert not manifest.with_name(".shard-manifest.json.lock").exists()
+        resize(output, 16 << 20)
+        assert pelican_build(project).returncode == 0
+        assert snapshot(output) == clean
+        assert manifest.read_bytes() == clean_manifest
+
+
+def test_pelican_read_only_manifest_folder(
+    pelican_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .test_pelican import pelican_build
+
+    monkeypatch.setenv("COLUMNS", "1000")  # Pelican's log wraps lines at 80 otherwise
+    project, output = pelican_project, pelican_project / "output"
+    folder = project / "manifests"
+    folder.mkdir()
+    options = {"hosts": HOSTS, "manifest": str(folder / "shard-manifest.json")}
+    assert pelican_build(project, SHARD_ASSETS=options).returncode == 0
+    clean, clean_manifest = snapshot(output), (folder / "shard-manifest.json").read_bytes()
+    (folder / "shard-manifest.json").unlink()
+    with read_only_folder(folder) as how:
+        failed = pelican_build(project, SHARD_ASSETS=options)
+        assert failed.returncode == 1
+        reason = "operation not permitted" if how == "chattr +i" else "permission denied"
+        one_message(
+            failed.stdout + failed.stderr,
+            f".shard-manifest.json.lock: {reason}.",
+            "Nothing was written: the output and the manifest are as they were",
+        )
+        assert not list(folder.iterdir())
+        _no_temporaries(output)
+    assert pelican_build(project, SHARD_ASSETS=options).returncode == 0
+    assert snapshot(output) == clean
+    assert (folder / "shard-manifest.json").read_bytes() == clean_manifest
