@@ -84,6 +84,73 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_.value.code == 2
 
 
+@pytest.mark.parametrize(
+    ("argv", "error", "usage"),
+    [
+        (
+            ["build", "site"],
+            "shard-assets build: error: the following arguments are required: --host",
+            "usage: shard-assets build [options] OUTPUT_DIR --host HOST[=WEIGHT]",
+        ),
+        (
+            ["report", "site", "--format", "pdf"],
+            "shard-assets report: error: argument --format: invalid choice: 'pdf' "
+            "(choose from 'html', 'text', 'json')",
+            "usage: shard-assets report [options] OUTPUT_DIR",
+        ),
+        (
+            ["bild", "site"],
+            "shard-assets: error: argument COMMAND: invalid choice: 'bild' "
+            "(choose from 'build', 'plan', 'rebalance', 'verify', 'report')",
+            "usage: shard-assets [options] COMMAND ...",
+        ),
+    ],
+)
+def test_a_usage_mistake_is_the_error_a_short_usage_and_where_to_see_more(
+    capsys: pytest.CaptureFixture[str], argv: list[str], error: str, usage: str
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    prog = error.partition(": error")[0]
+    assert capsys.readouterr().err.splitlines() == [
+        error,
+        usage,
+        f"see '{prog} --help' for every option",
+    ]
+
+
+def test_short_flags(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = site.parent / "m.json"
+    hosts = [arg for host in HOSTS for arg in ("--host", host)]
+    assert main(["build", str(site), "-q", "-j", "2", "--manifest", str(manifest), *hosts]) == 0
+    assert capsys.readouterr().out == ""
+    before = snapshot(site)
+    rebalance = ["rebalance", str(site), "-n", "-j", "1", "--manifest", str(manifest), *hosts]
+    assert main(rebalance) == 0
+    assert "nothing was written" in capsys.readouterr().out
+    assert snapshot(site) == before
+    report = site.parent / "report.json"
+    assert (
+        main(
+            [
+                "report",
+                str(site),
+                "--manifest",
+                str(manifest),
+                "--format",
+                "json",
+                "-o",
+                str(report),
+            ]
+        )
+        == 0
+    )
+    assert json.loads(report.read_text())
+    assert main(["verify", str(site), "-q", "--manifest", str(manifest), *hosts]) == 0
+    assert capsys.readouterr().out == f"shard-assets: wrote {report}\n"
+
+
 def test_gate_failure_exits_1_with_the_table(
     site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
