@@ -379,7 +379,10 @@ def test_interrupted_builds(big_case: Scenario, signum: int) -> None:
                 start_new_session=True,
             )
             if _wait(_waiter(point, case), process):
-                process.send_signal(signum)
+                if signum == signal.SIGINT:  # Ctrl-C: a terminal signals the whole group
+                    os.killpg(process.pid, signum)
+                else:  # kill PID
+                    process.send_signal(signum)
             _, err = process.communicate(timeout=60)
             assert _group_gone(process.pid), "a worker outlived the build"
             if process.returncode == 0:
@@ -552,3 +555,49 @@ def test_pelican_read_only_manifest_folder(
     assert pelican_build(project, SHARD_ASSETS=options).returncode == 0
     assert snapshot(output) == clean
     assert (folder / "shard-manifest.json").read_bytes() == clean_manifest
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_pelican_rebuild_fault_puts_pelicans_pages_back(
+    pelican_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pelican import Pelican
+    from pelican.settings import read_settings
+
+    from .test_pelican import pelican_build
+
+    project, output = pelican_project, pelican_project / "output"
+    manifest = project / "shard-manifest.json"
+    assert pelican_build(project).returncode == 0
+    sharded, sharded_manifest = snapshot(output), manifest.read_bytes()
+    assert pelican_build(project, "-o", str(tmp_path / "plain"), PLUGINS=[]).returncode == 0
+    plain = {k: v for k, v in snapshot(tmp_path / "plain").items() if k.endswith(".html")}
+
+    # A rebuild writes Pelican's pages sharded at once (the manifest places every
+    # asset); the theme's CSS, copied afresh, is sharded at the end, and there the
+    # disk is full: Pelican's pages must be put back as Pelican wrote them.
+    real_write = os.write
+
+    def write(fd: int, data: bytes) -> int:
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        if ".shard-assets-" in name and ".css." in name:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_write(fd, data)
+
+    monkeypatch.chdir(project)
+    settings = read_settings(str(project / "pelicanconf.py"), override={"OUTPUT_PATH": str(output)})
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "write", write)
+        with pytest.raises(FaultError) as raised:
+            Pelican(settings).run()
+    error = raised.value
+    assert error.path.endswith(".css")
+    assert error.reason == "no space left on device"
+    assert error.state.startswith("Nothing was replaced: the output and the manifest are as")
+    pages = {k: v for k, v in snapshot(output).items() if k.endswith(".html")}
+    assert pages == plain
+    _no_temporaries(output)
+    assert manifest.read_bytes() == sharded_manifest
+    assert not manifest.with_name(".shard-manifest.json.lock").exists()
+    assert pelican_build(project).returncode == 0
+    assert snapshot(output) == sharded
