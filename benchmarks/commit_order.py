@@ -9,9 +9,10 @@ filesystem the build output would be on), each replaced with new bytes:
 - ``one by one`` (before issue #12): each worker writes a temporary file and renames
   it over its target at once (``files.atomic_write``), so a full disk half-way
   leaves some files new and some old;
-- ``all written, then renamed`` (now): the workers write every temporary file, then
-  the build's process renames them all (``files.StagedFiles``), so a fault while
-  writing leaves every file as it was.
+- ``all written, then renamed`` (now): the workers write every temporary file, and
+  only then are they renamed (``files.StagedFiles``), so a fault while writing leaves
+  every file as it was; renamed by the build's process alone, or by the workers
+  (what the build does).
 
 Both run on ``--jobs`` worker processes (``parallel.run_each``, as the build does),
 alternating, ``--repeat`` times; everything written is flushed (``sync``, not timed)
@@ -50,13 +51,21 @@ def one_by_one(paths: list[Path], data: bytes, jobs: int) -> None:
         pass
 
 
-def all_then_renamed(paths: list[Path], data: bytes, jobs: int) -> None:
+def all_then_renamed(paths: list[Path], data: bytes, jobs: int, rename_jobs: int) -> None:
     staged = StagedFiles()
     for path, temp in zip(
         paths, run_each(_write_temporary, paths, data, jobs, count=len(paths)), strict=True
     ):
         staged.add(temp, path)
-    staged.commit()
+    staged.commit(rename_jobs)
+
+
+def renamed_by_one_process(paths: list[Path], data: bytes, jobs: int) -> None:
+    all_then_renamed(paths, data, jobs, 1)
+
+
+def renamed_by_the_workers(paths: list[Path], data: bytes, jobs: int) -> None:
+    all_then_renamed(paths, data, jobs, jobs)
 
 
 def main() -> None:
@@ -72,7 +81,11 @@ def main() -> None:
         paths = [folder / f"page-{i:05d}.html" for i in range(args.pages)]
         for path in paths:
             path.write_bytes(b"a" * args.size)
-        orders = {"one by one": one_by_one, "all written, then renamed": all_then_renamed}
+        orders = {
+            "one by one": one_by_one,
+            "all written, then renamed by one process": renamed_by_one_process,
+            "all written, then renamed by the workers": renamed_by_the_workers,
+        }
         times: dict[str, list[float]] = {name: [] for name in orders}
         for round_ in range(args.repeat):
             for name, run in orders.items():

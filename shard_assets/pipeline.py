@@ -39,6 +39,7 @@ from .errors import (
     ManifestError,
     MissingAssetError,
     MissingFolderError,
+    ShardAssetsError,
     fault,
 )
 from .files import (
@@ -1002,7 +1003,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
             staged.stage(manifest, data, sync=True, last=True)
         if plan.in_memory is not None:
             plan.in_memory.commit(collected.in_memory, staged)
-        staged.commit()
+        staged.commit(jobs)
     except BaseException as error:
         state = _abandon(plan, staged)
         if isinstance(error, OSError):
@@ -1094,30 +1095,43 @@ def shard_site(
             f"{output_dir}: no such folder; give the built site's output folder"
         )
     lock = contextlib.nullcontext() if in_memory else manifest_lock(settings.manifest)
-    with lock:
-        try:
-            plan = plan_build(
-                output_dir,
-                settings,
-                rebalance=rebalance,
-                jobs=jobs,
-                progress=progress,
-                in_memory=in_memory,
-            )
-            check_plan(plan, locked=settings.locked)
-        except BaseException as error:
-            if in_memory is not None:
-                in_memory.discard()
-            if isinstance(error, OSError):
-                raise fault(error, NOTHING_WRITTEN) from None
-            error.add_note(NOTHING_WRITTEN)
-            raise
-        result = apply_plan(plan, jobs=jobs, progress=progress)
-        if settings.verify:
-            from .verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
+    written = False
+    try:
+        with lock:
+            try:
+                plan = plan_build(
+                    output_dir,
+                    settings,
+                    rebalance=rebalance,
+                    jobs=jobs,
+                    progress=progress,
+                    in_memory=in_memory,
+                )
+                check_plan(plan, locked=settings.locked)
+            except BaseException:
+                if in_memory is not None:
+                    in_memory.discard()
+                raise
+            result = apply_plan(plan, jobs=jobs, progress=progress)  # notes its own faults
+            written = True
+            if settings.verify:
+                from .verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
 
-            verify_or_raise(output_dir, settings)
-        return result
+                verify_or_raise(output_dir, settings)
+            return result
+    except ShardAssetsError:
+        raise
+    except BaseException as error:
+        state = ALL_WRITTEN if written else NOTHING_WRITTEN
+        if isinstance(error, OSError):
+            raise fault(error, state) from None
+        if not getattr(error, "__notes__", None):
+            error.add_note(state)
+        raise
+
+
+#: The state of the files after a build that failed once it had written them all.
+ALL_WRITTEN = "Every file the build changes and the manifest are new"
 
 
 def page_spreads(
