@@ -25,17 +25,9 @@ from .balance import MEASURES
 from .config import KNOWN_SETTINGS, SCHEMES, Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
 from .manifest import read_manifest
+from .messages import build_warnings, describe_moves, summary
 from .parallel import default_jobs
-from .pipeline import (
-    BuildResult,
-    Plan,
-    Progress,
-    build_warnings,
-    describe_moves,
-    plan_build,
-    shard_site,
-    summary,
-)
+from .pipeline import Plan, plan_build, shard_site
 from .report import (
     FORMATS,
     REPORT_NAME,
@@ -48,6 +40,8 @@ from .report import (
     report_settings,
     write_report,
 )
+from .results import BuildResult
+from .scan import Progress
 
 Command = Callable[[argparse.Namespace], int]
 

@@ -8,7 +8,7 @@ A build goes through four steps, each a method of :class:`BuildLifecycle`:
    manifest for the whole build and read it, and get ready to take pages over.
 2. :meth:`~BuildLifecycle.page`, for each page the generator is about to write: the
    page is sharded in memory when the manifest already places every asset it loads
-   (see :mod:`shard_assets.memory`); write the text it returns, if any.
+   (see :mod:`shard_assets.handover`); write the text it returns, if any.
    :meth:`~BuildLifecycle.drain` waits for the worker processes, before anything
    reads the pages.
 3. :meth:`~BuildLifecycle.finish`, when the whole output is written: the final
@@ -50,10 +50,13 @@ from typing import IO, NoReturn, Protocol
 from .config import Settings
 from .errors import ShardAssetsError
 from .files import manifest_lock
-from .memory import InMemoryPages
+from .handover import InMemoryPages
+from .inventory import is_page
+from .messages import build_warnings, summary
 from .parallel import default_jobs
-from .pipeline import BuildResult, build_warnings, is_page, shard_site, summary
+from .pipeline import shard_site
 from .report import write_build_report
+from .results import BuildResult
 
 #: What every message of the lifecycle starts with (an adapter may strip it).
 PREFIX = "shard-assets: "
@@ -119,7 +122,7 @@ class BuildLifecycle:
         one per core). ``direct``: the generator writes the sharded text :meth:`page`
         returns (and nothing when it returns None), and a failed build puts the
         generator's text back; otherwise it writes its own text and the sharded page
-        is put in place at the end (see :mod:`shard_assets.memory`).
+        is put in place at the end (see :mod:`shard_assets.handover`).
         """
         self.abort()
         try:

@@ -32,8 +32,10 @@ from .balance import PageSpread as BalanceSpread
 from .config import Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
 from .files import atomic_write, decode_document
+from .inventory import is_page, take_inventory
 from .manifest import Manifest, read_manifest
-from .pipeline import BuildResult, Sharder, is_page, take_inventory
+from .results import BuildResult
+from .rewrite import Sharder
 
 REPORT_NAME = "shard-report.html"
 FORMATS = ("html", "text", "json")
@@ -182,7 +184,7 @@ def build_report(
     ``settings`` (default: from the manifest) decides which references count;
     ``since`` is an earlier manifest to compare with, named ``since_path``. ``pages``
     is each page's own assets by host as the build that wrote the manifest found
-    them (:attr:`shard_assets.pipeline.BuildResult.direct_pages`): then the pages
+    them (:attr:`shard_assets.results.BuildResult.direct_pages`): then the pages
     are not read again.
     """
     if not output_dir.is_dir():

@@ -11,7 +11,7 @@ Settings are checked in ``on_config``, before MkDocs builds anything. When the b
 starts, the manifest is locked and read; from then on, once the manifest exists
 (every build after the first), each page is sharded in memory as MkDocs hands it
 over (``on_post_page``, on worker processes while MkDocs goes on), when every asset
-it loads already has a host there (see :mod:`shard_assets.memory`). In
+it loads already has a host there (see :mod:`shard_assets.handover`). In
 ``on_post_build``, after every other plugin, the assignment is checked, those pages
 are put in place, the rest of the output (CSS, other pages, files other plugins
 wrote) is sharded, and the manifest written. A failure is a ``PluginError``:
