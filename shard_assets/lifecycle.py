@@ -52,10 +52,12 @@ from .errors import ShardAssetsError
 from .files import manifest_lock
 from .handover import InMemoryPages
 from .inventory import is_page
+from .manifest import Manifest
 from .messages import build_warnings, summary
 from .parallel import default_jobs
 from .pipeline import shard_site
-from .report import write_build_report
+from .report import build_report, default_report_path, write_report
+from .report_html import render_html
 from .results import BuildResult
 
 #: What every message of the lifecycle starts with (an adapter may strip it).
@@ -228,3 +230,26 @@ class PageBuffer(io.StringIO):
                     if written is not None:
                         self.handle.write(written)
         super().close()
+
+
+def write_build_report(
+    output_dir: Path, settings: Settings, previous: Manifest | None, result: BuildResult
+) -> Path:
+    """After a build: write the HTML report beside the manifest; return its path.
+
+    ``previous`` is the manifest as it was before the build (None on a first build);
+    ``result`` the build's, whose page spreads spare reading the pages again.
+    """
+    report = build_report(
+        output_dir,
+        settings.manifest,
+        settings=settings,
+        since=previous,
+        since_path="the previous build" if previous is not None else None,
+        pages=result.direct_pages,
+    )
+    path = default_report_path(settings.manifest)
+    write_report(
+        path, render_html(report), "make the manifest's folder writable or set 'report' to false"
+    )
+    return path

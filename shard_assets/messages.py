@@ -5,6 +5,7 @@ errors that stop it. The front ends print these; nothing here decides anything.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from fractions import Fraction
 
 from .algorithms import jump_moved_share, jump_renumbering
 from .assign import Assignment
@@ -136,3 +137,22 @@ def placement_notes(
                 "pins never move and never fail the gate; the other hosts share the rest"
             )
     return tuple(notes)
+
+
+def plan_text(
+    assignment: Assignment, report: BalanceReport, max_imbalance: Fraction, verb: str
+) -> str:
+    """What ``plan`` and ``rebalance`` print: the moves, the table, the gate's verdict."""
+    moves = assignment.moves
+    total = len(assignment.hosts_by_asset)
+    share = f" ({len(moves) / total:.1%})" if total else ""
+    verdict = "passes" if report.ok else "FAILS"
+    return "\n".join(
+        [
+            f"shard-assets: {verb} {len(moves)} of {total} assets{share}; "
+            f"{len(assignment.placed)} new, {len(assignment.dropped)} dropped",
+            *describe_moves(assignment, limit=len(moves)),
+            report.table(),
+            f"  the gate {verdict} (max_imbalance {float(max_imbalance):g}); nothing was written",
+        ]
+    )
