@@ -28,8 +28,9 @@ from .errors import (
     VerifyError,
 )
 from .pipeline import Plan, apply_plan, check_plan, plan_build, shard_site
-from .report import Report, build_report, render_json, render_text
+from .report import Report, build_report
 from .report_html import render_html
+from .report_text import render_json, render_text
 from .results import BuildResult
 
 if TYPE_CHECKING:
