@@ -6,9 +6,8 @@ configuration mistake, 130 Ctrl-C, 143 SIGTERM. Errors are one clean message, ne
 traceback; a usage mistake prints the error, a one-line usage and where to see more.
 
 Each subcommand is a ``_cmd_<name>(args) -> int`` function registered in
-:func:`_parser`; the settings flags, shared by every subcommand that needs them,
-come from :func:`_add_settings_arguments` and are turned into :class:`Settings` by
-:func:`_settings` (the same validation as the plugins).
+:func:`_parser`; the settings flags (defaults from :data:`shard_assets.config.DEFAULTS`)
+become :class:`Settings` in :func:`_settings`, the same validation as the plugins.
 """
 
 from __future__ import annotations
@@ -20,36 +19,34 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from . import __version__
-from .algorithms import ALGORITHMS
-from .balance import MEASURES
-from .config import KNOWN_SETTINGS, SCHEMES, Settings, load_settings
-from .errors import ConfigError, ShardAssetsError
-from .interrupts import describe, exit_status, interrupts_raise
-from .manifest import read_manifest
-from .parallel import default_jobs
-from .pipeline import (
+from . import (
     BuildResult,
-    Plan,
-    Progress,
-    build_warnings,
-    describe_moves,
-    plan_build,
-    shard_site,
-    summary,
-)
-from .report import (
-    FORMATS,
-    REPORT_NAME,
+    ConfigError,
+    Settings,
+    ShardAssetsError,
+    __version__,
     build_report,
-    default_report_path,
-    load_manifest,
+    load_settings,
+    plan_build,
     render_html,
     render_json,
     render_text,
+    shard_site,
+)
+from .config import CHOICES, DEFAULTS, KNOWN_SETTINGS
+from .interrupts import describe, exit_status, interrupts_raise
+from .manifest import json_number, read_manifest
+from .messages import build_warnings, plan_text, summary
+from .parallel import default_jobs
+from .report import (
+    FORMATS,
+    REPORT_NAME,
+    default_report_path,
+    load_manifest,
     report_settings,
     write_report,
 )
+from .scan import Progress
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -109,7 +106,7 @@ def _add_site_arguments(parser: argparse.ArgumentParser, hosts_required: bool = 
         help="a shard hostname, repeated for each host; HOST=WEIGHT gives a weight",
     )
     parser.add_argument(
-        "--manifest", default="shard-manifest.json", help="manifest path (default: %(default)s)"
+        "--manifest", default=DEFAULTS["manifest"], help="manifest path (default: %(default)s)"
     )
     parser.add_argument("--site-url", help="the site's public URL, e.g. https://example.org/docs/")
     parser.add_argument(
@@ -132,9 +129,12 @@ def _add_site_arguments(parser: argparse.ArgumentParser, hosts_required: bool = 
 def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that say how a build places, rewrites and checks."""
     parser.add_argument(
-        "--max-imbalance", type=float, default=0.10, help="the gate (default: %(default)s)"
+        "--max-imbalance",
+        type=float,
+        default=DEFAULTS["max_imbalance"],
+        help="the gate (default: %(default)s)",
     )
-    parser.add_argument("--scheme", default=SCHEMES[0], choices=SCHEMES)
+    parser.add_argument("--scheme", default=DEFAULTS["scheme"], choices=CHOICES["scheme"])
     parser.add_argument("--strict", action="store_true", help="fail on references to missing files")
     parser.add_argument(
         "--preconnect",
@@ -149,8 +149,8 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
     placement = parser.add_argument_group("placement (see docs/algorithms.md)")
     placement.add_argument(
         "--algorithm",
-        default="ring",
-        choices=ALGORITHMS,
+        default=DEFAULTS["algorithm"],
+        choices=CHOICES["algorithm"],
         help="how assets are placed on hosts (default: %(default)s)",
     )
     placement.add_argument(
@@ -161,8 +161,8 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
     )
     placement.add_argument(
         "--balance-by",
-        default="count",
-        choices=MEASURES,
+        default=DEFAULTS["balance_by"],
+        choices=CHOICES["balance_by"],
         help="what the caps and the gate weigh: assets, their bytes, or their page "
         "requests (default: %(default)s)",
     )
@@ -177,7 +177,7 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
     placement.add_argument(
         "--max-page-imbalance",
         type=float,
-        default=None,
+        default=DEFAULTS["max_page_imbalance"],
         help="fail when a page puts more than this share over its fair share of its "
         "asset requests on one host (default: off)",
     )
@@ -333,7 +333,11 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.dry_run:
         plan = plan_build(output_dir, settings, rebalance=True, jobs=args.jobs)
-        print(_plan_text(plan, "rebalance would move"))
+        print(
+            plan_text(
+                plan.assignment, plan.report, plan.settings.max_imbalance, "rebalance would move"
+            )
+        )
         return 0
     return _report_build(_shard(args, rebalance=True), args.quiet)
 
@@ -362,7 +366,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"{args.manifest}: no manifest to start from; give the hosts with --host"
             )
-        args.hosts = [f"{h.name}={h.weight}" if h.weight != 1 else h.name for h in manifest.hosts]
+        args.hosts = [
+            f"{h.name}={json_number(h.weight)}" if h.weight != 1 else h.name for h in manifest.hosts
+        ]
     names = [h.partition("=")[0] for h in args.hosts]
     for host in args.remove_hosts:
         if host not in names:
@@ -370,25 +376,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         args.hosts = [h for h in args.hosts if h.partition("=")[0] != host]
     args.hosts += args.add_hosts
     plan = plan_build(output_dir, _settings(args), jobs=args.jobs)
-    print(_plan_text(plan, "would move"))
+    print(plan_text(plan.assignment, plan.report, plan.settings.max_imbalance, "would move"))
     return 0 if plan.report.ok else 1
-
-
-def _plan_text(plan: Plan, verb: str) -> str:
-    moves = plan.assignment.moves
-    total = len(plan.assignment.hosts_by_asset)
-    share = f" ({len(moves) / total:.1%})" if total else ""
-    verdict = "passes" if plan.report.ok else "FAILS"
-    return "\n".join(
-        [
-            f"shard-assets: {verb} {len(moves)} of {total} assets{share}; "
-            f"{len(plan.assignment.placed)} new, {len(plan.assignment.dropped)} dropped",
-            *describe_moves(plan.assignment, limit=len(moves)),
-            plan.report.table(),
-            f"  the gate {verdict} (max_imbalance {float(plan.settings.max_imbalance):g}); "
-            "nothing was written",
-        ]
-    )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

@@ -1,0 +1,253 @@
+"""What a build says to people: its summary, warnings and notes, and the text of the
+errors that stop it. The front ends print these; nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+from .algorithms import jump_moved_share, jump_renumbering
+from .assign import Assignment
+from .balance import BalanceReport, most_uneven_page
+from .config import Settings
+from .manifest import Manifest, render_manifest
+from .results import BuildResult, MissingRef
+from .ring import Host
+
+
+def describe_moves(assignment: Assignment, limit: int = 20) -> list[str]:
+    """One line per moved asset (at most ``limit``), saying why it moved."""
+    lines = [
+        f"  moved {m.asset}: {m.old} -> {m.new} ({m.reason})" for m in assignment.moves[:limit]
+    ]
+    if len(assignment.moves) > limit:
+        lines.append(f"  ... and {len(assignment.moves) - limit} more moves")
+    return lines
+
+
+def build_warnings(result: BuildResult) -> list[str]:
+    """What a build warns about, one message each (the front ends print them as
+    warnings, then :func:`summary`)."""
+    return [
+        *result.warnings,
+        *(str(missing) for missing in result.missing),
+        *(f"{doc}: binary or not decodable; left as it was" for doc in result.undecodable),
+    ]
+
+
+def summary(result: BuildResult) -> str:
+    """A short human-readable account of a build, with the balance table."""
+    a = result.assignment
+    changed = "updated" if result.manifest_changed else "unchanged"
+    return "\n".join(
+        [
+            f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.report.rows)} "
+            f"hosts; {result.references} references rewritten in {result.rewritten} of "
+            f"{result.documents} files",
+            *_in_memory_line(result),
+            f"  kept {a.kept}, placed {len(a.placed)} new, moved {len(a.moves)}, "
+            f"dropped {len(a.dropped)} no longer referenced",
+            *describe_moves(a),
+            result.report.table(),
+            *_pages_line(result),
+            *(f"  note: {note}" for note in result.notes),
+            f"  manifest: {result.manifest} ({changed})",
+            *cross_origin_notes(result),
+        ]
+    )
+
+
+def _in_memory_line(result: BuildResult) -> list[str]:
+    lines = []
+    if result.in_memory:
+        lines.append(
+            f"  {result.in_memory} of those files in memory, as the generator handed them over"
+        )
+    if result.scanned:
+        lines.append(f"  {result.scanned} pages scanned as the generator handed them over")
+    return lines
+
+
+def _pages_line(result: BuildResult) -> list[str]:
+    hosts = [Host(row.host, row.weight) for row in result.report.rows]
+    worst = most_uneven_page(result.pages, hosts)
+    if worst is None:
+        return []
+    return [
+        f"  pages: the most uneven, {worst.page}, puts {worst.on_host} of its "
+        f"{worst.requests} asset requests on {worst.host} "
+        f"(fair share {float(worst.fair_share):.1f})"
+    ]
+
+
+def cross_origin_notes(result: BuildResult, limit: int = 10) -> list[str]:
+    """What the CDN must do for files the browser fetches in CORS mode, said once."""
+    lines: list[str] = []
+    if result.cors:
+        shown = ", ".join(result.cors[:limit])
+        more = f" and {len(result.cors) - limit} more" if len(result.cors) > limit else ""
+        lines += [
+            f"  CORS: {len(result.cors)} asset(s) are fetched in CORS mode (web fonts, module "
+            f"scripts, crossorigin elements): {shown}{more}.",
+            "  The shard hosts must answer them with a CORS header, e.g. "
+            "'Access-Control-Allow-Origin: *' (or your site's origin, with 'Vary: Origin').",
+        ]
+    if result.crossorigin:
+        lines.append(
+            f'  SRI: added crossorigin="anonymous" to {len(result.crossorigin)} element(s) with '
+            "integrity, which browsers block from another origin without it:"
+        )
+        lines += [f"    {ref.document}:{ref.line}: {ref.url}" for ref in result.crossorigin[:limit]]
+    return lines
+
+
+def jump_warnings(
+    previous: Manifest | None, settings: Settings, assets: Iterable[str]
+) -> tuple[str, ...]:
+    if previous is None or settings.algorithm != "jump" or previous.algorithm != "jump":
+        return ()
+    before = [h.name for h in previous.hosts]
+    reason = jump_renumbering(before, settings.host_names)
+    if reason is None:
+        return ()
+    share = jump_moved_share(list(assets), before, settings.host_names)
+    return (
+        f"{reason}: jump hashing numbers hosts by position, so {share:.0%} of the assets "
+        "now hash to another host than with the old list. The manifest keeps their hosts, "
+        "but a run-time jump client, and any build without this manifest, will place them "
+        "elsewhere. Add and remove jump hosts at the end of the list only, or use "
+        "algorithm ring or rendezvous.",
+    )
+
+
+def placement_notes(
+    previous: Manifest | None, settings: Settings, report: BalanceReport
+) -> tuple[str, ...]:
+    notes: list[str] = []
+    if previous is not None and previous.algorithm != settings.algorithm:
+        notes.append(
+            f"the manifest was written with algorithm {previous.algorithm}: its assets keep "
+            f"their hosts, and only new ones are placed with {settings.algorithm}"
+        )
+    for row in report.rows:
+        if row.pinned_over_cap:
+            notes.append(
+                f"{row.host}'s pinned assets alone exceed its cap ({row.pinned} > {row.cap}): "
+                "pins never move and never fail the gate; the other hosts share the rest"
+            )
+    return tuple(notes)
+
+
+def plan_text(
+    assignment: Assignment, report: BalanceReport, max_imbalance: Fraction, verb: str
+) -> str:
+    """What ``plan`` and ``rebalance`` print: the moves, the table, the gate's verdict."""
+    moves = assignment.moves
+    total = len(assignment.hosts_by_asset)
+    share = f" ({len(moves) / total:.1%})" if total else ""
+    verdict = "passes" if report.ok else "FAILS"
+    return "\n".join(
+        [
+            f"shard-assets: {verb} {len(moves)} of {total} assets{share}; "
+            f"{len(assignment.placed)} new, {len(assignment.dropped)} dropped",
+            *describe_moves(assignment, limit=len(moves)),
+            report.table(),
+            f"  the gate {verdict} (max_imbalance {float(max_imbalance):g}); nothing was written",
+        ]
+    )
+
+
+def manifest_changes(
+    old: Manifest | None, new: Manifest, assignment: Assignment, path: Path
+) -> list[str]:
+    """How the manifest at ``path`` would change from ``old`` to ``new`` (made by
+    ``assignment``), one line each (empty: it would not)."""
+    if old is None:
+        return [f"the manifest {path} does not exist yet"]
+    if render_manifest(old) == render_manifest(new) and old.assets == new.assets:
+        return []
+    changes: list[str] = []
+    old_hosts = {h.name: h.weight for h in old.hosts}
+    new_hosts = {h.name: h.weight for h in new.hosts}
+    for name in sorted(old_hosts.keys() | new_hosts.keys()):
+        if name not in new_hosts:
+            changes.append(f"host removed: {name}")
+        elif name not in old_hosts:
+            changes.append(f"host added: {name}")
+        elif old_hosts[name] != new_hosts[name]:
+            changes.append(f"host weight changed: {name} {old_hosts[name]} -> {new_hosts[name]}")
+    if old.max_imbalance != new.max_imbalance:
+        changes.append(f"max_imbalance changed: {old.max_imbalance} -> {new.max_imbalance}")
+    for name in ("algorithm", "bounded", "balance_by"):
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            changes.append(f"{name} changed: {before} -> {after}")
+    a = assignment
+    changes += [f"new asset: {asset} -> {a.hosts_by_asset[asset]}" for asset in a.placed]
+    changes += [f"moved: {m.asset} {m.old} -> {m.new} ({m.reason})" for m in a.moves]
+    changes += [f"dropped (no longer referenced): {asset}" for asset in a.dropped]
+    return changes or ["the manifest file's formatting would change"]
+
+
+def missing_message(missing: Sequence[MissingRef]) -> str:
+    """Why a ``strict`` build stops: the references to missing files (at most 20)."""
+    listed = "\n".join(f"  {m}" for m in missing[:20])
+    more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
+    return (
+        f"shard-assets: {len(missing)} site-local reference(s) name files that are "
+        f"not in the output (strict is on, so this fails the build):\n{listed}{more}\n"
+        "Fix the references or add the files; or set strict to false to only warn."
+    )
+
+
+def locked_message(manifest: Path, changes: Sequence[str]) -> str:
+    """Why a ``locked`` build stops: how the manifest would change (at most 50 lines)."""
+    listed = "\n".join(f"  {c}" for c in changes[:50])
+    more = f"\n  ... and {len(changes) - 50} more" if len(changes) > 50 else ""
+    return (
+        f"shard-assets: locked mode: the manifest {manifest} would change, "
+        f"so nothing was written:\n{listed}{more}\n"
+        "Run a build without locked (or --locked) to update the manifest, review and "
+        "commit it, then run the locked build again."
+    )
+
+
+def missing_folder_message(output_dir: Path) -> str:
+    """The error for a build of an output folder that does not exist."""
+    return f"{output_dir}: no such folder; give the built site's output folder"
+
+
+#: The state of the files after a build that failed once it had written them all.
+ALL_WRITTEN = "Every file the build changes and the manifest are new"
+
+
+def abandoned_state(
+    *, committing: bool, replaced: int, total: int, manifest_staged: bool, kept: int
+) -> str:
+    """What the output and the manifest hold after a build stopped while it wrote:
+    before the renames (``committing`` False) or after ``replaced`` of ``total``;
+    ``kept`` pages the generator wrote could not be put back (a full disk)."""
+    not_put_back = (
+        f"; {kept} page(s) the generator wrote could not be put back and stay sharded "
+        "with the manifest's hosts, those of the last good build"
+        if kept
+        else ""
+    )
+    if not committing:
+        return (
+            "Nothing was replaced: the output and the manifest are as they were, and the "
+            f"temporary files were removed{not_put_back}"
+        )
+    manifest = (
+        "unchanged"
+        if not manifest_staged
+        else "the new one"
+        if replaced == total
+        else "the old one"
+    )
+    return (
+        f"{replaced} of {total} files were replaced before it stopped, each one whole, "
+        f"and the others are as they were; the manifest is {manifest}{not_put_back}"
+    )
