@@ -147,7 +147,8 @@ class StagedFiles:
 
     Every new content is first written to a temporary file beside its target
     (:meth:`stage`, or :meth:`add` for one written elsewhere); only when all were
-    written are they renamed over their targets, in the order staged (:meth:`commit`).
+    written are they renamed over their targets, those staged ``last`` after all the
+    others (:meth:`commit`).
     A fault or an interrupt while writing leaves every target as it was
     (:meth:`discard` removes the temporary files); one during the renames leaves each
     target old or new, and :attr:`replaced` says how many are new.
@@ -188,7 +189,7 @@ class StagedFiles:
 
     def commit(self, jobs: int = 1) -> None:
         """Rename every temporary file over its target, on up to ``jobs`` processes,
-        then the ones staged ``last``, in order; on a fault, remove the temporary files
+        then the ones staged ``last``, in this process; on a fault, remove the temporary files
         not renamed and raise (naming the target). :attr:`replaced` counts the files
         renamed, whatever stopped the renames."""
         self.committing = True
