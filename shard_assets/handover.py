@@ -478,7 +478,8 @@ def write_as_generated(path: Path, text: str) -> None:
 
 #: The state of the files when a worker process fails to write a page for the generator.
 PAGES_WRITTEN_SO_FAR = (
-    "The manifest is as it was; the pages written so far are whole, sharded with its hosts"
+    "The manifest is as it was, and each page written so far is whole (put back as the "
+    "generator made it where there is room)"
 )
 
 #: Pages gathered before they are sent to a worker: at most this many, or characters.

@@ -147,6 +147,7 @@ class BuildLifecycle:
         try:
             return self.pages.hand_over(text, document)
         except ShardAssetsError as error:  # a worker failed a page before this one
+            self.abort()
             self.fail(error)
 
     def wrap(self, handle: IO[str], filename: str, encoding: str) -> IO[str]:
@@ -174,6 +175,7 @@ class BuildLifecycle:
             try:
                 self.pages.drain()
             except ShardAssetsError as error:
+                self.abort()
                 self.fail(error)
 
     def abort(self) -> None:

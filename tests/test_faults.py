@@ -601,3 +601,49 @@ def test_pelican_rebuild_fault_puts_pelicans_pages_back(
     assert not manifest.with_name(".shard-manifest.json.lock").exists()
     assert pelican_build(project).returncode == 0
     assert snapshot(output) == sharded
+
+
+def test_pelican_page_write_fault_on_the_worker(
+    pelican_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A rebuild with two jobs: one worker process writes Pelican's pages, sharded. The
+    # fifth page it writes (of 9) finds the disk full (forked, the worker has this patch).
+    from pelican import Pelican
+    from pelican.settings import read_settings
+
+    from shard_assets import handover
+
+    from .test_pelican import pelican_build
+
+    project, output = pelican_project, pelican_project / "output"
+    manifest = project / "shard-manifest.json"
+    assert pelican_build(project).returncode == 0
+    sharded, sharded_manifest = snapshot(output), manifest.read_bytes()
+    real_write = handover.write_as_generated
+    count = [0]
+
+    def write(path: Path, text: str) -> None:
+        count[0] += 1
+        if count[0] == 5:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real_write(path, text)
+
+    monkeypatch.chdir(project)
+    options = {"hosts": HOSTS, "manifest": str(manifest), "jobs": 2}
+    settings = read_settings(
+        str(project / "pelicanconf.py"),
+        override={"OUTPUT_PATH": str(output), "SHARD_ASSETS": options},
+    )
+    with monkeypatch.context() as patch:
+        patch.setattr(handover, "write_as_generated", write)
+        with pytest.raises(FaultError) as raised:
+            Pelican(settings).run()
+    error = raised.value
+    assert error.path.endswith(".html")
+    assert error.reason == "no space left on device"
+    assert error.state.startswith("The manifest is as it was, and each page written so far")
+    _no_temporaries(output)
+    assert manifest.read_bytes() == sharded_manifest
+    assert not manifest.with_name(".shard-manifest.json.lock").exists()
+    assert pelican_build(project).returncode == 0
+    assert snapshot(output) == sharded
