@@ -33,6 +33,8 @@ html_js_files = ["js/tidewater.js"]
 html_logo = "_static/img/logo.svg"
 html_favicon = "_static/img/favicon.png"
 html_last_updated_fmt = None
+# pydata-sphinx-theme logs a console error for an empty mode; choose one.
+html_context = {"default_mode": "light"}
 html_theme_options = {
     "navigation_with_keys": False,
     "show_prev_next": True,
