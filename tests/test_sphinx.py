@@ -179,6 +179,7 @@ def test_a_skewed_manifest_fails_the_build_and_keeps_output_and_manifest(
     result = sphinx_build(rebuilt, "-E")  # Sphinx writes every page again
     assert result.returncode == 1
     assert "over cap by" in result.stderr and HOSTS[2] in result.stderr
+    assert "ERROR: shard-assets: the assets are spread too unevenly" in result.stderr
     assert "[shard_assets.failed]" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert path.read_bytes() == before

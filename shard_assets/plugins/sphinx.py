@@ -106,7 +106,8 @@ def _on_build_finished(app: Sphinx, exception: BaseException | None) -> None:
     try:
         result, report = _shard(Path(app.outdir), settings)
     except ShardAssetsError as error:
-        logger.error(f"shard-assets: {error}", type=WARNING_TYPE, subtype="failed")
+        message = str(error).removeprefix("shard-assets: ")  # the gate's says it already
+        logger.error(f"shard-assets: {message}", type=WARNING_TYPE, subtype="failed")
         app.statuscode = 1
         return
     for subtype, message in _warnings(result):
