@@ -200,12 +200,18 @@ class BuildLifecycle:
             self.fail(error)
         finally:
             self._lock.close()
-        for warning in build_warnings(result):
-            self.log.warning(f"{PREFIX}{warning}")
+        self.warn(result)
         self.log.info(summary(result))
         if report is not None:
             self.log.info(f"{PREFIX}report: {report}")
         return result
+
+    def warn(self, result: BuildResult) -> None:
+        """Log the build's warnings, one message each (an adapter whose generator
+        tells kinds of warnings apart overrides it; see
+        :func:`shard_assets.messages.warnings_by_kind`)."""
+        for warning in build_warnings(result):
+            self.log.warning(f"{PREFIX}{warning}")
 
 
 class PageBuffer(io.StringIO):

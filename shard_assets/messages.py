@@ -29,10 +29,21 @@ def describe_moves(assignment: Assignment, limit: int = 20) -> list[str]:
 def build_warnings(result: BuildResult) -> list[str]:
     """What a build warns about, one message each (the front ends print them as
     warnings, then :func:`summary`)."""
+    return [message for _, message in warnings_by_kind(result)]
+
+
+def warnings_by_kind(result: BuildResult) -> list[tuple[str, str]]:
+    """:func:`build_warnings`, each with its kind, for a generator whose users silence
+    one kind at a time (Sphinx's ``suppress_warnings``): ``hosts`` (what the
+    placement warns about), ``missing`` (a reference to a file not in the output),
+    ``undecodable`` (a document that is not text)."""
     return [
-        *result.warnings,
-        *(str(missing) for missing in result.missing),
-        *(f"{doc}: binary or not decodable; left as it was" for doc in result.undecodable),
+        *(("hosts", warning) for warning in result.warnings),
+        *(("missing", str(missing)) for missing in result.missing),
+        *(
+            ("undecodable", f"{doc}: binary or not decodable; left as it was")
+            for doc in result.undecodable
+        ),
     ]
 
 

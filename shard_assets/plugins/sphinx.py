@@ -1,7 +1,6 @@
 """The Sphinx extension: ``extensions = ["shard_assets.plugins.sphinx"]``.
 
-Settings are one dict in ``conf.py``, as Sphinx users know from
-``html_theme_options`` and ``sphinx_gallery_conf``::
+Settings are one dict in ``conf.py``, as ``html_theme_options`` is::
 
     shard_assets = {
         "hosts": ["cdn1.example.com", "cdn2.example.com"],
@@ -9,41 +8,36 @@ Settings are one dict in ``conf.py``, as Sphinx users know from
     }
 
 The keys are the other front ends' settings; ``site_url`` defaults to
-``html_baseurl``. They are checked once, when Sphinx reads ``conf.py``
-(``config-inited``): a mistake is a ``ConfigError`` naming the key and the fix.
+``html_baseurl``. They are checked once, on ``config-inited``: a mistake is a
+``ConfigError`` naming the key and the fix.
 
-The output is sharded on ``build-finished``, after every other extension's handler
-(priority 900), for the builders whose output is a web site: ``html``, ``dirhtml``
-and ``singlehtml`` (one page that loads the same ``_static`` and ``_images``).
-Every other builder is left alone, the ones writing HTML-ish output too (``epub``,
-``htmlhelp``, ``qthelp``, ``devhelp``, ``applehelp``): their output is read
-offline, from a package, where a CDN URL is the wrong thing. Nothing is done when
-the build raised.
+The output is sharded on ``build-finished``, after other extensions (priority 900),
+for the builders whose output is a web site: ``html``, ``dirhtml`` and ``singlehtml``
+(one page loading the same ``_static`` and ``_images``). Every other builder is left
+alone, HTML-ish ones too (``epub``, ``htmlhelp``, ``qthelp``, ``devhelp``,
+``applehelp``), whose output is read offline. Nothing is done when the build raised.
 
-Sphinx hands no rendered page to extensions (it writes pages itself, in worker
-processes under ``-j``), so the whole output folder is sharded at the end, as
-``shard-assets build`` would; nothing runs while Sphinx reads or writes, which is
-why the extension declares itself safe for both. An incremental build meets a
-folder where the pages Sphinx did not write again are sharded already: URLs on the
-manifest's hosts are references like any other, so the result is byte for byte
-that of a clean build with the same manifest. Sphinx copies ``_static`` again
-(unsharded) before it writes pages, and the ``?v=<checksum>`` it puts on CSS and
-JS URLs is the checksum of that copy, the theme's file: it is kept as it is, the
-same in a clean and an incremental build.
+Sphinx hands no rendered page to extensions (under ``-j`` worker processes write
+them), so the build lifecycle (:mod:`shard_assets.lifecycle`) only finishes: the
+output folder is sharded at the end, as ``shard-assets build`` would; nothing runs
+while Sphinx reads or writes, so the extension is safe for both. An incremental
+build meets pages sharded by the build before: URLs on the manifest's hosts are
+references too, so the result is byte for byte a clean build's. Sphinx copies
+``_static`` again (unsharded) before it writes pages, so the ``?v=<checksum>`` it puts
+on CSS and JS URLs is the theme file's, the same in both; it is kept as it is.
 
-Warnings are logged with ``type="shard_assets"`` (subtypes ``missing``,
-``undecodable``, ``hosts``), so ``suppress_warnings`` silences them and ``-W``
-fails the build on them; ``-q`` hides the summary. A failed build (the balance
-gate, ``locked``, ``strict``, an unreadable manifest) is logged as one error, the
-build's status becomes 1 ("build finished with problems"), as ``linkcheck`` and
-``doctest`` report theirs, and neither the output nor the manifest is touched.
+Warnings have ``type="shard_assets"`` and a subtype (``missing``, ``undecodable``,
+``hosts``) for ``suppress_warnings``; ``-W`` fails the build on them, ``-q`` hides the
+summary. A failed build (the gate, ``locked``, ``strict``, a bad manifest) is one
+logged error and status 1, and neither the output nor the manifest is touched.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
@@ -53,11 +47,9 @@ from sphinx.util import logging
 from .. import __version__
 from ..config import Settings, load_settings
 from ..errors import ShardAssetsError
-from ..files import manifest_lock
-from ..memory import InMemoryPages
-from ..parallel import default_jobs
-from ..pipeline import BuildResult, MissingRef, shard_site, summary
-from ..report import write_build_report
+from ..lifecycle import PREFIX, BuildLifecycle
+from ..messages import warnings_by_kind
+from ..results import BuildResult, MissingRef
 
 logger = logging.getLogger(__name__)
 
@@ -101,47 +93,39 @@ def _on_build_finished(app: Sphinx, exception: BaseException | None) -> None:
     if exception is not None or settings is None or not settings.enabled:
         return
     if app.builder.name not in BUILDERS:
-        logger.info(f"shard-assets: nothing to do for the {app.builder.name} builder")
+        logger.info(f"{PREFIX}nothing to do for the {app.builder.name} builder")
         return
     try:
-        result, report = _shard(Path(app.outdir), settings)
-    except ShardAssetsError as error:
-        message = str(error).removeprefix("shard-assets: ")  # the gate's says it already
-        logger.error(f"shard-assets: {message}", type=WARNING_TYPE, subtype="failed")
-        app.statuscode = 1
+        _SphinxBuild(app).finish(settings, Path(app.outdir))
+    except _Failed:
         return
-    for subtype, message in _warnings(result):
-        logger.warning(f"shard-assets: {message}", type=WARNING_TYPE, subtype=subtype)
-    for line in summary(result).splitlines():
-        logger.info(line)
-    if report is not None:
-        logger.info(f"shard-assets: report: {report}")
 
 
-def _shard(output: Path, settings: Settings) -> tuple[BuildResult, Path | None]:
-    """Shard ``output`` and write the report if asked, holding the manifest's lock."""
-    with manifest_lock(settings.manifest):
-        pages = InMemoryPages(settings, output)  # reads the manifest; no page is handed over
-        jobs = settings.jobs or default_jobs()
-        result = shard_site(output, settings, jobs=jobs, in_memory=pages)
-        report = (
-            write_build_report(output, settings, pages.previous, result)
-            if settings.report
-            else None
-        )
-    return result, report
+class _Failed(Exception):
+    """The build failed and said so; Sphinx goes on to its end with status 1."""
 
 
-def _warnings(result: BuildResult) -> list[tuple[str, str]]:
-    """What the build warns about, each with its ``suppress_warnings`` subtype."""
-    return [
-        *(("hosts", warning) for warning in result.warnings),
-        *(("missing", str(missing)) for missing in result.missing if not _is_template(missing)),
-        *(
-            ("undecodable", f"{document}: binary or not decodable; left as it was")
-            for document in result.undecodable
-        ),
-    ]
+class _SphinxBuild(BuildLifecycle):
+    """The build lifecycle, failing and warning the way Sphinx extensions do."""
+
+    def __init__(self, app: Sphinx) -> None:
+        super().__init__(self._fail, logger)
+        self.app = app
+
+    def _fail(self, error: ShardAssetsError) -> NoReturn:
+        """Log the error and make the build's status 1, as ``linkcheck`` does for a
+        broken link, rather than raise: Sphinx prints any exception inside a report
+        for its developers."""
+        message = str(error).removeprefix(PREFIX)  # the gate's starts with it already
+        logger.error(f"{PREFIX}{message}", type=WARNING_TYPE, subtype="failed")
+        self.app.statuscode = 1
+        raise _Failed from None
+
+    def warn(self, result: BuildResult) -> None:
+        """Each warning with its kind as its subtype, for ``suppress_warnings``."""
+        missing = tuple(ref for ref in result.missing if not _is_template(ref))
+        for kind, message in warnings_by_kind(dataclasses.replace(result, missing=missing)):
+            logger.warning(f"{PREFIX}{message}", type=WARNING_TYPE, subtype=kind)
 
 
 def _is_template(missing: MissingRef) -> bool:
