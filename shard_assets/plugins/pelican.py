@@ -107,14 +107,8 @@ def _get_writer(pelican: Any) -> type | None:
 def _pages_may_be_read() -> bool:
     """Whether another plugin listens to a signal Pelican sends while it writes pages
     (and so might read a page a worker has not written yet)."""
-    return any(
-        signal.receivers
-        for signal in (
-            signals.content_written,
-            signals.article_writer_finalized,
-            signals.page_writer_finalized,
-        )
-    )
+    writing = (signals.content_written, signals.article_writer_finalized)
+    return any(signal.receivers for signal in (*writing, signals.page_writer_finalized))
 
 
 class _PagesWritten:
