@@ -72,7 +72,7 @@ from .config import Settings
 from .files import META_CHARSET, atomic_write, write_temporary
 from .html import RefSpan
 from .inventory import Inventory, is_folder, is_page, is_stylesheet
-from .manifest import Manifest, read_manifest
+from .manifest import PLACEMENT_SETTINGS, Manifest, read_manifest
 from .parallel import die_with_parent, start_pool
 from .rewrite import Sharder, Undo, apply_edits, shard_url, undo_edits, undone
 from .scan import PageRecord, ScannedPage, reference_at
@@ -469,8 +469,7 @@ def _why_not(settings: Settings, previous: Manifest | None) -> str:
         return "no manifest yet (the first build)"
     if {(h.name, h.weight) for h in previous.hosts} != {(h.name, h.weight) for h in settings.hosts}:
         return "the hosts differ from the manifest's"
-    placement = ("algorithm", "bounded", "balance_by")
-    if any(getattr(previous, name) != getattr(settings, name) for name in placement):
+    if any(getattr(previous, name) != getattr(settings, name) for name in PLACEMENT_SETTINGS):
         return "the placement settings differ from the manifest's"
     if settings.balance_by == "count":
         configured = set(settings.host_names)
