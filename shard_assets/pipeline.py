@@ -37,7 +37,7 @@ from .messages import (
     placement_notes,
 )
 from .parallel import run_each
-from .results import BuildResult, Located, MissingRef
+from .results import BuildResult, MissingRef
 from .rewrite import Rewrite, RewriteContext, Sharder, rewrite_document, shard_url
 from .scan import (
     Collected,
@@ -97,16 +97,18 @@ class Plan:
     manifest: Manifest
     assignment: Assignment
     report: BalanceReport
-    missing: tuple[MissingRef, ...]
-    skipped: tuple[str, ...]
-    #: What pass one found, for pass two (and the report's page spreads).
+    #: What pass one found: the references to missing files, the documents skipped
+    #: (undecodable), the CORS assets and added ``crossorigin``, and for pass two.
     collected: Collected
-    cors: tuple[str, ...] = ()
-    crossorigin: tuple[Located, ...] = ()
     pages: tuple[PageSpread, ...] = ()
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     in_memory: HandedOver | None = None
+
+    @property
+    def missing(self) -> tuple[MissingRef, ...]:
+        """References to files that are not in the output."""
+        return self.collected.missing
 
     def manifest_changes(self) -> list[str]:
         """How the manifest on disk would change, one line each (empty: it would not)."""
@@ -213,10 +215,6 @@ def plan_build(
         ),
         assignment=assignment,
         report=report,
-        missing=collected.missing,
-        skipped=collected.skipped,
-        cors=tuple(sorted(collected.cors)),
-        crossorigin=collected.crossorigin,
         pages=page_spreads(collected, assignment, settings),
         warnings=jump_warnings(previous, settings, collected.assets),
         notes=placement_notes(previous, settings, report),
@@ -324,12 +322,12 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         documents=len(plan.inventory.documents),
         rewritten=rewritten,
         references=references,
-        missing=plan.missing,
-        undecodable=plan.skipped,
+        missing=collected.missing,
+        undecodable=collected.skipped,
         manifest=plan.settings.manifest,
         manifest_changed=changed,
-        cors=plan.cors,
-        crossorigin=plan.crossorigin,
+        cors=tuple(sorted(collected.cors)),
+        crossorigin=collected.crossorigin,
         pages=plan.pages,
         warnings=plan.warnings,
         notes=plan.notes,
