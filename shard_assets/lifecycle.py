@@ -53,7 +53,7 @@ from .files import manifest_lock
 from .handover import InMemoryPages
 from .inventory import is_page
 from .manifest import Manifest
-from .messages import build_warnings, summary
+from .messages import summary, warnings_by_kind
 from .parallel import default_jobs
 from .pipeline import shard_site
 from .report import build_report, default_report_path, write_report
@@ -200,18 +200,18 @@ class BuildLifecycle:
             self.fail(error)
         finally:
             self._lock.close()
-        self.warn(result)
+        for kind, warning in warnings_by_kind(result):
+            self.warning(kind, f"{PREFIX}{warning}")
         self.log.info(summary(result))
         if report is not None:
             self.log.info(f"{PREFIX}report: {report}")
         return result
 
-    def warn(self, result: BuildResult) -> None:
-        """Log the build's warnings, one message each (an adapter whose generator
-        tells kinds of warnings apart overrides it; see
-        :func:`shard_assets.messages.warnings_by_kind`)."""
-        for warning in build_warnings(result):
-            self.log.warning(f"{PREFIX}{warning}")
+    def warning(self, kind: str, message: str) -> None:
+        """Log one of the build's warnings; ``kind`` is ``hosts``, ``missing`` or
+        ``undecodable`` (see :func:`shard_assets.messages.warnings_by_kind`). An
+        adapter whose generator tells kinds of warnings apart overrides it."""
+        self.log.warning(message)
 
 
 class PageBuffer(io.StringIO):
@@ -253,6 +253,7 @@ def write_build_report(
         since=previous,
         since_path="the previous build" if previous is not None else None,
         pages=result.direct_pages,
+        moves=result.assignment.moves,
     )
     path = default_report_path(settings.manifest)
     write_report(

@@ -34,7 +34,6 @@ logged error and status 1, and neither the output nor the manifest is touched.
 
 from __future__ import annotations
 
-import dataclasses
 import weakref
 from pathlib import Path
 from typing import Any, NoReturn
@@ -44,12 +43,8 @@ from sphinx.config import Config
 from sphinx.errors import ConfigError
 from sphinx.util import logging
 
-from .. import __version__
-from ..config import Settings, load_settings
-from ..errors import ShardAssetsError
+from .. import Settings, ShardAssetsError, __version__, load_settings
 from ..lifecycle import PREFIX, BuildLifecycle
-from ..messages import warnings_by_kind
-from ..results import BuildResult, MissingRef
 
 logger = logging.getLogger(__name__)
 
@@ -121,18 +116,14 @@ class _SphinxBuild(BuildLifecycle):
         self.app.statuscode = 1
         raise _Failed from None
 
-    def warn(self, result: BuildResult) -> None:
-        """Each warning with its kind as its subtype, for ``suppress_warnings``."""
-        missing = tuple(ref for ref in result.missing if not _is_template(ref))
-        for kind, message in warnings_by_kind(dataclasses.replace(result, missing=missing)):
-            logger.warning(f"{PREFIX}{message}", type=WARNING_TYPE, subtype=kind)
-
-
-def _is_template(missing: MissingRef) -> bool:
-    """Whether a missing reference is Jinja markup, not a URL: themes ship templates
-    in their static folders, which Sphinx copies unrendered (pydata-sphinx-theme's
-    ``_static/webpack-macros.html``); a browser never loads them as pages."""
-    return "{{" in missing.url or "{%" in missing.url
+    def warning(self, kind: str, message: str) -> None:
+        """With ``kind`` as the subtype, for ``suppress_warnings``. A "URL" of Jinja
+        markup is not one: themes ship templates in their static folders, which
+        Sphinx copies unrendered (pydata-sphinx-theme's ``webpack-macros.html``)."""
+        if kind == "missing" and ("{{" in message or "{%" in message):
+            logger.debug(message)
+        else:
+            logger.warning(message, type=WARNING_TYPE, subtype=kind)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
