@@ -5,8 +5,8 @@ The stable library API is ``__all__``: load the settings, then build
 (:func:`plan_build`, :func:`check_plan`, :func:`apply_plan`); audit a built site
 (:func:`verify_site`); and report on it (:func:`build_report`, then
 :func:`render_html`, :func:`render_text` or :func:`render_json`). Every error is a
-:class:`ShardAssetsError`. The core never imports MkDocs or Pelican; the adapters live
-in ``shard_assets.plugins`` on top of :mod:`shard_assets.lifecycle`, and
+:class:`ShardAssetsError`. The core never imports MkDocs, Pelican or Sphinx; the
+adapters live in ``shard_assets.plugins`` on top of :mod:`shard_assets.lifecycle`, and
 docs/architecture.md maps the modules.
 """
 
