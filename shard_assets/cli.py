@@ -22,7 +22,7 @@ from typing import TextIO
 from . import __version__
 from .algorithms import ALGORITHMS
 from .balance import MEASURES
-from .config import KNOWN_SETTINGS, SCHEMES, Settings, load_settings
+from .config import CORS_ASSETS, KNOWN_SETTINGS, SCHEMES, Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
 from .manifest import read_manifest
 from .parallel import default_jobs
@@ -106,6 +106,19 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
         "--locked",
         action="store_true",
         help="fail, writing nothing, if the manifest would change (for CI)",
+    )
+    parser.add_argument(
+        "--unsharded-copy",
+        metavar="DIR",
+        help="also write the rewritten pages and stylesheets unsharded in DIR, for "
+        "HTTP/2 and HTTP/3 visitors (see docs/deploy.md)",
+    )
+    parser.add_argument(
+        "--cors-assets",
+        default=CORS_ASSETS[0],
+        choices=CORS_ASSETS,
+        help="'origin' keeps web fonts, module scripts and crossorigin elements off the "
+        "shard hosts (default: %(default)s)",
     )
     placement = parser.add_argument_group("placement (see docs/algorithms.md)")
     placement.add_argument(

@@ -28,6 +28,7 @@ KNOWN_SETTINGS = (
     "attributes",
     "balance_by",
     "bounded",
+    "cors_assets",
     "enabled",
     "exclude",
     "hosts",
@@ -42,8 +43,11 @@ KNOWN_SETTINGS = (
     "scheme",
     "site_url",
     "strict",
+    "unsharded_copy",
     "verify",
 )
+#: Where CORS-mode assets (web fonts, module scripts, ``crossorigin`` elements) go.
+CORS_ASSETS = ("shard", "origin")
 
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
@@ -76,6 +80,10 @@ class Settings:
     max_page_imbalance: Fraction | None = None
     #: Processes that read and rewrite files; None for the number of cores.
     jobs: int | None = None
+    #: The folder for the unsharded twin of the rewritten documents, or None.
+    unsharded_copy: Path | None = None
+    #: "origin" keeps assets fetched in CORS mode off the shard hosts.
+    cors_assets: str = "shard"
 
     @property
     def url_prefix(self) -> str:
@@ -116,9 +124,13 @@ def load_settings(
     manifest = options.get("manifest", DEFAULT_MANIFEST)
     if not isinstance(manifest, str | Path) or not str(manifest).strip():
         raise fail("manifest", f"must be a file path, got {manifest!r}")
-    manifest_path = Path(manifest)
-    if not manifest_path.is_absolute():
-        manifest_path = base_dir / manifest_path
+    manifest_path = _path(manifest, base_dir)
+    twin = options.get("unsharded_copy")
+    unsharded_copy: Path | None = None
+    if isinstance(twin, str | Path) and str(twin).strip():
+        unsharded_copy = _path(twin, base_dir)
+    elif twin is not None:
+        raise fail("unsharded_copy", f"must be a folder path such as site-h2, got {twin!r}")
 
     max_imbalance = _imbalance(options.get("max_imbalance", 0.10), "max_imbalance", fail)
     page_imbalance = options.get("max_page_imbalance")
@@ -167,7 +179,15 @@ def load_settings(
         balance_by=balance_by,
         pins=_pins(options.get("pin", {}), hosts, fail),
         max_page_imbalance=max_page_imbalance,
+        unsharded_copy=unsharded_copy,
+        cors_assets=_choice(options.get("cors_assets", "shard"), "cors_assets", CORS_ASSETS, fail),
     )
+
+
+def _path(value: str | Path, base_dir: Path) -> Path:
+    """``value`` as a path, relative ones anchored at ``base_dir``."""
+    path = Path(value)
+    return path if path.is_absolute() else base_dir / path
 
 
 def check_hostname(host: object) -> str | None:

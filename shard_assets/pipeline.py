@@ -155,6 +155,8 @@ class Sharder:
         # over sharded output a no-op, and lets it re-point assets whose host changed.
         hosts = {h.lower() for h in (*settings.host_names, *shard_hosts)}
         self.site = replace(settings.site, origins=settings.site.origins | hosts)
+        #: Lower-cased: the configured hosts and those the manifest named.
+        self.shard_hosts = frozenset(hosts)
 
     def find_refs(self, text: str, document: str) -> Iterator[Ref]:
         """All site-local references in ``text``, the content of ``document``."""
@@ -1009,11 +1011,16 @@ def shard_site(
     creator holds it since the build started). Raises :class:`BalanceError`,
     :class:`MissingAssetError` (``strict``), :class:`LockedError` (``locked``) or
     :class:`ManifestError` before any file is written. ``jobs`` processes scan and
-    rewrite the documents; the output is the same for any number.
+    rewrite the documents; the output is the same for any number. With
+    ``unsharded_copy``, the twin of the documents is written last
+    (:mod:`shard_assets.twin`).
     """
+    from . import twin  # noqa: PLC0415 (twin builds on this module)
+
     lock = contextlib.nullcontext() if in_memory else manifest_lock(settings.manifest)
     with lock:
         try:
+            twin.twin_folder(output_dir, settings)  # a mistake there stops the build now
             plan = plan_build(
                 output_dir,
                 settings,
@@ -1032,6 +1039,7 @@ def shard_site(
             from .verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
 
             verify_or_raise(output_dir, settings)
+        twin.write_twin(output_dir, settings, plan.sharder, jobs=jobs)
         return result
 
 

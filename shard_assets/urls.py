@@ -94,6 +94,22 @@ def _authority(netloc: str) -> str:
     return host
 
 
+def url_host(url: str) -> str | None:
+    """The lower-cased ``host[:port]`` (no default port) of an absolute
+    (``https://h/...``) or scheme-relative (``//h/...``) URL as written, or None for
+    any other URL."""
+    scheme = _SCHEME.match(url)
+    rest = url[scheme.end() :] if scheme else url
+    if not rest.startswith("//"):
+        return None
+    end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark, 2, end)
+        if found >= 0:
+            end = found
+    return _authority(rest[2:end]) or None
+
+
 def remove_dot_segments(path: str) -> str:
     """Resolve ``.`` and ``..`` segments of an absolute path, as a browser does."""
     segments = path.split("/")[1:]

@@ -37,7 +37,14 @@ from mkdocs.structure.pages import Page
 
 from ..algorithms import ALGORITHMS
 from ..balance import MEASURES
-from ..config import DEFAULT_MANIFEST, KNOWN_SETTINGS, SCHEMES, Settings, load_settings
+from ..config import (
+    CORS_ASSETS,
+    DEFAULT_MANIFEST,
+    KNOWN_SETTINGS,
+    SCHEMES,
+    Settings,
+    load_settings,
+)
 from ..errors import ConfigError, ShardAssetsError
 from ..files import manifest_lock
 from ..memory import InMemoryPages
@@ -71,6 +78,8 @@ class ShardAssetsConfig(base.Config):
     pin = c.Type(dict, default={})
     max_page_imbalance = c.Optional(c.Type((int, float)))
     jobs = c.Optional(c.Type(int))
+    unsharded_copy = c.Optional(c.Type(str))
+    cors_assets = c.Choice(CORS_ASSETS, default=CORS_ASSETS[0])
 
 
 class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
