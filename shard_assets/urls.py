@@ -70,7 +70,8 @@ class Ref:
     fragment exactly as written.
 
     ``cors`` says the browser fetches it in CORS mode (a web font, a module script,
-    an element with ``crossorigin``): from a shard host it then needs
+    an element with ``crossorigin``, or with ``integrity``, which gets
+    ``crossorigin`` once sharded): from a shard host it then needs
     ``Access-Control-Allow-Origin``. ``crossorigin_at`` is where
     ``crossorigin="anonymous"`` must be inserted when the URL moves to a shard host
     (its element has ``integrity`` and no ``crossorigin``), or -1.
