@@ -32,6 +32,7 @@ from .balance import (
     page_gate_message,
 )
 from .config import Settings
+from .cors import ORIGIN, kept_on_origin, without
 from .css import find_css_refs
 from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
 from .files import TEMP_FILE, Decoded, atomic_write, decode_document, manifest_lock
@@ -39,7 +40,7 @@ from .html import HtmlScanner, RefSpan, preconnect_point
 from .manifest import Manifest, read_manifest, render_manifest, write_manifest
 from .parallel import run_each
 from .ring import Host
-from .urls import Ref
+from .urls import Ref, url_host
 
 if TYPE_CHECKING:
     from .memory import InMemoryPages, PageRecord, ScannedPage
@@ -196,13 +197,17 @@ class Sharder:
         with ``integrity`` that moves to a shard host, and, with ``preconnect``, one
         ``<link rel="preconnect">`` per shard host the page uses.
         """
-        prefix = self.settings.url_prefix
         replacements = [
-            (start, end, f"{prefix}{host}{path}{suffix}", host, crossorigin_at)
+            (start, end, self.url(host, path, suffix), host, crossorigin_at)
             for start, end, key, path, suffix, _, crossorigin_at in self.references(text, document)
             if (host := hosts_by_asset.get(key)) is not None
         ]
         return self.splice(text, document, replacements)
+
+    def url(self, host: str, path: str, suffix: str) -> str:
+        """The URL of ``path`` (and ``suffix``) on ``host``; root-relative on the site's
+        origin when ``host`` is :data:`~shard_assets.cors.ORIGIN`."""
+        return f"{self.settings.url_prefix}{host}{path}{suffix}" if host else path + suffix
 
     def splice(
         self, text: str, document: str, replacements: Iterable[Replacement]
@@ -229,12 +234,17 @@ class Sharder:
         for start, end, url, host, crossorigin_at in replacements:
             if start < last:
                 continue
-            used.add(host)
             last = end
+            if host == ORIGIN:
+                # Kept on the origin: only a URL a build put on a shard host goes back.
+                if url_host(text[start:end]) not in self.shard_hosts:
+                    continue
+            else:
+                used.add(host)
             if text[start:end] == url:
                 continue
             edits.append((start, end, url))
-            if crossorigin_at >= 0:
+            if crossorigin_at >= 0 and host != ORIGIN:
                 edits.append((crossorigin_at, crossorigin_at, ' crossorigin="anonymous"'))
             count += 1
         if self.settings.preconnect and used and is_page(document):
@@ -720,6 +730,8 @@ class Plan:
     notes: tuple[str, ...] = ()
     collected: Collected | None = None
     in_memory: InMemoryPages | None = None
+    #: The CORS-mode assets kept on the origin (``cors_assets: origin``).
+    on_origin: frozenset[str] = frozenset()
 
     def manifest_changes(self) -> list[str]:
         """How the manifest on disk would change, one line each (empty: it would not)."""
@@ -797,6 +809,8 @@ def plan_build(
         in_memory=done,
         scanned=in_memory.scanned(inventory) if in_memory else None,
     )
+    on_origin = kept_on_origin(settings, collected.cors)
+    collected = without(collected, on_origin)
     loads = asset_loads(settings.balance_by, collected, output_dir)
     assignment = assign_hosts(
         collected.assets,
@@ -855,13 +869,15 @@ def plan_build(
         report=report,
         missing=collected.missing,
         skipped=collected.skipped,
-        cors=tuple(sorted(collected.cors)),
-        crossorigin=collected.crossorigin,
+        cors=tuple(sorted(collected.cors - on_origin)),
+        # An element that would get crossorigin is fetched in CORS mode: kept too.
+        crossorigin=() if settings.cors_assets == "origin" else collected.crossorigin,
         pages=page_spreads(collected, assignment, settings),
         warnings=_warnings(previous, settings, collected.assets),
-        notes=_notes(previous, settings, report),
+        notes=_notes(previous, settings, report, len(on_origin)),
         collected=collected,
         in_memory=in_memory,
+        on_origin=on_origin,
     )
 
 
@@ -936,12 +952,14 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     for stale in plan.inventory.stale:
         with contextlib.suppress(FileNotFoundError):
             (plan.output_dir / stale).unlink()
-    hosts_by_asset = plan.assignment.hosts_by_asset
-    prefix = plan.settings.url_prefix
+    hosts_by_asset: Mapping[str, str] = plan.assignment.hosts_by_asset
+    if plan.on_origin:
+        hosts_by_asset = {**hosts_by_asset, **dict.fromkeys(plan.on_origin, ORIGIN)}
+    sharder = plan.sharder
     urls = [
         None
         if (host := hosts_by_asset.get(key)) is None
-        else (f"{prefix}{host}{path}{suffix}", host)
+        else (sharder.url(host, path, suffix), host)
         for key, path, suffix in collected.targets
     ]
 
@@ -1086,8 +1104,15 @@ def _warnings(
     )
 
 
-def _notes(previous: Manifest | None, settings: Settings, report: BalanceReport) -> tuple[str, ...]:
+def _notes(
+    previous: Manifest | None, settings: Settings, report: BalanceReport, on_origin: int = 0
+) -> tuple[str, ...]:
     notes: list[str] = []
+    if on_origin:
+        notes.append(
+            f"{on_origin} asset(s) fetched in CORS mode (web fonts, module scripts, "
+            "crossorigin elements) stay on the origin (cors_assets: origin)"
+        )
     if previous is not None and previous.algorithm != settings.algorithm:
         notes.append(
             f"the manifest was written with algorithm {previous.algorithm}: its assets keep "
