@@ -33,12 +33,9 @@ def recipe(name: str) -> str:
     return found.group(1)
 
 
-@pytest.fixture(scope="module")
-def served(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Nginx, Path, Path, ssl.SSLContext]]:
-    """The sample site sharded over HOSTS with its twin, served by the docs' recipe."""
-    tmp = tmp_path_factory.mktemp("deploy")
+def build(tmp: Path) -> tuple[Path, Path]:
+    """The sample site sharded over HOSTS, with a font, a folder index, a page without
+    assets, and its twin."""
     site = make_site(tmp / "site", images=12, pages=3)
     (site / "fonts").mkdir()
     (site / "fonts" / "body.woff2").write_bytes(b"wOF2 not really a font")
@@ -59,6 +56,12 @@ def served(
         source="test",
     )
     shard_site(site, settings)
+    return site, tmp / "site-h2"
+
+
+def serve(tmp: Path, protocol_map: str) -> Iterator[tuple[Nginx, Path, Path, ssl.SSLContext]]:
+    """The docs' recipe (``protocol_map``, then the server block) serving :func:`build`."""
+    site, twin = build(tmp)
     ca = trustme.CA()
     cert = ca.issue_cert(SITE, *HOSTS)
     chain, key = tmp / "fullchain.pem", tmp / "privkey.pem"
@@ -66,18 +69,34 @@ def served(
     cert.private_key_pem.write_to_path(str(key))
     port = free_port()
     conf = (
-        recipe("nginx-recipe")
-        .replace("/srv/example/site-h2", str(tmp / "site-h2"))
+        (recipe(protocol_map) + recipe("nginx-server"))
+        .replace("/srv/example/site-h2", str(twin))
         .replace("/srv/example/site", str(site))
         .replace("/etc/ssl/example/fullchain.pem", str(chain))
         .replace("/etc/ssl/example/privkey.pem", str(key))
         .replace("listen 443 ", f"listen 127.0.0.1:{port} ")
     )
-    assert str(port) in conf and str(tmp / "site-h2") in conf
+    assert f"127.0.0.1:{port}" in conf and str(twin) in conf
     context = ssl.create_default_context()
     ca.configure_trust(context)
     with run_nginx(tmp / "nginx", conf, port) as nginx:
-        yield nginx, site, tmp / "site-h2", context
+        yield nginx, site, twin, context
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Nginx, Path, Path, ssl.SSLContext]]:
+    """The nginx recipe as docs/deploy.md gives it: the root picked by $server_protocol."""
+    yield from serve(tmp_path_factory.mktemp("deploy"), "nginx-protocol-map")
+
+
+@pytest.fixture(scope="module")
+def behind_cdn(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Nginx, Path, Path, ssl.SSLContext]]:
+    """The same recipe at a CDN's origin: the root picked by the viewer's protocol header."""
+    yield from serve(tmp_path_factory.mktemp("cdn"), "nginx-cdn-map")
 
 
 Fetch = Callable[[str, str], httpx.Response]
@@ -172,3 +191,45 @@ def test_every_shard_name_serves_the_whole_output_with_cors_and_long_caching(
             assert font.headers["access-control-allow-origin"] == "*"
             assert "max-age=604800" in font.headers["cache-control"]
             assert fetch(host, "/img/photo-011.png").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("viewer", "twin_expected"), [("2.0", True), ("3.0", True), ("1.1", False), (None, False)]
+)
+def test_behind_a_cdn_the_viewers_protocol_header_picks_the_root(
+    behind_cdn: tuple[Nginx, Path, Path, ssl.SSLContext], viewer: str | None, twin_expected: bool
+) -> None:
+    nginx, site, twin, context = behind_cdn
+    headers = {"Host": SITE}
+    if viewer is not None:
+        headers["CloudFront-Viewer-Http-Version"] = viewer
+    # The CDN's own connection to the origin: HTTP/1.1 here, whatever the visitor spoke.
+    with httpx.Client(verify=context, timeout=10) as client:
+        response = client.get(
+            f"https://127.0.0.1:{nginx.port}/blog/post-1.html",
+            headers=headers,
+            extensions={"sni_hostname": SITE},
+        )
+    assert response.http_version == "HTTP/1.1"
+    expected = (twin if twin_expected else site) / "blog" / "post-1.html"
+    assert response.content == expected.read_bytes()
+
+
+def test_the_headers_file_is_well_formed() -> None:
+    """Netlify's and Cloudflare Pages' format: a path (one splat at most) on its own
+    line, then indented ``Name: value`` lines; CORS for every path."""
+    rules: dict[str, list[tuple[str, str]]] = {}
+    path = ""
+    for line in recipe("headers-file").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("  "):
+            name, colon, value = line.strip().partition(": ")
+            assert colon and re.fullmatch(r"[A-Za-z-]+", name) and value, line
+            rules[path].append((name, value))
+        else:
+            path = line
+            assert path.startswith("/") and path.count("*") <= 1, line
+            rules[path] = []
+    assert ("Access-Control-Allow-Origin", "*") in rules["/*"]
+    assert all(rules.values())
