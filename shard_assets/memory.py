@@ -91,7 +91,8 @@ class PageRecord:
     it ('' when nothing changed) that holds the rewritten page (deferred) or the
     generator's (direct); ``undo``, direct, instead of that file, how to get the
     generator's text back from the rewritten one (see :func:`undo_edits`);
-    ``links`` the pages and excluded files it references, which
+    ``links`` the pages, excluded files and (with ``cors_assets: origin``) CORS-mode
+    assets it references, which
     must exist when the build ends; ``styles`` the ``.css`` keys it references;
     ``cors`` and ``crossorigin`` as in :class:`shard_assets.pipeline.Collected`, with
     (line, URL).
@@ -184,6 +185,7 @@ class PagePreparer:
         it loads a file the manifest does not place."""
         sharder = self.sharder
         prefix = self.settings.url_prefix
+        keep_cors = self.settings.cors_assets == "origin"
         keys = self._keys
         hosts: dict[str, str] = {}
         links: dict[str, None] = {}
@@ -198,6 +200,11 @@ class PagePreparer:
             host, is_style = found
             if is_style:
                 styles.add(key)
+            if in_cors and keep_cors:
+                # cors_assets: origin keeps it where it is, wherever else it is loaded.
+                cors.add(key)
+                links[key] = None
+                continue
             if host is None:
                 return None  # a new or missing file: the end of the build places or reports it
             if not host:

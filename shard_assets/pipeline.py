@@ -809,7 +809,7 @@ def plan_build(
         in_memory=done,
         scanned=in_memory.scanned(inventory) if in_memory else None,
     )
-    on_origin = kept_on_origin(settings, collected.cors)
+    on_origin = kept_on_origin(settings, collected.cors.intersection(collected.assets))
     collected = without(collected, on_origin)
     loads = asset_loads(settings.balance_by, collected, output_dir)
     assignment = assign_hosts(

@@ -158,3 +158,22 @@ def test_mkdocs_rebuild_with_the_manifest_keeps_fonts_on_the_origin(tmp_path: Pa
         source="test",
     )
     assert verify_site(project / "site", settings) == []
+
+
+def test_a_rebuild_shards_pages_with_cors_references_in_memory(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """A CORS-mode reference stays on the origin whatever the manifest says, so a page
+    with one (index.html: a module, an SRI script, an image with crossorigin) is still
+    sharded as the generator hands it over; blog/post-1.html loads that image without
+    crossorigin, which the manifest does not place, so it waits for the end."""
+    from .test_memory import _regenerate
+
+    root = cors_site(tmp_path / "site")
+    pages = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.html")}
+    settings = make_settings(cors_assets="origin")
+    shard_site(root, settings)
+    expected = snapshot(root)
+    result = shard_site(root, settings, in_memory=_regenerate(root, pages, settings, jobs=1))
+    assert result.in_memory == len(pages) - 1
+    assert snapshot(root) == expected
