@@ -42,8 +42,9 @@ from pathlib import Path
 from .config import Settings
 from .errors import ConfigError
 from .files import Decoded, decode_document
+from .inventory import is_page, is_stylesheet, take_inventory
 from .parallel import run_each
-from .pipeline import Sharder, apply_edits, is_page, is_stylesheet, take_inventory
+from .rewrite import Sharder, apply_edits
 from .urls import url_host
 
 #: The folders a build writes the twin into before swapping it in; a killed build

@@ -13,7 +13,8 @@ import pytest
 from shard_assets.cli import main
 from shard_assets.config import Settings, load_settings
 from shard_assets.errors import ConfigError
-from shard_assets.pipeline import shard_site, summary
+from shard_assets.messages import summary
+from shard_assets.pipeline import shard_site
 from shard_assets.verify import verify_site
 
 from .conftest import HOSTS, ROOT, make_site, snapshot

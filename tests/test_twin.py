@@ -15,7 +15,8 @@ from shard_assets import twin
 from shard_assets.cli import main
 from shard_assets.config import Settings
 from shard_assets.errors import ConfigError, LockedError
-from shard_assets.pipeline import Sharder, shard_site
+from shard_assets.pipeline import shard_site
+from shard_assets.rewrite import Sharder
 from shard_assets.twin import unshard
 
 from .conftest import HOSTS, ROOT, make_site, snapshot
