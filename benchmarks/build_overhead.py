@@ -15,8 +15,8 @@
 3. ``shard-assets build --jobs 1`` and ``--jobs 2`` on the built MkDocs output.
 4. Peak memory of ``shard-assets build`` on the MkDocs output and on a four times
    larger one (the pages copied into three more sets of sections).
-5. ``shard-assets build --jobs 2`` on the MkDocs output without and with
-   ``--unsharded-copy`` (the twin for HTTP/2 visitors), alternating.
+5. The unsharded twin (``unsharded_copy``, for HTTP/2 visitors): MkDocs rebuilds
+   and ``shard-assets build --jobs 2`` without and with it, alternating.
 
 Every build runs in a child process with this checkout first on PYTHONPATH (checked).
 """
@@ -313,40 +313,58 @@ def bench_jobs(built: Path, work: Path, repeat: int) -> str:
     return table(["shard-assets build (first build)", "median", "speed-up", "runs"], rows)
 
 
-def bench_twin(built: Path, work: Path, repeat: int) -> str:
-    """``shard-assets build`` on a copy of the output, without and with
-    ``--unsharded-copy`` (issue 13), alternating; both first builds, ``--jobs 2``.
-    CPU time (user + system, workers included) is reported beside wall time: it
-    depends less on what else the machine runs."""
-    times: dict[bool, tuple[list[float], list[float]]] = {False: ([], []), True: ([], [])}
+def bench_twin(project: Path, work: Path, repeat: int) -> str:
+    """The unsharded twin's cost (issue 13), alternating, wall and CPU time (user +
+    system, workers included: it depends less on what else the machine runs):
+
+    - ``mkdocs build`` rebuilds (manifest present) without and with
+      ``unsharded_copy``, what a MkDocs user pays;
+    - ``shard-assets build --jobs 2`` first builds on a copy of the plain output,
+      without and with ``--unsharded-copy``, the twin against the sharding alone.
+    """
+    sharded = project / "mkdocs-sharded.yml"
+    with_twin = project / "mkdocs-twin.yml"
+    with_twin.write_text(sharded.read_text() + "      unsharded_copy: site-h2\n")
+    run([sys.executable, "-m", "mkdocs", "build", "-f", str(sharded)], project)
+    kinds = ("mkdocs", "mkdocs+twin", "cli", "cli+twin")
+    times: dict[str, tuple[list[float], list[float]]] = {kind: ([], []) for kind in kinds}
     for _ in range(repeat):
-        for twin in (False, True):
+        for config, kind in ((sharded, "mkdocs"), (with_twin, "mkdocs+twin")):
+            command = [sys.executable, "-m", "mkdocs", "build", "-f", str(config)]
+            _record(times[kind], run(command, project)[0])
+        for kind in ("cli", "cli+twin"):
             site = work / "twin-site"
             shutil.rmtree(site, ignore_errors=True)
-            shutil.copytree(built, site, copy_function=os.link)
+            shutil.copytree(project / "site-plain", site, copy_function=os.link)
             manifest = work / "twin.json"
             manifest.unlink(missing_ok=True)
-            extra = ["--unsharded-copy", str(work / "twin-h2")] if twin else []
-            _record(times[twin], shard_cli(site, manifest, 2, *extra)[0])
+            extra = ["--unsharded-copy", str(work / "twin-h2")] if kind == "cli+twin" else []
+            _record(times[kind], shard_cli(site, manifest, 2, *extra)[0])
             shutil.rmtree(site)
-    twin_folder = work / "twin-h2"
-    written = sum(1 for p in twin_folder.rglob("*") if p.is_file())
-    shutil.rmtree(twin_folder)
-    wall, cpu = (median(times[False][0]), median(times[False][1]))
+    written = sum(1 for p in (project / "site-h2").rglob("*") if p.is_file())
+    shutil.rmtree(work / "twin-h2")
+    labels = {
+        "mkdocs": "mkdocs build, rebuild with shard-assets",
+        "mkdocs+twin": "the same, with unsharded_copy",
+        "cli": "shard-assets build --jobs 2, first build",
+        "cli+twin": "the same, with --unsharded-copy",
+    }
     rows = []
-    for twin in (False, True):
-        walls, cpus = times[twin]
+    for kind in kinds:
+        walls, cpus = times[kind]
+        base_walls, base_cpus = times[kind.removesuffix("+twin")]
+        twin = kind.endswith("+twin")
         rows.append(
             [
-                "with --unsharded-copy" if twin else "without",
+                labels[kind],
                 f"{median(walls):.2f} s",
-                f"{median(walls) / wall - 1:+.1%}" if twin else "",
+                f"{median(walls) / median(base_walls) - 1:+.1%}" if twin else "",
                 f"{median(cpus):.2f} s",
-                f"{median(cpus) / cpu - 1:+.1%}" if twin else "",
+                f"{median(cpus) / median(base_cpus) - 1:+.1%}" if twin else "",
                 " ".join(f"{t:.2f}" for t in walls),
             ]
         )
-    header = ["shard-assets build --jobs 2", "wall", "added", "CPU", "added", "wall, each run (s)"]
+    header = ["build", "wall", "added", "CPU", "added", "wall, each run (s)"]
     return table(header, rows) + f"\n\nThe twin holds {written} documents."
 
 
@@ -432,7 +450,7 @@ def main() -> None:
         print(bench_jobs(project / "site-plain", work, args.repeat) + "\n")
     if "twin" in only:
         print(f"## The unsharded twin (MkDocs output, median of {args.repeat})\n")
-        print(bench_twin(project / "site-plain", work, args.repeat) + "\n")
+        print(bench_twin(project, work, args.repeat) + "\n")
     if "memory" in only:
         print("## Peak memory of shard-assets build (MkDocs output)\n")
         print(bench_memory(project / "site-plain", work) + "\n")
