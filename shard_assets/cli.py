@@ -107,6 +107,19 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fail, writing nothing, if the manifest would change (for CI)",
     )
+    parser.add_argument(
+        "--unsharded-copy",
+        metavar="DIR",
+        help="also write the rewritten pages and stylesheets unsharded in DIR, for "
+        "HTTP/2 and HTTP/3 visitors (see docs/deploy.md)",
+    )
+    parser.add_argument(
+        "--cors-assets",
+        default=DEFAULTS["cors_assets"],
+        choices=CHOICES["cors_assets"],
+        help="'origin' keeps web fonts, module scripts and crossorigin elements off the "
+        "shard hosts (default: %(default)s)",
+    )
     placement = parser.add_argument_group("placement (see docs/algorithms.md)")
     placement.add_argument(
         "--algorithm",

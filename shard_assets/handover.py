@@ -132,13 +132,14 @@ class PagePreparer:
                 return rewritten
         return self._scanned(text, len(data), refs), text
 
-    def _rewritten(
+    def _rewritten(  # noqa: PLR0912, PLR0915  one pass over a page's references, read top down
         self, text: str, data: bytes, document: str, refs: list[RefSpan], direct: bool
     ) -> Prepared | None:
         """:meth:`prepare` for a page rewritten with the manifest's hosts; None when
         it loads a file the manifest does not place."""
         sharder = self.sharder
         prefix = self.settings.url_prefix
+        keep_cors = self.settings.cors_assets == "origin"
         keys = self._keys
         hosts: dict[str, str] = {}
         links: dict[str, None] = {}
@@ -153,6 +154,11 @@ class PagePreparer:
             host, is_style = found
             if is_style:
                 styles.add(key)
+            if in_cors and keep_cors:
+                # cors_assets: origin keeps it where it is, wherever else it is loaded.
+                cors.add(key)
+                links[key] = None
+                continue
             if host is None:
                 return None  # a new or missing file: the end of the build places or reports it
             if not host:

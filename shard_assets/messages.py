@@ -134,9 +134,14 @@ def jump_warnings(
 
 
 def placement_notes(
-    previous: Manifest | None, settings: Settings, report: BalanceReport
+    previous: Manifest | None, settings: Settings, report: BalanceReport, on_origin: int = 0
 ) -> tuple[str, ...]:
     notes: list[str] = []
+    if on_origin:
+        notes.append(
+            f"{on_origin} asset(s) fetched in CORS mode (web fonts, module scripts, "
+            "crossorigin elements) stay on the origin (cors_assets: origin)"
+        )
     if previous is not None and previous.algorithm != settings.algorithm:
         notes.append(
             f"the manifest was written with algorithm {previous.algorithm}: its assets keep "

@@ -25,6 +25,7 @@ from .balance import (
     page_gate_message,
 )
 from .config import Settings
+from .cors import ORIGIN, kept_on_origin
 from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
 from .files import manifest_lock
 from .inventory import Inventory, take_inventory
@@ -38,7 +39,7 @@ from .messages import (
 )
 from .parallel import run_each
 from .results import BuildResult, MissingRef
-from .rewrite import Rewrite, RewriteContext, Sharder, rewrite_document, shard_url
+from .rewrite import Rewrite, RewriteContext, Sharder, rewrite_document
 from .scan import (
     Collected,
     PageRecord,
@@ -50,7 +51,9 @@ from .scan import (
     collect,
     page_spreads,
     scan_document,
+    without_assets,
 )
+from .twin import twin_folder, write_twin
 
 
 class HandedOver(Protocol):
@@ -104,6 +107,8 @@ class Plan:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     in_memory: HandedOver | None = None
+    #: The CORS-mode assets kept on the origin (``cors_assets: origin``).
+    on_origin: frozenset[str] = frozenset()
 
     @property
     def missing(self) -> tuple[MissingRef, ...]:
@@ -159,6 +164,8 @@ def plan_build(
         in_memory=done,
         scanned=in_memory.scanned(inventory) if in_memory else None,
     )
+    on_origin = kept_on_origin(settings, collected.cors.intersection(collected.assets))
+    collected = without_assets(collected, on_origin)
     loads = asset_loads(settings.balance_by, collected, output_dir)
     assignment = assign_hosts(
         collected.assets,
@@ -217,9 +224,10 @@ def plan_build(
         report=report,
         pages=page_spreads(collected, assignment, settings),
         warnings=jump_warnings(previous, settings, collected.assets),
-        notes=placement_notes(previous, settings, report),
+        notes=placement_notes(previous, settings, report, len(on_origin)),
         collected=collected,
         in_memory=in_memory,
+        on_origin=on_origin,
     )
 
 
@@ -281,12 +289,14 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     for stale in plan.inventory.stale:
         with contextlib.suppress(FileNotFoundError):
             (plan.output_dir / stale).unlink()
-    hosts_by_asset = plan.assignment.hosts_by_asset
-    prefix = plan.settings.url_prefix
+    hosts_by_asset: Mapping[str, str] = plan.assignment.hosts_by_asset
+    if plan.on_origin:
+        hosts_by_asset = {**hosts_by_asset, **dict.fromkeys(plan.on_origin, ORIGIN)}
+    sharder = plan.sharder
     urls = [
         None
         if (host := hosts_by_asset.get(key)) is None
-        else (shard_url(prefix, host, path, suffix), host)
+        else (sharder.url(host, path, suffix), host)
         for key, path, suffix in collected.targets
     ]
 
@@ -326,8 +336,9 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         undecodable=collected.skipped,
         manifest=plan.settings.manifest,
         manifest_changed=changed,
-        cors=tuple(sorted(collected.cors)),
-        crossorigin=collected.crossorigin,
+        cors=tuple(sorted(collected.cors - plan.on_origin)),
+        # An element that would get crossorigin is fetched in CORS mode: kept too.
+        crossorigin=() if plan.settings.cors_assets == "origin" else collected.crossorigin,
         pages=plan.pages,
         warnings=plan.warnings,
         notes=plan.notes,
@@ -356,11 +367,14 @@ def shard_site(
     creator holds it since the build started). Raises :class:`BalanceError`,
     :class:`MissingAssetError` (``strict``), :class:`LockedError` (``locked``) or
     :class:`ManifestError` before any file is written. ``jobs`` processes scan and
-    rewrite the documents; the output is the same for any number.
+    rewrite the documents; the output is the same for any number. With
+    ``unsharded_copy``, the twin of the documents is written last
+    (:mod:`shard_assets.twin`).
     """
     lock = contextlib.nullcontext() if in_memory else manifest_lock(settings.manifest)
     with lock:
         try:
+            twin_folder(output_dir, settings)  # a mistake there stops the build now
             plan = plan_build(
                 output_dir,
                 settings,
@@ -379,6 +393,7 @@ def shard_site(
             from .verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
 
             verify_or_raise(output_dir, settings)
+        write_twin(output_dir, settings, plan.sharder, jobs=jobs)
         return result
 
 

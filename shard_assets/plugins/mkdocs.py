@@ -79,6 +79,8 @@ class ShardAssetsConfig(base.Config):
     pin = c.Type(dict, default=_default("pin"))
     max_page_imbalance = c.Optional(c.Type((int, float)))
     jobs = c.Optional(c.Type(int))
+    unsharded_copy = c.Optional(c.Type(str))
+    cors_assets = c.Choice(CHOICES["cors_assets"], default=_default("cors_assets"))
 
 
 class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
