@@ -75,7 +75,7 @@ class Routes:
         given = self.resolve.get((name, port))
         if given:
             return given, port
-        if _is_ip(name):
+        if is_ip(name):
             return (name,), port
         found = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
         return tuple(dict.fromkeys(str(info[4][0]) for info in found)), port
@@ -95,7 +95,8 @@ class Routes:
         raise error
 
 
-def _is_ip(name: str) -> bool:
+def is_ip(name: str) -> bool:
+    """Whether ``name`` is an IPv4 or IPv6 address."""
     try:
         ipaddress.ip_address(name)
     except ValueError:
@@ -134,7 +135,7 @@ def _resolve(value: str) -> tuple[tuple[str, int], tuple[str, ...]]:
     host, port, addresses = _split(value, "--resolve", 3, example)
     listed = tuple(a.strip().removeprefix("[").removesuffix("]") for a in addresses.split(","))
     for address in listed:
-        if not _is_ip(address):
+        if not is_ip(address):
             raise ConfigError(f"--resolve {value!r}: {address!r} is not an IP address")
     if not host:
         raise ConfigError(f"--resolve {value!r}: write {example}")
@@ -172,6 +173,7 @@ def trust(ca_file: Path | None, *, check_hostname: bool = True) -> ssl.SSLContex
         ) from None
     context.check_hostname = check_hostname
     context.verify_mode = ssl.CERT_REQUIRED
+    context.set_alpn_protocols(["h2", "http/1.1"])
     return context
 
 
@@ -204,7 +206,6 @@ def probe_tls(
     Raises :class:`OSError` when the host cannot be reached or the handshake fails for
     another reason than an untrusted certificate.
     """
-    context.set_alpn_protocols(["h2", "http/1.1"])
     sock, address = routes.connect(host, port, timeout)
     with sock:
         try:

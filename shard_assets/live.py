@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .config import Settings
-from .connect import CHECK_EXTRA, Handshake, Routes, covers, http_client, probe_tls, trust
+from .connect import CHECK_EXTRA, Handshake, Routes, covers, http_client, is_ip, probe_tls, trust
 from .errors import ConfigError
 from .files import decode_document
 from .manifest import read_manifest
@@ -354,7 +354,7 @@ def _public_suffixes() -> Callable[[str], str | None]:
 def _site(registrable: Callable[[str], str | None], host: str) -> str:
     """The host's site: its registrable domain (``example.co.uk``), or the host itself
     for an IP address or a public suffix."""
-    if host.replace(".", "").isdigit() or ":" in host:
+    if is_ip(host):
         return host
     return registrable(host.lower().rstrip(".")) or host.lower()
 
@@ -434,6 +434,8 @@ def _fetch(
     except httpx.HTTPError as error:
         return Fetched(key, url, cors, problem=problem("fetch", f"{type(error).__name__}: {error}"))
     found = _status_problem(response.status_code, host, key, output_dir)
+    if found and response.headers.get("location"):
+        found = (found[0], f"{found[1]} (a redirect to {response.headers['location']})")
     if found:
         return _replace_problem(seen, problem(*found))
     expected, expected_size = _file_digest(output_dir / key)
@@ -484,7 +486,7 @@ def _status_problem(status: int, host: str, key: str, output_dir: Path) -> tuple
             f"{status}: the host does not serve {key} (it is in {output_dir}); every shard "
             "host must serve the whole output folder",
         )
-    return "status", f"answered {status} instead of 200 with the file"
+    return "status", f"answered {status} instead of 200 with the file; serve the file itself"
 
 
 def _file_digest(path: Path) -> tuple[bytes, int]:

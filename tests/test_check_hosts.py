@@ -13,6 +13,7 @@ built once. Each test points the shard hosts at one setup with curl's
     127.0.0.9   a certificate without cdn4
     127.0.0.10  no server block for cdn4: the default server answers 421
     127.0.0.11  the site alone, with a certificate for its own name
+    127.0.0.12  plain http, one asset redirected
 """
 
 from __future__ import annotations
@@ -127,6 +128,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         Server([SITE, *SHARDS[:3]], output, "127.0.0.10", everyone),
         Server([], output, "127.0.0.10", everyone, default=True, extra="return 421;"),
         Server([SITE], output, "127.0.0.11", ca.issue_cert(SITE)),
+        Server(
+            all_names,
+            output,
+            "127.0.0.12",
+            extra=f"location = /{STALE} {{ return 301 http://{SITE}/moved; }}",
+        ),
     ]
     with Nginx(folder / "nginx", servers) as nginx:
         assets = json.loads(manifest.read_text())["assets"]
@@ -241,6 +248,20 @@ def test_misdirected_request(live: Live, capsys: pytest.CaptureFixture[str]) -> 
     mine = sorted(k for k, h in live.assets.items() if h == SHARDS[3])
     assert f"misdirected ({len(mine)}):" in out
     assert f"https://{SHARDS[3]}/{mine[0]}: 421 Misdirected Request" in out
+
+
+def test_plain_http_and_a_redirect(live: Live, capsys: pytest.CaptureFixture[str]) -> None:
+    routes = live.nginx.connect_to([SITE, *SHARDS], "127.0.0.12", port=80)
+    command = ["check-hosts", str(live.output), "--manifest", str(live.manifest), *routes]
+    assert main([*command, "--scheme", "http", "--site-url", f"http://{SITE}/"]) == 1
+    out = capsys.readouterr().out
+    assert f"  {SHARDS[0]}  127.0.0.12  http/1.1  same-site  " in out
+    assert "HTTP/2 visitors: not used: browsers speak HTTP/2 only over https" in out
+    assert "status (1):" in out
+    assert (
+        f"http://{live.assets[STALE]}/{STALE}: answered 301 instead of 200 with the file; "
+        f"serve the file itself (a redirect to http://{SITE}/moved)" in out
+    )
 
 
 def test_resolve_and_ssl_cert_file(
