@@ -169,18 +169,9 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
     scheme = _scheme(settings)
     port = DEFAULT_PORTS[scheme]
     inventory = take_inventory(output_dir)
-    configured = {h.lower(): h for h in settings.host_names}
+    names = list(settings.host_names)
+    by_host, absent = _assets_by_host(manifest.assets, names, inventory.files)
     warnings: list[Problem] = []
-    by_host: dict[str, list[str]] = {h: [] for h in configured.values()}
-    absent = 0
-    for key, host in sorted(manifest.assets.items()):
-        name = configured.get(host.lower())
-        if name is None:
-            continue
-        if key in inventory.files:
-            by_host[name].append(key)
-        else:
-            absent += 1
     if absent:
         warnings.append(
             Problem(
@@ -192,7 +183,8 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
             )
         )
     cors = _cors_keys(output_dir, inventory.documents, settings, manifest.assets.values())
-    site_host = urlsplit(settings.site_url).hostname if settings.site_url else None
+    site = urlsplit(settings.site_url) if settings.site_url else None
+    site_host = site.hostname if site else None
     if site_host is None:
         warnings.append(
             Problem(
@@ -203,52 +195,38 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
                 "not checked, and CORS headers are checked for '*' only",
             )
         )
-    origin = f"{scheme}://{urlsplit(settings.site_url).netloc}" if settings.site_url else None
-    site_scheme = urlsplit(settings.site_url).scheme if settings.site_url else scheme
-
+    origin = f"{site.scheme}://{site.netloc}".lower() if site else None
     psl = _public_suffixes()
     routes = options.routes
     probe_context = trust(options.ca_file, check_hostname=False) if scheme == "https" else None
-    client_context = trust(options.ca_file)
-    names = list(configured.values())
-    targets = [*names, *([site_host] if site_host and site_host not in configured else [])]
+    targets = [*names, *([site_host] if site_host and site_host not in by_host else [])]
+
+    def fetch(job: tuple[str, str]) -> Fetched:
+        url = f"{scheme}://{job[0]}{settings.site.document_path(job[1])}"
+        return _fetch(client, output_dir, url, job, job[1] in cors, origin)
 
     with (
-        http_client(routes, client_context, options.connections, options.timeout) as client,
-        ThreadPoolExecutor(max_workers=max(1, options.connections)) as pool,
+        http_client(routes, trust(options.ca_file), options.connections, options.timeout) as client,
+        ThreadPoolExecutor(max_workers=options.connections) as pool,
     ):
-        probes = dict(
-            zip(
-                targets,
-                pool.map(
-                    lambda h: _probe(routes, probe_context, h, port, options.timeout), targets
-                ),
-                strict=True,
-            )
+        probed = pool.map(
+            lambda h: _probe(routes, probe_context, h, port, options.timeout), targets
         )
-        site_probe = probes.get(site_host) if site_host else None
-        chosen = {
-            h: _sample(by_host[h], cors, options.sample) if probes[h][1] == "" else []
+        probes = dict(zip(targets, probed, strict=True))
+        # A host that cannot be reached, or whose certificate browsers refuse, is one
+        # problem, not one per asset.
+        jobs = [
+            (h, key)
             for h in names
-        }
-        jobs = [(h, key) for h in names for key in chosen[h]]
-        results = list(
-            pool.map(
-                lambda job: _fetch(
-                    client,
-                    output_dir,
-                    f"{scheme}://{job[0]}{settings.site.document_path(job[1])}",
-                    job,
-                    job[1] in cors,
-                    origin,
-                ),
-                jobs,
-            )
-        )
+            if _usable(probes[h], h, scheme)
+            for key in _sample(by_host[h], cors, options.sample)
+        ]
+        results = list(pool.map(fetch, jobs))
     fetched: dict[str, list[Fetched]] = {h: [] for h in names}
     for (host, _), result in zip(jobs, results, strict=True):
         fetched[host].append(result)
 
+    site_probe = probes.get(site_host) if site_host else None
     checks: list[HostCheck] = []
     problems: list[Problem] = []
     for host in targets:
@@ -265,8 +243,8 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
             site=_site(psl, host),
             same_site=(
                 None
-                if site_host is None
-                else scheme == site_scheme and _site(psl, host) == _site(psl, site_host)
+                if site is None
+                else scheme == site.scheme and _site(psl, host) == _site(psl, site.hostname or "")
             ),
             assets=len(by_host.get(host, ())),
             cors_assets=sum(1 for key in by_host.get(host, ()) if key in cors),
@@ -278,10 +256,9 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
             problems += [f.problem for f in check.fetched if f.problem]
         elif check.error:
             warnings.append(Problem("site", host, "", f"the site's own host: {check.error}"))
-        warnings += _host_warnings(check, len(by_host.get(host, ())))
+        warnings += _host_warnings(check)
         checks.append(check)
     shards = [c for c in checks if c.role == "shard"]
-    summary = _summary(shards, scheme, site_host)
     alone = [c.host for c in shards if c.coalesces is False and c.reachable]
     if alone:
         warnings.append(
@@ -299,9 +276,34 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
         hosts=tuple(checks),
         problems=tuple(sorted(set(problems), key=_problem_order)),
         warnings=tuple(sorted(set(warnings))),
-        summary=summary,
+        summary=_summary(shards, scheme, site_host),
         sampled=options.sample is not None,
     )
+
+
+def _assets_by_host(
+    assets: Mapping[str, str], hosts: Sequence[str], files: frozenset[str]
+) -> tuple[dict[str, list[str]], int]:
+    """Each configured host's assets that are in the output (sorted), and how many of
+    the manifest's assets on these hosts are not in the output."""
+    configured = {h.lower(): h for h in hosts}
+    by_host: dict[str, list[str]] = {h: [] for h in hosts}
+    absent = 0
+    for key, host in sorted(assets.items()):
+        name = configured.get(host.lower())
+        if name is not None and key in files:
+            by_host[name].append(key)
+        elif name is not None:
+            absent += 1
+    return by_host, absent
+
+
+def _usable(probe: tuple[Handshake | None, str, tuple[str, ...]], host: str, scheme: str) -> bool:
+    """Whether browsers can fetch from the host at all (so its assets are worth fetching)."""
+    handshake, error, _ = probe
+    if error or handshake is None:
+        return False
+    return scheme != "https" or covers(handshake.names, host)
 
 
 def _scheme(settings: Settings) -> str:
@@ -569,9 +571,9 @@ def _coalescing_breaks(
 
 
 def _host_problems(check: HostCheck, scheme: str) -> list[Problem]:
+    skipped = f"; {check.assets} asset(s) not fetched" if check.assets else ""
     if check.error:
         kind = "certificate" if check.handshake and check.handshake.untrusted else "unreachable"
-        skipped = f"; {check.assets} asset(s) not fetched" if check.assets else ""
         return [Problem(kind, check.host, "", f"{check.host}: {check.error}{skipped}")]
     handshake = check.handshake
     if scheme == "https" and handshake and check.host not in check.covered:
@@ -583,13 +585,13 @@ def _host_problems(check: HostCheck, scheme: str) -> list[Problem]:
                 "",
                 f"{check.host}: the certificate it serves does not cover {check.host} (it "
                 f"names {names}); browsers refuse every asset on it: add {check.host} to "
-                "the certificate",
+                f"the certificate{skipped}",
             )
         ]
     return []
 
 
-def _host_warnings(check: HostCheck, assets: int) -> list[Problem]:
+def _host_warnings(check: HostCheck) -> list[Problem]:
     warnings: list[Problem] = []
     handshake = check.handshake
     if handshake and handshake.not_after and not handshake.untrusted:
