@@ -166,6 +166,16 @@ def _jobs(value: str) -> int:
     return jobs
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {value!r}")
+    return seconds
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     """The settings the command's flags give (a setting without a flag keeps its default)."""
     given = vars(args)
@@ -562,7 +572,7 @@ def _add_check_hosts(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     check.add_argument(
         "--timeout",
-        type=float,
+        type=_seconds,
         default=10.0,
         metavar="SECONDS",
         help="for each connect, read and write (default: %(default)s)",

@@ -80,6 +80,16 @@ class CheckOptions:
     timeout: float = 10.0
 
 
+@dataclass(frozen=True)
+class Probe:
+    """One connection to a host: the handshake (None when none happened), why the
+    host cannot be used ("" when it can), and the addresses its name resolved to."""
+
+    handshake: Handshake | None
+    error: str
+    addresses: tuple[str, ...]
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One finding: ``kind`` is one of :data:`PROBLEM_KINDS` (or a warning's kind)."""
@@ -230,15 +240,16 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
     checks: list[HostCheck] = []
     problems: list[Problem] = []
     for host in targets:
-        handshake, error, addresses = probes[host]
+        probe = probes[host]
+        handshake = probe.handshake
         role = "shard" if host in by_host else "site"
         check = HostCheck(
             host=host,
             role=role,
             port=port,
-            addresses=addresses,
+            addresses=tuple(sorted(probe.addresses)),
             handshake=handshake,
-            error=error,
+            error=probe.error,
             covered=tuple(h for h in names if handshake and covers(handshake.names, h)),
             site=_site(psl, host),
             same_site=(
@@ -298,12 +309,11 @@ def _assets_by_host(
     return by_host, absent
 
 
-def _usable(probe: tuple[Handshake | None, str, tuple[str, ...]], host: str, scheme: str) -> bool:
+def _usable(probe: Probe, host: str, scheme: str) -> bool:
     """Whether browsers can fetch from the host at all (so its assets are worth fetching)."""
-    handshake, error, _ = probe
-    if error or handshake is None:
+    if probe.error or probe.handshake is None:
         return False
-    return scheme != "https" or covers(handshake.names, host)
+    return scheme != "https" or covers(probe.handshake.names, host)
 
 
 def _scheme(settings: Settings) -> str:
@@ -363,13 +373,12 @@ def _site(registrable: Callable[[str], str | None], host: str) -> str:
 
 def _probe(
     routes: Routes, context: ssl.SSLContext | None, host: str, port: int, timeout: float
-) -> tuple[Handshake | None, str, tuple[str, ...]]:
-    """(the handshake, why the host cannot be used or "", its addresses); ``context``
-    is None for plain http."""
+) -> Probe:
+    """Connect to ``host`` once; ``context`` is None for plain http."""
     try:
         addresses, connect_port = routes.addresses(host, port)
     except OSError as error:
-        return (
+        return Probe(
             None,
             f"does not resolve ({error}); add its DNS record, or test a server that is "
             f"not public yet with --resolve {host}:{port}:ADDRESS",
@@ -384,18 +393,18 @@ def _probe(
             sock.close()
             handshake = Handshake(address=address, protocol="http/1.1")
     except ssl.SSLError as error:
-        return None, f"TLS handshake failed at {where} ({error.reason or error})", addresses
+        return Probe(None, f"TLS handshake failed at {where} ({error.reason or error})", addresses)
     except OSError as error:
         reason = error.strerror or str(error) or type(error).__name__
-        return None, f"unreachable at {where} ({reason})", addresses
+        return Probe(None, f"unreachable at {where} ({reason})", addresses)
     if handshake.untrusted:
-        return (
+        return Probe(
             handshake,
             f"its certificate is not trusted ({handshake.untrusted}); for a private CA "
             "give --ca-file (or SSL_CERT_FILE)",
             addresses,
         )
-    return handshake, "", addresses
+    return Probe(handshake, "", addresses)
 
 
 def _fetch(
@@ -504,7 +513,7 @@ def _with_verdicts(
     check: HostCheck,
     scheme: str,
     site_host: str | None,
-    site_probe: tuple[Handshake | None, str, tuple[str, ...]] | None,
+    site_probe: Probe | None,
 ) -> HostCheck:
     """The host with what HTTP/1.1, HTTP/2 and HTTP/3 visitors pay for it."""
     if check.role == "site" or not check.reachable:
@@ -547,7 +556,7 @@ def _with_verdicts(
 def _coalescing_breaks(
     check: HostCheck,
     site_host: str,
-    site_probe: tuple[Handshake | None, str, tuple[str, ...]],
+    site_probe: Probe,
 ) -> list[str]:
     """Why Chromium will not carry this host's requests on the page's connection."""
     reasons: list[str] = []
@@ -556,9 +565,9 @@ def _coalescing_breaks(
             f"not same-site with {site_host} ({check.site} is not {site_host}'s site), so "
             "it goes to another connection pool"
         )
-    site_handshake, site_error, _ = site_probe
-    if site_error or site_handshake is None:
-        reasons.append(f"{site_host} could not be checked ({site_error})")
+    site_handshake = site_probe.handshake
+    if site_probe.error or site_handshake is None:
+        reasons.append(f"{site_host} could not be checked ({site_probe.error})")
         return reasons
     if site_handshake.address not in check.addresses:
         reasons.append(
