@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -209,6 +211,27 @@ def test_a_host_that_refuses_connections(live: Live, capsys: pytest.CaptureFixtu
     assert (
         f"{SHARDS[3]}: unreachable at 127.0.0.1 port {port} (Connection refused); "
         f"{mine} asset(s) not fetched" in out
+    )
+
+
+def test_a_host_that_does_not_resolve(
+    live: Live, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No route and no DNS record for cdn4 (the system's resolver is not asked)."""
+    system = socket.getaddrinfo
+
+    def getaddrinfo(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == SHARDS[3]:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return system(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    assert live.check("127.0.0.1", "--sample", "1", hosts=SHARDS[:3]) == 1
+    out = capsys.readouterr().out
+    assert "unreachable (1):" in out
+    assert (
+        f"{SHARDS[3]}: does not resolve ([Errno -2] Name or service not known); add its DNS "
+        f"record, or test a server that is not public yet with --resolve {SHARDS[3]}:443:" in out
     )
 
 
