@@ -336,7 +336,7 @@ def _cors_keys(
     for document in documents:
         decoded = decode_document((output_dir / document).read_bytes(), is_stylesheet(document))
         if decoded is not None:
-            found.update(ref[2] for ref in sharder.references(decoded.text, document) if ref[5])
+            found.update(ref.key for ref in sharder.find_refs(decoded.text, document) if ref.cors)
     return frozenset(found)
 
 
