@@ -29,18 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from shard_assets.cli import main
 from shard_assets.connect import Routes, covers
 from shard_assets.live import _sample
 
 from .conftest import SAMPLE_SITE
-from .nginx import Nginx, Server, available, free_port
+from .nginx import Nginx, Server, free_port, require_nginx
 
-pytestmark = pytest.mark.skipif(
-    not available(), reason="needs Debian's nginx (.ci/run installs it)"
-)
-trustme = pytest.importorskip("trustme")
 
 SITE = "www.site.test"
 OTHER_SITE = "www.elsewhere.test"
@@ -105,6 +102,7 @@ def _build(folder: Path) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    require_nginx()
     folder = tmp_path_factory.mktemp("live")
     output, manifest = _build(folder)
     stale = folder / "stale"
