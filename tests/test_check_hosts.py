@@ -38,7 +38,6 @@ from shard_assets.live import _sample
 from .conftest import SAMPLE_SITE
 from .nginx import Nginx, Server, free_port, require_nginx
 
-
 SITE = "www.site.test"
 OTHER_SITE = "www.elsewhere.test"
 SHARDS = [f"cdn{i}.site.test" for i in range(1, 5)]
