@@ -40,8 +40,9 @@ from .config import Settings
 from .connect import CHECK_EXTRA, Handshake, Routes, covers, http_client, is_ip, probe_tls, trust
 from .errors import ConfigError
 from .files import decode_document
+from .inventory import is_stylesheet, take_inventory
 from .manifest import read_manifest
-from .pipeline import Sharder, is_stylesheet, take_inventory
+from .rewrite import Sharder
 
 if TYPE_CHECKING:
     import httpx
