@@ -16,7 +16,7 @@ checks the status, the bytes against the output folder, and
 ``Access-Control-Allow-Origin`` on CORS-mode assets; it reports the cache headers.
 
 Which assets are CORS-mode is the rewriter's own knowledge: the output is scanned with
-the same scanners the build uses (:class:`shard_assets.pipeline.Sharder`), with URLs on
+the same scanners the build uses (:class:`shard_assets.rewrite.Sharder`), with URLs on
 the shard hosts counted as site-local.
 """
 
