@@ -7,8 +7,8 @@ TCP connection moves: TLS still sends the real hostname (SNI) and checks the
 certificate against it, and HTTP still sends it as ``Host``, so a staging server or a
 test server is checked exactly as the public one will be.
 
-:func:`http_client` is an ``httpx.Client`` (HTTP/1.1 and HTTP/2) whose connections go
-through the routes: httpcore's connection pool with a network backend that maps the
+:func:`http_client` is an ``httpx.AsyncClient`` (HTTP/1.1 and HTTP/2) whose connections
+go through the routes: httpcore's connection pool with a network backend that maps the
 address, wrapped as an httpx transport. :func:`probe_tls` is one TLS handshake that
 verifies the chain but reads the hostnames itself, so that a certificate for the wrong
 names is reported with the names it does cover, not as a bare handshake failure.
@@ -23,8 +23,7 @@ import contextlib
 import ipaddress
 import socket
 import ssl
-import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -246,14 +245,17 @@ def covers(names: Iterable[str], host: str) -> bool:
 
 def http_client(
     routes: Routes, context: ssl.SSLContext, connections: int, timeout: float
-) -> httpx.Client:
-    """An ``httpx.Client`` speaking HTTP/1.1 and HTTP/2 over ``routes``.
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` speaking HTTP/1.1 and HTTP/2 over ``routes``.
 
     At most ``connections`` connections in all; every phase (connect, read, write,
     waiting for a pooled connection) has ``timeout`` seconds. Certificates are
-    verified against ``context`` for the real hostname.
+    verified against ``context`` for the real hostname. It is asynchronous because
+    httpcore 1.0's HTTP/2 connection is not safe to share between threads (its HPACK
+    table and stream events race), and one event loop multiplexes requests safely.
     """
     try:
+        import anyio  # noqa: PLC0415
         import h2  # noqa: F401, PLC0415 (httpcore needs it for HTTP/2)
         import httpcore  # noqa: PLC0415
         import httpx  # noqa: PLC0415
@@ -262,36 +264,36 @@ def http_client(
             f"check-hosts needs httpx with HTTP/2 ({error.name} is not installed): {CHECK_EXTRA}"
         ) from None
 
-    class Backend(httpcore.NetworkBackend):
+    class Backend(httpcore.AsyncNetworkBackend):
         """Opens TCP connections where the routes say; TLS keeps the real hostname."""
 
         def __init__(self) -> None:
-            self.system = httpcore.SyncBackend()
+            self.system = httpcore.AnyIOBackend()
 
-        def connect_tcp(
+        async def connect_tcp(
             self,
             host: str,
             port: int,
             timeout: float | None = None,
             local_address: str | None = None,
             socket_options: Iterable[Any] | None = None,
-        ) -> httpcore.NetworkStream:
+        ) -> httpcore.AsyncNetworkStream:
             try:
-                addresses, port = routes.addresses(host, port)
+                addresses, port = await anyio.to_thread.run_sync(routes.addresses, host, port)
             except OSError as error:
                 raise httpcore.ConnectError(f"{host} does not resolve ({error})") from None
             failure: Exception = httpcore.ConnectError(f"{host} has no address")
             for address in addresses:
                 try:
-                    return self.system.connect_tcp(
+                    return await self.system.connect_tcp(
                         address, port, timeout, local_address, socket_options
                     )
                 except httpcore.ConnectError as error:
                     failure = error
             raise failure
 
-        def sleep(self, seconds: float) -> None:
-            time.sleep(seconds)
+        async def sleep(self, seconds: float) -> None:
+            await self.system.sleep(seconds)
 
     # httpx's own exceptions for httpcore's, by name, most specific first (as httpx's
     # HTTPTransport maps them).
@@ -324,24 +326,25 @@ def http_client(
                     raise ours(str(error)) from error
             raise
 
-    class Body(httpx.SyncByteStream):
-        def __init__(self, stream: Iterable[bytes]) -> None:
+    class Body(httpx.AsyncByteStream):
+        def __init__(self, stream: AsyncIterable[bytes]) -> None:
             self.stream = stream
 
-        def __iter__(self) -> Iterator[bytes]:
+        async def __aiter__(self) -> AsyncIterator[bytes]:
             with as_httpx_errors():
-                yield from self.stream
+                async for chunk in self.stream:
+                    yield chunk
 
-        def close(self) -> None:
-            close = getattr(self.stream, "close", None)
+        async def aclose(self) -> None:
+            close = getattr(self.stream, "aclose", None)
             if close is not None:
-                close()
+                await close()
 
-    class Transport(httpx.BaseTransport):
-        """httpx's own HTTPTransport, with the routes' network backend."""
+    class Transport(httpx.AsyncBaseTransport):
+        """httpx's own AsyncHTTPTransport, with the routes' network backend."""
 
         def __init__(self) -> None:
-            self.pool = httpcore.ConnectionPool(
+            self.pool = httpcore.AsyncConnectionPool(
                 ssl_context=context,
                 max_connections=connections,
                 max_keepalive_connections=connections,
@@ -350,8 +353,8 @@ def http_client(
                 network_backend=Backend(),
             )
 
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            assert isinstance(request.stream, httpx.SyncByteStream)
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            assert isinstance(request.stream, httpx.AsyncByteStream)
             core = httpcore.Request(
                 method=request.method,
                 url=httpcore.URL(
@@ -365,8 +368,8 @@ def http_client(
                 extensions=request.extensions,
             )
             with as_httpx_errors():
-                response = self.pool.handle_request(core)
-            assert isinstance(response.stream, Iterable)
+                response = await self.pool.handle_async_request(core)
+            assert isinstance(response.stream, AsyncIterable)
             return httpx.Response(
                 status_code=response.status,
                 headers=response.headers,
@@ -374,10 +377,10 @@ def http_client(
                 extensions=response.extensions,
             )
 
-        def close(self) -> None:
-            self.pool.close()
+        async def aclose(self) -> None:
+            await self.pool.aclose()
 
-    return httpx.Client(
+    return httpx.AsyncClient(
         transport=Transport(),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,

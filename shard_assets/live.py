@@ -22,13 +22,14 @@ the shard hosts counted as site-local.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
 import ssl
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -212,27 +213,26 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
     probe_context = trust(options.ca_file, check_hostname=False) if scheme == "https" else None
     targets = [*names, *([site_host] if site_host and site_host not in by_host else [])]
 
-    def fetch(job: tuple[str, str]) -> Fetched:
+    async def fetch(job: tuple[str, str]) -> Fetched:
         url = f"{scheme}://{job[0]}{settings.site.document_path(job[1])}"
-        return _fetch(client, output_dir, url, job, job[1] in cors, origin)
+        return await _fetch(client, output_dir, url, job, job[1] in cors, origin)
 
-    with (
-        http_client(routes, trust(options.ca_file), options.connections, options.timeout) as client,
-        ThreadPoolExecutor(max_workers=options.connections) as pool,
-    ):
+    # Made first: without the check extra, nothing is probed.
+    client = http_client(routes, trust(options.ca_file), options.connections, options.timeout)
+    with ThreadPoolExecutor(max_workers=options.connections) as pool:
         probed = pool.map(
             lambda h: _probe(routes, probe_context, h, port, options.timeout), targets
         )
         probes = dict(zip(targets, probed, strict=True))
-        # A host that cannot be reached, or whose certificate browsers refuse, is one
-        # problem, not one per asset.
-        jobs = [
-            (h, key)
-            for h in names
-            if _usable(probes[h], h, scheme)
-            for key in _sample(by_host[h], cors, options.sample)
-        ]
-        results = list(pool.map(fetch, jobs))
+    # A host that cannot be reached, or whose certificate browsers refuse, is one
+    # problem, not one per asset.
+    jobs = [
+        (h, key)
+        for h in names
+        if _usable(probes[h], h, scheme)
+        for key in _sample(by_host[h], cors, options.sample)
+    ]
+    results = asyncio.run(_fetch_all(client, fetch, jobs, options.connections))
     fetched: dict[str, list[Fetched]] = {h: [] for h in names}
     for (host, _), result in zip(jobs, results, strict=True):
         fetched[host].append(result)
@@ -408,8 +408,25 @@ def _probe(
     return Probe(handshake, "", addresses)
 
 
-def _fetch(
-    client: httpx.Client,
+async def _fetch_all(
+    client: httpx.AsyncClient,
+    fetch: Callable[[tuple[str, str]], Awaitable[Fetched]],
+    jobs: Sequence[tuple[str, str]],
+    at_once: int,
+) -> list[Fetched]:
+    """``fetch`` of every job, at most ``at_once`` in flight, in the jobs' order."""
+    gate = asyncio.Semaphore(at_once)
+
+    async def one(job: tuple[str, str]) -> Fetched:
+        async with gate:
+            return await fetch(job)
+
+    async with client:
+        return list(await asyncio.gather(*(one(job) for job in jobs)))
+
+
+async def _fetch(
+    client: httpx.AsyncClient,
     output_dir: Path,
     url: str,
     job: tuple[str, str],
@@ -425,12 +442,11 @@ def _fetch(
 
     headers = {"Origin": origin or "https://shard-assets.invalid"} if cors else {}
     try:
-        with client.stream("GET", url, headers=headers) as response:
+        async with client.stream("GET", url, headers=headers) as response:
             digest, size = hashlib.sha256(), 0
-            if response.status_code == 200:
-                for chunk in response.iter_bytes():
-                    digest.update(chunk)
-                    size += len(chunk)
+            async for chunk in response.aiter_bytes():
+                digest.update(chunk)
+                size += len(chunk)
             seen = Fetched(
                 key=key,
                 url=url,
