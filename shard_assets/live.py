@@ -183,30 +183,10 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
     inventory = take_inventory(output_dir)
     names = list(settings.host_names)
     by_host, absent = _assets_by_host(manifest.assets, names, inventory.files)
-    warnings: list[Problem] = []
-    if absent:
-        warnings.append(
-            Problem(
-                "not-in-output",
-                "",
-                "",
-                f"{absent} asset(s) in the manifest are not in {output_dir}: not fetched "
-                "(is this the folder that was deployed?)",
-            )
-        )
     cors = _cors_keys(output_dir, inventory.documents, settings, manifest.assets.values())
     site = urlsplit(settings.site_url) if settings.site_url else None
     site_host = site.hostname if site else None
-    if site_host is None:
-        warnings.append(
-            Problem(
-                "no-site-url",
-                "",
-                "",
-                "no --site-url: same-site and HTTP/2 connection sharing with the page are "
-                "not checked, and CORS headers are checked for '*' only",
-            )
-        )
+    warnings = _setup_warnings(absent, output_dir, site_host)
     origin = f"{site.scheme}://{site.netloc}".lower() if site else None
     psl = _public_suffixes()
     routes = options.routes
@@ -291,6 +271,24 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
         summary=_summary(shards, scheme, site_host),
         sampled=options.sample is not None,
     )
+
+
+def _setup_warnings(absent: int, output_dir: Path, site_host: str | None) -> list[Problem]:
+    """What limits the check before it starts."""
+    warnings: list[Problem] = []
+    if absent:
+        message = (
+            f"{absent} asset(s) in the manifest are not in {output_dir}: not fetched "
+            "(is this the folder that was deployed?)"
+        )
+        warnings.append(Problem("not-in-output", "", "", message))
+    if site_host is None:
+        message = (
+            "no --site-url: same-site and HTTP/2 connection sharing with the page are "
+            "not checked, and CORS headers are checked for '*' only"
+        )
+        warnings.append(Problem("no-site-url", "", "", message))
+    return warnings
 
 
 def _assets_by_host(
