@@ -371,3 +371,15 @@ def test_missing_extra_names_the_install_command(
     command += ["--resolve", "cdn1.example.com:443:127.0.0.1"]
     assert main(command) == 2
     assert "pip install 'shard-assets[check]'" in capsys.readouterr().err
+
+
+def test_the_cli_loads_httpx_only_for_check_hosts() -> None:
+    code = (
+        "import sys, shard_assets.cli; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('httpx', 'httpcore', 'h2', 'publicsuffixlist')); print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
