@@ -14,7 +14,12 @@ over (``on_post_page``, on worker processes while MkDocs goes on), when every as
 it loads already has a host there (see :mod:`shard_assets.memory`). In
 ``on_post_build``, after every other plugin, the assignment is checked, those pages
 are put in place, the rest of the output (CSS, other pages, files other plugins
-wrote) is sharded, and the manifest written. A failure is a ``PluginError``:
+wrote) is sharded, and the manifest written. ``on_post_build`` runs at priority
+-110, after plugins that also ask for -100 ("last"): mkdocs-static-i18n builds the
+other languages there, by calling MkDocs' ``build()`` again, inside this build. Such a
+nested build runs this plugin's events again; they do nothing, and the outer build's
+``on_post_build`` shards every language's pages at once, with one manifest.
+A failure is a ``PluginError``:
 MkDocs prints the message and exits 1, no traceback.
 During ``mkdocs serve`` the plugin is off unless ``enabled_on_serve`` is true, since
 the live-reload server, not the CDN, serves the freshly built files.
@@ -81,6 +86,8 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         self.settings: Settings | None = None
         self.pages: InMemoryPages | None = None
         self.lock = contextlib.ExitStack()
+        # Builds started inside this one (mkdocs-static-i18n's other languages).
+        self.nested = 0
 
     def load_config(
         self, options: dict[str, Any], config_file_path: str | None = None
@@ -100,6 +107,8 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         self.is_serve = command == "serve"
 
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
+        if self.pages is not None:  # a nested build: keep the outer build's settings
+            return config
         # Every core setting has an option of the same name (site_url falls back to
         # MkDocs' own), so adding a setting there and to the class above is enough.
         options: dict[str, Any] = {
@@ -120,7 +129,11 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
 
     def on_pre_build(self, *, config: MkDocsConfig) -> None:
         """Lock and read the manifest for the whole build."""
-        self.pages = None
+        if self.pages is not None:
+            # A build inside ours: its pages land in our site_dir, and our
+            # on_post_build, which runs after it, shards them with the rest.
+            self.nested += 1
+            return
         if self.settings is None:
             return
         try:
@@ -136,7 +149,7 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
     @event_priority(-100)
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
         """Prepare the sharded page beside it when the manifest places all its assets."""
-        if self.pages is not None:
+        if self.pages is not None and not self.nested:
             self.pages.hand_over(output, page.file.dest_uri)
         return output
 
@@ -144,10 +157,14 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         if self.pages is not None:
             self.pages.discard()
         self.pages = None
+        self.nested = 0
         self.lock.close()
 
-    @event_priority(-100)
+    @event_priority(-110)
     def on_post_build(self, *, config: MkDocsConfig) -> None:
+        if self.nested:
+            self.nested -= 1
+            return
         if self.settings is None or self.pages is None:
             return
         pages, self.pages = self.pages, None

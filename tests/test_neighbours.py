@@ -1,0 +1,187 @@
+"""Real builds of our plugins next to the plugins and generators people combine them with.
+
+Each combination is built for real, in a temporary folder, by the tools' own commands
+(``mkdocs build``, ``mike deploy``, ``pelican``, ``zensical build`` and
+``shard-assets build``), and the output is checked with the library's ``verify``
+(every site-local reference on the host the manifest names, nothing left on the
+origin) and, for the Material site, in Chromium. One build per module-scoped fixture.
+What each combination does, and why, is in the README ("Used with other plugins and
+generators").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from shard_assets.config import load_settings
+from shard_assets.verify import verify_site
+
+from .cdn_server import shard_hosts
+from .conftest import ROOT, png, snapshot
+
+HOSTS = shard_hosts(4)
+SITE_URL = "https://docs.example.org/"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """The child's environment: this checkout first on PYTHONPATH, a fixed build date."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "PYTHONPATH": path, "SOURCE_DATE_EPOCH": "1700000000", **extra}
+
+
+def run(command: Sequence[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``command``; fail the test with its output unless it succeeds."""
+    result = subprocess.run(
+        list(command), cwd=cwd, env=_env(**env), capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def audit(output: Path, manifest: Path, site_url: str = SITE_URL) -> list[str]:
+    """``shard-assets verify``'s findings for ``output`` (empty when it is sound)."""
+    options = {"hosts": HOSTS, "manifest": str(manifest), "site_url": site_url}
+    settings = load_settings(options, base_dir=output, source="test")
+    return [str(finding) for finding in verify_site(output, settings)]
+
+
+def assets_of(manifest: Path) -> dict[str, str]:
+    assets: dict[str, str] = json.loads(manifest.read_text())["assets"]
+    return assets
+
+
+def write_docs(docs: Path, pages: Mapping[str, str]) -> None:
+    """A small docs folder: ``pages`` (Markdown by path), a stylesheet with a font and a
+    background, a script, and images."""
+    for name, text in pages.items():
+        (docs / name).parent.mkdir(parents=True, exist_ok=True)
+        (docs / name).write_text(text, encoding="utf-8")
+    for folder in ("css", "js", "img", "fonts"):
+        (docs / folder).mkdir(parents=True, exist_ok=True)
+    (docs / "css" / "extra.css").write_text(
+        "@font-face {\n  font-family: 'Docs Sans';\n"
+        "  src: url('../fonts/docs-sans.woff2') format('woff2');\n}\n"
+        'body {\n  background: url("../img/paper.png");\n}\n',
+        encoding="utf-8",
+    )
+    (docs / "js" / "extra.js").write_text(
+        "document.documentElement.dataset.docs = 'ready';\n", encoding="utf-8"
+    )
+    (docs / "fonts" / "docs-sans.woff2").write_bytes(b"wOF2 not a real font")
+    for i, name in enumerate(("paper", "overview", "detail")):
+        (docs / "img" / f"{name}.png").write_bytes(png(rgb=(i * 60, 120, 200)))
+    (docs / "img" / "diagram.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>\n', encoding="utf-8"
+    )
+
+
+PAGES = {
+    "index.md": "# Home\n\n![Overview](img/overview.png)\n\nSee the [guide](guide.md).\n",
+    "guide.md": "# Guide\n\n![Detail](img/detail.png)\n\n![Diagram](img/diagram.svg)\n",
+}
+
+
+def shard_plugin(**options: Any) -> dict[str, Any]:
+    return {"shard-assets": {"hosts": HOSTS, **options}}
+
+
+def mkdocs_project(
+    root: Path, plugins: list[Any], pages: Mapping[str, str] = PAGES, **config: Any
+) -> Path:
+    """A MkDocs project in ``root``; returns its mkdocs.yml."""
+    import yaml
+
+    write_docs(root / "docs", pages)
+    settings = {
+        "site_name": "Neighbours",
+        "site_url": SITE_URL,
+        "theme": {"name": "mkdocs", "highlightjs": False},  # no highlight.js from cdnjs
+        "extra_css": ["css/extra.css"],
+        "extra_javascript": ["js/extra.js"],
+        "plugins": plugins,
+        **config,
+    }
+    path = root / "mkdocs.yml"
+    path.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+    return path
+
+
+class Built(NamedTuple):
+    """A built project: its folder (with the manifest), its output and the build's log."""
+
+    project: Path
+    output: Path
+    log: str
+
+    @property
+    def manifest(self) -> Path:
+        return self.project / "shard-manifest.json"
+
+
+def mkdocs_build(config: Path, *extra: str) -> Built:
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), *extra]
+    result = run(command, config.parent)
+    return Built(config.parent, config.parent / "site", result.stderr)
+
+
+def pages_of(output: Path) -> list[str]:
+    return sorted(p.relative_to(output).as_posix() for p in output.rglob("*.html"))
+
+
+# -- mkdocs-static-i18n -----------------------------------------------------------------
+
+I18N = {
+    "i18n": {
+        "docs_structure": "suffix",
+        "languages": [
+            {"locale": "en", "default": True, "name": "English"},
+            {"locale": "fr", "name": "Français"},
+        ],
+    }
+}
+I18N_PAGES = {
+    **PAGES,
+    "index.fr.md": "# Accueil\n\n![Aperçu](img/overview.png)\n\nVoir le [guide](guide.md).\n",
+}
+
+
+@pytest.fixture(scope="module")
+def i18n(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
+    """The same bilingual site, built with shard-assets listed before and after i18n."""
+    pytest.importorskip("mkdocs_static_i18n")
+    orders = {"shard-assets first": [shard_plugin(), I18N], "i18n first": [I18N, shard_plugin()]}
+    return {
+        order: mkdocs_build(mkdocs_project(tmp_path_factory.mktemp("i18n"), plugins, I18N_PAGES))
+        for order, plugins in orders.items()
+    }
+
+
+@pytest.mark.parametrize("order", ["shard-assets first", "i18n first"])
+def test_i18n_french_pages_share_the_assets_and_their_hosts(
+    i18n: dict[str, Built], order: str
+) -> None:
+    site = i18n[order]
+    assert {"fr/index.html", "fr/guide/index.html"} <= set(pages_of(site.output))
+    assert audit(site.output, site.manifest) == []
+    assets = assets_of(site.manifest)
+    # The French pages load the same files (../img/overview.png): one key each, no fr/ copy.
+    assert not [key for key in assets if key.startswith("fr/")]
+    overview = f"https://{assets['img/overview.png']}/img/overview.png"
+    for page in ("index.html", "fr/index.html"):
+        assert f'src="{overview}"' in (site.output / page).read_text(encoding="utf-8")
+    # i18n builds French inside the English build; shard-assets shards both at the end, once.
+    assert site.log.count("assets over 4 hosts") == 1, site.log
+
+
+def test_i18n_plugin_order_gives_the_same_bytes(i18n: dict[str, Built]) -> None:
+    first, last = i18n["shard-assets first"], i18n["i18n first"]
+    assert snapshot(first.output) == snapshot(last.output)
+    assert first.manifest.read_bytes() == last.manifest.read_bytes()
