@@ -32,9 +32,19 @@ SITE_URL = "https://docs.example.org/"
 
 
 def _env(**extra: str) -> dict[str, str]:
-    """The child's environment: this checkout first on PYTHONPATH, a fixed build date."""
+    """The child's environment: this checkout first on PYTHONPATH, this Python's scripts
+    first on PATH (mike runs ``mkdocs``), a fixed build date."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    return {**os.environ, "PYTHONPATH": path, "SOURCE_DATE_EPOCH": "1700000000", **extra}
+    scripts = os.pathsep.join(
+        p for p in (str(Path(sys.executable).parent), os.environ.get("PATH")) if p
+    )
+    return {
+        **os.environ,
+        "PYTHONPATH": path,
+        "PATH": scripts,
+        "SOURCE_DATE_EPOCH": "1700000000",
+        **extra,
+    }
 
 
 def run(command: Sequence[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -185,3 +195,80 @@ def test_i18n_plugin_order_gives_the_same_bytes(i18n: dict[str, Built]) -> None:
     first, last = i18n["shard-assets first"], i18n["i18n first"]
     assert snapshot(first.output) == snapshot(last.output)
     assert first.manifest.read_bytes() == last.manifest.read_bytes()
+
+
+# -- mike ---------------------------------------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    return run(["git", *args], repo).stdout
+
+
+def gh_pages(repo: Path, into: Path) -> Path:
+    """The gh-pages branch's files, checked out into ``into``."""
+    into.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "gh-pages"], cwd=repo, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+class Versions(NamedTuple):
+    """mike's deployed site, each version's manifest, and 1.0 deployed again from its commit."""
+
+    site: Path
+    manifests: dict[str, bytes]
+    again: Path
+    manifest_again: bytes
+
+
+@pytest.fixture(scope="module")
+def mike(tmp_path_factory: pytest.TempPathFactory) -> Versions:
+    """Versions 1.0 and 2.0 deployed by ``mike deploy`` into a local git repo; the
+    manifest lives beside mkdocs.yml, committed with each version's sources."""
+    pytest.importorskip("mike")
+    repo = tmp_path_factory.mktemp("mike")
+    # shard-assets listed before mike: mike's on_config must still have added the version.
+    mkdocs_project(repo, [shard_plugin(), "mike"])
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "config", "user.name", "Docs")
+    git(repo, "config", "user.email", "docs@example.org")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "sources")
+    manifest = repo / "shard-manifest.json"
+    deploy = [sys.executable, "-c", "from mike.driver import main; main()", "deploy"]
+    run([*deploy, "1.0"], repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "1.0")
+    manifests = {"1.0": manifest.read_bytes()}
+    (repo / "docs" / "news.md").write_text("# News\n\n![New](img/news.png)\n", encoding="utf-8")
+    (repo / "docs" / "img" / "news.png").write_bytes(png(rgb=(9, 9, 9)))
+    run([*deploy, "2.0"], repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "2.0")
+    manifests["2.0"] = manifest.read_bytes()
+    site = gh_pages(repo, repo.parent / "deployed")
+    git(repo, "checkout", "-q", "HEAD~1")  # 1.0's sources, and 1.0's manifest
+    run([*deploy, "1.0"], repo)
+    return Versions(site, manifests, gh_pages(repo, repo.parent / "again"), manifest.read_bytes())
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.0"])
+def test_mike_each_version_is_sharded_under_its_own_path(mike: Versions, version: str) -> None:
+    output = mike.site / version
+    manifest = output.parent.parent / f"manifest-{version}.json"
+    manifest.write_bytes(mike.manifests[version])
+    assert audit(output, manifest, f"{SITE_URL}{version}/") == []
+    assets = assets_of(manifest)
+    index = (output / "index.html").read_text(encoding="utf-8")
+    path = f"/{version}/img/overview.png"
+    assert f'src="https://{assets["img/overview.png"]}{path}"' in index
+    assert ("img/news.png" in assets) == (version == "2.0")
+
+
+def test_mike_redeploying_an_old_version_from_its_commit_changes_nothing(mike: Versions) -> None:
+    assert mike.manifest_again == mike.manifests["1.0"]
+    assert snapshot(mike.again / "1.0") == snapshot(mike.site / "1.0")
+    assert snapshot(mike.again / "2.0") == snapshot(mike.site / "2.0")
+    assert json.loads((mike.again / "versions.json").read_text())[0]["version"] == "2.0"

@@ -106,7 +106,10 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
     def on_startup(self, *, command: Literal["build", "gh-deploy", "serve"], dirty: bool) -> None:
         self.is_serve = command == "serve"
 
+    @event_priority(-100)
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
+        # Last, so site_url is final: mike's on_config adds the version to it
+        # (https://docs.example.org/1.0), and the shard URLs must keep that path.
         if self.pages is not None:  # a nested build: keep the outer build's settings
             return config
         # Every core setting has an option of the same name (site_url falls back to
