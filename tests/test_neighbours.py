@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -25,10 +27,11 @@ from shard_assets.config import load_settings
 from shard_assets.verify import verify_site
 
 from .cdn_server import shard_hosts
-from .conftest import ROOT, png, snapshot
+from .conftest import ROOT, SAMPLE_SITE, png, snapshot
 
 HOSTS = shard_hosts(4)
 SITE_URL = "https://docs.example.org/"
+FONT = SAMPLE_SITE / "mkdocs" / "docs" / "fonts" / "harbour-pixel.woff2"  # a real font
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -43,6 +46,7 @@ def _env(**extra: str) -> dict[str, str]:
         "PYTHONPATH": path,
         "PATH": scripts,
         "SOURCE_DATE_EPOCH": "1700000000",
+        "NO_MKDOCS_2_WARNING": "1",  # Material's banner about its end of life
         **extra,
     }
 
@@ -85,7 +89,7 @@ def write_docs(docs: Path, pages: Mapping[str, str]) -> None:
     (docs / "js" / "extra.js").write_text(
         "document.documentElement.dataset.docs = 'ready';\n", encoding="utf-8"
     )
-    (docs / "fonts" / "docs-sans.woff2").write_bytes(b"wOF2 not a real font")
+    shutil.copyfile(FONT, docs / "fonts" / "docs-sans.woff2")
     for i, name in enumerate(("paper", "overview", "detail")):
         (docs / "img" / f"{name}.png").write_bytes(png(rgb=(i * 60, 120, 200)))
     (docs / "img" / "diagram.svg").write_text(
@@ -144,6 +148,208 @@ def mkdocs_build(config: Path, *extra: str) -> Built:
 
 def pages_of(output: Path) -> list[str]:
     return sorted(p.relative_to(output).as_posix() for p in output.rglob("*.html"))
+
+
+# -- Material's privacy plugin and mkdocs-minify-plugin -----------------------------------
+
+
+class ThirdParty:
+    """A loopback server standing in for a third-party host (Google Fonts, a badge
+    service): a stylesheet whose font is on the same host, and an image. The privacy
+    plugin downloads them at build time; the server records every path asked for."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        css = b"@font-face { font-family: 'Third'; src: url(%s/third.woff2) format('woff2'); }"
+        files = {"/third.css": css, "/third.woff2": FONT.read_bytes(), "/badge.png": png()}
+        types = {".css": "text/css", ".woff2": "font/woff2", ".png": "image/png"}
+        asked = self.asked = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                asked.append(f"{self.headers['Host']}{self.path}")
+                body = files.get(self.path, b"").replace(b"%s", origin.encode())
+                self.send_response(200 if self.path in files else 404)
+                self.send_header("Content-Type", types.get(Path(self.path).suffix, "text/plain"))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        origin = self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> ThirdParty:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join()
+
+
+MATERIAL_ORDERS = ("plain", "shard-assets first", "shard-assets last")
+
+
+def material_project(root: Path, order: str, third_party: str) -> Path:
+    """Material with privacy (fetching from ``third_party``) and minify (HTML, CSS, JS,
+    hashed names); shard-assets listed ``order``, or absent for "plain"."""
+    privacy = {
+        "privacy": {
+            "cache_dir": str(root / ".cache" / "privacy"),
+            # Material's JavaScript names mermaid on unpkg.com, which privacy would
+            # fetch; this site draws no diagrams, and the build must run offline.
+            "assets_exclude": ["unpkg.com/*"],
+        }
+    }
+    minify = {
+        "minify": {
+            "minify_html": True,
+            "minify_css": True,
+            "minify_js": True,
+            "css_files": ["css/extra.css"],
+            "js_files": ["js/extra.js"],
+            "cache_safe": True,
+        }
+    }
+    ours = shard_plugin(scheme="http", preconnect=True)
+    plugins = {
+        "plain": [privacy, minify],
+        "shard-assets first": [ours, privacy, minify],
+        "shard-assets last": [privacy, minify, ours],
+    }[order]
+    pages = {
+        **PAGES,
+        "badge.md": f"# Badge\n\n![Build status]({third_party}/badge.png)\n",
+    }
+    return mkdocs_project(
+        root,
+        plugins,
+        pages,
+        theme={"name": "material", "font": False},  # no Google Fonts: the build is offline
+        extra_css=["css/extra.css", f"{third_party}/third.css"],
+    )
+
+
+@pytest.fixture(scope="module")
+def material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
+    """The Material site built plain and with shard-assets listed first and last."""
+    pytest.importorskip("material.plugins.privacy")
+    pytest.importorskip("mkdocs_minify_plugin")
+    built = {}
+    with ThirdParty() as third_party:
+        for order in MATERIAL_ORDERS:
+            root = tmp_path_factory.mktemp("material")
+            built[order] = mkdocs_build(material_project(root, order, third_party.origin))
+    assert sorted(set(third_party.asked)) == sorted(
+        f"{third_party.origin.removeprefix('http://')}{path}"
+        for path in ("/badge.png", "/third.css", "/third.woff2")
+    ), "privacy fetched the third party's files, and nothing else from anywhere"
+    return built
+
+
+SHARDED = ("shard-assets first", "shard-assets last")
+_PRECONNECT = re.compile(r'<link rel="preconnect" href="http://cdn\d\.shard\.test">')
+
+
+def shard_urls(text: str) -> set[str]:
+    return set(re.findall(r"http://cdn\d\.shard\.test/[^\s\"'>)]+", text))
+
+
+@pytest.mark.parametrize("order", SHARDED)
+def test_privacy_fetches_first_and_never_sees_our_urls_or_hints(
+    material: dict[str, Built], order: str
+) -> None:
+    from bs4 import BeautifulSoup
+
+    site = material[order]
+    assert audit(site.output, site.manifest) == []
+    assets = assets_of(site.manifest)
+    fetched = sorted(key for key in assets if key.startswith("assets/external/"))
+    assert [key.rpartition("/")[2] for key in fetched] == ["badge.png", "third.css", "third.woff2"]
+    # The stylesheet privacy downloaded names the font it downloaded with it; both sharded.
+    css, font = fetched[1], fetched[2]
+    assert f"url(http://{assets[font]}/{font})" in (site.output / css).read_text()
+    # privacy's on_post_page (-50) saw each page before ours sharded it in on_post_build
+    # (-110): it never tried to fetch a shard URL, nor dropped our preconnect hints
+    # (it removes those to hosts other than site_url's).
+    assert "shard.test" not in "".join(
+        line for line in site.log.splitlines() if "shard_assets" not in line
+    )
+    for page in pages_of(site.output):
+        soup = BeautifulSoup((site.output / page).read_text(encoding="utf-8"), "html.parser")
+        hints = {str(link["href"]) for link in soup.find_all("link", rel="preconnect")}
+        used = {url.split("/")[2] for url in shard_urls(str(soup))}
+        assert hints == {f"http://{host}" for host in used}, page
+
+
+@pytest.mark.parametrize("order", SHARDED)
+def test_minified_output_keeps_every_asset(
+    material: dict[str, Built], order: str, tmp_path: Path
+) -> None:
+    from .compare import compare_builds
+
+    site = material[order]
+    assets = assets_of(site.manifest)
+    # minify renamed the extras (hash and .min) and dropped the attributes' quotes.
+    assert {key for key in assets if key.startswith(("css/extra", "js/extra"))} == {
+        key
+        for key in (p.relative_to(site.output).as_posix() for p in site.output.rglob("*"))
+        if key.startswith(("css/extra.", "js/extra.")) and ".min." in key
+    }
+    index = (site.output / "index.html").read_text(encoding="utf-8")
+    assert "<link rel=stylesheet href=http://cdn" in index
+    # Against the same build without shard-assets: only URLs changed (once our hints
+    # are taken out), and everything a browser loads is on a shard host.
+    without_hints = tmp_path / "site"
+    shutil.copytree(site.output, without_hints)
+    for page in pages_of(without_hints):
+        path = without_hints / page
+        path.write_text(_PRECONNECT.sub("", path.read_text(encoding="utf-8")), encoding="utf-8")
+    result = compare_builds(material["plain"].output, without_hints, SITE_URL, HOSTS)
+    assert result.problems == []
+    kinds = {"link[stylesheet]", "link[icon]", "script[src]", "img[src]", "css url()"}
+    assert set(result.shard_refs) == kinds
+    assert not result.kept_refs
+
+
+def test_material_plugin_order_gives_the_same_bytes(material: dict[str, Built]) -> None:
+    first, last = material["shard-assets first"], material["shard-assets last"]
+    assert snapshot(first.output) == snapshot(last.output)
+    assert first.manifest.read_bytes() == last.manifest.read_bytes()
+
+
+def test_material_site_loads_cleanly_in_chromium(material: dict[str, Built]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from .browser import check_site, launch, require_browser
+    from .cdn_server import CdnServer
+
+    chromium = require_browser()
+    site = material["shard-assets last"]
+    probes = {
+        "extra.js ran": "document.documentElement.dataset.docs === 'ready'",
+        "extra.css paints the background": (
+            "getComputedStyle(document.body).backgroundImage.includes('paper.png')"
+        ),
+        "privacy's font is declared": "[...document.fonts].some(f => f.family === 'Third')",
+    }
+    pages = ["/" + page for page in pages_of(site.output)]
+    with sync_playwright() as playwright, CdnServer(site.output, HOSTS) as server:
+        browser = launch(playwright, server.resolver_rules(), chromium)
+        try:
+            problems = check_site(browser, server, pages, assets_of(site.manifest), probes)
+        finally:
+            browser.close()
+        hosts = {hit.host for hit in server.hits()}
+    assert problems == []
+    assert set(HOSTS) <= hosts
 
 
 # -- mkdocs-static-i18n -----------------------------------------------------------------
