@@ -478,3 +478,103 @@ def test_mike_redeploying_an_old_version_from_its_commit_changes_nothing(mike: V
     assert snapshot(mike.again / "1.0") == snapshot(mike.site / "1.0")
     assert snapshot(mike.again / "2.0") == snapshot(mike.site / "2.0")
     assert json.loads((mike.again / "versions.json").read_text())[0]["version"] == "2.0"
+
+
+# -- Pelican and i18n_subsites -------------------------------------------------------------
+
+SUBSITES_ORDERS = {
+    "i18n_subsites first": ["pelican.plugins.i18n_subsites", "shard_assets.plugins.pelican"],
+    "shard-assets first": ["shard_assets.plugins.pelican", "pelican.plugins.i18n_subsites"],
+}
+PELICAN_SITE_URL = "https://music.example.org/"
+
+
+def pelican_project(root: Path) -> Path:
+    """Two English articles, one translated into German, on Pelican's notmyidea theme
+    (its templates use THEME_STATIC_DIR, as i18n_subsites asks)."""
+    content = root / "content"
+    (content / "images").mkdir(parents=True)
+    (content / "images" / "cover.png").write_bytes(png())
+    (content / "images" / "map.png").write_bytes(png(rgb=(1, 2, 3)))
+    articles = {
+        "ferry.md": "Title: Night Ferry\nLang: en\n\n![Cover]({static}/images/cover.png)\n",
+        "ferry-de.md": (
+            "Title: Nachtfähre\nLang: de\n\n![Cover]({static}/images/cover.png)\n\n"
+            "![Karte]({static}/images/map.png)\n"
+        ),
+        "tour.md": "Title: Spring Tour\nSlug: spring-tour\nLang: en\n\nNo pictures.\n",
+    }
+    for name, text in articles.items():
+        slug = "" if "Slug:" in text else "Slug: night-ferry\n"
+        (content / name).write_text(f"Date: 2024-04-06\n{slug}{text}", encoding="utf-8")
+    return root
+
+
+def pelican_build(project: Path, plugins: list[str], **shard_options: Any) -> str:
+    options = {"hosts": HOSTS, "manifest": str(project / "shard-manifest.json"), **shard_options}
+    overrides = {
+        "PLUGINS": plugins,
+        "SITEURL": PELICAN_SITE_URL.rstrip("/"),
+        "THEME": "notmyidea",
+        "STATIC_PATHS": ["images"],
+        "I18N_SUBSITES": {"de": {"SITENAME": "Nachbarn"}},
+        "SHARD_ASSETS": options,
+        **{f"{kind}_FEED_ATOM": None for kind in ("CATEGORY", "TRANSLATION", "AUTHOR")},
+        "FEED_ALL_ATOM": None,
+        "AUTHOR_FEED_RSS": None,
+        "TIMEZONE": "UTC",
+    }
+    settings = [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+    command = [sys.executable, "-m", "pelican", "content", "-o", "output", "-e", *settings]
+    return run(command, project).stderr
+
+
+class Subsites(NamedTuple):
+    """The site built in both plugin orders, and the first order's locked rebuild."""
+
+    built: dict[str, Path]
+    first_build: dict[str, bytes]
+    first_manifest: bytes
+
+
+@pytest.fixture(scope="module")
+def subsites(tmp_path_factory: pytest.TempPathFactory) -> Subsites:
+    pytest.importorskip("pelican.plugins.i18n_subsites")
+    built = {}
+    for order, plugins in SUBSITES_ORDERS.items():
+        built[order] = project = pelican_project(tmp_path_factory.mktemp("subsites"))
+        pelican_build(project, plugins)
+    project = built["i18n_subsites first"]
+    first_build = snapshot(project / "output")
+    first_manifest = (project / "shard-manifest.json").read_bytes()
+    # locked: fails if the manifest would change.
+    pelican_build(project, SUBSITES_ORDERS["i18n_subsites first"], locked=True)
+    return Subsites(built, first_build, first_manifest)
+
+
+@pytest.mark.parametrize("order", sorted(SUBSITES_ORDERS))
+def test_i18n_subsites_german_pages_share_the_theme_assets(subsites: Subsites, order: str) -> None:
+    project = subsites.built[order]
+    output, manifest = project / "output", project / "shard-manifest.json"
+    assert audit(output, manifest, PELICAN_SITE_URL) == []
+    assets = assets_of(manifest)
+    assert "de/night-ferry.html" in pages_of(output)
+    # The subsite's pages load the main site's theme (../theme/): one key, one host.
+    assert not [key for key in assets if key.startswith("de/theme/")]
+    css = f'href="https://{assets["theme/css/main.css"]}/theme/css/main.css"'
+    for page in ("night-ferry.html", "de/night-ferry.html"):
+        assert css in (output / page).read_text(encoding="utf-8"), page
+    assert {"de/images/cover.png", "de/images/map.png"} <= set(assets)
+
+
+def test_i18n_subsites_locked_rebuild_changes_nothing(subsites: Subsites) -> None:
+    project = subsites.built["i18n_subsites first"]
+    assert snapshot(project / "output") == subsites.first_build
+    assert (project / "shard-manifest.json").read_bytes() == subsites.first_manifest
+
+
+def test_i18n_subsites_plugin_order_gives_the_same_bytes(subsites: Subsites) -> None:
+    first, last = (subsites.built[order] for order in SUBSITES_ORDERS)
+    assert snapshot(first / "output") == snapshot(last / "output")
+    assert (first / "shard-manifest.json").read_bytes() == subsites.first_manifest
+    assert (last / "shard-manifest.json").read_bytes() == subsites.first_manifest

@@ -21,6 +21,11 @@ writer, every page is sharded on ``finalized`` as before. On a first build (no
 manifest yet) the writer only scans each page, so ``finalized`` need not read it
 back to find its references.
 
+A run nested in another (i18n_subsites builds each language's subsite, into a folder
+inside the main site's output, while the main site's run is going on) is left alone:
+the main site's ``finalized`` shards its pages with the rest, with the main site's
+URL and settings, one manifest and one balance gate.
+
 Pelican does not tell plugins where its settings file is, so a relative
 ``manifest`` path is relative to the folder ``pelican`` runs in; write
 ``str(Path(__file__).parent / "shard-manifest.json")`` in pelicanconf.py for an
@@ -36,7 +41,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import IO, Any, NoReturn
+from typing import IO, Any, ClassVar, NoReturn
 
 from pelican import signals
 
@@ -91,15 +96,25 @@ def _on_initialized(pelican: Any) -> None:
 
 
 class _Build:
-    """What lives from the writer's creation to ``finalized``: the lock and the pages."""
+    """What lives from the writer's creation to ``finalized``: the lock and the pages;
+    and, from ``get_generators`` to ``finalized``, the run's output folder and the runs
+    nested in it."""
 
     lock = contextlib.ExitStack()
     pages: InMemoryPages | None = None
+    output: Path | None = None
+    nested: ClassVar[list[Any]] = []
+
+
+def _is_nested(pelican: Any) -> bool:
+    return any(run is pelican for run in _Build.nested)
 
 
 def _get_writer(pelican: Any) -> type | None:
     """A writer that rewrites pages in memory, holding the manifest's lock until
     ``finalized`` (see the module docstring)."""
+    if _is_nested(pelican):
+        return None
     if _Build.pages is not None:  # a build before this one, in the same process, failed
         _Build.pages.discard()
     _Build.lock.close()
@@ -171,7 +186,19 @@ class _PagesWritten:
                 _fail(error)
 
 
-def _get_generators(pelican: Any) -> type:
+def _get_generators(pelican: Any) -> type | None:
+    """Note the run's output folder; a run whose output lies inside the folder of a run
+    still going on is nested in it, as i18n_subsites builds each language's subsite
+    (into ``output/de``) while the main site's run asks for its writer. A nested run
+    does nothing here: the outer run's ``finalized`` shards its pages with the rest,
+    once, with the outer site's URL, one manifest and one gate."""
+    output = Path(pelican.output_path).resolve()
+    outer = _Build.output
+    if outer is not None and output != outer and output.is_relative_to(outer):
+        _Build.nested.append(pelican)
+        return None
+    _Build.output = output  # a run not nested in another: any earlier one has ended
+    _Build.nested.clear()
     return _PagesWritten
 
 
@@ -199,6 +226,11 @@ class _PageBuffer(io.StringIO):
 
 
 def _on_finalized(pelican: Any) -> None:
+    if _is_nested(pelican):
+        _Build.nested.remove(pelican)
+        log.debug("shard-assets: %s is sharded with the site around it", pelican.output_path)
+        return
+    _Build.output = None
     pages, _Build.pages = _Build.pages, None
     try:
         settings = settings_from(pelican.settings)
