@@ -578,3 +578,121 @@ def test_i18n_subsites_plugin_order_gives_the_same_bytes(subsites: Subsites) -> 
     assert snapshot(first / "output") == snapshot(last / "output")
     assert (first / "shard-manifest.json").read_bytes() == subsites.first_manifest
     assert (last / "shard-manifest.json").read_bytes() == subsites.first_manifest
+
+
+# -- Zensical -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def zensical(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """``zensical build`` of a project whose mkdocs.yml lists shard-assets, then the
+    recipe the README gives: ``shard-assets build site/`` with the same settings."""
+    if shutil.which("zensical", path=_env()["PATH"]) is None:
+        pytest.skip("zensical is not installed: pip install -e '.[test]'")
+    # Zensical renders only its own themes (its variant of Material), not MkDocs'.
+    theme = {"name": "material", "font": False}
+    config = mkdocs_project(tmp_path_factory.mktemp("zensical"), [shard_plugin()], theme=theme)
+    project = config.parent
+    log = run(["zensical", "build"], project).stdout
+    built = Built(project, project / "site", log)
+    # Zensical ignored the plugin it does not know, without a word: nothing is sharded.
+    assert not built.manifest.exists()
+    assert not [page for page in pages_of(built.output) if "shard.test" in read(built, page)]
+    assert "shard" not in log.lower()
+    hosts = [argument for host in HOSTS for argument in ("--host", host)]
+    recipe = ["shard-assets", "build", "site/", *hosts, "--site-url", SITE_URL, "--strict"]
+    run(recipe, project)
+    return built
+
+
+def read(site: Built, page: str) -> str:
+    return (site.output / page).read_text(encoding="utf-8")
+
+
+def test_zensical_then_the_command_line_shards_the_site(zensical: Built) -> None:
+    assert audit(zensical.output, zensical.manifest) == []
+    assets = assets_of(zensical.manifest)
+    assert {"css/extra.css", "js/extra.js", "img/overview.png", "fonts/docs-sans.woff2"} <= set(
+        assets
+    )
+    overview = f'src="https://{assets["img/overview.png"]}/img/overview.png"'
+    assert overview in read(zensical, "index.html")
+
+
+# -- Other generators: the command line on their output, served under a sub-path -----------
+
+SUB_PATH_URL = "https://example.org/blog/"
+# Each generator's default output folder, and how its templates write asset URLs for a
+# site served under /blog/ (Hugo: baseURL with relURL/absURL; Jekyll: baseurl with
+# relative_url/absolute_url; Eleventy: pathPrefix with the url filter; Nikola:
+# SITE_URL, relative links).
+GENERATORS = {
+    "hugo": ("public", "/blog/css/site.css", "https://example.org/blog/img/hero.png"),
+    "jekyll": ("_site", "/blog/css/site.css", "https://example.org/blog/img/hero.png"),
+    "eleventy": ("_site", "/blog/css/site.css", "/blog/img/hero.png"),
+    "nikola": ("output", "{up}css/site.css", "{up}img/hero.png"),
+}
+
+
+def generator_output(root: Path, generator: str) -> Path:
+    """A built site as ``generator`` lays it out: a home page, a post one folder down,
+    a stylesheet with a background, and images."""
+    folder, css, image = GENERATORS[generator]
+    output = root / folder
+    for page, up in (("index.html", ""), ("posts/first/index.html", "../../")):
+        (output / page).parent.mkdir(parents=True, exist_ok=True)
+        (output / page).write_text(
+            '<!DOCTYPE html>\n<html><head><meta charset="utf-8">\n'
+            f'<link rel="stylesheet" href="{css.format(up=up)}">\n</head><body>\n'
+            f'<img src="{image.format(up=up)}" alt="">\n'
+            f'<img src="{up}img/photo.png" alt="">\n</body></html>\n',
+            encoding="utf-8",
+        )
+    (output / "css").mkdir()
+    (output / "css" / "site.css").write_text("body { background: url(../img/bg.png) }\n")
+    (output / "img").mkdir()
+    for name in ("hero", "photo", "bg"):
+        (output / "img" / f"{name}.png").write_bytes(png())
+    return output
+
+
+def cli_build(output: Path, *extra: str) -> int:
+    from shard_assets.cli import main
+
+    hosts = [argument for host in HOSTS for argument in ("--host", host)]
+    manifest = str(output.parent / "shard-manifest.json")
+    return main(["build", str(output), *hosts, "--manifest", manifest, "--quiet", *extra])
+
+
+@pytest.mark.parametrize("generator", sorted(GENERATORS))
+def test_sub_path_site_is_sharded_with_its_site_url(tmp_path: Path, generator: str) -> None:
+    output = generator_output(tmp_path, generator)
+    assert cli_build(output, "--site-url", SUB_PATH_URL, "--strict") == 0
+    manifest = tmp_path / "shard-manifest.json"
+    assert audit(output, manifest, SUB_PATH_URL) == []
+    assets = assets_of(manifest)
+    assert sorted(assets) == ["css/site.css", "img/bg.png", "img/hero.png", "img/photo.png"]
+    post = (output / "posts" / "first" / "index.html").read_text(encoding="utf-8")
+    # The shard URL keeps /blog/: the CDN mirrors the origin, where the file lives.
+    assert f'href="https://{assets["css/site.css"]}/blog/css/site.css"' in post
+    css = (output / "css" / "site.css").read_text()
+    assert f"url(https://{assets['img/bg.png']}/blog/img/bg.png)" in css
+
+
+@pytest.mark.parametrize("generator", sorted(GENERATORS))
+def test_sub_path_site_without_its_site_url_is_wrong(
+    tmp_path: Path, generator: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = generator_output(tmp_path, generator)
+    code = cli_build(output, "--strict")
+    if generator == "nikola":
+        # Relative links resolve inside the folder: the build passes, but the shard
+        # URLs lack /blog/, and verify, told the real URL, finds every one of them.
+        assert code == 0
+        findings = audit(output, tmp_path / "shard-manifest.json", SUB_PATH_URL)
+        assert len(findings) == 7, findings  # 3 on each page, 1 in the stylesheet
+        assert all(f.endswith("a shard URL outside the site's path") for f in findings)
+    else:
+        # Root-relative and absolute URLs name /blog/...: not files of this folder.
+        assert code == 1
+        assert "/blog/css/site.css is not in the output" in capsys.readouterr().err
