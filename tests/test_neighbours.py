@@ -140,6 +140,15 @@ class Built(NamedTuple):
         return self.project / "shard-manifest.json"
 
 
+class Rebuilt(NamedTuple):
+    """Sites built in two plugin orders; the first order built again, over its output
+    and manifest, and what its first build had written."""
+
+    built: dict[str, Built]
+    first_output: dict[str, bytes]
+    first_manifest: bytes
+
+
 def mkdocs_build(config: Path, *extra: str) -> Built:
     command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), *extra]
     result = run(command, config.parent)
@@ -238,8 +247,9 @@ def material_project(root: Path, order: str, third_party: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
-    """The Material site built plain and with shard-assets listed first and last."""
+def material(tmp_path_factory: pytest.TempPathFactory) -> Rebuilt:
+    """The Material site built plain and with shard-assets listed first and last; then
+    the last built again, over its output and manifest."""
     pytest.importorskip("material.plugins.privacy")
     pytest.importorskip("mkdocs_minify_plugin")
     built = {}
@@ -247,11 +257,14 @@ def material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
         for order in MATERIAL_ORDERS:
             root = tmp_path_factory.mktemp("material")
             built[order] = mkdocs_build(material_project(root, order, third_party.origin))
+        last = built["shard-assets last"]
+        before = Rebuilt(built, snapshot(last.output), last.manifest.read_bytes())
+        mkdocs_build(last.project / "mkdocs.yml")
     assert sorted(set(third_party.asked)) == sorted(
         f"{third_party.origin.removeprefix('http://')}{path}"
         for path in ("/badge.png", "/third.css", "/third.woff2")
     ), "privacy fetched the third party's files, and nothing else from anywhere"
-    return built
+    return before
 
 
 SHARDED = ("shard-assets first", "shard-assets last")
@@ -264,11 +277,11 @@ def shard_urls(text: str) -> set[str]:
 
 @pytest.mark.parametrize("order", SHARDED)
 def test_privacy_fetches_first_and_never_sees_our_urls_or_hints(
-    material: dict[str, Built], order: str
+    material: Rebuilt, order: str
 ) -> None:
     from bs4 import BeautifulSoup
 
-    site = material[order]
+    site = material.built[order]
     assert audit(site.output, site.manifest) == []
     assets = assets_of(site.manifest)
     fetched = sorted(key for key in assets if key.startswith("assets/external/"))
@@ -290,12 +303,10 @@ def test_privacy_fetches_first_and_never_sees_our_urls_or_hints(
 
 
 @pytest.mark.parametrize("order", SHARDED)
-def test_minified_output_keeps_every_asset(
-    material: dict[str, Built], order: str, tmp_path: Path
-) -> None:
+def test_minified_output_keeps_every_asset(material: Rebuilt, order: str, tmp_path: Path) -> None:
     from .compare import compare_builds
 
-    site = material[order]
+    site = material.built[order]
     assets = assets_of(site.manifest)
     # minify renamed the extras (hash and .min) and dropped the attributes' quotes.
     assert {key for key in assets if key.startswith(("css/extra", "js/extra"))} == {
@@ -312,27 +323,33 @@ def test_minified_output_keeps_every_asset(
     for page in pages_of(without_hints):
         path = without_hints / page
         path.write_text(_PRECONNECT.sub("", path.read_text(encoding="utf-8")), encoding="utf-8")
-    result = compare_builds(material["plain"].output, without_hints, SITE_URL, HOSTS)
+    result = compare_builds(material.built["plain"].output, without_hints, SITE_URL, HOSTS)
     assert result.problems == []
     kinds = {"link[stylesheet]", "link[icon]", "script[src]", "img[src]", "css url()"}
     assert set(result.shard_refs) == kinds
     assert not result.kept_refs
 
 
-def test_material_plugin_order_gives_the_same_bytes(material: dict[str, Built]) -> None:
-    first, last = material["shard-assets first"], material["shard-assets last"]
-    assert snapshot(first.output) == snapshot(last.output)
-    assert first.manifest.read_bytes() == last.manifest.read_bytes()
+def test_material_plugin_order_gives_the_same_bytes(material: Rebuilt) -> None:
+    first = material.built["shard-assets first"]
+    assert snapshot(first.output) == material.first_output
+    assert first.manifest.read_bytes() == material.first_manifest
 
 
-def test_material_site_loads_cleanly_in_chromium(material: dict[str, Built]) -> None:
+def test_material_rebuild_is_byte_identical(material: Rebuilt) -> None:
+    last = material.built["shard-assets last"]
+    assert snapshot(last.output) == material.first_output
+    assert last.manifest.read_bytes() == material.first_manifest
+
+
+def test_material_site_loads_cleanly_in_chromium(material: Rebuilt) -> None:
     from playwright.sync_api import sync_playwright
 
     from .browser import check_site, launch, require_browser
     from .cdn_server import CdnServer
 
     chromium = require_browser()
-    site = material["shard-assets last"]
+    site = material.built["shard-assets last"]
     probes = {
         "extra.js ran": "document.documentElement.dataset.docs === 'ready'",
         "extra.css paints the background": (
@@ -367,15 +384,6 @@ I18N_PAGES = {
     **PAGES,
     "index.fr.md": "# Accueil\n\n![Aperçu](img/overview.png)\n\nVoir le [guide](guide.md).\n",
 }
-
-
-class Rebuilt(NamedTuple):
-    """Sites built in two plugin orders; the first order built again, over its output
-    and manifest, and what its first build had written."""
-
-    built: dict[str, Built]
-    first_output: dict[str, bytes]
-    first_manifest: bytes
 
 
 @pytest.fixture(scope="module")
