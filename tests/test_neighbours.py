@@ -149,6 +149,12 @@ class Rebuilt(NamedTuple):
     first_manifest: bytes
 
 
+def assert_as_first_built(site: Built, builds: Rebuilt) -> None:
+    """``site`` holds, byte for byte, what the first build wrote (output and manifest)."""
+    assert snapshot(site.output) == builds.first_output
+    assert site.manifest.read_bytes() == builds.first_manifest
+
+
 def mkdocs_build(config: Path, *extra: str) -> Built:
     command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), *extra]
     result = run(command, config.parent)
@@ -331,15 +337,11 @@ def test_minified_output_keeps_every_asset(material: Rebuilt, order: str, tmp_pa
 
 
 def test_material_plugin_order_gives_the_same_bytes(material: Rebuilt) -> None:
-    first = material.built["shard-assets first"]
-    assert snapshot(first.output) == material.first_output
-    assert first.manifest.read_bytes() == material.first_manifest
+    assert_as_first_built(material.built["shard-assets first"], material)
 
 
 def test_material_rebuild_is_byte_identical(material: Rebuilt) -> None:
-    last = material.built["shard-assets last"]
-    assert snapshot(last.output) == material.first_output
-    assert last.manifest.read_bytes() == material.first_manifest
+    assert_as_first_built(material.built["shard-assets last"], material)
 
 
 def test_material_site_loads_cleanly_in_chromium(material: Rebuilt) -> None:
@@ -418,15 +420,11 @@ def test_i18n_french_pages_share_the_assets_and_their_hosts(i18n: Rebuilt, order
 
 
 def test_i18n_plugin_order_gives_the_same_bytes(i18n: Rebuilt) -> None:
-    last = i18n.built["shard-assets first"]
-    assert snapshot(last.output) == i18n.first_output
-    assert last.manifest.read_bytes() == i18n.first_manifest
+    assert_as_first_built(i18n.built["shard-assets first"], i18n)
 
 
 def test_i18n_rebuild_is_byte_identical(i18n: Rebuilt) -> None:
-    first = i18n.built["i18n first"]
-    assert snapshot(first.output) == i18n.first_output
-    assert first.manifest.read_bytes() == i18n.first_manifest
+    assert_as_first_built(i18n.built["i18n first"], i18n)
 
 
 # -- mike ---------------------------------------------------------------------------------
@@ -536,7 +534,7 @@ def pelican_project(root: Path) -> Path:
     return root
 
 
-def pelican_build(project: Path, plugins: list[str], **shard_options: Any) -> str:
+def pelican_build(project: Path, plugins: list[str], **shard_options: Any) -> Built:
     options = {"hosts": HOSTS, "manifest": str(project / "shard-manifest.json"), **shard_options}
     overrides = {
         "PLUGINS": plugins,
@@ -552,38 +550,30 @@ def pelican_build(project: Path, plugins: list[str], **shard_options: Any) -> st
     }
     settings = [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
     command = [sys.executable, "-m", "pelican", "content", "-o", "output", "-e", *settings]
-    return run(command, project).stderr
-
-
-class Subsites(NamedTuple):
-    """The site built in both plugin orders, and the first order's locked rebuild."""
-
-    built: dict[str, Path]
-    first_build: dict[str, bytes]
-    first_manifest: bytes
+    return Built(project, project / "output", run(command, project).stderr)
 
 
 @pytest.fixture(scope="module")
-def subsites(tmp_path_factory: pytest.TempPathFactory) -> Subsites:
+def subsites(tmp_path_factory: pytest.TempPathFactory) -> Rebuilt:
+    """The site built in both plugin orders; then the first built again, locked (which
+    fails if the manifest would change)."""
     pytest.importorskip("pelican.plugins.i18n_subsites")
-    built = {}
-    for order, plugins in SUBSITES_ORDERS.items():
-        built[order] = project = pelican_project(tmp_path_factory.mktemp("subsites"))
-        pelican_build(project, plugins)
-    project = built["i18n_subsites first"]
-    first_build = snapshot(project / "output")
-    first_manifest = (project / "shard-manifest.json").read_bytes()
-    # locked: fails if the manifest would change.
-    pelican_build(project, SUBSITES_ORDERS["i18n_subsites first"], locked=True)
-    return Subsites(built, first_build, first_manifest)
+    built = {
+        order: pelican_build(pelican_project(tmp_path_factory.mktemp("subsites")), plugins)
+        for order, plugins in SUBSITES_ORDERS.items()
+    }
+    first = built["i18n_subsites first"]
+    before = Rebuilt(built, snapshot(first.output), first.manifest.read_bytes())
+    pelican_build(first.project, SUBSITES_ORDERS["i18n_subsites first"], locked=True)
+    return before
 
 
 @pytest.mark.parametrize("order", sorted(SUBSITES_ORDERS))
-def test_i18n_subsites_german_pages_share_the_theme_assets(subsites: Subsites, order: str) -> None:
-    project = subsites.built[order]
-    output, manifest = project / "output", project / "shard-manifest.json"
-    assert audit(output, manifest, PELICAN_SITE_URL) == []
-    assets = assets_of(manifest)
+def test_i18n_subsites_german_pages_share_the_theme_assets(subsites: Rebuilt, order: str) -> None:
+    site = subsites.built[order]
+    output = site.output
+    assert audit(output, site.manifest, PELICAN_SITE_URL) == []
+    assets = assets_of(site.manifest)
     assert "de/night-ferry.html" in pages_of(output)
     # The subsite's pages load the main site's theme (../theme/): one key, one host.
     assert not [key for key in assets if key.startswith("de/theme/")]
@@ -593,17 +583,12 @@ def test_i18n_subsites_german_pages_share_the_theme_assets(subsites: Subsites, o
     assert {"de/images/cover.png", "de/images/map.png"} <= set(assets)
 
 
-def test_i18n_subsites_locked_rebuild_changes_nothing(subsites: Subsites) -> None:
-    project = subsites.built["i18n_subsites first"]
-    assert snapshot(project / "output") == subsites.first_build
-    assert (project / "shard-manifest.json").read_bytes() == subsites.first_manifest
+def test_i18n_subsites_locked_rebuild_changes_nothing(subsites: Rebuilt) -> None:
+    assert_as_first_built(subsites.built["i18n_subsites first"], subsites)
 
 
-def test_i18n_subsites_plugin_order_gives_the_same_bytes(subsites: Subsites) -> None:
-    first, last = (subsites.built[order] for order in SUBSITES_ORDERS)
-    assert snapshot(first / "output") == snapshot(last / "output")
-    assert (first / "shard-manifest.json").read_bytes() == subsites.first_manifest
-    assert (last / "shard-manifest.json").read_bytes() == subsites.first_manifest
+def test_i18n_subsites_plugin_order_gives_the_same_bytes(subsites: Rebuilt) -> None:
+    assert_as_first_built(subsites.built["shard-assets first"], subsites)
 
 
 # -- Zensical -------------------------------------------------------------------------------
