@@ -34,7 +34,7 @@ SITE_URL = "https://docs.example.org/"
 FONT = SAMPLE_SITE / "mkdocs" / "docs" / "fonts" / "harbour-pixel.woff2"  # a real font
 
 
-def _env(**extra: str) -> dict[str, str]:
+def _env() -> dict[str, str]:
     """The child's environment: this checkout first on PYTHONPATH, this Python's scripts
     first on PATH (mike runs ``mkdocs``), a fixed build date."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
@@ -47,14 +47,13 @@ def _env(**extra: str) -> dict[str, str]:
         "PATH": scripts,
         "SOURCE_DATE_EPOCH": "1700000000",
         "NO_MKDOCS_2_WARNING": "1",  # Material's banner about its end of life
-        **extra,
     }
 
 
-def run(command: Sequence[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def run(command: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run ``command``; fail the test with its output unless it succeeds."""
     result = subprocess.run(
-        list(command), cwd=cwd, env=_env(**env), capture_output=True, text=True, check=False
+        list(command), cwd=cwd, env=_env(), capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result
@@ -141,8 +140,8 @@ class Built(NamedTuple):
 
 
 class Rebuilt(NamedTuple):
-    """Sites built in two plugin orders; the first order built again, over its output
-    and manifest, and what its first build had written."""
+    """Sites built in several plugin orders, one of them then built again over its
+    output and manifest, and what that one's first build had written."""
 
     built: dict[str, Built]
     first_output: dict[str, bytes]
@@ -155,8 +154,8 @@ def assert_as_first_built(site: Built, builds: Rebuilt) -> None:
     assert site.manifest.read_bytes() == builds.first_manifest
 
 
-def mkdocs_build(config: Path, *extra: str) -> Built:
-    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), *extra]
+def mkdocs_build(config: Path) -> Built:
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config)]
     result = run(command, config.parent)
     return Built(config.parent, config.parent / "site", result.stderr)
 
@@ -180,7 +179,8 @@ class ThirdParty:
         css = b"@font-face { font-family: 'Third'; src: url(%s/third.woff2) format('woff2'); }"
         files = {"/third.css": css, "/third.woff2": FONT.read_bytes(), "/badge.png": png()}
         types = {".css": "text/css", ".woff2": "font/woff2", ".png": "image/png"}
-        asked = self.asked = []
+        self.asked: list[str] = []
+        asked = self.asked
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
