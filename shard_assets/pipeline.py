@@ -28,8 +28,14 @@ from .config import Settings
 from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
 from .files import manifest_lock
 from .inventory import Inventory, take_inventory
-from .manifest import Manifest, read_manifest, render_manifest, write_manifest
-from .messages import jump_warnings, placement_notes
+from .manifest import Manifest, read_manifest, write_manifest
+from .messages import (
+    jump_warnings,
+    locked_message,
+    manifest_changes,
+    missing_message,
+    placement_notes,
+)
 from .parallel import run_each
 from .results import BuildResult, Located, MissingRef
 from .rewrite import Rewrite, RewriteContext, Sharder, rewrite_document, shard_url
@@ -106,39 +112,9 @@ class Plan:
 
     def manifest_changes(self) -> list[str]:
         """How the manifest on disk would change, one line each (empty: it would not)."""
-        old = self.previous
-        if old is None:
-            return [f"the manifest {self.settings.manifest} does not exist yet"]
-        if (
-            render_manifest(old) == render_manifest(self.manifest)
-            and old.assets == self.manifest.assets
-        ):
-            return []
-        changes: list[str] = []
-        old_hosts = {h.name: h.weight for h in old.hosts}
-        new_hosts = {h.name: h.weight for h in self.manifest.hosts}
-        for name in sorted(old_hosts.keys() | new_hosts.keys()):
-            if name not in new_hosts:
-                changes.append(f"host removed: {name}")
-            elif name not in old_hosts:
-                changes.append(f"host added: {name}")
-            elif old_hosts[name] != new_hosts[name]:
-                changes.append(
-                    f"host weight changed: {name} {old_hosts[name]} -> {new_hosts[name]}"
-                )
-        if old.max_imbalance != self.manifest.max_imbalance:
-            changes.append(
-                f"max_imbalance changed: {old.max_imbalance} -> {self.manifest.max_imbalance}"
-            )
-        for name in ("algorithm", "bounded", "balance_by"):
-            before, after = getattr(old, name), getattr(self.manifest, name)
-            if before != after:
-                changes.append(f"{name} changed: {before} -> {after}")
-        a = self.assignment
-        changes += [f"new asset: {asset} -> {a.hosts_by_asset[asset]}" for asset in a.placed]
-        changes += [f"moved: {m.asset} {m.old} -> {m.new} ({m.reason})" for m in a.moves]
-        changes += [f"dropped (no longer referenced): {asset}" for asset in a.dropped]
-        return changes or ["the manifest file's formatting would change"]
+        return manifest_changes(
+            self.previous, self.manifest, self.assignment, self.settings.manifest
+        )
 
 
 def plan_build(
@@ -276,13 +252,7 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
     """Raise the error that must stop this build, if any, before a file is written."""
     settings = plan.settings
     if settings.strict and plan.missing:
-        listed = "\n".join(f"  {m}" for m in plan.missing[:20])
-        more = f"\n  ... and {len(plan.missing) - 20} more" if len(plan.missing) > 20 else ""
-        raise MissingAssetError(
-            f"shard-assets: {len(plan.missing)} site-local reference(s) name files that are "
-            f"not in the output (strict is on, so this fails the build):\n{listed}{more}\n"
-            "Fix the references or add the files; or set strict to false to only warn."
-        )
+        raise MissingAssetError(missing_message(plan.missing))
     if not plan.report.ok:
         raise BalanceError(gate_message(plan.report, str(settings.manifest)), plan.report)
     if settings.max_page_imbalance is not None:
@@ -295,14 +265,7 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
     if locked:
         changes = plan.manifest_changes()
         if changes:
-            listed = "\n".join(f"  {c}" for c in changes[:50])
-            more = f"\n  ... and {len(changes) - 50} more" if len(changes) > 50 else ""
-            raise LockedError(
-                f"shard-assets: locked mode: the manifest {settings.manifest} would change, "
-                f"so nothing was written:\n{listed}{more}\n"
-                "Run a build without locked (or --locked) to update the manifest, review and "
-                "commit it, then run the locked build again."
-            )
+            raise LockedError(locked_message(settings.manifest, changes))
     _check_writable(settings.manifest)
 
 

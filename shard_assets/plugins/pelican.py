@@ -33,8 +33,7 @@ from typing import IO, Any, ClassVar, NoReturn
 
 from pelican import signals
 
-from ..config import Settings, load_settings
-from ..errors import ShardAssetsError
+from .. import Settings, ShardAssetsError, load_settings
 from ..lifecycle import BuildLifecycle
 
 log = logging.getLogger(__name__)
