@@ -19,7 +19,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import pytest
 
@@ -89,7 +89,7 @@ def write_docs(docs: Path, pages: Mapping[str, str]) -> None:
         "document.documentElement.dataset.docs = 'ready';\n", encoding="utf-8"
     )
     shutil.copyfile(FONT, docs / "fonts" / "docs-sans.woff2")
-    for i, name in enumerate(("paper", "overview", "detail")):
+    for i, name in enumerate(("paper", "overview", "detail", "map")):
         (docs / "img" / f"{name}.png").write_bytes(png(rgb=(i * 60, 120, 200)))
     (docs / "img" / "diagram.svg").write_text(
         '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"></svg>\n', encoding="utf-8"
@@ -379,12 +379,15 @@ I18N = {
         "languages": [
             {"locale": "en", "default": True, "name": "English"},
             {"locale": "fr", "name": "Français"},
+            {"locale": "de", "name": "Deutsch"},
         ],
     }
 }
 I18N_PAGES = {
     **PAGES,
     "index.fr.md": "# Accueil\n\n![Aperçu](img/overview.png)\n\nVoir le [guide](guide.md).\n",
+    # Only the German home page shows this map: an asset of the last language built.
+    "index.de.md": "# Start\n\n![Karte](img/map.png)\n",
 }
 
 
@@ -407,15 +410,17 @@ def i18n(tmp_path_factory: pytest.TempPathFactory) -> Rebuilt:
 @pytest.mark.parametrize("order", ["shard-assets first", "i18n first"])
 def test_i18n_french_pages_share_the_assets_and_their_hosts(i18n: Rebuilt, order: str) -> None:
     site = i18n.built[order]
-    assert {"fr/index.html", "fr/guide/index.html"} <= set(pages_of(site.output))
+    assert {"fr/index.html", "fr/guide/index.html", "de/index.html"} <= set(pages_of(site.output))
     assert audit(site.output, site.manifest) == []
     assets = assets_of(site.manifest)
     # The French pages load the same files (../img/overview.png): one key each, no fr/ copy.
-    assert not [key for key in assets if key.startswith("fr/")]
+    assert not [key for key in assets if key.startswith(("fr/", "de/"))]
+    assert "img/map.png" in assets
     overview = f"https://{assets['img/overview.png']}/img/overview.png"
     for page in ("index.html", "fr/index.html"):
         assert f'src="{overview}"' in (site.output / page).read_text(encoding="utf-8")
-    # i18n builds French inside the English build; shard-assets shards both at the end, once.
+    # i18n builds French and German inside the English build; shard-assets shards all
+    # three at the end, once.
     assert site.log.count("assets over 4 hosts") == 1, site.log
 
 
@@ -707,3 +712,34 @@ def test_sub_path_site_without_its_site_url_is_wrong(
         # Root-relative and absolute URLs name /blog/...: not files of this folder.
         assert code == 1
         assert "/blog/css/site.css is not in the output" in capsys.readouterr().err
+
+
+# -- Nested builds, as the lifecycle tells them apart --------------------------------------
+
+
+def test_a_build_inside_the_one_going_on_is_nested(tmp_path: Path) -> None:
+    import logging
+
+    from shard_assets.errors import ShardAssetsError
+    from shard_assets.lifecycle import BuildLifecycle
+
+    def fail(error: ShardAssetsError) -> NoReturn:
+        raise error
+
+    build = BuildLifecycle(fail, logging.getLogger(__name__))
+    site = tmp_path / "output"
+    assert build.begin(site)
+    assert not build.begin(site / "de")  # i18n_subsites' subsite
+    assert build.nested and build.page("<p>", "de/index.html") == "<p>"
+    assert not build.end()  # the subsite ended; the main site goes on
+    assert not build.nested
+    assert not build.begin(site, same_folder=True)  # mkdocs-static-i18n's next language
+    assert not build.end()
+    assert build.end()  # the main site ended
+    # A run that failed without an end, then the same folder again: a new build.
+    assert build.begin(site)
+    assert build.begin(site)
+    assert build.begin(tmp_path / "elsewhere")
+    assert not build.begin(tmp_path / "elsewhere" / "de")
+    build.forget()  # after a failed build
+    assert build.begin(tmp_path / "elsewhere" / "de")

@@ -12,15 +12,10 @@ starts, the manifest is locked and read; from then on, once the manifest exists
 (every build after the first), each page is sharded in memory as MkDocs hands it
 over (``on_post_page``, on worker processes while MkDocs goes on), when every asset
 it loads already has a host there (see :mod:`shard_assets.handover`). In
-``on_post_build``, after every other plugin, the assignment is checked, those pages
-are put in place, the rest of the output (CSS, other pages, files other plugins
-wrote) is sharded, and the manifest written. ``on_post_build`` runs at priority
--110, after plugins that also ask for -100 ("last"): mkdocs-static-i18n builds the
-other languages there, by calling MkDocs' ``build()`` again, inside this build. Such a
-nested build runs this plugin's events again; they do nothing, and the outer build's
-``on_post_build`` shards every language's pages at once, with one manifest.
-A failure is a ``PluginError``:
-MkDocs prints the message and exits 1, no traceback.
+``on_post_build``, at -110, after every other plugin (mkdocs-static-i18n, at -100,
+builds the other languages there, nested in ours: see :mod:`shard_assets.lifecycle`),
+the assignment is checked, those pages are put in place, the rest of the output is
+sharded, and the manifest written. A failure is a ``PluginError``: no traceback.
 During ``mkdocs serve`` the plugin is off unless ``enabled_on_serve`` is true, since
 the live-reload server, not the CDN, serves the freshly built files.
 """
@@ -93,8 +88,6 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         self.is_serve = False
         self.settings: Settings | None = None
         self.build = BuildLifecycle(_fail, LinesLog(log))
-        # Builds started inside this one (mkdocs-static-i18n's other languages).
-        self.nested = 0
 
     def load_config(
         self, options: dict[str, Any], config_file_path: str | None = None
@@ -113,12 +106,8 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
     def on_startup(self, *, command: Literal["build", "gh-deploy", "serve"], dirty: bool) -> None:
         self.is_serve = command == "serve"
 
-    @event_priority(-100)
+    @event_priority(-100)  # last: mike's on_config adds the version to site_url
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
-        # Last, so site_url is final: mike's on_config adds the version to it
-        # (https://docs.example.org/1.0), and the shard URLs must keep that path.
-        if self.build.started:  # a nested build: keep the outer build's settings
-            return config
         # Every core setting has an option of the same name (site_url falls back to
         # MkDocs' own), so adding a setting there and to the class above is enough.
         options: dict[str, Any] = {
@@ -138,31 +127,23 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         return config
 
     def on_pre_build(self, *, config: MkDocsConfig) -> None:
-        """Lock and read the manifest for the whole build."""
-        if self.build.started:
-            # A build inside ours: its pages land in our site_dir, and our
-            # on_post_build, which runs after it, shards them with the rest.
-            self.nested += 1
-            return
-        self.build.abort()
-        if self.settings is not None:
-            self.build.start(self.settings, Path(config.site_dir))
+        """Lock and read the manifest for the whole build (not for one nested in it)."""
+        if self.build.begin(Path(config.site_dir), same_folder=True):
+            self.build.abort()
+            if self.settings is not None:
+                self.build.start(self.settings, Path(config.site_dir))
 
     @event_priority(-100)
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
         """Prepare the sharded page beside it when the manifest places all its assets."""
-        if not self.nested:
-            self.build.page(output, page.file.dest_uri)
+        self.build.page(output, page.file.dest_uri)
         return output
 
     def on_build_error(self, *, error: Exception) -> None:
-        self.nested = 0
+        self.build.forget()
         self.build.abort()
 
     @event_priority(-110)
     def on_post_build(self, *, config: MkDocsConfig) -> None:
-        if self.nested:
-            self.nested -= 1
-            return
-        if self.settings is not None and self.build.started:
+        if self.build.end() and self.settings is not None and self.build.started:
             self.build.finish(self.settings, Path(config.site_dir))

@@ -11,12 +11,8 @@ each page to the build lifecycle (:mod:`shard_assets.lifecycle`, direct way) as 
 written; a plugin generator, run after the page writers and before static files are
 copied, waits for the worker writing them. Pages are sharded at once, in this process,
 when another plugin listens to a signal sent while pages are written (it might read
-them); every page on ``finalized`` without ``_open_w`` or with another writer.
-
-A run nested in another (i18n_subsites builds each language's subsite, into a folder
-inside the main site's output, while the main site's run is going on) is left alone:
-the main site's ``finalized`` shards its pages with the rest, with the main site's
-URL and settings, one manifest and one balance gate.
+them); every page on ``finalized`` without ``_open_w`` or with another writer. A run
+nested in ours (an i18n_subsites subsite) is left to ours (:mod:`shard_assets.lifecycle`).
 
 Pelican does not tell plugins where its settings file is, so a relative
 ``manifest`` path is relative to the folder ``pelican`` runs in; write
@@ -29,7 +25,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import IO, Any, ClassVar, NoReturn
+from typing import IO, Any, NoReturn
 
 from pelican import signals
 
@@ -88,22 +84,10 @@ def _on_initialized(pelican: Any) -> None:
 _BUILD = BuildLifecycle(_fail, log)
 
 
-class _Runs:
-    """From ``get_generators`` to ``finalized``: the output folder of the run going
-    on, and the runs nested in it."""
-
-    output: Path | None = None
-    nested: ClassVar[list[Any]] = []
-
-
-def _is_nested(pelican: Any) -> bool:
-    return any(run is pelican for run in _Runs.nested)
-
-
 def _get_writer(pelican: Any) -> type | None:
     """A writer that rewrites pages in memory, holding the manifest's lock until
     ``finalized`` (see the module docstring)."""
-    if _is_nested(pelican):
+    if _BUILD.nested:
         return None
     _BUILD.abort()  # a build before this one, in the same process, failed
     settings = _settings(pelican)
@@ -126,14 +110,8 @@ def _get_writer(pelican: Any) -> type | None:
 def _pages_may_be_read() -> bool:
     """Whether another plugin listens to a signal Pelican sends while it writes pages
     (and so might read a page a worker has not written yet)."""
-    return any(
-        signal.receivers
-        for signal in (
-            signals.content_written,
-            signals.article_writer_finalized,
-            signals.page_writer_finalized,
-        )
-    )
+    writing = (signals.content_written, signals.article_writer_finalized)
+    return any(signal.receivers for signal in (*writing, signals.page_writer_finalized))
 
 
 class _PagesWritten:
@@ -149,27 +127,12 @@ class _PagesWritten:
 
 
 def _get_generators(pelican: Any) -> type | None:
-    """Note the run's output folder; a run whose output lies inside the folder of a run
-    still going on is nested in it, as i18n_subsites builds each language's subsite
-    (into ``output/de``) while the main site's run asks for its writer. A nested run
-    does nothing here: the outer run's ``finalized`` shards its pages with the rest,
-    once, with the outer site's URL, one manifest and one gate."""
-    output = Path(pelican.output_path).resolve()
-    outer = _Runs.output
-    if outer is not None and output != outer and output.is_relative_to(outer):
-        _Runs.nested.append(pelican)
-        return None
-    _Runs.output = output  # a run not nested in another: any earlier one has ended
-    _Runs.nested.clear()
-    return _PagesWritten
+    return _PagesWritten if _BUILD.begin(Path(pelican.output_path)) else None
 
 
 def _on_finalized(pelican: Any) -> None:
-    if _is_nested(pelican):
-        _Runs.nested.remove(pelican)
-        log.debug("shard-assets: %s is sharded with the site around it", pelican.output_path)
+    if not _BUILD.end():  # a nested run: the outer run's finalized shards its pages
         return
-    _Runs.output = None
     settings = _settings(pelican)
     if settings.enabled:
         _BUILD.finish(settings, Path(pelican.output_path))
