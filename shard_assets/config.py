@@ -182,7 +182,7 @@ def load_settings(
     )
 
 
-def check_hostname(host: object) -> str | None:
+def check_hostname(host: object) -> str | None:  # noqa: PLR0911  one check, one message each, in order
     """Why ``host`` is not a bare hostname, or None when it is one."""
     if not isinstance(host, str) or not host.strip():
         return f"{host!r} is empty or not a string"

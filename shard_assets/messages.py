@@ -12,7 +12,7 @@ from .algorithms import jump_moved_share, jump_renumbering
 from .assign import Assignment
 from .balance import BalanceReport, most_uneven_page
 from .config import Settings
-from .manifest import Manifest, render_manifest
+from .manifest import PLACEMENT_SETTINGS, Manifest, render_manifest
 from .results import BuildResult, MissingRef
 from .ring import Host
 
@@ -180,7 +180,7 @@ def manifest_changes(
             changes.append(f"host weight changed: {name} {old_hosts[name]} -> {new_hosts[name]}")
     if old.max_imbalance != new.max_imbalance:
         changes.append(f"max_imbalance changed: {old.max_imbalance} -> {new.max_imbalance}")
-    for name in ("algorithm", "bounded", "balance_by"):
+    for name in PLACEMENT_SETTINGS:
         before, after = getattr(old, name), getattr(new, name)
         if before != after:
             changes.append(f"{name} changed: {before} -> {after}")

@@ -37,7 +37,7 @@ from .messages import (
     placement_notes,
 )
 from .parallel import run_each
-from .results import BuildResult, Located, MissingRef
+from .results import BuildResult, MissingRef
 from .rewrite import Rewrite, RewriteContext, Sharder, rewrite_document, shard_url
 from .scan import (
     Collected,
@@ -77,15 +77,12 @@ class HandedOver(Protocol):
 
     def release(self, documents: Iterable[str]) -> None:
         """Give up the rewritten forms of ``documents`` (the generator's text stays)."""
-        ...
 
     def commit(self, documents: Mapping[str, int]) -> None:
         """Confirm the rewritten forms of ``documents``, give up the others."""
-        ...
 
     def discard(self) -> None:
         """Give up every page: the build failed."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -100,15 +97,18 @@ class Plan:
     manifest: Manifest
     assignment: Assignment
     report: BalanceReport
-    missing: tuple[MissingRef, ...]
-    skipped: tuple[str, ...]
-    cors: tuple[str, ...] = ()
-    crossorigin: tuple[Located, ...] = ()
+    #: What pass one found: the references to missing files, the documents skipped
+    #: (undecodable), the CORS assets and added ``crossorigin``, and for pass two.
+    collected: Collected
     pages: tuple[PageSpread, ...] = ()
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    collected: Collected | None = None
     in_memory: HandedOver | None = None
+
+    @property
+    def missing(self) -> tuple[MissingRef, ...]:
+        """References to files that are not in the output."""
+        return self.collected.missing
 
     def manifest_changes(self) -> list[str]:
         """How the manifest on disk would change, one line each (empty: it would not)."""
@@ -126,7 +126,11 @@ def plan_build(
     progress: Progress | None = None,
     in_memory: HandedOver | None = None,
 ) -> Plan:
-    """Read the output and the manifest and work out the assignment; writes nothing.
+    """Read the output and the manifest and work out the assignment.
+
+    Writes no file of its own. With ``in_memory``, a page whose hosts the assignment
+    does not confirm is given back (:meth:`HandedOver.release`): a page the generator
+    wrote sharded is put back as it made it, and then read from disk.
 
     ``rebalance`` moves the fewest assets needed to bring every host within its cap
     (the way out when the gate fails on a kept manifest, bounded or not).
@@ -135,8 +139,7 @@ def plan_build(
     ``in_memory`` holds the pages a generator plugin prepared as it handed them over,
     with the manifest's hosts (see :mod:`shard_assets.handover`), and the manifest it
     read when the build started. Those pages are not read again, but their assets
-    count; :func:`apply_plan` puts them in place. A page whose hosts the assignment
-    does not confirm is scanned from disk (as the generator wrote it) after all.
+    count; :func:`apply_plan` puts them in place.
     """
     previous = in_memory.previous if in_memory else read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
@@ -212,10 +215,6 @@ def plan_build(
         ),
         assignment=assignment,
         report=report,
-        missing=collected.missing,
-        skipped=collected.skipped,
-        cors=tuple(sorted(collected.cors)),
-        crossorigin=collected.crossorigin,
         pages=page_spreads(collected, assignment, settings),
         warnings=jump_warnings(previous, settings, collected.assets),
         notes=placement_notes(previous, settings, report),
@@ -276,7 +275,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     in at the spans pass one found; ``jobs`` processes do that and write them. The
     manifest is written last, by this process.
     """
-    collected = plan.collected or collect(plan.sharder, plan.output_dir, plan.inventory)
+    collected = plan.collected
     if plan.in_memory is not None:
         plan.in_memory.commit(collected.in_memory)
     for stale in plan.inventory.stale:
@@ -323,12 +322,12 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         documents=len(plan.inventory.documents),
         rewritten=rewritten,
         references=references,
-        missing=plan.missing,
-        undecodable=plan.skipped,
+        missing=collected.missing,
+        undecodable=collected.skipped,
         manifest=plan.settings.manifest,
         manifest_changed=changed,
-        cors=plan.cors,
-        crossorigin=plan.crossorigin,
+        cors=tuple(sorted(collected.cors)),
+        crossorigin=collected.crossorigin,
         pages=plan.pages,
         warnings=plan.warnings,
         notes=plan.notes,
