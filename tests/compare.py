@@ -100,7 +100,9 @@ def compare_builds(plain: Path, sharded: Path, site_url: str, hosts: Sequence[st
             continue
         result.documents += 1
         result.changed += before != after
-        url = urljoin(site_url, quote(key))
+        # Escape only what a URL path cannot hold: a ':' or '@' stays as the page wrote it
+        # (privacy's downloads live in folders such as assets/external/127.0.0.1:8000/).
+        url = urljoin(site_url, quote(key, safe="/!$&'()*+,;=:@~"))
         plain_text = before.decode("utf-8", "surrogateescape")
         sharded_text = after.decode("utf-8", "surrogateescape")
         result.problems += _only_urls_changed(key, plain_text, sharded_text, url, shard_url)
