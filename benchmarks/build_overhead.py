@@ -15,6 +15,8 @@
 3. ``shard-assets build --jobs 1`` and ``--jobs 2`` on the built MkDocs output.
 4. Peak memory of ``shard-assets build`` on the MkDocs output and on a four times
    larger one (the pages copied into three more sets of sections).
+5. The unsharded twin (``unsharded_copy``, for HTTP/2 visitors): MkDocs rebuilds
+   and ``shard-assets build --jobs 2`` without and with it, alternating.
 
 Every build runs in a child process with this checkout first on PYTHONPATH (checked).
 """
@@ -276,10 +278,10 @@ def bench_rewriter(site: Path, manifest: Path, sample: int, repeat: int) -> str:
 # --- 3. jobs, 4. memory ---------------------------------------------------------------
 
 
-def shard_cli(site: Path, manifest: Path, jobs: int) -> tuple[float, int, int]:
+def shard_cli(site: Path, manifest: Path, jobs: int, *extra: str) -> tuple[float, int, int]:
     """Time and peak RSS (KB: this process, its largest worker) of one CLI build."""
     command = [sys.executable, "-c", PEAK_RSS, "shard_assets.cli", "build", str(site)]
-    command += [*HOST_ARGS, "--manifest", str(manifest), "--quiet", "--jobs", str(jobs)]
+    command += [*HOST_ARGS, "--manifest", str(manifest), "--quiet", "--jobs", str(jobs), *extra]
     command += ["--site-url", "https://docs.example.org/"]
     seconds, log = run(command, site.parent)
     peak = next(line for line in log.splitlines() if line.startswith("PEAK"))
@@ -309,6 +311,61 @@ def bench_jobs(built: Path, work: Path, repeat: int) -> str:
         for jobs in (1, 2)
     ]
     return table(["shard-assets build (first build)", "median", "speed-up", "runs"], rows)
+
+
+def bench_twin(project: Path, work: Path, repeat: int) -> str:
+    """The unsharded twin's cost (issue 13), alternating, wall and CPU time (user +
+    system, workers included: it depends less on what else the machine runs):
+
+    - ``mkdocs build`` rebuilds (manifest present) without and with
+      ``unsharded_copy``, what a MkDocs user pays;
+    - ``shard-assets build --jobs 2`` first builds on a copy of the plain output,
+      without and with ``--unsharded-copy``, the twin against the sharding alone.
+    """
+    sharded = project / "mkdocs-sharded.yml"
+    with_twin = project / "mkdocs-twin.yml"
+    with_twin.write_text(sharded.read_text() + "      unsharded_copy: site-h2\n")
+    run([sys.executable, "-m", "mkdocs", "build", "-f", str(sharded)], project)
+    kinds = ("mkdocs", "mkdocs+twin", "cli", "cli+twin")
+    times: dict[str, tuple[list[float], list[float]]] = {kind: ([], []) for kind in kinds}
+    for _ in range(repeat):
+        for config, kind in ((sharded, "mkdocs"), (with_twin, "mkdocs+twin")):
+            command = [sys.executable, "-m", "mkdocs", "build", "-f", str(config)]
+            _record(times[kind], run(command, project)[0])
+        for kind in ("cli", "cli+twin"):
+            site = work / "twin-site"
+            shutil.rmtree(site, ignore_errors=True)
+            shutil.copytree(project / "site-plain", site, copy_function=os.link)
+            manifest = work / "twin.json"
+            manifest.unlink(missing_ok=True)
+            extra = ["--unsharded-copy", str(work / "twin-h2")] if kind == "cli+twin" else []
+            _record(times[kind], shard_cli(site, manifest, 2, *extra)[0])
+            shutil.rmtree(site)
+    written = sum(1 for p in (project / "site-h2").rglob("*") if p.is_file())
+    shutil.rmtree(work / "twin-h2")
+    labels = {
+        "mkdocs": "mkdocs build, rebuild with shard-assets",
+        "mkdocs+twin": "the same, with unsharded_copy",
+        "cli": "shard-assets build --jobs 2, first build",
+        "cli+twin": "the same, with --unsharded-copy",
+    }
+    rows = []
+    for kind in kinds:
+        walls, cpus = times[kind]
+        base_walls, base_cpus = times[kind.removesuffix("+twin")]
+        twin = kind.endswith("+twin")
+        rows.append(
+            [
+                labels[kind],
+                f"{median(walls):.2f} s",
+                f"{median(walls) / median(base_walls) - 1:+.1%}" if twin else "",
+                f"{median(cpus):.2f} s",
+                f"{median(cpus) / median(base_cpus) - 1:+.1%}" if twin else "",
+                " ".join(f"{t:.2f}" for t in walls),
+            ]
+        )
+    header = ["build", "wall", "added", "CPU", "added", "wall, each run (s)"]
+    return table(header, rows) + f"\n\nThe twin holds {written} documents."
 
 
 def bench_memory(built: Path, work: Path) -> str:
@@ -350,9 +407,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each build (3)")
     parser.add_argument("--sample", type=int, default=50, help="pages for the rewriter pass")
     parser.add_argument("--work", type=Path, help="where to build (a temporary folder)")
-    parser.add_argument("--only", choices=["builds", "rewriter", "jobs", "memory"], action="append")
+    parts = ["builds", "rewriter", "jobs", "memory", "twin"]
+    parser.add_argument("--only", choices=parts, action="append")
     args = parser.parse_args()
-    only = set(args.only or ["builds", "rewriter", "jobs", "memory"])
+    only = set(args.only or parts)
     work = args.work or Path(tempfile.mkdtemp(prefix="shard-assets-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     check_child_imports_this_checkout()
@@ -375,6 +433,9 @@ def main() -> None:
         header = ["site", "build", "wall", "added", "CPU", "added", "wall, each run (s)"]
         print(table(header, rows) + "\n")
     if project is None:
+        # Both configurations: --only without builds used to run mkdocs-plain.yml
+        # without writing it.
+        mkdocs_project(work, args.pages, sharded=False)
         project = mkdocs_project(work, args.pages, sharded=True).parent
         if not (project / "site-sharded").is_dir():
             run([sys.executable, "-m", "mkdocs", "build", "-f", "mkdocs-sharded.yml"], project)
@@ -387,6 +448,9 @@ def main() -> None:
     if "jobs" in only:
         print(f"## Worker processes (MkDocs output, median of {args.repeat})\n")
         print(bench_jobs(project / "site-plain", work, args.repeat) + "\n")
+    if "twin" in only:
+        print(f"## The unsharded twin (MkDocs output, median of {args.repeat})\n")
+        print(bench_twin(project, work, args.repeat) + "\n")
     if "memory" in only:
         print("## Peak memory of shard-assets build (MkDocs output)\n")
         print(bench_memory(project / "site-plain", work) + "\n")

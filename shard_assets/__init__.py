@@ -5,13 +5,14 @@ The stable library API is ``__all__``: load the settings, then build
 (:func:`plan_build`, :func:`check_plan`, :func:`apply_plan`); audit a built site
 (:func:`verify_site`); and report on it (:func:`build_report`, then
 :func:`render_html`, :func:`render_text` or :func:`render_json`). Every error is a
-:class:`ShardAssetsError`. The core never imports MkDocs or Pelican; the adapters live
-in ``shard_assets.plugins`` on top of :mod:`shard_assets.lifecycle`, and
+:class:`ShardAssetsError`. The core never imports MkDocs, Pelican or Sphinx; the
+adapters live in ``shard_assets.plugins`` on top of :mod:`shard_assets.lifecycle`, and
 docs/architecture.md maps the modules.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from .assign import Assignment, Move
@@ -30,12 +31,12 @@ from .errors import (
     VerifyError,
 )
 from .pipeline import Plan, apply_plan, check_plan, plan_build, shard_site
-from .report import Report, build_report
-from .report_html import render_html
-from .report_text import render_json, render_text
 from .results import BuildResult
 
 if TYPE_CHECKING:
+    from .report import Report, build_report
+    from .report_html import render_html
+    from .report_text import render_json, render_text
     from .verify import Finding, verify_site
 
 __version__ = "0.1.0"
@@ -73,10 +74,22 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """``verify_site`` and ``Finding`` load BeautifulSoup, so only when asked for."""
-    if name in ("verify_site", "Finding"):
-        from . import verify  # noqa: PLC0415 (BeautifulSoup loads only for verify)
+#: The names loaded only when asked for: a build needs none of them (and verify loads
+#: BeautifulSoup).
+_LAZY = {
+    "Finding": "verify",
+    "Report": "report",
+    "build_report": "report",
+    "render_html": "report_html",
+    "render_json": "report_text",
+    "render_text": "report_text",
+    "verify_site": "verify",
+}
 
-        return getattr(verify, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    """The names of :data:`_LAZY`, imported from their module when first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

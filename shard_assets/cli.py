@@ -34,6 +34,7 @@ from . import (
     shard_site,
 )
 from .config import CHOICES, DEFAULTS, KNOWN_SETTINGS
+from .connect import Routes
 from .interrupts import describe, exit_status, interrupts_raise
 from .manifest import json_number, read_manifest
 from .messages import build_warnings, plan_text, summary
@@ -146,6 +147,19 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fail, writing nothing, if the manifest would change (for CI)",
     )
+    parser.add_argument(
+        "--unsharded-copy",
+        metavar="DIR",
+        help="also write the rewritten pages and stylesheets unsharded in DIR, for "
+        "HTTP/2 and HTTP/3 visitors (see docs/deploy.md)",
+    )
+    parser.add_argument(
+        "--cors-assets",
+        default=DEFAULTS["cors_assets"],
+        choices=CHOICES["cors_assets"],
+        help="'origin' keeps web fonts, module scripts and crossorigin elements off the "
+        "shard hosts (default: %(default)s)",
+    )
     placement = parser.add_argument_group("placement (see docs/algorithms.md)")
     placement.add_argument(
         "--algorithm",
@@ -203,6 +217,16 @@ def _jobs(value: str) -> int:
     if jobs < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {value!r}")
     return jobs
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {value!r}")
+    return seconds
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -358,17 +382,37 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hosts_from_manifest(args: argparse.Namespace) -> None:
+    """With no ``--host``, the hosts are the manifest's."""
+    if args.hosts:
+        return
+    manifest = read_manifest(Path(args.manifest))
+    if manifest is None:
+        raise ConfigError(f"{args.manifest}: no manifest to start from; give the hosts with --host")
+    args.hosts = [
+        f"{h.name}={json_number(h.weight)}" if h.weight != 1 else h.name for h in manifest.hosts
+    ]
+
+
+def _cmd_check_hosts(args: argparse.Namespace) -> int:
+    from .live import RENDERERS, CheckOptions, check_hosts  # noqa: PLC0415 (loads httpx)
+
+    _hosts_from_manifest(args)
+    options = CheckOptions(
+        routes=Routes.parse(args.resolve, args.connect_to),
+        ca_file=args.ca_file,
+        sample=args.sample,
+        connections=args.connections,
+        timeout=args.timeout,
+    )
+    report = check_hosts(_output_dir(args.output_dir), _settings(args), options)
+    sys.stdout.write(RENDERERS[args.format](report))
+    return 0 if report.ok else 1
+
+
 def _cmd_plan(args: argparse.Namespace) -> int:
     output_dir = _output_dir(args.output_dir)
-    if not args.hosts:
-        manifest = read_manifest(Path(args.manifest))
-        if manifest is None:
-            raise ConfigError(
-                f"{args.manifest}: no manifest to start from; give the hosts with --host"
-            )
-        args.hosts = [
-            f"{h.name}={json_number(h.weight)}" if h.weight != 1 else h.name for h in manifest.hosts
-        ]
+    _hosts_from_manifest(args)
     names = [h.partition("=")[0] for h in args.hosts]
     for host in args.remove_hosts:
         if host not in names:
@@ -515,7 +559,63 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TAG[ATTR]",
         help="an extra attribute the build rewrote, e.g. 'img[data-src]' (repeatable)",
     )
+    _add_check_hosts(commands)
     return parser
+
+
+def _add_check_hosts(commands: argparse._SubParsersAction[_Parser]) -> None:
+    check = _subcommand(
+        commands,
+        "check-hosts",
+        _cmd_check_hosts,
+        help="after deploying: check the live shard hosts (TLS, HTTP/2, every asset)",
+        description="Connect to each shard host and report its addresses, certificate, "
+        "protocol (ALPN), whether it is same-site with --site-url and what HTTP/1.1 and "
+        "HTTP/2 visitors pay for it; then fetch every asset (or --sample N per host) from "
+        "the host the manifest names and compare it with OUTPUT_DIR. Exit 1 on a missing, "
+        "stale or CORS-blocked asset, a certificate that does not cover its host, or an "
+        "unreachable host.",
+    )
+    _add_site_arguments(check, hosts_required=False)
+    check.add_argument("--scheme", default=DEFAULTS["scheme"], choices=CHOICES["scheme"])
+    check.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR",
+        help="connect to ADDR for HOST:PORT, as curl does (repeatable)",
+    )
+    check.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:HOST2:PORT2",
+        help="connect to HOST2:PORT2 for HOST:PORT, as curl does (repeatable)",
+    )
+    check.add_argument(
+        "--ca-file",
+        type=Path,
+        metavar="PEM",
+        help="trust these CA certificates instead of the system's (SSL_CERT_FILE works too)",
+    )
+    check.add_argument(
+        "--sample", type=_jobs, metavar="N", help="fetch N assets per host (default: all)"
+    )
+    check.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
+    check.add_argument(
+        "--connections",
+        type=_jobs,
+        default=8,
+        metavar="N",
+        help="connections open at once (default: %(default)s)",
+    )
+    check.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="for each connect, read and write (default: %(default)s)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -23,6 +23,8 @@ from .ring import Host
 from .urls import Site
 
 SCHEMES = ("https", "http", "relative")
+#: Where CORS-mode assets (web fonts, module scripts, ``crossorigin`` elements) go.
+CORS_ASSETS = ("shard", "origin")
 
 #: Every setting's default, the one place for them: :func:`load_settings`, the CLI's
 #: flags and the MkDocs options read them from here. ``hosts`` has none.
@@ -32,6 +34,7 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         "attributes": (),
         "balance_by": MEASURES[0],
         "bounded": True,
+        "cors_assets": CORS_ASSETS[0],
         "enabled": True,
         "exclude": (),
         "jobs": None,
@@ -45,13 +48,19 @@ DEFAULTS: Mapping[str, object] = MappingProxyType(
         "scheme": SCHEMES[0],
         "site_url": None,
         "strict": False,
+        "unsharded_copy": None,
         "verify": False,
     }
 )
 DEFAULT_MANIFEST = str(DEFAULTS["manifest"])
 #: The settings that take one of a few values, and those values (the first is the default).
 CHOICES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {"algorithm": ALGORITHMS, "balance_by": MEASURES, "scheme": SCHEMES}
+    {
+        "algorithm": ALGORITHMS,
+        "balance_by": MEASURES,
+        "cors_assets": CORS_ASSETS,
+        "scheme": SCHEMES,
+    }
 )
 KNOWN_SETTINGS = tuple(sorted([*DEFAULTS, "hosts"]))
 
@@ -87,6 +96,10 @@ class Settings:
     max_page_imbalance: Fraction | None
     #: Processes that read and rewrite files; None for the number of cores.
     jobs: int | None
+    #: The folder for the unsharded twin of the rewritten documents, or None.
+    unsharded_copy: Path | None
+    #: "origin" keeps assets fetched in CORS mode off the shard hosts.
+    cors_assets: str
 
     @property
     def url_prefix(self) -> str:
@@ -128,9 +141,13 @@ def load_settings(
     manifest = options["manifest"]
     if not isinstance(manifest, str | Path) or not str(manifest).strip():
         raise fail("manifest", f"must be a file path, got {manifest!r}")
-    manifest_path = Path(manifest)
-    if not manifest_path.is_absolute():
-        manifest_path = base_dir / manifest_path
+    manifest_path = _path(manifest, base_dir)
+    twin = options["unsharded_copy"]
+    unsharded_copy: Path | None = None
+    if isinstance(twin, str | Path) and str(twin).strip():
+        unsharded_copy = _path(twin, base_dir)
+    elif twin is not None:
+        raise fail("unsharded_copy", f"must be a folder path such as site-h2, got {twin!r}")
 
     max_imbalance = _imbalance(options["max_imbalance"], "max_imbalance", fail)
     page_imbalance = options["max_page_imbalance"]
@@ -179,10 +196,18 @@ def load_settings(
         balance_by=balance_by,
         pins=_pins(options["pin"], hosts, fail),
         max_page_imbalance=max_page_imbalance,
+        unsharded_copy=unsharded_copy,
+        cors_assets=_choice(options["cors_assets"], "cors_assets", CORS_ASSETS, fail),
     )
 
 
-def check_hostname(host: object) -> str | None:
+def _path(value: str | Path, base_dir: Path) -> Path:
+    """``value`` as a path, relative ones anchored at ``base_dir``."""
+    path = Path(value)
+    return path if path.is_absolute() else base_dir / path
+
+
+def check_hostname(host: object) -> str | None:  # noqa: PLR0911  one check, one message each, in order
     """Why ``host`` is not a bare hostname, or None when it is one."""
     if not isinstance(host, str) or not host.strip():
         return f"{host!r} is empty or not a string"

@@ -73,10 +73,10 @@ from .errors import fault
 from .files import META_CHARSET, StagedFiles, atomic_write, write_temporary
 from .html import RefSpan
 from .inventory import Inventory, is_folder, is_page, is_stylesheet
-from .manifest import Manifest, read_manifest
+from .manifest import PLACEMENT_SETTINGS, Manifest, read_manifest
 from .parallel import die_with_parent, start_pool
 from .rewrite import Sharder, Undo, apply_edits, shard_url, undo_edits, undone
-from .scan import PageRecord, ScannedPage
+from .scan import PageRecord, ScannedPage, reference_at
 
 _UTF8 = frozenset({"utf-8", "utf-16", "utf-32"})
 
@@ -133,13 +133,14 @@ class PagePreparer:
                 return rewritten
         return self._scanned(text, len(data), refs), text
 
-    def _rewritten(
+    def _rewritten(  # noqa: PLR0912, PLR0915  one pass over a page's references, read top down
         self, text: str, data: bytes, document: str, refs: list[RefSpan], direct: bool
     ) -> Prepared | None:
         """:meth:`prepare` for a page rewritten with the manifest's hosts; None when
         it loads a file the manifest does not place."""
         sharder = self.sharder
         prefix = self.settings.url_prefix
+        keep_cors = self.settings.cors_assets == "origin"
         keys = self._keys
         hosts: dict[str, str] = {}
         links: dict[str, None] = {}
@@ -154,6 +155,11 @@ class PagePreparer:
             host, is_style = found
             if is_style:
                 styles.add(key)
+            if in_cors and keep_cors:
+                # cors_assets: origin keeps it where it is, wherever else it is loaded.
+                cors.add(key)
+                links[key] = None
+                continue
             if host is None:
                 return None  # a new or missing file: the end of the build places or reports it
             if not host:
@@ -163,7 +169,7 @@ class PagePreparer:
             if in_cors:
                 cors.add(key)
             if at >= 0:
-                crossorigin.append((text.count("\n", 0, start) + 1, text[start:end]))
+                crossorigin.append(reference_at(text, start, end))
             replacements.append((start, end, shard_url(prefix, host, path, suffix), host, at))
         edits, count = sharder.edits(text, document, replacements)
         temp = ""
@@ -203,11 +209,7 @@ class PagePreparer:
         if len(refs) > self.scan_budget:
             return None
         self.scan_budget -= len(refs)
-        located = {
-            start: (text.count("\n", 0, start) + 1, text[start:end])
-            for start, end, *_, at in refs
-            if at >= 0
-        }
+        located = {start: reference_at(text, start, end) for start, end, *_, at in refs if at >= 0}
         return ScannedPage(size, tuple(refs), located)
 
     def _classify(self, key: str) -> tuple[str | None, bool]:
@@ -493,8 +495,7 @@ def _why_not(settings: Settings, previous: Manifest | None) -> str:
         return "no manifest yet (the first build)"
     if {(h.name, h.weight) for h in previous.hosts} != {(h.name, h.weight) for h in settings.hosts}:
         return "the hosts differ from the manifest's"
-    placement = ("algorithm", "bounded", "balance_by")
-    if any(getattr(previous, name) != getattr(settings, name) for name in placement):
+    if any(getattr(previous, name) != getattr(settings, name) for name in PLACEMENT_SETTINGS):
         return "the placement settings differ from the manifest's"
     if settings.balance_by == "count":
         configured = set(settings.host_names)

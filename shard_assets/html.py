@@ -204,8 +204,10 @@ class HtmlScanner:
         attrs = _attributes(text, start, tag_end - 1)
         wanted = self.attributes.get(name)
         if wanted and _loads_asset(name, attrs):
-            cors = _cors_mode(name, attrs)
             crossorigin_at = _crossorigin_insertion(text, name, attrs)
+            # An element with integrity is fetched in CORS mode once sharded: it gets
+            # crossorigin (and then keeps it, so a second run sees the same).
+            cors = crossorigin_at >= 0 or _cors_mode(name, attrs)
             for attribute, (_, value_start, value_end) in attrs.items():
                 kind = wanted.get(attribute)
                 if kind is None:

@@ -20,6 +20,14 @@ A build goes through four steps, each a method of :class:`BuildLifecycle`:
    prepared in memory is given up (put back as the generator made it) and the lock
    released.
 
+Some plugins build more output inside a build: mkdocs-static-i18n runs MkDocs' build
+again for each other language (same ``site_dir``, pages under ``fr/``), and Pelican's
+i18n_subsites runs a whole Pelican for each language (into ``output/de``) while the
+main site's run asks for its writer. :meth:`~BuildLifecycle.begin` and
+:meth:`~BuildLifecycle.end` bracket each build the adapter sees; a nested one is left
+alone, and the outer build's ``finish`` shards its files with the rest, once, with the
+outer build's settings, one manifest and one gate.
+
 The adapter gives two things: ``fail``, which turns a :class:`ShardAssetsError` into
 the generator's own failure (MkDocs' ``PluginError``, Pelican's exit) and never
 returns; and ``log``, anything with ``debug``, ``info`` and ``warning`` methods
@@ -53,7 +61,7 @@ from .files import manifest_lock
 from .handover import InMemoryPages
 from .inventory import is_page
 from .manifest import Manifest
-from .messages import build_warnings, summary
+from .messages import summary, warnings_by_kind
 from .parallel import default_jobs
 from .pipeline import shard_site
 from .report import build_report, default_report_path, write_report
@@ -109,11 +117,41 @@ class BuildLifecycle:
         self.log = log
         self.pages: InMemoryPages | None = None
         self._lock = contextlib.ExitStack()
+        self._runs: list[Path] = []  # the output folders of the builds going on, outermost first
 
     @property
     def started(self) -> bool:
         """Whether pages are being taken over (between :meth:`start` and the end)."""
         return self.pages is not None
+
+    def begin(self, output_dir: Path, *, same_folder: bool = False) -> bool:
+        """Note that a build of ``output_dir`` begins; False when it is nested in the
+        build going on: it writes inside that build's output folder (or, with
+        ``same_folder``, into the folder itself). Leave a nested build alone until
+        :meth:`end`. Any other build is not nested: whatever went on before has ended."""
+        output = output_dir.resolve()
+        outer = self._runs[0] if self._runs else None
+        if outer is not None and output.is_relative_to(outer) and (same_folder or output != outer):
+            self._runs.append(output)
+            return False
+        self._runs = [output]
+        return True
+
+    @property
+    def nested(self) -> bool:
+        """Whether the build going on is nested in another (see :meth:`begin`)."""
+        return len(self._runs) > 1
+
+    def end(self) -> bool:
+        """Note that the build going on ended; False when it was a nested one."""
+        nested = self.nested
+        if self._runs:
+            self._runs.pop()
+        return not nested
+
+    def forget(self) -> None:
+        """After a failed build: no build is going on any more."""
+        self._runs.clear()
 
     def start(
         self, settings: Settings, output_dir: Path, *, jobs: int | None = None, direct: bool = False
@@ -142,7 +180,7 @@ class BuildLifecycle:
     def page(self, text: str, document: str) -> str | None:
         """Take ``text``, the page at output-relative path ``document`` the generator
         is about to write, and return what to write (None: it is written already)."""
-        if self.pages is None:
+        if self.pages is None or self.nested:
             return text
         try:
             return self.pages.hand_over(text, document)
@@ -205,12 +243,18 @@ class BuildLifecycle:
             self.fail(error)
         finally:
             self._lock.close()
-        for warning in build_warnings(result):
-            self.log.warning(f"{PREFIX}{warning}")
+        for kind, warning in warnings_by_kind(result):
+            self.warning(kind, f"{PREFIX}{warning}")
         self.log.info(summary(result))
         if report is not None:
             self.log.info(f"{PREFIX}report: {report}")
         return result
+
+    def warning(self, kind: str, message: str) -> None:
+        """Log one of the build's warnings; ``kind`` is ``hosts``, ``missing`` or
+        ``undecodable`` (see :func:`shard_assets.messages.warnings_by_kind`). An
+        adapter whose generator tells kinds of warnings apart overrides it."""
+        self.log.warning(message)
 
 
 class PageBuffer(io.StringIO):

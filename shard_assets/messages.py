@@ -12,7 +12,7 @@ from .algorithms import jump_moved_share, jump_renumbering
 from .assign import Assignment
 from .balance import BalanceReport, most_uneven_page
 from .config import Settings
-from .manifest import Manifest, render_manifest
+from .manifest import PLACEMENT_SETTINGS, Manifest, render_manifest
 from .results import BuildResult, MissingRef
 from .ring import Host
 
@@ -30,10 +30,21 @@ def describe_moves(assignment: Assignment, limit: int = 20) -> list[str]:
 def build_warnings(result: BuildResult) -> list[str]:
     """What a build warns about, one message each (the front ends print them as
     warnings, then :func:`summary`)."""
+    return [message for _, message in warnings_by_kind(result)]
+
+
+def warnings_by_kind(result: BuildResult) -> list[tuple[str, str]]:
+    """:func:`build_warnings`, each with its kind, for a generator whose users silence
+    one kind at a time (Sphinx's ``suppress_warnings``): ``hosts`` (what the
+    placement warns about), ``missing`` (a reference to a file not in the output),
+    ``undecodable`` (a document that is not text)."""
     return [
-        *result.warnings,
-        *(str(missing) for missing in result.missing),
-        *(f"{doc}: binary or not decodable; left as it was" for doc in result.undecodable),
+        *(("hosts", warning) for warning in result.warnings),
+        *(("missing", str(missing)) for missing in result.missing),
+        *(
+            ("undecodable", f"{doc}: binary or not decodable; left as it was")
+            for doc in result.undecodable
+        ),
     ]
 
 
@@ -123,9 +134,14 @@ def jump_warnings(
 
 
 def placement_notes(
-    previous: Manifest | None, settings: Settings, report: BalanceReport
+    previous: Manifest | None, settings: Settings, report: BalanceReport, on_origin: int = 0
 ) -> tuple[str, ...]:
     notes: list[str] = []
+    if on_origin:
+        notes.append(
+            f"{on_origin} asset(s) fetched in CORS mode (web fonts, module scripts, "
+            "crossorigin elements) stay on the origin (cors_assets: origin)"
+        )
     if previous is not None and previous.algorithm != settings.algorithm:
         notes.append(
             f"the manifest was written with algorithm {previous.algorithm}: its assets keep "
@@ -180,7 +196,7 @@ def manifest_changes(
             changes.append(f"host weight changed: {name} {old_hosts[name]} -> {new_hosts[name]}")
     if old.max_imbalance != new.max_imbalance:
         changes.append(f"max_imbalance changed: {old.max_imbalance} -> {new.max_imbalance}")
-    for name in ("algorithm", "bounded", "balance_by"):
+    for name in PLACEMENT_SETTINGS:
         before, after = getattr(old, name), getattr(new, name)
         if before != after:
             changes.append(f"{name} changed: {before} -> {after}")

@@ -27,6 +27,7 @@ from .balance import (
     page_gate_message,
 )
 from .config import Settings
+from .cors import ORIGIN, kept_on_origin
 from .errors import (
     BalanceError,
     LockedError,
@@ -50,8 +51,8 @@ from .messages import (
     placement_notes,
 )
 from .parallel import run_each
-from .results import BuildResult, Located, MissingRef
-from .rewrite import Rewrite, RewriteContext, Sharder, rewrite_document, shard_url
+from .results import BuildResult, MissingRef
+from .rewrite import Rewrite, RewriteContext, Sharder, rewrite_document
 from .scan import (
     Collected,
     PageRecord,
@@ -63,7 +64,9 @@ from .scan import (
     collect,
     page_spreads,
     scan_document,
+    without_assets,
 )
+from .twin import twin_folder, write_twin
 
 
 class HandedOver(Protocol):
@@ -115,15 +118,20 @@ class Plan:
     manifest: Manifest
     assignment: Assignment
     report: BalanceReport
-    missing: tuple[MissingRef, ...]
-    skipped: tuple[str, ...]
-    cors: tuple[str, ...] = ()
-    crossorigin: tuple[Located, ...] = ()
+    #: What pass one found: the references to missing files, the documents skipped
+    #: (undecodable), the CORS assets and added ``crossorigin``, and for pass two.
+    collected: Collected
     pages: tuple[PageSpread, ...] = ()
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    collected: Collected | None = None
     in_memory: HandedOver | None = None
+    #: The CORS-mode assets kept on the origin (``cors_assets: origin``).
+    on_origin: frozenset[str] = frozenset()
+
+    @property
+    def missing(self) -> tuple[MissingRef, ...]:
+        """References to files that are not in the output."""
+        return self.collected.missing
 
     def manifest_changes(self) -> list[str]:
         """How the manifest on disk would change, one line each (empty: it would not)."""
@@ -141,7 +149,11 @@ def plan_build(
     progress: Progress | None = None,
     in_memory: HandedOver | None = None,
 ) -> Plan:
-    """Read the output and the manifest and work out the assignment; writes nothing.
+    """Read the output and the manifest and work out the assignment.
+
+    Writes no file of its own. With ``in_memory``, a page whose hosts the assignment
+    does not confirm is given back (:meth:`HandedOver.release`): a page the generator
+    wrote sharded is put back as it made it, and then read from disk.
 
     ``rebalance`` moves the fewest assets needed to bring every host within its cap
     (the way out when the gate fails on a kept manifest, bounded or not).
@@ -150,8 +162,7 @@ def plan_build(
     ``in_memory`` holds the pages a generator plugin prepared as it handed them over,
     with the manifest's hosts (see :mod:`shard_assets.handover`), and the manifest it
     read when the build started. Those pages are not read again, but their assets
-    count; :func:`apply_plan` puts them in place. A page whose hosts the assignment
-    does not confirm is scanned from disk (as the generator wrote it) after all.
+    count; :func:`apply_plan` puts them in place.
     """
     previous = in_memory.previous if in_memory else read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
@@ -171,6 +182,8 @@ def plan_build(
         in_memory=done,
         scanned=in_memory.scanned(inventory) if in_memory else None,
     )
+    on_origin = kept_on_origin(settings, collected.cors.intersection(collected.assets))
+    collected = without_assets(collected, on_origin)
     loads = asset_loads(settings.balance_by, collected, output_dir)
     assignment = assign_hosts(
         collected.assets,
@@ -227,15 +240,12 @@ def plan_build(
         ),
         assignment=assignment,
         report=report,
-        missing=collected.missing,
-        skipped=collected.skipped,
-        cors=tuple(sorted(collected.cors)),
-        crossorigin=collected.crossorigin,
         pages=page_spreads(collected, assignment, settings),
         warnings=jump_warnings(previous, settings, collected.assets),
-        notes=placement_notes(previous, settings, report),
+        notes=placement_notes(previous, settings, report, len(on_origin)),
         collected=collected,
         in_memory=in_memory,
+        on_origin=on_origin,
     )
 
 
@@ -295,16 +305,18 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     state the files are in (an interrupt carries it as a note); one before the
     renames leaves every file as it was.
     """
-    collected = plan.collected or collect(plan.sharder, plan.output_dir, plan.inventory)
+    collected = plan.collected
     for stale in plan.inventory.stale:
         with contextlib.suppress(OSError):
             (plan.output_dir / stale).unlink()
-    hosts_by_asset = plan.assignment.hosts_by_asset
-    prefix = plan.settings.url_prefix
+    hosts_by_asset: Mapping[str, str] = plan.assignment.hosts_by_asset
+    if plan.on_origin:
+        hosts_by_asset = {**hosts_by_asset, **dict.fromkeys(plan.on_origin, ORIGIN)}
+    sharder = plan.sharder
     urls = [
         None
         if (host := hosts_by_asset.get(key)) is None
-        else (shard_url(prefix, host, path, suffix), host)
+        else (sharder.url(host, path, suffix), host)
         for key, path, suffix in collected.targets
     ]
 
@@ -359,12 +371,13 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         documents=len(plan.inventory.documents),
         rewritten=rewritten,
         references=references,
-        missing=plan.missing,
-        undecodable=plan.skipped,
+        missing=collected.missing,
+        undecodable=collected.skipped,
         manifest=manifest,
         manifest_changed=data is not None,
-        cors=plan.cors,
-        crossorigin=plan.crossorigin,
+        cors=tuple(sorted(collected.cors - plan.on_origin)),
+        # An element that would get crossorigin is fetched in CORS mode: kept too.
+        crossorigin=() if plan.settings.cors_assets == "origin" else collected.crossorigin,
         pages=plan.pages,
         warnings=plan.warnings,
         notes=plan.notes,
@@ -413,7 +426,9 @@ def shard_site(
     written, and :class:`FaultError` when the machine fails the build (a full disk, a
     file that cannot be replaced), saying what state the files are in; an interrupt
     carries that state as a note. ``jobs`` processes scan and
-    rewrite the documents; the output is the same for any number.
+    rewrite the documents; the output is the same for any number. With
+    ``unsharded_copy``, the twin of the documents is written last
+    (:mod:`shard_assets.twin`).
     """
     if not output_dir.is_dir():
         if in_memory is not None:
@@ -424,6 +439,7 @@ def shard_site(
     try:
         with lock:
             try:
+                twin_folder(output_dir, settings)  # a mistake there stops the build now
                 plan = plan_build(
                     output_dir,
                     settings,
@@ -443,6 +459,7 @@ def shard_site(
                 from .verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
 
                 verify_or_raise(output_dir, settings)
+            write_twin(output_dir, settings, plan.sharder, jobs=jobs)
             return result
     except ShardAssetsError:
         raise

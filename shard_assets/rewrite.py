@@ -13,11 +13,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import Settings
+from .cors import ORIGIN
 from .css import find_css_refs
 from .files import ensure_replaceable, write_temporary
 from .html import HtmlScanner, RefSpan, preconnect_point
 from .inventory import Stamp, is_page, is_stylesheet, read_document
-from .urls import Ref
+from .urls import Ref, url_host
 
 
 def shard_url(prefix: str, host: str, path: str, suffix: str) -> str:
@@ -39,6 +40,8 @@ class Sharder:
         # over sharded output a no-op, and lets it re-point assets whose host changed.
         hosts = {h.lower() for h in (*settings.host_names, *shard_hosts)}
         self.site = replace(settings.site, origins=settings.site.origins | hosts)
+        #: Lower-cased: the configured hosts and those the manifest named.
+        self.shard_hosts = frozenset(hosts)
 
     def find_refs(self, text: str, document: str) -> Iterator[Ref]:
         """All site-local references in ``text``, the content of ``document``."""
@@ -78,13 +81,19 @@ class Sharder:
         with ``integrity`` that moves to a shard host, and, with ``preconnect``, one
         ``<link rel="preconnect">`` per shard host the page uses.
         """
-        prefix = self.settings.url_prefix
         replacements = [
-            (start, end, shard_url(prefix, host, path, suffix), host, crossorigin_at)
+            (start, end, self.url(host, path, suffix), host, crossorigin_at)
             for start, end, key, path, suffix, _, crossorigin_at in self.references(text, document)
             if (host := hosts_by_asset.get(key)) is not None
         ]
         return self.splice(text, document, replacements)
+
+    def url(self, host: str, path: str, suffix: str) -> str:
+        """The URL of ``path`` (and ``suffix``) on ``host``; root-relative on the site's
+        origin when ``host`` is :data:`~shard_assets.cors.ORIGIN`."""
+        if host == ORIGIN:
+            return path + suffix
+        return shard_url(self.settings.url_prefix, host, path, suffix)
 
     def splice(
         self, text: str, document: str, replacements: Iterable[Replacement]
@@ -111,12 +120,17 @@ class Sharder:
         for start, end, url, host, crossorigin_at in replacements:
             if start < last:
                 continue
-            used.add(host)
             last = end
+            if host == ORIGIN:
+                # Kept on the origin: only a URL a build put on a shard host goes back.
+                if url_host(text[start:end]) not in self.shard_hosts:
+                    continue
+            else:
+                used.add(host)
             if text[start:end] == url:
                 continue
             edits.append((start, end, url))
-            if crossorigin_at >= 0:
+            if crossorigin_at >= 0 and host != ORIGIN:
                 edits.append((crossorigin_at, crossorigin_at, ' crossorigin="anonymous"'))
             count += 1
         if self.settings.preconnect and used and is_page(document):

@@ -55,8 +55,9 @@ class PageRecord:
     it ('' when nothing changed) that holds the rewritten page (deferred) or the
     generator's (direct); ``undo``, direct, instead of that file, how to get the
     generator's text back from the rewritten one (see :func:`undo_edits`);
-    ``links`` the pages and excluded files it references, which
-    must exist when the build ends; ``styles`` the ``.css`` keys it references;
+    ``links`` the pages, excluded files and (with ``cors_assets: origin``) CORS-mode
+    assets it references, which must exist when the build ends; ``styles`` the
+    ``.css`` keys it references;
     ``cors`` and ``crossorigin`` as in :class:`shard_assets.scan.Collected`, with
     (line, URL).
     """
@@ -210,6 +211,12 @@ def _kind(context: _Context, key: str) -> int:
     if key not in files and not is_folder(key, files):
         return MISSING
     return OTHER
+
+
+def reference_at(text: str, start: int, end: int) -> tuple[int, str]:
+    """The line (from 1) of the reference at ``text[start:end]``, and its text: one
+    reference; :class:`_Lines` counts once for many."""
+    return text.count("\n", 0, start) + 1, text[start:end]
 
 
 class _Lines:
@@ -469,3 +476,28 @@ def page_spreads(
                 pinned_by_host[host_of[i]] += 1
         spreads.append(PageSpread(page, tuple(by_host), tuple(pinned_by_host)))
     return tuple(spreads)
+
+
+def without_assets(collected: Collected, kept: frozenset[str]) -> Collected:
+    """``collected`` without the assets in ``kept`` (``cors_assets: origin``): they get
+    no host, count in no balance, and no page loads them from a shard host. Their
+    references stay in ``spans``, so that a shard URL to one of them goes back to the
+    origin."""
+    if not kept:
+        return collected
+    new_id: list[int] = []
+    assets: list[str] = []
+    for key in collected.assets:
+        new_id.append(-1 if key in kept else len(assets))
+        if key not in kept:
+            assets.append(key)
+
+    def renumbered(ids: array[int]) -> array[int]:
+        return array("I", [new_id[i] for i in ids if new_id[i] >= 0])
+
+    return replace(
+        collected,
+        assets=tuple(assets),
+        pages=tuple((page, renumbered(ids)) for page, ids in collected.pages),
+        direct=tuple(renumbered(ids) for ids in collected.direct),
+    )

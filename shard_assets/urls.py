@@ -70,7 +70,8 @@ class Ref:
     fragment exactly as written.
 
     ``cors`` says the browser fetches it in CORS mode (a web font, a module script,
-    an element with ``crossorigin``): from a shard host it then needs
+    an element with ``crossorigin``, or with ``integrity``, which gets
+    ``crossorigin`` once sharded): from a shard host it then needs
     ``Access-Control-Allow-Origin``. ``crossorigin_at`` is where
     ``crossorigin="anonymous"`` must be inserted when the URL moves to a shard host
     (its element has ``integrity`` and no ``crossorigin``), or -1.
@@ -92,6 +93,22 @@ def _authority(netloc: str) -> str:
         if host.endswith(":" + port):
             return host[: -len(port) - 1]
     return host
+
+
+def url_host(url: str) -> str | None:
+    """The lower-cased ``host[:port]`` (no default port) of an absolute
+    (``https://h/...``) or scheme-relative (``//h/...``) URL as written, or None for
+    any other URL."""
+    scheme = _SCHEME.match(url)
+    rest = url[scheme.end() :] if scheme else url
+    if not rest.startswith("//"):
+        return None
+    end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark, 2, end)
+        if found >= 0:
+            end = found
+    return _authority(rest[2:end]) or None
 
 
 def remove_dot_segments(path: str) -> str:

@@ -7,7 +7,9 @@ It checks that:
 - every site-local asset reference is on the host the manifest names;
 - no shard URL names a host that is not configured, or a file that is not in the
   output, or an asset the manifest puts on another host;
-- no page or stylesheet still references a site-local asset on the origin.
+- no page or stylesheet still references a site-local asset on the origin (with
+  ``cors_assets: origin``, an asset some reference fetches in CORS mode must stay
+  there instead: CORS mode is read here from the markup, as the browser decides it).
 
 The rules for *which* tags and attributes load assets are the same data the rewriter
 uses (:data:`shard_assets.html.URL_ATTRIBUTES`): they are the specification, not the
@@ -20,7 +22,7 @@ import fnmatch
 import posixpath
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -55,6 +57,9 @@ class Finding:
 class _Url:
     url: str
     line: int
+    #: Fetched in CORS mode: a font's source, a module script, an element with
+    #: crossorigin or integrity.
+    cors: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ class _Audit:
     configured: frozenset[str]
     own: frozenset[str]
     manifest_hosts: frozenset[str]
+    #: The assets that must stay on the origin (``cors_assets: origin``).
+    on_origin: frozenset[str] = frozenset()
 
 
 def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
@@ -90,6 +97,7 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
     if manifest is None:
         findings.append(Finding(str(settings.manifest), 0, "the manifest does not exist"))
 
+    found: list[tuple[str, str, list[_Url]]] = []
     for document in inventory.documents:
         data = (output_dir / document).read_bytes()
         decoded = decode_document(data, is_stylesheet(document))
@@ -104,9 +112,32 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
             base_tag = soup.find("base", href=True)
             base = urljoin(page_url, str(base_tag["href"]).strip()) if base_tag else page_url
             urls = list(_html_urls(soup, settings))
-        for found in urls:
-            findings += _check(found, base, document, audit)
+        found.append((document, base, urls))
+    if settings.cors_assets == "origin":
+        cors = {
+            key
+            for _, base, urls in found
+            for url in urls
+            if url.cors and (key := _site_key(url, base, audit)) is not None
+        }
+        audit = replace(audit, on_origin=frozenset(cors))
+    for document, base, urls in found:
+        for url in urls:
+            findings += _check(url, base, document, audit)
     return sorted(set(findings))
+
+
+def _site_key(found: _Url, base: str, audit: _Audit) -> str | None:
+    """The output-relative key ``found`` names on the origin or a shard host, or None."""
+    absolute = urlsplit(urljoin(base, found.url.strip()))
+    if absolute.scheme not in ("http", "https"):
+        return None
+    netloc = _netloc(absolute.scheme, absolute.netloc)
+    if netloc not in audit.own and netloc not in audit.configured:
+        return None
+    path = posixpath.normpath(unquote(absolute.path)) if absolute.path else "/"
+    prefix = audit.settings.site.prefix
+    return path[len(prefix) :] if path.startswith(prefix) else None
 
 
 def verify_or_raise(output_dir: Path, settings: Settings, limit: int = 50) -> None:
@@ -126,7 +157,7 @@ def _netloc(scheme: str, netloc: str) -> str:
     return host.removesuffix(default) if default else host
 
 
-def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding]:
+def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding]:  # noqa: PLR0911, PLR0912  the audit as one decision list, read top down
     settings, assets, files = audit.settings, audit.assets, audit.files
     configured, own = audit.configured, audit.own
     url = found.url.strip()
@@ -144,6 +175,17 @@ def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding
         return []
     key = path[len(prefix) :]
     excluded = any(fnmatch.fnmatchcase(key, p) for p in settings.exclude)
+    if key in audit.on_origin:
+        if netloc in configured:
+            return [
+                Finding(
+                    document,
+                    found.line,
+                    f"{url}: {key} is fetched in CORS mode and cors_assets is origin: "
+                    "it should be on the origin",
+                )
+            ]
+        return []
     if netloc in own:
         if key in files and not is_page(key) and not excluded:
             return [Finding(document, found.line, f"{url}: site-local asset {key} is not sharded")]
@@ -178,6 +220,7 @@ def _html_urls(soup: BeautifulSoup, settings: Settings) -> Iterator[_Url]:
         wanted = table.get(name)
         if not wanted or not _loads(element):
             continue
+        cors = _cors(element)
         for attribute, kind in wanted.items():
             value = element.get(attribute)
             if not isinstance(value, str):
@@ -186,9 +229,27 @@ def _html_urls(soup: BeautifulSoup, settings: Settings) -> Iterator[_Url]:
                 for candidate in re.split(r",(?=\s)|,$", value):
                     parts = candidate.split()
                     if parts:
-                        yield _Url(parts[0].rstrip(","), line)
+                        yield _Url(parts[0].rstrip(","), line, cors)
             else:
-                yield _Url(value, line)
+                yield _Url(value, line, cors)
+
+
+def _cors(element: Tag) -> bool:
+    """Whether the browser fetches ``element``'s URL in CORS mode (HTML standard:
+    a crossorigin attribute, a module script, a modulepreload link); integrity counts
+    too, since a sharded element with integrity gets crossorigin."""
+    if element.has_attr("crossorigin"):
+        return True
+    name = element.name.lower()
+    if name in ("script", "link") and element.has_attr("integrity"):
+        return True
+    if name == "script":
+        return str(element.get("type", "")).strip().lower() == "module"
+    if name == "link":
+        rel = element.get("rel")
+        tokens = {t.lower() for t in (rel if isinstance(rel, list) else str(rel or "").split())}
+        return "modulepreload" in tokens
+    return False
 
 
 def _loads(element: Tag) -> bool:
@@ -202,22 +263,29 @@ def _loads(element: Tag) -> bool:
 
 
 def _css_urls(css: str, first_line: int) -> Iterator[_Url]:
-    def walk(tokens: list[object], in_image_set: bool) -> Iterator[_Url]:
+    def walk(tokens: list[object], in_image_set: bool, cors: bool = False) -> Iterator[_Url]:
+        font_face = False  # an @font-face nested in @media or @supports: its block is next
         for token in tokens:
             kind = getattr(token, "type", "")
+            if kind == "at-keyword":
+                font_face = token.lower_value == "font-face"  # type: ignore[attr-defined]
+            elif kind == "{} block" and font_face:
+                font_face = False
+                yield from walk(token.content, False, True)  # type: ignore[attr-defined]
+                continue
             line = first_line + max(0, getattr(token, "source_line", 1) - 1)
             if kind == "url" or (kind == "string" and in_image_set):
-                yield _Url(token.value, line)  # type: ignore[attr-defined]
+                yield _Url(token.value, line, cors)  # type: ignore[attr-defined]
             elif kind == "function":
                 name = token.lower_name  # type: ignore[attr-defined]
                 arguments = token.arguments  # type: ignore[attr-defined]
                 if name in ("url", "src"):
                     strings = [t for t in arguments if getattr(t, "type", "") == "string"]
-                    yield from (_Url(s.value, line) for s in strings[:1])
+                    yield from (_Url(s.value, line, cors) for s in strings[:1])
                 else:
-                    yield from walk(arguments, name in _IMAGE_SETS)
+                    yield from walk(arguments, name in _IMAGE_SETS, cors)
             elif kind in ("() block", "[] block", "{} block"):
-                yield from walk(token.content, False)  # type: ignore[attr-defined]
+                yield from walk(token.content, False, cors)  # type: ignore[attr-defined]
 
     for rule in tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True):
         if rule.type == "at-rule" and rule.lower_at_keyword == "import":
@@ -226,4 +294,6 @@ def _css_urls(css: str, first_line: int) -> Iterator[_Url]:
             yield from (_Url(s.value, line) for s in strings[:1])
         prelude = getattr(rule, "prelude", None) or []
         content = getattr(rule, "content", None) or []
-        yield from walk([*prelude, *content], False)
+        # A font's sources are fetched in CORS mode.
+        fonts = rule.type == "at-rule" and rule.lower_at_keyword == "font-face"
+        yield from walk([*prelude, *content], False, fonts)

@@ -1,6 +1,6 @@
 """End to end in a real browser: the sample sites, sharded, load cleanly in Chromium.
 
-Both sample sites are built with four shard hosts (``cdn1.shard.test`` ...) and
+The three sample sites are built with four shard hosts (``cdn1.shard.test`` ...) and
 served by one local HTTP/1.1 server that answers for the origin and every shard
 host (tests/cdn_server.py). Headless Chromium reaches them through
 ``--host-resolver-rules`` and loads every page; a page passes when no request fails,
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 CHROMIUM = require_browser()
 pytest.importorskip("mkdocs")
 pytest.importorskip("pelican")
+pytest.importorskip("sphinx")
+pytest.importorskip("pydata_sphinx_theme")
 
 HOSTS = shard_hosts(4)
 
@@ -59,6 +61,19 @@ PELICAN_PROBES = {
     ),
 }
 
+SPHINX_PROBES = {
+    "tidewater.js ran": "document.documentElement.dataset.tidewater === 'ready'",
+    "tidewater.css styles h1": (
+        "getComputedStyle(document.querySelector('h1')).fontFamily.includes('Tidewater Pixel')"
+    ),
+    "the theme's CSS applies": (
+        "getComputedStyle(document.querySelector('.bd-header')).position === 'sticky'"
+    ),
+}
+#: Sphinx's search page, searching: it loads searchindex.js by script and lists the
+#: pages that match.
+SPHINX_SEARCH = "/search.html?q=harbour"
+
 
 class Built(NamedTuple):
     """A built sample site: its output folder, pages, manifest assets and probes."""
@@ -82,8 +97,16 @@ def _run(command: list[str], cwd: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _built(output: Path, manifest: Path | None, probes: dict[str, str]) -> Built:
-    pages = sorted("/" + p.relative_to(output).as_posix() for p in output.rglob("*.html"))
+def _built(
+    output: Path, manifest: Path | None, probes: dict[str, str], extra: tuple[str, ...] = ()
+) -> Built:
+    pages = sorted(
+        "/" + p.relative_to(output).as_posix()
+        for p in output.rglob("*.html")
+        # A theme's Jinja templates copied into _static are not pages (pydata-sphinx-theme's).
+        if "_static" not in p.relative_to(output).parts
+    )
+    pages += extra
     assets = json.loads(manifest.read_text())["assets"] if manifest else {}
     return Built(output, pages, assets, probes)
 
@@ -128,7 +151,22 @@ def _build_pelican(folder: Path, sharded: bool) -> Built:
     return _built(project / "output", manifest if sharded else None, PELICAN_PROBES)
 
 
-BUILDERS = {"mkdocs": _build_mkdocs, "pelican": _build_pelican}
+def _build_sphinx(folder: Path, sharded: bool) -> Built:
+    project = folder / "sphinx"
+    shutil.copytree(
+        SAMPLE_SITE / "sphinx", project, ignore=shutil.ignore_patterns("_build", "*.json")
+    )
+    settings = f"shard_assets.update(hosts={HOSTS!r}, scheme='http')"
+    with (project / "conf.py").open("a", encoding="utf-8") as conf:
+        conf.write(f"\n{settings if sharded else 'extensions = []'}\n")
+    _run([sys.executable, "-m", "sphinx", "-W", "-q", ".", "_build/html"], project)
+    manifest = project / "shard-manifest.json"
+    assert manifest.exists() == sharded
+    output = project / "_build" / "html"
+    return _built(output, manifest if sharded else None, SPHINX_PROBES, (SPHINX_SEARCH,))
+
+
+BUILDERS = {"mkdocs": _build_mkdocs, "pelican": _build_pelican, "sphinx": _build_sphinx}
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +280,23 @@ def test_an_asset_requested_from_another_host_fails_the_check(
     elsewhere = next(h for h in HOSTS if h != site.assets[asset])
     problems = host_problems(server, {**site.assets, asset: elsewhere})
     assert problems == [f"{asset} was requested from {site.assets[asset]}, not {elsewhere}"]
+
+
+def test_sphinx_search_finds_pages_with_its_index_on_a_shard_host(
+    builds: dict[tuple[str, bool], Built], playwright: Playwright
+) -> None:
+    site = builds["sphinx", True]
+    with CdnServer(site.output, HOSTS) as server:
+        browser = launch(playwright, server.resolver_rules(), CHROMIUM)
+        try:
+            page = browser.new_page()
+            page.goto(server.url(SPHINX_SEARCH), wait_until="load")
+            found = page.locator("#search-results ul.search li")
+            found.first.wait_for(timeout=15_000)
+            titles = sorted(found.all_inner_texts())
+        finally:
+            browser.close()
+        hits = server.hits()
+    assert any("Tidewater" in title for title in titles), titles
+    index = [hit for hit in hits if hit.key == "searchindex.js"]
+    assert [(hit.host, hit.status) for hit in index] == [(site.assets["searchindex.js"], 200)]

@@ -119,7 +119,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
         (
             ["bild", "site"],
             "shard-assets: error: argument COMMAND: invalid choice: 'bild' "
-            "(choose from 'build', 'plan', 'rebalance', 'verify', 'report')",
+            "(choose from 'build', 'plan', 'rebalance', 'verify', 'report', 'check-hosts')",
             "usage: shard-assets [options] COMMAND ...",
         ),
     ],

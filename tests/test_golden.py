@@ -1,7 +1,8 @@
 """Golden rewriting cases: ``golden/<kind>/<name>.in.<ext>`` -> ``<name>.out.<ext>``.
 
 Each case may have ``<name>.json`` with options: ``document`` (the file's
-output-relative path), ``site_url``, ``attributes``, ``scheme``. Every referenced
+output-relative path), ``site_url``, ``attributes``, ``scheme``, ``preconnect``,
+``cors_assets``. Every referenced
 file exists except paths containing ``missing``; pages (``.html``) are never sharded,
 as in a real build. Hosts come from the ketama ring over four hosts. Each case also
 checks that a second run changes nothing.
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from shard_assets.config import load_settings
+from shard_assets.cors import ORIGIN, kept_on_origin
 from shard_assets.files import decode_document
 from shard_assets.inventory import is_page
 from shard_assets.rewrite import Sharder
@@ -44,8 +46,11 @@ def _shard(case: Path, data: bytes) -> bytes:
     sharder = Sharder(settings)
     decoded = decode_document(data, is_css)
     assert decoded is not None, f"{case.name}: cannot be decoded"
-    keys = {ref.key for ref in sharder.find_refs(decoded.text, document)}
-    hosts = {key: RING.lookup(key) for key in keys if "missing" not in key and not is_page(key)}
+    refs = list(sharder.find_refs(decoded.text, document))
+    keys = {ref.key for ref in refs if "missing" not in ref.key and not is_page(ref.key)}
+    # As a build does: an asset fetched in CORS mode anywhere (here: in this document).
+    on_origin = kept_on_origin(settings, {ref.key for ref in refs if ref.cors} & keys)
+    hosts = {key: ORIGIN if key in on_origin else RING.lookup(key) for key in keys}
     text, _ = sharder.rewrite(decoded.text, document, hosts)
     return decoded.encode(text)
 

@@ -1,13 +1,18 @@
 """Real themes we did not write, built twice: without the plugin and with it.
 
 Each test builds a tiny content folder (pages with images, one of them nested)
-with a theme that ships with Pelican or MkDocs, or with mkdocs-material, then
+with a theme that ships with Pelican or MkDocs, or with mkdocs-material, or with
+one of the four most used Sphinx themes (alabaster, furo, pydata-sphinx-theme,
+sphinx-rtd-theme), then
 compares the two outputs with :func:`compare.compare_builds`: only URLs changed,
 and everything the pages load from the site is on a shard host.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +26,7 @@ from pelican.plugins import signals
 from pelican.settings import read_settings
 
 from .compare import Comparison, compare_builds
-from .conftest import HOSTS, png
+from .conftest import HOSTS, ROOT, png
 
 NOMINAL_SITE_URL = "https://example.org/"
 
@@ -205,3 +210,85 @@ def test_mkdocs_theme(
         "style attribute url()",
         "css url()",
     )
+
+
+# --- Sphinx ----------------------------------------------------------------------
+
+
+def _sphinx_project(root: Path) -> Path:
+    source = root / "source"
+    for folder in ("img", "guide", "_static/css", "_static/js"):
+        (source / folder).mkdir(parents=True)
+    for name in ("photo.png", "photo@2x.png", "banner.png"):
+        (source / "img" / name).write_bytes(png())
+    (source / "guide" / "diagram.png").write_bytes(png())
+    (source / "_static" / "banner.png").write_bytes(png())
+    (source / "index.rst").write_text(
+        "Home\n====\n\n.. image:: img/photo.png\n   :alt: A photo\n\n"
+        ".. figure:: img/banner.png\n\n   A figure.\n\n"
+        ".. raw:: html\n\n"
+        '   <img src="_static/banner.png" srcset="_static/banner.png 1x, _images/photo@2x.png 2x"'
+        ' alt="">\n'
+        '   <div style="background-image: url(_static/banner.png)">banner</div>\n\n'
+        ".. toctree::\n\n   guide/nested\n\n"
+        ".. image:: img/photo@2x.png\n",
+        encoding="utf-8",
+    )
+    (source / "guide" / "nested.rst").write_text(
+        "Nested\n======\n\n.. image:: ../img/photo.png\n\n.. image:: diagram.png\n\n"
+        ":download:`A download <diagram.png>`\n",
+        encoding="utf-8",
+    )
+    (source / "_static" / "css" / "extra.css").write_text(
+        ".banner { background: url(../banner.png) }\n", encoding="utf-8"
+    )
+    (source / "_static" / "js" / "extra.js").write_text("console.log('extra');\n")
+    return source
+
+
+def _sphinx_build(root: Path, output: str, theme: str, plugin: bool) -> Path:
+    conf = [
+        "project = 'Sample'",
+        f"html_theme = {theme!r}",
+        f"html_baseurl = {NOMINAL_SITE_URL!r}",
+        "html_static_path = ['_static']",
+        "html_css_files = ['css/extra.css']",
+        "html_js_files = ['js/extra.js']",
+    ]
+    if plugin:
+        manifest = str(root / "manifest.json")
+        conf += [
+            "extensions = ['shard_assets.plugins.sphinx']",
+            f"shard_assets = {{'hosts': {HOSTS!r}, 'manifest': {manifest!r}}}",
+        ]
+    (root / "source" / "conf.py").write_text("\n".join(conf) + "\n", encoding="utf-8")
+    doctrees = root / f"doctrees-{output}"
+    command = [sys.executable, "-m", "sphinx", "-q", "-E", "-d", str(doctrees)]
+    result = subprocess.run(
+        [*command, str(root / "source"), str(root / output)],
+        env={
+            **os.environ,
+            # The child imports this checkout, whatever the test run's PYTHONPATH says.
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root / output
+
+
+@pytest.mark.parametrize("theme", ["alabaster", "furo", "pydata_sphinx_theme", "sphinx_rtd_theme"])
+def test_sphinx_theme(tmp_path: Path, theme: str) -> None:
+    pytest.importorskip(theme)
+    _sphinx_project(tmp_path)
+    plain = _sphinx_build(tmp_path, "plain", theme, plugin=False)
+    sharded = _sphinx_build(tmp_path, "sharded", theme, plugin=True)
+    # The extension's value is part of the HTML config hash Sphinx writes there.
+    (plain / ".buildinfo").unlink()
+    (sharded / ".buildinfo").unlink()
+    comparison = compare_builds(plain, sharded, NOMINAL_SITE_URL, HOSTS)
+    kinds = ["img[src]", "img[srcset]", "link[stylesheet]", "script[src]"]
+    kinds += ["style attribute url()", "css url()"]
+    _check(comparison, *kinds)

@@ -12,12 +12,12 @@ starts, the manifest is locked and read; from then on, once the manifest exists
 (every build after the first), each page is sharded in memory as MkDocs hands it
 over (``on_post_page``, on worker processes while MkDocs goes on), when every asset
 it loads already has a host there (see :mod:`shard_assets.handover`). In
-``on_post_build``, after every other plugin, the assignment is checked, those pages
-are put in place, the rest of the output (CSS, other pages, files other plugins
-wrote) is sharded, and the manifest written. A failure is a ``PluginError``:
-MkDocs prints the message and exits 1, no traceback.
-During ``mkdocs serve`` the plugin is off unless ``enabled_on_serve`` is true, since
-the live-reload server, not the CDN, serves the freshly built files.
+``on_post_build``, at -110, after every other plugin (mkdocs-static-i18n, at -100,
+builds the other languages there, nested in ours: see :mod:`shard_assets.lifecycle`),
+the assignment is checked, those pages are put in place, the rest of the output is
+sharded, and the manifest written. A failure is a ``PluginError``: no traceback. It
+is off during ``mkdocs serve`` (the live-reload server, not the CDN, serves the
+files) unless ``enabled_on_serve`` is true.
 """
 
 from __future__ import annotations
@@ -27,9 +27,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from mkdocs.config import base
 from mkdocs.config import config_options as c
-from mkdocs.config.base import ConfigErrors, ConfigWarnings, ValidationError
+from mkdocs.config.base import Config, ConfigErrors, ConfigWarnings, ValidationError
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
@@ -48,15 +47,14 @@ def _fail(error: ShardAssetsError) -> NoReturn:
 
 
 def _default(name: str) -> Any:
-    """A setting's default (:data:`shard_assets.config.DEFAULTS`), a list or dict as
-    MkDocs' options hold them."""
+    """A setting's default (``config.DEFAULTS``), a list or dict as MkDocs holds them."""
     value = DEFAULTS[name]
     if isinstance(value, tuple):
         return list(value)
     return dict(value) if isinstance(value, Mapping) else value
 
 
-class ShardAssetsConfig(base.Config):
+class ShardAssetsConfig(Config):
     """The plugin's options; the values are validated again, fully, by the core."""
 
     hosts = c.Type((list, dict), default=[])
@@ -79,6 +77,8 @@ class ShardAssetsConfig(base.Config):
     pin = c.Type(dict, default=_default("pin"))
     max_page_imbalance = c.Optional(c.Type((int, float)))
     jobs = c.Optional(c.Type(int))
+    unsharded_copy = c.Optional(c.Type(str))
+    cors_assets = c.Choice(CHOICES["cors_assets"], default=_default("cors_assets"))
 
 
 class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
@@ -106,6 +106,7 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
     def on_startup(self, *, command: Literal["build", "gh-deploy", "serve"], dirty: bool) -> None:
         self.is_serve = command == "serve"
 
+    @event_priority(-100)  # last: mike's on_config adds the version to site_url
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
         # Every core setting has an option of the same name (site_url falls back to
         # MkDocs' own), so adding a setting there and to the class above is enough.
@@ -126,10 +127,11 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         return config
 
     def on_pre_build(self, *, config: MkDocsConfig) -> None:
-        """Lock and read the manifest for the whole build."""
-        self.build.abort()
-        if self.settings is not None:
-            self.build.start(self.settings, Path(config.site_dir))
+        """Lock and read the manifest for the whole build (not for one nested in it)."""
+        if self.build.begin(Path(config.site_dir), same_folder=True):
+            self.build.abort()
+            if self.settings is not None:
+                self.build.start(self.settings, Path(config.site_dir))
 
     @event_priority(-100)
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
@@ -138,9 +140,10 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         return output
 
     def on_build_error(self, *, error: Exception) -> None:
+        self.build.forget()
         self.build.abort()
 
-    @event_priority(-100)
+    @event_priority(-110)
     def on_post_build(self, *, config: MkDocsConfig) -> None:
-        if self.settings is not None and self.build.started:
+        if self.build.end() and self.settings is not None and self.build.started:
             self.build.finish(self.settings, Path(config.site_dir))

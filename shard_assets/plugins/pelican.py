@@ -11,7 +11,8 @@ each page to the build lifecycle (:mod:`shard_assets.lifecycle`, direct way) as 
 written; a plugin generator, run after the page writers and before static files are
 copied, waits for the worker writing them. Pages are sharded at once, in this process,
 when another plugin listens to a signal sent while pages are written (it might read
-them); every page on ``finalized`` without ``_open_w`` or with another writer.
+them); every page on ``finalized`` without ``_open_w`` or with another writer. A run
+nested in ours (an i18n_subsites subsite) is left to ours (:mod:`shard_assets.lifecycle`).
 
 Pelican does not tell plugins where its settings file is, so a relative
 ``manifest`` path is relative to the folder ``pelican`` runs in; write
@@ -86,6 +87,8 @@ _BUILD = BuildLifecycle(_fail, log)
 def _get_writer(pelican: Any) -> type | None:
     """A writer that rewrites pages in memory, holding the manifest's lock until
     ``finalized`` (see the module docstring)."""
+    if _BUILD.nested:
+        return None
     _BUILD.abort()  # a build before this one, in the same process, failed
     settings = _settings(pelican)
     if not settings.enabled:
@@ -107,14 +110,8 @@ def _get_writer(pelican: Any) -> type | None:
 def _pages_may_be_read() -> bool:
     """Whether another plugin listens to a signal Pelican sends while it writes pages
     (and so might read a page a worker has not written yet)."""
-    return any(
-        signal.receivers
-        for signal in (
-            signals.content_written,
-            signals.article_writer_finalized,
-            signals.page_writer_finalized,
-        )
-    )
+    writing = (signals.content_written, signals.article_writer_finalized)
+    return any(signal.receivers for signal in (*writing, signals.page_writer_finalized))
 
 
 class _PagesWritten:
@@ -129,11 +126,13 @@ class _PagesWritten:
         _BUILD.drain()
 
 
-def _get_generators(pelican: Any) -> type:
-    return _PagesWritten
+def _get_generators(pelican: Any) -> type | None:
+    return _PagesWritten if _BUILD.begin(Path(pelican.output_path)) else None
 
 
 def _on_finalized(pelican: Any) -> None:
+    if not _BUILD.end():  # a nested run: the outer run's finalized shards its pages
+        return
     settings = _settings(pelican)
     if settings.enabled:
         _BUILD.finish(settings, Path(pelican.output_path))
