@@ -9,7 +9,6 @@ the manifest exactly as they were.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,10 +25,10 @@ from .balance import (
 )
 from .config import Settings
 from .cors import ORIGIN, kept_on_origin
-from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
+from .errors import BalanceError, LockedError, MissingAssetError
 from .files import manifest_lock
 from .inventory import Inventory, take_inventory
-from .manifest import Manifest, read_manifest, write_manifest
+from .manifest import Manifest, check_writable, read_manifest, write_manifest
 from .messages import (
     jump_warnings,
     locked_message,
@@ -273,7 +272,7 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
         changes = plan.manifest_changes()
         if changes:
             raise LockedError(locked_message(settings.manifest, changes))
-    _check_writable(settings.manifest)
+    check_writable(settings.manifest)
 
 
 def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -> BuildResult:
@@ -395,17 +394,3 @@ def shard_site(
             verify_or_raise(output_dir, settings)
         write_twin(output_dir, settings, plan.sharder, jobs=jobs)
         return result
-
-
-def _check_writable(manifest: Path) -> None:
-    folder = manifest.parent
-    if not folder.is_dir():
-        raise ManifestError(
-            f"{manifest}: the folder {folder} does not exist; create it or set 'manifest' "
-            "to a path in an existing folder"
-        )
-    if not os.access(folder, os.W_OK) or (manifest.exists() and not os.access(manifest, os.W_OK)):
-        raise ManifestError(
-            f"{manifest}: cannot write the manifest there; make it writable or set "
-            "'manifest' to another path"
-        )
