@@ -25,6 +25,7 @@ unknown-version file is a :class:`ManifestError` and is never overwritten.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
@@ -142,6 +143,21 @@ def render_manifest(manifest: Manifest) -> bytes:
     text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     # A path that is not valid UTF-8 holds lone surrogates; JSON spells them \udcXX.
     return text.encode("utf-8", "backslashreplace")
+
+
+def check_writable(manifest: Path) -> None:
+    """Raise :class:`ManifestError` when ``manifest`` cannot be written where it is."""
+    folder = manifest.parent
+    if not folder.is_dir():
+        raise ManifestError(
+            f"{manifest}: the folder {folder} does not exist; create it or set 'manifest' "
+            "to a path in an existing folder"
+        )
+    if not os.access(folder, os.W_OK) or (manifest.exists() and not os.access(manifest, os.W_OK)):
+        raise ManifestError(
+            f"{manifest}: cannot write the manifest there; make it writable or set "
+            "'manifest' to another path"
+        )
 
 
 def manifest_update(path: Path, manifest: Manifest) -> bytes | None:

@@ -31,7 +31,6 @@ from .cors import ORIGIN, kept_on_origin
 from .errors import (
     BalanceError,
     LockedError,
-    ManifestError,
     MissingAssetError,
     MissingFolderError,
     ShardAssetsError,
@@ -39,7 +38,7 @@ from .errors import (
 )
 from .files import NOTHING_WRITTEN, StagedFiles, manifest_lock, remove_temporaries
 from .inventory import Inventory, take_inventory
-from .manifest import Manifest, manifest_update, read_manifest
+from .manifest import Manifest, check_writable, manifest_update, read_manifest
 from .messages import (
     ALL_WRITTEN,
     abandoned_state,
@@ -291,7 +290,7 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
         changes = plan.manifest_changes()
         if changes:
             raise LockedError(locked_message(settings.manifest, changes))
-    _check_writable(settings.manifest)
+    check_writable(settings.manifest)
 
 
 def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -> BuildResult:
@@ -470,17 +469,3 @@ def shard_site(
         if not getattr(error, "__notes__", None):
             error.add_note(state)
         raise
-
-
-def _check_writable(manifest: Path) -> None:
-    folder = manifest.parent
-    if not folder.is_dir():
-        raise ManifestError(
-            f"{manifest}: the folder {folder} does not exist; create it or set 'manifest' "
-            "to a path in an existing folder"
-        )
-    if not os.access(folder, os.W_OK) or (manifest.exists() and not os.access(manifest, os.W_OK)):
-        raise ManifestError(
-            f"{manifest}: cannot write the manifest there; make it writable or set "
-            "'manifest' to another path"
-        )
