@@ -133,6 +133,22 @@ def jump_warnings(
     )
 
 
+def origin_ref_warnings(
+    refs: Sequence[tuple[str, str, str, int, str]], limit: int = 20
+) -> tuple[str, ...]:
+    """One warning per (stylesheet, its shard host, key, line, URL): a file that stays on
+    the origin, named relatively by a stylesheet on a shard host, without ``site_url``."""
+    warnings = [
+        f"{document}:{line}: {url} names {key}, which stays on the origin, but {document} "
+        f"is on {host}, so the browser fetches {key} from {host}: set site_url (the "
+        "site's public address) so the build writes its absolute URL on the origin"
+        for document, host, key, line, url in refs[:limit]
+    ]
+    if len(refs) > limit:
+        warnings.append(f"... and {len(refs) - limit} more such reference(s): set site_url")
+    return tuple(warnings)
+
+
 def placement_notes(
     previous: Manifest | None, settings: Settings, report: BalanceReport, on_origin: int = 0
 ) -> tuple[str, ...]:

@@ -47,6 +47,7 @@ from .messages import (
     manifest_changes,
     missing_folder_message,
     missing_message,
+    origin_ref_warnings,
     placement_notes,
 )
 from .parallel import run_each
@@ -126,6 +127,10 @@ class Plan:
     in_memory: HandedOver | None = None
     #: The CORS-mode assets kept on the origin (``cors_assets: origin``).
     on_origin: frozenset[str] = frozenset()
+    #: The stylesheets on a shard host that name a file staying on the origin by a
+    #: URL that would resolve against that host: pass two scans them again and
+    #: writes that file's absolute URL on the origin (see :func:`origin_refs`).
+    restyled: frozenset[str] = frozenset()
 
     @property
     def missing(self) -> tuple[MissingRef, ...]:
@@ -214,6 +219,7 @@ def plan_build(
         in_memory.release(done.keys() - confirmed.keys())  # as the generator wrote them
         collected = _scan_again(collected, sharder, output_dir, inventory, done, confirmed)
     collected = replace(collected, in_memory=confirmed)
+    moved = origin_refs(collected, sharder, hosts_by_asset, on_origin)
     report = balance_report(
         assignment.hosts_by_asset,
         settings.hosts,
@@ -240,12 +246,37 @@ def plan_build(
         assignment=assignment,
         report=report,
         pages=page_spreads(collected, assignment, settings),
-        warnings=jump_warnings(previous, settings, collected.assets),
+        warnings=jump_warnings(previous, settings, collected.assets)
+        + (() if sharder.origin else origin_ref_warnings(moved)),
         notes=placement_notes(previous, settings, report, len(on_origin)),
         collected=collected,
         in_memory=in_memory,
         on_origin=on_origin,
+        restyled=frozenset(document for document, *_ in moved) if sharder.origin else frozenset(),
     )
+
+
+def origin_refs(
+    collected: Collected,
+    sharder: Sharder,
+    hosts_by_asset: Mapping[str, str],
+    on_origin: frozenset[str],
+) -> list[tuple[str, str, str, int, str]]:
+    """(stylesheet, its host, key, line, URL) for each reference in a stylesheet on a
+    shard host to a file that stays on the origin (excluded, or in ``on_origin``)
+    written so that it resolves against the stylesheet's host, in document order.
+
+    A relative URL resolves against the stylesheet's URL, a root-relative one against
+    its host: either way the shard host, and ``exclude`` (or ``cors_assets: origin``)
+    would be silently lost. Pages never move, so only stylesheets are concerned.
+    """
+    return [
+        (document, host, key, line, url)
+        for document, refs in collected.kept.items()
+        if (host := hosts_by_asset.get(document)) is not None
+        for key, line, url in refs
+        if key in on_origin or sharder.is_excluded(key)
+    ]
 
 
 def _scan_again(
@@ -321,7 +352,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
 
     def tasks() -> Iterator[Rewrite]:
         for document, (stamp, spans) in collected.spans.items():
-            if spans is None:
+            if spans is None or document in plan.restyled:
                 yield Rewrite(document, stamp, None)
                 continue
             replacements = tuple(
@@ -331,12 +362,14 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
             )
             if replacements:
                 yield Rewrite(document, stamp, replacements)
+        for document in sorted(plan.restyled - collected.spans.keys()):
+            yield Rewrite(document, (0, 0), None)  # only URLs that stay on the origin
 
     context = RewriteContext(plan.output_dir, plan.sharder, hosts_by_asset)
     in_memory = sum(1 for count in collected.in_memory.values() if count)
     rewritten = in_memory
     references = sum(collected.in_memory.values())
-    total = len(collected.spans)
+    total = len(collected.spans) + len(plan.restyled - collected.spans.keys())
     staged = StagedFiles()
     manifest = plan.settings.manifest
     try:

@@ -11,6 +11,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .config import Settings
 from .cors import ORIGIN
@@ -42,6 +43,13 @@ class Sharder:
         self.site = replace(settings.site, origins=settings.site.origins | hosts)
         #: Lower-cased: the configured hosts and those the manifest named.
         self.shard_hosts = frozenset(hosts)
+        #: What goes before an origin path in an absolute URL on the site's origin
+        #: (``https://example.org``), or None when ``site_url`` is not set.
+        self.origin: str | None = None
+        if settings.site_url:
+            parts = urlsplit(settings.site_url.strip())
+            scheme = "//" if settings.scheme == "relative" else f"{parts.scheme.lower()}://"
+            self.origin = scheme + parts.netloc.rpartition("@")[2]
 
     def find_refs(self, text: str, document: str) -> Iterator[Ref]:
         """All site-local references in ``text``, the content of ``document``."""
@@ -81,12 +89,30 @@ class Sharder:
         with ``integrity`` that moves to a shard host, and, with ``preconnect``, one
         ``<link rel="preconnect">`` per shard host the page uses.
         """
-        replacements = [
-            (start, end, self.url(host, path, suffix), host, crossorigin_at)
-            for start, end, key, path, suffix, _, crossorigin_at in self.references(text, document)
-            if (host := hosts_by_asset.get(key)) is not None
-        ]
+        moved = self.moves(document, hosts_by_asset)
+        replacements = []
+        for start, end, key, path, suffix, _, crossorigin_at in self.references(text, document):
+            host = hosts_by_asset.get(key)
+            stays = host == ORIGIN or (host is None and self.is_excluded(key))
+            if moved and stays and self.origin:
+                replacements.append((start, end, self.origin + path + suffix, ORIGIN, -1))
+            elif host is not None:
+                url = self.url(host, path, suffix)
+                replacements.append((start, end, url, host, crossorigin_at))
         return self.splice(text, document, replacements)
+
+    def resolves_elsewhere(self, url: str) -> bool:
+        """Whether ``url`` as written (site-local) resolves against the document's own
+        host (relative or root-relative) or names a shard host: not the origin's
+        absolute URL."""
+        host = url_host(url)
+        return host is None or host in self.shard_hosts
+
+    def moves(self, document: str, hosts_by_asset: Mapping[str, str]) -> bool:
+        """Whether ``document`` is a stylesheet served from a shard host: its relative
+        URLs then resolve against that host, so a file that stays on the origin
+        (excluded, or kept by ``cors_assets: origin``) needs its absolute origin URL."""
+        return is_stylesheet(document) and hosts_by_asset.get(document, ORIGIN) != ORIGIN
 
     def url(self, host: str, path: str, suffix: str) -> str:
         """The URL of ``path`` (and ``suffix``) on ``host``; root-relative on the site's
@@ -122,8 +148,9 @@ class Sharder:
                 continue
             last = end
             if host == ORIGIN:
-                # Kept on the origin: only a URL a build put on a shard host goes back.
-                if url_host(text[start:end]) not in self.shard_hosts:
+                # Kept on the origin: only a URL a build put on a shard host goes back,
+                # unless the new URL is absolute (in a stylesheet on a shard host).
+                if url_host(url) is None and url_host(text[start:end]) not in self.shard_hosts:
                     continue
             else:
                 used.add(host)

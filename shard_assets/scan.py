@@ -97,7 +97,11 @@ class Scan:
     ``spans`` holds ``start, end, index into targets, crossorigin_at`` for each
     reference to an asset, in order; ``missing`` and ``crossorigin`` hold (line,
     URL) pairs; ``styles`` the stylesheets it references; ``css_size`` the size of a
-    stylesheet with its asset URLs written root-relative (-1 for a page).
+    stylesheet with its asset URLs written root-relative (-1 for a page); ``kept``,
+    in a stylesheet, the (key, line, URL) of each reference that does not name its
+    file on the site's origin by an absolute URL, to an excluded file or (with
+    ``cors_assets: origin``) to an asset that may stay on the origin: should the
+    stylesheet move to a shard host, such a URL would resolve against that host.
     """
 
     document: str
@@ -110,6 +114,7 @@ class Scan:
     cors: tuple[str, ...] = ()
     crossorigin: tuple[tuple[int, str], ...] = ()
     css_size: int = -1
+    kept: tuple[tuple[str, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,6 +177,10 @@ def scan_refs(
     styles: set[str] = set()
     cors: set[str] = set()
     crossorigin: list[tuple[int, str]] = []
+    kept: list[tuple[str, int, str]] = []
+    sharder = context.sharder
+    in_stylesheet = document in stylesheets and not is_page(document)
+    cors_origin = sharder.settings.cors_assets == "origin"
     for start, end, key, path, suffix, in_cors, crossorigin_at in refs:
         if key in stylesheets:
             styles.add(key)
@@ -191,6 +200,11 @@ def scan_refs(
             if (located := locate(start, end)) is None:
                 return None
             missing.append(located)
+        if in_stylesheet and ((kind == ASSET and cors_origin) or sharder.is_excluded(key)):
+            if (located := locate(start, end)) is None:
+                return None
+            if sharder.resolves_elsewhere(located[1]):
+                kept.append((key, *located))
     return Scan(
         document,
         True,
@@ -201,6 +215,7 @@ def scan_refs(
         tuple(sorted(styles)),
         tuple(sorted(cors)),
         tuple(crossorigin),
+        kept=tuple(kept),
     )
 
 
@@ -266,6 +281,8 @@ class Collected:
     in_memory: Mapping[str, int] = field(default_factory=dict)
     scanned: int = 0
     direct: tuple[array[int], ...] = ()
+    #: Each stylesheet's ``kept`` references (see :class:`Scan`).
+    kept: Mapping[str, tuple[tuple[str, int, str], ...]] = field(default_factory=dict)
 
 
 class _Merge:
@@ -285,6 +302,7 @@ class _Merge:
         self.targets: dict[Target, int] = {}
         self.spans: dict[str, tuple[Stamp, array[int] | None]] = {}
         self.kept = 0
+        self.kept_refs: dict[str, tuple[tuple[str, int, str], ...]] = {}
 
     def add(self, scan: Scan) -> None:
         document = scan.document
@@ -299,6 +317,8 @@ class _Merge:
         self._entry(document, found, scan.styles)
         if scan.css_size >= 0:
             self.css_sizes[document] = scan.css_size
+        if scan.kept:
+            self.kept_refs[document] = scan.kept
         if scan.spans:
             self.add_spans(scan)
 
@@ -363,6 +383,7 @@ class _Merge:
             crossorigin=tuple(self.crossorigin),
             targets=tuple(self.targets),
             spans=self.spans,
+            kept=self.kept_refs,
         )
 
 

@@ -9,7 +9,9 @@ It checks that:
   output, or an asset the manifest puts on another host;
 - no page or stylesheet still references a site-local asset on the origin (with
   ``cors_assets: origin``, an asset some reference fetches in CORS mode must stay
-  there instead: CORS mode is read here from the markup, as the browser decides it).
+  there instead: CORS mode is read here from the markup, as the browser decides it);
+- no stylesheet on a shard host names a file that stays on the origin (excluded, or
+  kept by ``cors_assets: origin``) by a URL that resolves against that shard host.
 
 The rules for *which* tags and attributes load assets are the same data the rewriter
 uses (:data:`shard_assets.html.URL_ATTRIBUTES`): they are the specification, not the
@@ -124,7 +126,38 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
     for document, base, urls in found:
         for url in urls:
             findings += _check(url, base, document, audit)
+        if is_stylesheet(document) and document in assets:
+            findings += _moved(document, urls, audit)
     return sorted(set(findings))
+
+
+def _moved(document: str, urls: list[_Url], audit: _Audit) -> list[Finding]:
+    """The URLs of ``document``, a stylesheet on a shard host, that the browser
+    resolves against that host although their file stays on the origin."""
+    host = audit.assets[document]
+    settings = audit.settings
+    base = f"https://{host}{settings.site.document_path(document)}"
+    findings = []
+    for found in urls:
+        if not found.url.strip() or found.url.strip().startswith(("#", "data:")):
+            continue
+        key = _site_key(found, base, audit)
+        absolute = urlsplit(urljoin(base, found.url.strip()))
+        if key is None or _netloc(absolute.scheme, absolute.netloc) != host.lower():
+            continue
+        excluded = any(fnmatch.fnmatchcase(key, p) for p in settings.exclude)
+        if key in audit.files and (excluded or key in audit.on_origin):
+            why = "excluded" if excluded else "kept there by cors_assets: origin"
+            findings.append(
+                Finding(
+                    document,
+                    found.line,
+                    f"{found.url.strip()}: resolves to {host}, the host of {document}, but "
+                    f"{key} stays on the origin ({why}): set site_url and build again, so "
+                    "the build writes its absolute URL on the origin",
+                )
+            )
+    return findings
 
 
 def _site_key(found: _Url, base: str, audit: _Audit) -> str | None:

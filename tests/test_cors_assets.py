@@ -19,6 +19,7 @@ from shard_assets.verify import verify_site
 
 from .conftest import HOSTS, ROOT, make_site, snapshot
 
+SITE_URL = "https://example.org/"
 CORS_KEYS = {"fonts/body.woff2", "fonts/nested.woff2", "js/mod.js", "js/sri.js", "img/canvas.png"}
 
 
@@ -65,7 +66,8 @@ def test_cors_mode_assets_stay_on_the_origin_and_the_rest_is_sharded(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
     root = cors_site(tmp_path / "site")
-    settings = make_settings(cors_assets="origin", verify=True)
+    # site_url: the stylesheet moves to a shard host, so its fonts need their origin URL.
+    settings = make_settings(cors_assets="origin", verify=True, site_url=SITE_URL)
     result = shard_site(root, settings)
     manifest = json.loads((tmp_path / "shard-manifest.json").read_text())
     assert not CORS_KEYS & set(manifest["assets"])
@@ -76,6 +78,7 @@ def test_cors_mode_assets_stay_on_the_origin_and_the_rest_is_sharded(
     assert "5 asset(s) fetched in CORS mode" in summary(result)
     assert 'src="img/canvas.png" crossorigin' in (root / "index.html").read_text()
     assert 'src="../img/canvas.png" alt' in (root / "blog" / "post-1.html").read_text()
+    assert 'url("https://example.org/fonts/body.woff2")' in (root / "css" / "site.css").read_text()
     assert verify_site(root, settings) == []
     before = snapshot(root)
     shard_site(root, settings)
@@ -88,11 +91,11 @@ def test_switching_to_origin_brings_sharded_urls_back(
     root = cors_site(tmp_path / "site")
     shard_site(root, make_settings())
     assert shard_urls(root) >= CORS_KEYS
-    settings = make_settings(cors_assets="origin")
+    settings = make_settings(cors_assets="origin", site_url=SITE_URL)
     assert verify_site(root, settings)  # the audit sees them on shard hosts
     shard_site(root, settings)
     assert not CORS_KEYS & shard_urls(root)
-    assert "url(/fonts/nested.woff2)" in (root / "css" / "site.css").read_text()
+    assert "url(https://example.org/fonts/nested.woff2)" in (root / "css" / "site.css").read_text()
     manifest = json.loads((tmp_path / "shard-manifest.json").read_text())
     assert not CORS_KEYS & set(manifest["assets"])
     assert verify_site(root, settings) == []

@@ -2,10 +2,11 @@
 
 Each case may have ``<name>.json`` with options: ``document`` (the file's
 output-relative path), ``site_url``, ``attributes``, ``scheme``, ``preconnect``,
-``cors_assets``. Every referenced
-file exists except paths containing ``missing``; pages (``.html``) are never sharded,
-as in a real build. Hosts come from the ketama ring over four hosts. Each case also
-checks that a second run changes nothing.
+``cors_assets``, ``exclude``. Every referenced
+file exists except paths containing ``missing``; pages (``.html``) and excluded files
+are never sharded, as in a real build, and a stylesheet is itself on a shard host
+unless excluded (so its relative URLs resolve against that host). Hosts come from the
+ketama ring over four hosts. Each case also checks that a second run changes nothing.
 
 To (re)write an expected file after reviewing the change by eye, run
 ``SHARD_ASSETS_REGENERATE=1 pytest tests/test_golden.py``.
@@ -47,10 +48,16 @@ def _shard(case: Path, data: bytes) -> bytes:
     decoded = decode_document(data, is_css)
     assert decoded is not None, f"{case.name}: cannot be decoded"
     refs = list(sharder.find_refs(decoded.text, document))
-    keys = {ref.key for ref in refs if "missing" not in ref.key and not is_page(ref.key)}
+    keys = {
+        ref.key
+        for ref in refs
+        if "missing" not in ref.key and not is_page(ref.key) and not sharder.is_excluded(ref.key)
+    }
     # As a build does: an asset fetched in CORS mode anywhere (here: in this document).
     on_origin = kept_on_origin(settings, {ref.key for ref in refs if ref.cors} & keys)
     hosts = {key: ORIGIN if key in on_origin else RING.lookup(key) for key in keys}
+    if is_css and not sharder.is_excluded(document):
+        hosts.setdefault(document, RING.lookup(document))
     text, _ = sharder.rewrite(decoded.text, document, hosts)
     return decoded.encode(text)
 

@@ -14,6 +14,7 @@ import pytest
 
 from shard_assets import BalanceError, ManifestError, MissingAssetError, shard_site
 from shard_assets.config import Settings
+from shard_assets.verify import verify_site
 
 from .conftest import HOSTS, snapshot
 
@@ -176,6 +177,106 @@ def test_exclude_keeps_matching_assets_on_the_origin(
     assert "js/app.js" not in assets and "img/photo-001.png" not in assets
     assert "img/photo-010.png" in assets
     assert 'src="js/app.js"' in (site / "index.html").read_text()
+
+
+def _stylesheet_site(root: Path, css: str) -> Path:
+    """A page that links ``css/site.css`` (``css``), with a font, two images and a
+    print stylesheet beside it."""
+    for name in ("fonts/body.woff2", "img/bg.png", "img/keep.png", "css/print.css"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x")
+    (root / "css" / "site.css").write_text(css)
+    (root / "index.html").write_text('<link rel="stylesheet" href="css/site.css">')
+    return root
+
+
+SHARDED_CSS = (
+    '@import "print.css";\n'
+    "@font-face { src: url(../fonts/body.woff2?v=2) }\n"
+    "body { background: url(/img/keep.png), url(../img/bg.png) }\n"
+)
+KEPT = ["fonts/*", "img/keep.png", "css/print.css"]
+
+
+def test_exclude_in_a_sharded_stylesheet_names_the_origin(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
+    # A relative URL resolves against the stylesheet's own URL: once the stylesheet is
+    # on a shard host, an excluded file must be named by its absolute origin URL.
+    root = _stylesheet_site(tmp_path / "out", SHARDED_CSS)
+    settings = make_settings(exclude=KEPT, site_url="https://example.org/")
+    result = shard_site(root, settings)
+    assets = json.loads(settings.manifest.read_text())["assets"]
+    assert sorted(assets) == ["css/site.css", "img/bg.png"]
+    assert (root / "css" / "site.css").read_text() == (
+        '@import "https://example.org/css/print.css";\n'
+        "@font-face { src: url(https://example.org/fonts/body.woff2?v=2) }\n"
+        f"body {{ background: url(https://example.org/img/keep.png), "
+        f"url(https://{assets['img/bg.png']}/img/bg.png) }}\n"
+    )
+    assert result.warnings == ()
+    assert verify_site(root, settings) == []
+    before = snapshot(root)
+    assert shard_site(root, settings).references == 0
+    assert snapshot(root) == before, "a second run changes nothing"
+
+
+def test_exclude_in_a_sharded_stylesheet_without_site_url_warns(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
+    root = _stylesheet_site(tmp_path / "out", SHARDED_CSS)
+    settings = make_settings(exclude=KEPT)
+    result = shard_site(root, settings)
+    host = json.loads((tmp_path / "shard-manifest.json").read_text())["assets"]["css/site.css"]
+    assert "url(../fonts/body.woff2?v=2)" in (root / "css" / "site.css").read_text()
+    assert result.warnings == tuple(
+        f"css/site.css:{line}: {url} names {key}, which stays on the origin, but "
+        f"css/site.css is on {host}, so the browser fetches {key} from {host}: set site_url "
+        "(the site's public address) so the build writes its absolute URL on the origin"
+        for line, url, key in [
+            (1, "print.css", "css/print.css"),
+            (2, "../fonts/body.woff2?v=2", "fonts/body.woff2"),
+            (3, "/img/keep.png", "img/keep.png"),
+        ]
+    )
+    # verify resolves the stylesheet's URLs against its shard host, as the browser does.
+    assert [(f.line, f.message.split(":")[0]) for f in verify_site(root, settings)] == [
+        (1, "print.css"),
+        (2, "../fonts/body.woff2?v=2"),
+        (3, "/img/keep.png"),
+    ]
+    assert all(
+        f"resolves to {host}, the host of css/site.css" in f.message and "set site_url" in f.message
+        for f in verify_site(root, settings)
+    )
+
+
+@pytest.mark.parametrize("site_url", [None, "https://example.org/"])
+def test_cors_origin_font_in_a_sharded_stylesheet(
+    tmp_path: Path, make_settings: MakeSettings, site_url: str | None
+) -> None:
+    root = _stylesheet_site(tmp_path / "out", "@font-face { src: url(../fonts/body.woff2) }\n")
+    settings = make_settings(cors_assets="origin", site_url=site_url)
+    result = shard_site(root, settings)
+    css = (root / "css" / "site.css").read_text()
+    findings = [str(f) for f in verify_site(root, settings)]
+    if site_url:
+        assert css == "@font-face { src: url(https://example.org/fonts/body.woff2) }\n"
+        assert result.warnings == () and findings == []
+    else:
+        assert css == "@font-face { src: url(../fonts/body.woff2) }\n"
+        assert len(result.warnings) == 1 and "set site_url" in result.warnings[0]
+        assert len(findings) == 1 and "kept there by cors_assets: origin" in findings[0]
+
+
+def test_excluded_stylesheet_keeps_its_relative_urls(
+    tmp_path: Path, make_settings: MakeSettings
+) -> None:
+    root = _stylesheet_site(tmp_path / "out", SHARDED_CSS)
+    result = shard_site(root, make_settings(exclude=[*KEPT, "css/site.css"]))
+    css = (root / "css" / "site.css").read_text()
+    assert css.startswith('@import "print.css";\n@font-face { src: url(../fonts/body.woff2?v=2) }')
+    assert result.warnings == ()
 
 
 def test_site_url_prefix_and_scheme(tmp_path: Path, make_settings: MakeSettings) -> None:
