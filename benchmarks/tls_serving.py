@@ -129,13 +129,17 @@ def nginx_config(
     servers: Sequence[VirtualServer],
     http1_port: int,
     http2_port: int,
-    aware_prefix: str,
+    aware_prefixes: Sequence[str],
 ) -> str:
     """nginx.conf: every server answers on ``http1_port`` (HTTP/1.1 only) and
     ``http2_port`` (ALPN h2 and http/1.1), serves ``root``, sends the headers a CDN
-    serving fonts sends, and under ``aware_prefix`` picks the tree by protocol:
+    serving fonts sends, and under each of ``aware_prefixes`` picks the tree by protocol:
     ``root``/../aware-twin (unsharded) for HTTP/2 visitors, ``aware-sharded`` for the rest.
     """
+    locations = "".join(
+        f"        location {prefix} {{ root {root.parent}/$aware_tree; }}\n"
+        for prefix in aware_prefixes
+    ).rstrip("\n")
     blocks = []
     for server in servers:
         blocks.append(
@@ -146,9 +150,7 @@ def nginx_config(
         server_name {" ".join(server.names)};
         ssl_certificate {certificates / (server.certificate + ".pem")};
         ssl_certificate_key {certificates / (server.certificate + ".key")};
-        location {aware_prefix} {{
-            root {root.parent}/$aware_tree;
-        }}
+{locations}
     }}"""
         )
     return f"""# written by benchmarks/tls_serving.py

@@ -45,7 +45,7 @@ def test_quick_run_covers_every_setup_and_protocol() -> None:
         for latency in bench.LATENCIES:
             assert f"\n| {protocol}, {latency} | 1.00x (" in text
         assert f"\n| connections, {protocol} | " in text
-    assert "- HTTP/2 visitors, protocol-aware, rtt: " in text
+    assert "HTTP/2 visitors, rtt: " in text
     for phase in run.phases:
         for setup in setups:
             (sample,) = phase.samples[setup.key]
