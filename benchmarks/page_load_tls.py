@@ -178,6 +178,9 @@ _MEASURE = """() => {
   return {
     load: nav.loadEventEnd,
     lastImage: Math.max(0, ...images.map((r) => r.responseEnd)),
+    firstImage: Math.min(...images.map((r) => r.requestStart || r.startTime)),
+    stylesheet: Math.max(0, ...resources.filter((r) => r.initiatorType === 'link')
+      .map((r) => r.responseEnd)),
     protocols: [nav, ...resources].map((r) => [r.name, r.nextHopProtocol]),
     images: [...document.images].filter((i) => i.complete && i.naturalWidth > 0).length,
     fonts: [...document.fonts].map((f) => f.status),
@@ -191,6 +194,8 @@ class Sample:
 
     load_ms: float
     last_image_ms: float
+    first_image_request_ms: float  # when the first image request went out
+    stylesheet_ms: float  # when the head's stylesheet arrived
     protocols: dict[str, int]  # nextHopProtocol -> resources (the page included)
     served: dict[str, int]  # nginx's $server_protocol -> requests
     connections: int  # connections that carried requests (nginx $connection)
@@ -250,6 +255,8 @@ def load(phase: Phase, nginx: Nginx, setup: Setup, latency_ms: float, images: in
     return Sample(
         load_ms=float(seen["load"]),
         last_image_ms=float(seen["lastImage"]),
+        first_image_request_ms=float(seen["firstImage"]),
+        stylesheet_ms=float(seen["stylesheet"]),
         protocols=dict(Counter(protocol or "(none)" for _, protocol in seen["protocols"])),
         served=dict(Counter(line.protocol for line in requests)),
         connections=len({line.connection for line in requests}),
@@ -454,11 +461,14 @@ def summary_table(run: Run) -> list[str]:
 
 
 def detail_table(run: Run) -> list[str]:
-    """Every phase and setup: medians, spread, the last image, connections, protocols."""
+    """Every phase and setup: load time (median, spread), when the stylesheet arrived,
+    the first image was requested and the last arrived (medians, ms), connections,
+    and each load's resources by ``nextHopProtocol``."""
     lines = [
-        "| protocol, latency | setup | load (median) | fastest | slowest | last image "
-        "| speed-up | TCP connections | carrying requests | nextHopProtocol |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| protocol, latency | setup | load (median) | fastest | slowest | stylesheet in "
+        "| 1st image asked | last image in | speed-up | TCP connections | carrying requests "
+        "| nextHopProtocol |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for phase in run.phases:
         for setup in run.setups:
@@ -468,14 +478,16 @@ def detail_table(run: Run) -> list[str]:
             for s in samples:
                 protocols.update(s.protocols)
             tcp = (
-                f"{statistics.median(s.tcp for s in samples if s.tcp is not None):g}"
-                if phase.proxy is not None or samples[0].tcp is not None
+                f"{statistics.median(s.tcp or 0 for s in samples):g}"
+                if samples[0].tcp is not None
                 else "-"
             )
             lines.append(
                 f"| {phase.label} | {setup.label} | {_ms(statistics.median(loads))} "
                 f"| {min(loads):,.0f} | {max(loads):,.0f} "
-                f"| {_ms(run.median(phase, setup.key, 'last_image_ms'))} "
+                f"| {run.median(phase, setup.key, 'stylesheet_ms'):,.0f} "
+                f"| {run.median(phase, setup.key, 'first_image_request_ms'):,.0f} "
+                f"| {run.median(phase, setup.key, 'last_image_ms'):,.0f} "
                 f"| {run.speedup(phase, setup.key):.2f}x | {tcp} "
                 f"| {statistics.median(s.connections for s in samples):g} "
                 f"| {', '.join(f'{k} {v // len(samples)}' for k, v in sorted(protocols.items()))} |"
