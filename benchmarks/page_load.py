@@ -52,12 +52,17 @@ def png(seed: int, size: int = 48) -> bytes:
 
 
 def write_page(
-    folder: Path, images: int, fonts: Sequence[tuple[str, Path]] = (), script: bool = True
+    folder: Path,
+    images: int,
+    fonts: Sequence[tuple[str, Path]] = (),
+    script: bool = True,
+    font_prefix: str = "../fonts/",
 ) -> None:
     """``index.html`` showing ``images`` images, with ``css/site.css`` in the head and,
     with ``script``, ``js/app.js``; each of ``fonts`` (family, woff2 file) is copied to
-    ``fonts/``, declared in the stylesheet and used by the page's text (the first by
-    ``h1``, the second by ``p``), so the browser fetches it before the load event."""
+    ``fonts/``, declared in the stylesheet (at ``font_prefix`` + its name) and used by
+    the page's text (the first by ``h1``, the second by ``p``), so the browser fetches
+    it before the load event."""
     (folder / "img").mkdir(parents=True)
     (folder / "css").mkdir()
     for i in range(images):
@@ -69,7 +74,7 @@ def write_page(
         (folder / "fonts" / source.name).write_bytes(source.read_bytes())
         css += (
             f'@font-face {{ font-family: "{family}"; '
-            f'src: url("../fonts/{source.name}") format("woff2"); }}\n'
+            f'src: url("{font_prefix}{source.name}") format("woff2"); }}\n'
             f'{element} {{ font-family: "{family}", serif }}\n'
         )
     (folder / "css" / "site.css").write_text(css, encoding="utf-8")

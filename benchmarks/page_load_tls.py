@@ -104,6 +104,10 @@ class Setup:
     on_origin: tuple[str, ...] = ()
     preconnect: bool = False
     aware: bool = False
+    #: The stylesheet names the fonts by their absolute origin URL. Needed to keep them
+    #: on the origin when the stylesheet moves: a relative URL resolves against the
+    #: stylesheet's shard host, ``exclude`` or not (the *fonts excluded* setup).
+    fonts_absolute: bool = False
 
 
 FONTS_ON_ORIGIN = ("fonts/*",)
@@ -112,7 +116,19 @@ SETUPS = (
     Setup("unsharded", "unsharded"),
     Setup("own-ips", "sharded, own IPs + certs", OWN_IP_HOSTS),
     Setup("one-ip", "sharded, one IP + cert", SAME_SITE_HOSTS),
-    Setup("fonts-origin", "one IP, fonts on origin", SAME_SITE_HOSTS, FONTS_ON_ORIGIN),
+    Setup(
+        "fonts-excluded",
+        "one IP, fonts excluded (on the CSS's host)",
+        SAME_SITE_HOSTS,
+        FONTS_ON_ORIGIN,
+    ),
+    Setup(
+        "fonts-origin",
+        "one IP, fonts on origin",
+        SAME_SITE_HOSTS,
+        FONTS_ON_ORIGIN,
+        fonts_absolute=True,
+    ),
     Setup("head-origin", "one IP, CSS + fonts on origin", SAME_SITE_HOSTS, HEAD_ON_ORIGIN),
     Setup("one-ip-preconnect", "one IP + preconnect", SAME_SITE_HOSTS, preconnect=True),
     Setup(
@@ -121,6 +137,7 @@ SETUPS = (
         SAME_SITE_HOSTS,
         FONTS_ON_ORIGIN,
         preconnect=True,
+        fonts_absolute=True,
     ),
     Setup("aware", "protocol-aware (h1: one IP)", SAME_SITE_HOSTS, aware=True),
     Setup(
@@ -144,7 +161,8 @@ def build(root: Path, setups: Sequence[Setup], images: int) -> None:
     (root / "manifests").mkdir(parents=True, exist_ok=True)
     for setup in setups:
         folder = root / "aware-sharded" / setup.key if setup.aware else root / "site" / setup.key
-        write_page(folder, images, FONTS, script=False)
+        prefix = f"https://{SITE}/{setup.key}/fonts/" if setup.fonts_absolute else "../fonts/"
+        write_page(folder, images, FONTS, script=False, font_prefix=prefix)
         if setup.aware:
             write_page(root / "aware-twin" / setup.key, images, FONTS, script=False)
         if not setup.hosts:
