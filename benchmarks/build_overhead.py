@@ -204,7 +204,7 @@ def bench_rewriter(site: Path, manifest: Path, sample: int, repeat: int) -> str:
     from shard_assets.config import load_settings
     from shard_assets.files import decode_document
     from shard_assets.manifest import read_manifest
-    from shard_assets.pipeline import Sharder
+    from shard_assets.rewrite import Sharder
 
     pages = sorted(site.rglob("*.html"))
     step = max(1, len(pages) // sample)

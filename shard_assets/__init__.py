@@ -11,7 +11,8 @@ from .balance import BalanceReport, balance_report
 from .config import Settings, load_settings
 from .errors import BalanceError, ConfigError, ManifestError, MissingAssetError, ShardAssetsError
 from .manifest import Manifest, read_manifest, render_manifest, write_manifest
-from .pipeline import BuildResult, shard_site
+from .pipeline import shard_site
+from .results import BuildResult
 from .ring import Host, Ring, key_hash
 
 __version__ = "0.1.0"

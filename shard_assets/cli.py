@@ -24,30 +24,24 @@ from .algorithms import ALGORITHMS
 from .balance import MEASURES
 from .config import KNOWN_SETTINGS, SCHEMES, Settings, load_settings
 from .errors import ConfigError, ShardAssetsError
-from .manifest import read_manifest
+from .manifest import json_number, read_manifest
+from .messages import build_warnings, plan_text, summary
 from .parallel import default_jobs
-from .pipeline import (
-    BuildResult,
-    Plan,
-    Progress,
-    build_warnings,
-    describe_moves,
-    plan_build,
-    shard_site,
-    summary,
-)
+from .pipeline import plan_build, shard_site
 from .report import (
     FORMATS,
     REPORT_NAME,
     build_report,
     default_report_path,
     load_manifest,
-    render_html,
     render_json,
     render_text,
     report_settings,
     write_report,
 )
+from .report_html import render_html
+from .results import BuildResult
+from .scan import Progress
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -293,7 +287,11 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.dry_run:
         plan = plan_build(output_dir, settings, rebalance=True, jobs=args.jobs)
-        print(_plan_text(plan, "rebalance would move"))
+        print(
+            plan_text(
+                plan.assignment, plan.report, plan.settings.max_imbalance, "rebalance would move"
+            )
+        )
         return 0
     return _report_build(_shard(args, rebalance=True), args.quiet)
 
@@ -322,7 +320,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             raise ConfigError(
                 f"{args.manifest}: no manifest to start from; give the hosts with --host"
             )
-        args.hosts = [f"{h.name}={h.weight}" if h.weight != 1 else h.name for h in manifest.hosts]
+        args.hosts = [
+            f"{h.name}={json_number(h.weight)}" if h.weight != 1 else h.name for h in manifest.hosts
+        ]
     names = [h.partition("=")[0] for h in args.hosts]
     for host in args.remove_hosts:
         if host not in names:
@@ -330,25 +330,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         args.hosts = [h for h in args.hosts if h.partition("=")[0] != host]
     args.hosts += args.add_hosts
     plan = plan_build(output_dir, _settings(args), jobs=args.jobs)
-    print(_plan_text(plan, "would move"))
+    print(plan_text(plan.assignment, plan.report, plan.settings.max_imbalance, "would move"))
     return 0 if plan.report.ok else 1
-
-
-def _plan_text(plan: Plan, verb: str) -> str:
-    moves = plan.assignment.moves
-    total = len(plan.assignment.hosts_by_asset)
-    share = f" ({len(moves) / total:.1%})" if total else ""
-    verdict = "passes" if plan.report.ok else "FAILS"
-    return "\n".join(
-        [
-            f"shard-assets: {verb} {len(moves)} of {total} assets{share}; "
-            f"{len(plan.assignment.placed)} new, {len(plan.assignment.dropped)} dropped",
-            *describe_moves(plan.assignment, limit=len(moves)),
-            plan.report.table(),
-            f"  the gate {verdict} (max_imbalance {float(plan.settings.max_imbalance):g}); "
-            "nothing was written",
-        ]
-    )
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

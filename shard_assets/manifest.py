@@ -110,7 +110,8 @@ def read_manifest(path: Path) -> Manifest | None:
     )
 
 
-def _number(value: Fraction) -> int | float:
+def json_number(value: Fraction) -> int | float:
+    """A weight or ratio as JSON writes it: an integer when it is one, else a float."""
     return value.numerator if value.denominator == 1 else float(value)
 
 
@@ -118,7 +119,7 @@ def render_manifest(manifest: Manifest) -> bytes:
     """The manifest's exact bytes: the same input always gives the same bytes."""
     ring: dict[str, object] = {
         "bounded_load": manifest.bounded,
-        "max_imbalance": _number(manifest.max_imbalance),
+        "max_imbalance": json_number(manifest.max_imbalance),
     }
     if manifest.algorithm == "ring":
         ring.update(digests_per_host=DIGESTS_PER_HOST, layout="ketama")
@@ -131,7 +132,7 @@ def render_manifest(manifest: Manifest) -> bytes:
     data = {
         "algorithm": manifest.algorithm,
         "assets": dict(sorted(manifest.assets.items())),
-        "hosts": {h.name: _number(h.weight) for h in manifest.hosts},
+        "hosts": {h.name: json_number(h.weight) for h in manifest.hosts},
         "ring": ring,
         "version": VERSION,
     }

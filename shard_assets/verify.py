@@ -31,8 +31,8 @@ from .config import Settings
 from .errors import VerifyError
 from .files import decode_document
 from .html import LINK_RELS, SRCSET, URL_ATTRIBUTES
+from .inventory import is_page, is_stylesheet, take_inventory
 from .manifest import read_manifest
-from .pipeline import is_page, is_stylesheet, take_inventory
 
 #: Stands in for the site's origin when ``site_url`` is not set.
 _PLACEHOLDER_ORIGIN = "https://site.invalid"

@@ -9,7 +9,7 @@ import re
 from hypothesis import strategies as st
 
 from shard_assets.config import load_settings
-from shard_assets.pipeline import Sharder
+from shard_assets.rewrite import Sharder
 from shard_assets.ring import Host, Ring
 
 HOSTS = ["cdn1.example.com", "cdn2.example.com", "cdn3.example.com"]

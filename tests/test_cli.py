@@ -52,6 +52,24 @@ def test_weights_on_the_command_line(site: Path) -> None:
     }
 
 
+def test_plan_keeps_fractional_weights(site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A manifest's weights round-trip through ``plan``: 1.5 is not written back as '3/2'."""
+    manifest = str(site.parent / "m.json")
+    hosts = ["--host", "a.example.com=1.5", "--host", "b.example.com"]
+    assert main(["build", str(site), "--manifest", manifest, "--quiet", *hosts]) == 0
+    capsys.readouterr()
+    # Exit 0 or 1 is the gate's verdict on the plan; a weight it cannot read back is 2.
+    assert main(["plan", str(site), "--manifest", manifest, "--add-host", "c.example.com"]) in (
+        0,
+        1,
+    )
+    out, err = capsys.readouterr()
+    assert err == "" and "nothing was written" in out
+    # a's fair share is 43 assets x 1.5 / 3.5: the weight came back as 1.5.
+    row = next(line.split() for line in out.splitlines() if line.strip().startswith("a.example"))
+    assert row[3] == "18.4", out
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -20,7 +20,8 @@ import pytest
 
 from shard_assets.config import load_settings
 from shard_assets.files import decode_document
-from shard_assets.pipeline import Sharder, is_page
+from shard_assets.inventory import is_page
+from shard_assets.rewrite import Sharder
 from shard_assets.ring import Host, Ring
 
 GOLDEN = Path(__file__).parent / "golden"

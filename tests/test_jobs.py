@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shard_assets import pipeline
+from shard_assets import scan
 from shard_assets.cli import ProgressBar, main
 from shard_assets.parallel import PARALLEL_MIN_ITEMS
 
@@ -39,12 +39,12 @@ def big_site(tmp_path: Path) -> Path:
     return site
 
 
-@pytest.mark.parametrize("budget", [pipeline.SPAN_BUDGET, 40])
+@pytest.mark.parametrize("budget", [scan.SPAN_BUDGET, 40])
 def test_every_number_of_jobs_gives_the_same_bytes(
     tmp_path: Path, big_site: Path, budget: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A small budget: most documents keep no spans and pass two scans them again.
-    monkeypatch.setattr(pipeline, "SPAN_BUDGET", budget)
+    monkeypatch.setattr(scan, "SPAN_BUDGET", budget)
     outputs = {}
     for jobs in (1, 2, 3):
         site = tmp_path / f"jobs{jobs}"

@@ -1,4 +1,4 @@
-"""Pages sharded as a generator hands them over (shard_assets.memory), driven the way
+"""Pages sharded as a generator hands them over (shard_assets.handover), driven the way
 the plugins drive it, and checked against what the end-of-build (disk) path gives."""
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shard_assets import memory
+from shard_assets import handover
 from shard_assets.config import Settings
 from shard_assets.errors import LockedError
-from shard_assets.memory import InMemoryPages, undo_edits, undone, write_as_generated
-from shard_assets.pipeline import BuildResult, apply_edits, shard_site
+from shard_assets.handover import InMemoryPages, write_as_generated
+from shard_assets.pipeline import shard_site
+from shard_assets.results import BuildResult
+from shard_assets.rewrite import apply_edits, undo_edits, undone
 from shard_assets.verify import verify_site
 
 from .conftest import make_site, png, snapshot
@@ -65,10 +67,10 @@ def jobs(request: pytest.FixtureRequest) -> int:
     return int(request.param)
 
 
-@pytest.fixture(params=[memory.UNDO_BUDGET, 0], ids=["undo", "temporary-file"])
+@pytest.fixture(params=[handover.UNDO_BUDGET, 0], ids=["undo", "temporary-file"])
 def budget(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
     """Edits kept in memory to undo pages (0: the generator's text goes to a file)."""
-    monkeypatch.setattr(memory, "UNDO_BUDGET", request.param)
+    monkeypatch.setattr(handover, "UNDO_BUDGET", request.param)
     return int(request.param)
 
 

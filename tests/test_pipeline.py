@@ -227,7 +227,7 @@ def test_balance_counts(site: Path, make_settings: MakeSettings) -> None:
 
 
 def test_cross_origin_report(tmp_path: Path, make_settings: MakeSettings) -> None:
-    from shard_assets.pipeline import summary
+    from shard_assets.messages import summary
 
     root = tmp_path / "out"
     (root / "fonts").mkdir(parents=True)

@@ -12,7 +12,7 @@ import pytest
 from shard_assets import BalanceError, shard_site
 from shard_assets.balance import balance_report
 from shard_assets.config import Settings
-from shard_assets.pipeline import summary
+from shard_assets.messages import summary
 
 from .conftest import HOSTS, snapshot
 
@@ -139,7 +139,9 @@ def styled_site(root: Path) -> Path:
 def test_requests_count_pages_that_load_an_asset_through_stylesheets_too(
     tmp_path: Path, make_settings: MakeSettings
 ) -> None:
-    from shard_assets.pipeline import Sharder, asset_loads, collect, take_inventory
+    from shard_assets.inventory import take_inventory
+    from shard_assets.rewrite import Sharder
+    from shard_assets.scan import asset_loads, collect
 
     site = styled_site(tmp_path / "site")
     settings = make_settings(balance_by="requests")

@@ -29,10 +29,10 @@ from shard_assets.report import (
     Change,
     build_report,
     diff_manifests,
-    render_html,
     render_json,
     render_text,
 )
+from shard_assets.report_html import render_html
 from shard_assets.ring import Host
 
 from .conftest import HOSTS, SAMPLE_SITE, png

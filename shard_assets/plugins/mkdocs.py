@@ -11,7 +11,7 @@ Settings are checked in ``on_config``, before MkDocs builds anything. When the b
 starts, the manifest is locked and read; from then on, once the manifest exists
 (every build after the first), each page is sharded in memory as MkDocs hands it
 over (``on_post_page``, on worker processes while MkDocs goes on), when every asset
-it loads already has a host there (see :mod:`shard_assets.memory`). In
+it loads already has a host there (see :mod:`shard_assets.handover`). In
 ``on_post_build``, after every other plugin, the assignment is checked, those pages
 are put in place, the rest of the output (CSS, other pages, files other plugins
 wrote) is sharded, and the manifest written. A failure is a ``PluginError``:
@@ -22,10 +22,9 @@ the live-reload server, not the CDN, serves the freshly built files.
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from mkdocs.config import base
 from mkdocs.config import config_options as c
@@ -39,13 +38,14 @@ from ..algorithms import ALGORITHMS
 from ..balance import MEASURES
 from ..config import DEFAULT_MANIFEST, KNOWN_SETTINGS, SCHEMES, Settings, load_settings
 from ..errors import ConfigError, ShardAssetsError
-from ..files import manifest_lock
-from ..memory import InMemoryPages
-from ..parallel import default_jobs
-from ..pipeline import build_warnings, shard_site, summary
-from ..report import write_build_report
+from ..lifecycle import BuildLifecycle, LinesLog
 
 log = get_plugin_logger(__name__)
+
+
+def _fail(error: ShardAssetsError) -> NoReturn:
+    """MkDocs prints a ``PluginError``'s message and exits 1, with no traceback."""
+    raise PluginError(str(error)) from None
 
 
 class ShardAssetsConfig(base.Config):
@@ -79,8 +79,7 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
     def __init__(self) -> None:
         self.is_serve = False
         self.settings: Settings | None = None
-        self.pages: InMemoryPages | None = None
-        self.lock = contextlib.ExitStack()
+        self.build = BuildLifecycle(_fail, LinesLog(log))
 
     def load_config(
         self, options: dict[str, Any], config_file_path: str | None = None
@@ -120,54 +119,20 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
 
     def on_pre_build(self, *, config: MkDocsConfig) -> None:
         """Lock and read the manifest for the whole build."""
-        self.pages = None
-        if self.settings is None:
-            return
-        try:
-            self.lock.enter_context(manifest_lock(self.settings.manifest))
-            jobs = self.settings.jobs or default_jobs()
-            self.pages = InMemoryPages(self.settings, Path(config.site_dir), jobs)
-        except ShardAssetsError as error:
-            self.lock.close()
-            raise PluginError(str(error)) from None
-        if not self.pages.active:
-            log.debug(f"pages are sharded at the end of the build: {self.pages.reason}")
+        self.build.abort()
+        if self.settings is not None:
+            self.build.start(self.settings, Path(config.site_dir))
 
     @event_priority(-100)
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
         """Prepare the sharded page beside it when the manifest places all its assets."""
-        if self.pages is not None:
-            self.pages.hand_over(output, page.file.dest_uri)
+        self.build.page(output, page.file.dest_uri)
         return output
 
     def on_build_error(self, *, error: Exception) -> None:
-        if self.pages is not None:
-            self.pages.discard()
-        self.pages = None
-        self.lock.close()
+        self.build.abort()
 
     @event_priority(-100)
     def on_post_build(self, *, config: MkDocsConfig) -> None:
-        if self.settings is None or self.pages is None:
-            return
-        pages, self.pages = self.pages, None
-        try:
-            result = shard_site(
-                Path(config.site_dir),
-                self.settings,
-                jobs=self.settings.jobs or default_jobs(),
-                in_memory=pages,
-            )
-            if self.settings.report:
-                report = write_build_report(
-                    Path(config.site_dir), self.settings, pages.previous, result
-                )
-                log.info(f"report: {report}")
-        except ShardAssetsError as error:
-            raise PluginError(str(error)) from None
-        finally:
-            self.lock.close()
-        for warning in build_warnings(result):
-            log.warning(warning)
-        for line in summary(result).splitlines():
-            log.info(line.removeprefix("shard-assets: "))
+        if self.settings is not None and self.build.started:
+            self.build.finish(self.settings, Path(config.site_dir))

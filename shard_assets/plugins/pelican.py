@@ -6,20 +6,12 @@ is written, and the whole output folder is sharded on ``finalized``, which also
 catches theme CSS that ``content_written`` never sees. Errors are raised, so
 ``pelican`` logs them and exits non-zero.
 
-Rebuilds are faster: the plugin gives Pelican a writer (``get_writer``) that locks
-and reads the manifest when writing starts and, when the manifest already places
-every asset a page loads, writes the page sharded, remembering how to put Pelican's
-text back until ``finalized`` has checked the build (the direct way of
-:mod:`shard_assets.memory`): those pages are not read or written again. With more
-than one core, a worker process shards and writes the pages while Pelican renders
-the next ones; a generator of the plugin's, which Pelican runs after the page
-writers and before it copies static files, waits for it. When another plugin
-listens to a signal sent while pages are written (it might read them), each page is
-sharded and written at once instead. The writer extends Pelican's
-``Writer._open_w``; on a Pelican without it, or when another plugin supplies the
-writer, every page is sharded on ``finalized`` as before. On a first build (no
-manifest yet) the writer only scans each page, so ``finalized`` need not read it
-back to find its references.
+Rebuilds are faster: the plugin's writer (``get_writer``, extending ``_open_w``) hands
+each page to the build lifecycle (:mod:`shard_assets.lifecycle`, direct way) as it is
+written; a plugin generator, run after the page writers and before static files are
+copied, waits for the worker writing them. Pages are sharded at once, in this process,
+when another plugin listens to a signal sent while pages are written (it might read
+them); every page on ``finalized`` without ``_open_w`` or with another writer.
 
 Pelican does not tell plugins where its settings file is, so a relative
 ``manifest`` path is relative to the folder ``pelican`` runs in; write
@@ -29,11 +21,7 @@ exact path.
 
 from __future__ import annotations
 
-import codecs
-import contextlib
-import io
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import IO, Any, NoReturn
@@ -42,11 +30,7 @@ from pelican import signals
 
 from ..config import Settings, load_settings
 from ..errors import ShardAssetsError
-from ..files import manifest_lock
-from ..memory import InMemoryPages
-from ..parallel import default_jobs
-from ..pipeline import PAGE_SUFFIXES, build_warnings, shard_site, summary
-from ..report import write_build_report
+from ..lifecycle import BuildLifecycle
 
 log = logging.getLogger(__name__)
 
@@ -83,61 +67,40 @@ def _fail(error: ShardAssetsError) -> NoReturn:
     raise error
 
 
-def _on_initialized(pelican: Any) -> None:
+def _settings(pelican: Any) -> Settings:
+    """:func:`settings_from` for the running build, failing it on an error."""
     try:
-        settings_from(pelican.settings)
+        return settings_from(pelican.settings)
     except ShardAssetsError as error:
+        _BUILD.abort()
         _fail(error)
 
 
-class _Build:
-    """What lives from the writer's creation to ``finalized``: the lock and the pages."""
+def _on_initialized(pelican: Any) -> None:
+    _settings(pelican)
 
-    lock = contextlib.ExitStack()
-    pages: InMemoryPages | None = None
+
+#: From the writer's creation to ``finalized``: the lock and the pages.
+_BUILD = BuildLifecycle(_fail, log)
 
 
 def _get_writer(pelican: Any) -> type | None:
     """A writer that rewrites pages in memory, holding the manifest's lock until
     ``finalized`` (see the module docstring)."""
-    if _Build.pages is not None:  # a build before this one, in the same process, failed
-        _Build.pages.discard()
-    _Build.lock.close()
-    _Build.pages = None
-    try:
-        settings = settings_from(pelican.settings)
-        if not settings.enabled:
-            return None
-        from pelican.writers import Writer  # noqa: PLC0415 (only when Pelican writes)
+    _BUILD.abort()  # a build before this one, in the same process, failed
+    settings = _settings(pelican)
+    if not settings.enabled:
+        return None
+    from pelican.writers import Writer  # noqa: PLC0415 (only when Pelican writes)
 
-        if not callable(getattr(Writer, "_open_w", None)):
-            return None
-        output = Path(pelican.output_path)
-        root = os.path.join(str(output), "")
-        _Build.lock.enter_context(manifest_lock(settings.manifest))
-        jobs = 1 if _pages_may_be_read() else settings.jobs or default_jobs()
-        _Build.pages = pages = InMemoryPages(settings, output, jobs, direct=True)
-    except ShardAssetsError as error:
-        _Build.lock.close()
-        _fail(error)
-    if not pages.active:
-        # Pages are only scanned as they are written, and sharded on finalized.
-        log.debug("shard-assets: pages are sharded at the end of the build: %s", pages.reason)
+    if not callable(getattr(Writer, "_open_w", None)):
+        return None
+    jobs = 1 if _pages_may_be_read() else None
+    _BUILD.start(settings, Path(pelican.output_path), jobs=jobs, direct=True)
 
     class ShardingWriter(Writer):  # type: ignore[misc]
         def _open_w(self, filename: str, encoding: str, override: bool = False) -> IO[str]:
-            handle: IO[str] = super()._open_w(filename, encoding, override)
-            if (
-                filename == os.devnull
-                or not filename.lower().endswith(PAGE_SUFFIXES)
-                or codecs.lookup(encoding).name != "utf-8"
-            ):
-                return handle
-            if filename.startswith(root):
-                document = filename[len(root) :].replace(os.sep, "/")
-            else:
-                document = Path(os.path.relpath(filename, output)).as_posix()
-            return _PageBuffer(handle, pages, document)
+            return _BUILD.wrap(super()._open_w(filename, encoding, override), filename, encoding)
 
     return ShardingWriter
 
@@ -164,69 +127,19 @@ class _PagesWritten:
         pass
 
     def generate_output(self, writer: Any) -> None:
-        if _Build.pages is not None:
-            try:
-                _Build.pages.drain()
-            except ShardAssetsError as error:
-                _fail(error)
+        _BUILD.drain()
 
 
 def _get_generators(pelican: Any) -> type:
     return _PagesWritten
 
 
-class _PageBuffer(io.StringIO):
-    """Collects a page as Pelican writes it; when closed, hands it over and writes
-    what comes back (nothing when a worker writes it)."""
-
-    def __init__(self, handle: IO[str], pages: InMemoryPages, document: str) -> None:
-        super().__init__()
-        self.handle = handle
-        self.pages = pages
-        self.document = document
-
-    def close(self) -> None:
-        if not self.closed:
-            text = self.getvalue()
-            written: str | None = text
-            try:
-                written = self.pages.hand_over(text, self.document)
-            finally:  # whatever happens, Pelican's page is written
-                with self.handle:
-                    if written is not None:
-                        self.handle.write(written)
-        super().close()
-
-
 def _on_finalized(pelican: Any) -> None:
-    pages, _Build.pages = _Build.pages, None
-    try:
-        settings = settings_from(pelican.settings)
-        if not settings.enabled:
-            return
-        if pages is None:
-            _Build.lock.enter_context(manifest_lock(settings.manifest))
-            pages = InMemoryPages(settings, Path(pelican.output_path))
-        result = shard_site(
-            Path(pelican.output_path),
-            settings,
-            jobs=settings.jobs or default_jobs(),
-            in_memory=pages,
-        )
-        report = (
-            write_build_report(Path(pelican.output_path), settings, pages.previous, result)
-            if settings.report
-            else None
-        )
-    except ShardAssetsError as error:
-        _fail(error)
-    finally:
-        _Build.lock.close()
-    for warning in build_warnings(result):
-        log.warning("shard-assets: %s", warning)
-    log.info("%s", summary(result))
-    if report is not None:
-        log.info("shard-assets: report: %s", report)
+    settings = _settings(pelican)
+    if settings.enabled:
+        _BUILD.finish(settings, Path(pelican.output_path))
+    else:
+        _BUILD.abort()
 
 
 def register() -> None:

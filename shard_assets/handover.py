@@ -62,67 +62,22 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
-from array import array
 from collections import deque
 from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from .balance import balance_report
 from .config import Settings
 from .files import META_CHARSET, atomic_write, write_temporary
 from .html import RefSpan
+from .inventory import Inventory, is_folder, is_page, is_stylesheet
 from .manifest import Manifest, read_manifest
 from .parallel import die_with_parent, start_pool
-from .pipeline import Edit, Inventory, Sharder, apply_edits, is_page, is_stylesheet
+from .rewrite import Sharder, Undo, apply_edits, shard_url, undo_edits, undone
+from .scan import PageRecord, ScannedPage
 
 _UTF8 = frozenset({"utf-8", "utf-16", "utf-32"})
-
-
-@dataclass(frozen=True)
-class PageRecord:
-    """A page prepared as the generator handed it over, and what pass one would have
-    found in it.
-
-    ``hosts`` maps each asset it references to the host used, in the order first
-    referenced; ``references`` is how many URLs changed; ``size`` how many bytes the
-    file on disk has once the generator wrote it; ``temp`` the temporary file beside
-    it ('' when nothing changed) that holds the rewritten page (deferred) or the
-    generator's (direct); ``undo``, direct, instead of that file, how to get the
-    generator's text back from the rewritten one (see :func:`undo_edits`);
-    ``links`` the pages and excluded files it references, which
-    must exist when the build ends; ``styles`` the ``.css`` keys it references;
-    ``cors`` and ``crossorigin`` as in :class:`shard_assets.pipeline.Collected`, with
-    (line, URL).
-    """
-
-    hosts: Mapping[str, str]
-    references: int
-    size: int
-    temp: str = ""
-    undo: Undo | None = None
-    links: tuple[str, ...] = ()
-    styles: tuple[str, ...] = ()
-    cors: tuple[str, ...] = ()
-    crossorigin: tuple[tuple[int, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class ScannedPage:
-    """A page scanned as the generator handed it over but not rewritten (the build
-    has no manifest yet, or changes its hosts, or the page loads a file the manifest
-    does not place): its references stand in for reading and scanning it in pass one.
-
-    ``size`` is as in :class:`PageRecord`; ``refs`` the references in the order the
-    scanner found them; ``located`` the (line, URL) of each reference that gets
-    ``crossorigin``, by start. A reference to a missing file needs its line too,
-    which is not kept: pass one reads such a page after all.
-    """
-
-    size: int
-    refs: tuple[RefSpan, ...]
-    located: Mapping[int, tuple[int, str]]
 
 
 class PagePreparer:
@@ -208,7 +163,7 @@ class PagePreparer:
                 cors.add(key)
             if at >= 0:
                 crossorigin.append((text.count("\n", 0, start) + 1, text[start:end]))
-            replacements.append((start, end, f"{prefix}{host}{path}{suffix}", host, at))
+            replacements.append((start, end, shard_url(prefix, host, path, suffix), host, at))
         edits, count = sharder.edits(text, document, replacements)
         temp = ""
         undo: Undo | None = None
@@ -269,36 +224,10 @@ Prepared = tuple["PageRecord | ScannedPage | None", str]
 #: each): past it, pages are read back in pass one as usual.
 SCAN_BUDGET = 250_000
 
-#: How to undo a page's edits: each edit's (start, end) in the edited text, in
-#: pairs, and the text that stood there before.
-Undo = tuple["array[int]", tuple[str, ...]]
 
 #: Edits kept to undo pages written directly (24 bytes each): past it, a page's
 #: original text goes to a temporary file, so memory stays bounded on any site.
 UNDO_BUDGET = 500_000
-
-
-def undo_edits(text: str, edits: list[Edit], texts: dict[str, str]) -> Undo:
-    """How to get ``text`` back once ``edits`` are made to it (see
-    :func:`shard_assets.pipeline.apply_edits`); ``texts`` keeps one copy of each
-    original text."""
-    spans = array("q")
-    originals: list[str] = []
-    shift = 0
-    for start, end, replacement in edits:
-        at = start + shift
-        spans.extend((at, at + len(replacement)))
-        original = text[start:end]
-        originals.append(texts.setdefault(original, original))
-        shift += len(replacement) - (end - start)
-    return spans, tuple(originals)
-
-
-def undone(text: str, undo: Undo) -> str:
-    """The text ``undo`` was made from, given the edited ``text``."""
-    spans, originals = undo
-    edits = [(spans[2 * i], spans[2 * i + 1], original) for i, original in enumerate(originals)]
-    return apply_edits(text, edits)
 
 
 class InMemoryPages:
@@ -337,6 +266,11 @@ class InMemoryPages:
         self._batch_size = 0
         self._pending: deque[Future[list[tuple[str, PageRecord | ScannedPage | None]]]] = deque()
         self._pool: ProcessPoolExecutor | None = None
+
+    @property
+    def sharder(self) -> Sharder:
+        """The sharder made for the build's settings and manifest."""
+        return self.preparer.sharder
 
     @property
     def active(self) -> bool:
@@ -407,7 +341,7 @@ class InMemoryPages:
         assets = {key for record in records.values() for key in record.hosts}
         not_assets = {key for key in assets if not sharder.is_asset(key, files)}
         links = {key for record in records.values() for key in record.links}
-        missing = {key for key in links if key not in files and f"{key}/index.html" not in files}
+        missing = {key for key in links if key not in files and not is_folder(key, files)}
         done: dict[str, PageRecord] = {}
         for document, record in records.items():
             if (

@@ -1,0 +1,158 @@
+"""What a build says to people: its summary, warnings and notes, and the text of the
+errors that stop it. The front ends print these; nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fractions import Fraction
+
+from .algorithms import jump_moved_share, jump_renumbering
+from .assign import Assignment
+from .balance import BalanceReport, most_uneven_page
+from .config import Settings
+from .manifest import Manifest
+from .results import BuildResult
+from .ring import Host
+
+
+def describe_moves(assignment: Assignment, limit: int = 20) -> list[str]:
+    """One line per moved asset (at most ``limit``), saying why it moved."""
+    lines = [
+        f"  moved {m.asset}: {m.old} -> {m.new} ({m.reason})" for m in assignment.moves[:limit]
+    ]
+    if len(assignment.moves) > limit:
+        lines.append(f"  ... and {len(assignment.moves) - limit} more moves")
+    return lines
+
+
+def build_warnings(result: BuildResult) -> list[str]:
+    """What a build warns about, one message each (the front ends print them as
+    warnings, then :func:`summary`)."""
+    return [
+        *result.warnings,
+        *(str(missing) for missing in result.missing),
+        *(f"{doc}: binary or not decodable; left as it was" for doc in result.undecodable),
+    ]
+
+
+def summary(result: BuildResult) -> str:
+    """A short human-readable account of a build, with the balance table."""
+    a = result.assignment
+    changed = "updated" if result.manifest_changed else "unchanged"
+    return "\n".join(
+        [
+            f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.report.rows)} "
+            f"hosts; {result.references} references rewritten in {result.rewritten} of "
+            f"{result.documents} files",
+            *_in_memory_line(result),
+            f"  kept {a.kept}, placed {len(a.placed)} new, moved {len(a.moves)}, "
+            f"dropped {len(a.dropped)} no longer referenced",
+            *describe_moves(a),
+            result.report.table(),
+            *_pages_line(result),
+            *(f"  note: {note}" for note in result.notes),
+            f"  manifest: {result.manifest} ({changed})",
+            *cross_origin_notes(result),
+        ]
+    )
+
+
+def _in_memory_line(result: BuildResult) -> list[str]:
+    lines = []
+    if result.in_memory:
+        lines.append(
+            f"  {result.in_memory} of those files in memory, as the generator handed them over"
+        )
+    if result.scanned:
+        lines.append(f"  {result.scanned} pages scanned as the generator handed them over")
+    return lines
+
+
+def _pages_line(result: BuildResult) -> list[str]:
+    hosts = [Host(row.host, row.weight) for row in result.report.rows]
+    worst = most_uneven_page(result.pages, hosts)
+    if worst is None:
+        return []
+    return [
+        f"  pages: the most uneven, {worst.page}, puts {worst.on_host} of its "
+        f"{worst.requests} asset requests on {worst.host} "
+        f"(fair share {float(worst.fair_share):.1f})"
+    ]
+
+
+def cross_origin_notes(result: BuildResult, limit: int = 10) -> list[str]:
+    """What the CDN must do for files the browser fetches in CORS mode, said once."""
+    lines: list[str] = []
+    if result.cors:
+        shown = ", ".join(result.cors[:limit])
+        more = f" and {len(result.cors) - limit} more" if len(result.cors) > limit else ""
+        lines += [
+            f"  CORS: {len(result.cors)} asset(s) are fetched in CORS mode (web fonts, module "
+            f"scripts, crossorigin elements): {shown}{more}.",
+            "  The shard hosts must answer them with a CORS header, e.g. "
+            "'Access-Control-Allow-Origin: *' (or your site's origin, with 'Vary: Origin').",
+        ]
+    if result.crossorigin:
+        lines.append(
+            f'  SRI: added crossorigin="anonymous" to {len(result.crossorigin)} element(s) with '
+            "integrity, which browsers block from another origin without it:"
+        )
+        lines += [f"    {ref.document}:{ref.line}: {ref.url}" for ref in result.crossorigin[:limit]]
+    return lines
+
+
+def jump_warnings(
+    previous: Manifest | None, settings: Settings, assets: Iterable[str]
+) -> tuple[str, ...]:
+    if previous is None or settings.algorithm != "jump" or previous.algorithm != "jump":
+        return ()
+    before = [h.name for h in previous.hosts]
+    reason = jump_renumbering(before, settings.host_names)
+    if reason is None:
+        return ()
+    share = jump_moved_share(list(assets), before, settings.host_names)
+    return (
+        f"{reason}: jump hashing numbers hosts by position, so {share:.0%} of the assets "
+        "now hash to another host than with the old list. The manifest keeps their hosts, "
+        "but a run-time jump client, and any build without this manifest, will place them "
+        "elsewhere. Add and remove jump hosts at the end of the list only, or use "
+        "algorithm ring or rendezvous.",
+    )
+
+
+def placement_notes(
+    previous: Manifest | None, settings: Settings, report: BalanceReport
+) -> tuple[str, ...]:
+    notes: list[str] = []
+    if previous is not None and previous.algorithm != settings.algorithm:
+        notes.append(
+            f"the manifest was written with algorithm {previous.algorithm}: its assets keep "
+            f"their hosts, and only new ones are placed with {settings.algorithm}"
+        )
+    for row in report.rows:
+        if row.pinned_over_cap:
+            notes.append(
+                f"{row.host}'s pinned assets alone exceed its cap ({row.pinned} > {row.cap}): "
+                "pins never move and never fail the gate; the other hosts share the rest"
+            )
+    return tuple(notes)
+
+
+def plan_text(
+    assignment: Assignment, report: BalanceReport, max_imbalance: Fraction, verb: str
+) -> str:
+    """What ``plan`` and ``rebalance`` print: the moves, the table, the gate's verdict."""
+    moves = assignment.moves
+    total = len(assignment.hosts_by_asset)
+    share = f" ({len(moves) / total:.1%})" if total else ""
+    verdict = "passes" if report.ok else "FAILS"
+    return "\n".join(
+        [
+            f"shard-assets: {verb} {len(moves)} of {total} assets{share}; "
+            f"{len(assignment.placed)} new, {len(assignment.dropped)} dropped",
+            *describe_moves(assignment, limit=len(moves)),
+            report.table(),
+            f"  the gate {verdict} (max_imbalance {float(max_imbalance):g}); nothing was written",
+        ]
+    )

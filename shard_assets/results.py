@@ -1,0 +1,50 @@
+"""The records a build hands back to its front ends (the CLI, the plugins)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .assign import Assignment
+from .balance import BalanceReport, PageSpread
+
+
+@dataclass(frozen=True)
+class Located:
+    """A URL as written in a document, and where."""
+
+    document: str
+    line: int
+    url: str
+
+
+class MissingRef(Located):
+    """A site-local reference to a file that is not in the output."""
+
+    def __str__(self) -> str:
+        return f"{self.document}:{self.line}: {self.url} is not in the output"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build did, for the front ends to report."""
+
+    assignment: Assignment
+    report: BalanceReport
+    documents: int
+    rewritten: int
+    references: int
+    missing: tuple[MissingRef, ...]
+    undecodable: tuple[str, ...]
+    manifest: Path
+    manifest_changed: bool
+    cors: tuple[str, ...] = ()
+    crossorigin: tuple[Located, ...] = ()
+    pages: tuple[PageSpread, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    in_memory: int = 0
+    scanned: int = 0
+    direct_pages: tuple[PageSpread, ...] | None = None
+    """Each page's own assets (not through its stylesheets) by host, for ``report``
+    (None when it is off)."""

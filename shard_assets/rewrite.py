@@ -1,0 +1,231 @@
+"""Rewriting a document's URLs: the shard URL, the edits that put it in place (with
+``crossorigin`` and ``preconnect``), undoing them, and pass two for one document.
+
+Only URL bytes change; everything else in a document stays byte-identical.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .config import Settings
+from .css import find_css_refs
+from .files import atomic_write
+from .html import HtmlScanner, RefSpan, preconnect_point
+from .inventory import Stamp, is_page, is_stylesheet, read_document
+from .urls import Ref
+
+
+def shard_url(prefix: str, host: str, path: str, suffix: str) -> str:
+    """An asset's URL on its shard host: ``prefix`` is ``https://`` or ``//``."""
+    return f"{prefix}{host}{path}{suffix}"
+
+
+def _start(ref: RefSpan) -> int:
+    return ref[0]
+
+
+class Sharder:
+    """Finds references in documents and rewrites them, for one site and settings."""
+
+    def __init__(self, settings: Settings, shard_hosts: Iterable[str] = ()) -> None:
+        self.settings = settings
+        self.scanner = HtmlScanner(settings.attributes)
+        # URLs already on a shard host are references too: that makes a second run
+        # over sharded output a no-op, and lets it re-point assets whose host changed.
+        hosts = {h.lower() for h in (*settings.host_names, *shard_hosts)}
+        self.site = replace(settings.site, origins=settings.site.origins | hosts)
+
+    def find_refs(self, text: str, document: str) -> Iterator[Ref]:
+        """All site-local references in ``text``, the content of ``document``."""
+        site = self.site
+        if is_stylesheet(document):
+            return find_css_refs(text, site.document_path(document), site)
+        return self.scanner.find_refs(text, document, site)
+
+    def references(self, text: str, document: str) -> list[RefSpan]:
+        """:meth:`find_refs` as tuples (the fields of :class:`Ref`), by start."""
+        site = self.site
+        if is_stylesheet(document):
+            found = [
+                (r.start, r.end, r.key, r.path, r.suffix, r.cors, r.crossorigin_at)
+                for r in find_css_refs(text, site.document_path(document), site)
+            ]
+        else:
+            found = self.scanner.references(text, document, site)
+        found.sort(key=_start)
+        return found
+
+    def is_asset(self, key: str, files: frozenset[str]) -> bool:
+        """A referenced key is sharded when it is an existing, non-page, non-excluded file."""
+        return key in files and not is_page(key) and not self.is_excluded(key)
+
+    def is_excluded(self, key: str) -> bool:
+        """Whether ``key`` matches an ``exclude`` pattern."""
+        exclude = self.settings.exclude
+        return bool(exclude) and any(fnmatch.fnmatchcase(key, p) for p in exclude)
+
+    def rewrite(
+        self, text: str, document: str, hosts_by_asset: Mapping[str, str]
+    ) -> tuple[str, int]:
+        """``text`` with every assigned reference pointed at its host, and how many changed.
+
+        Besides the URLs, the only edits are ``crossorigin="anonymous"`` on an element
+        with ``integrity`` that moves to a shard host, and, with ``preconnect``, one
+        ``<link rel="preconnect">`` per shard host the page uses.
+        """
+        prefix = self.settings.url_prefix
+        replacements = [
+            (start, end, shard_url(prefix, host, path, suffix), host, crossorigin_at)
+            for start, end, key, path, suffix, _, crossorigin_at in self.references(text, document)
+            if (host := hosts_by_asset.get(key)) is not None
+        ]
+        return self.splice(text, document, replacements)
+
+    def splice(
+        self, text: str, document: str, replacements: Iterable[Replacement]
+    ) -> tuple[str, int]:
+        """``text`` with each ``(start, end, url, host, crossorigin_at)`` in place (in
+        order, a span overlapping the one before is left), and how many URLs changed.
+
+        The work of :meth:`rewrite` once the hosts are known; pass two calls it with
+        the spans pass one found, without scanning again.
+        """
+        edits, count = self.edits(text, document, replacements)
+        if not edits:
+            return text, 0
+        return apply_edits(text, edits), count
+
+    def edits(
+        self, text: str, document: str, replacements: Iterable[Replacement]
+    ) -> tuple[list[Edit], int]:
+        """What :meth:`splice` changes in ``text``, in order, and how many URLs change."""
+        edits: list[Edit] = []
+        used: set[str] = set()
+        last = 0
+        count = 0
+        for start, end, url, host, crossorigin_at in replacements:
+            if start < last:
+                continue
+            used.add(host)
+            last = end
+            if text[start:end] == url:
+                continue
+            edits.append((start, end, url))
+            if crossorigin_at >= 0:
+                edits.append((crossorigin_at, crossorigin_at, ' crossorigin="anonymous"'))
+            count += 1
+        if self.settings.preconnect and used and is_page(document):
+            edits += self._preconnect(text, used)
+        edits.sort(key=_edit_order)
+        return edits, count
+
+    def _preconnect(self, text: str, used: set[str]) -> list[tuple[int, int, str]]:
+        at, present = preconnect_point(text)
+        if at < 0:
+            return []
+        prefix = self.settings.url_prefix
+        links = "".join(
+            f'<link rel="preconnect" href="{prefix}{host}">'
+            for host in self.settings.host_names
+            if host in used and host.lower() not in present
+        )
+        return [(at, at, links)] if links else []
+
+
+#: A URL to put in place: (start, end, new URL, its host, where crossorigin goes or -1).
+Replacement = tuple[int, int, str, str, int]
+
+
+#: One change to a text: (start, end, what replaces text[start:end]).
+Edit = tuple[int, int, str]
+
+
+def _edit_order(edit: Edit) -> tuple[int, int]:
+    return edit[0], edit[1]
+
+
+def apply_edits(text: str, edits: Iterable[Edit]) -> str:
+    """``text`` with each edit made (in order, none overlapping)."""
+    pieces: list[str] = []
+    last = 0
+    for start, end, replacement in edits:
+        pieces += (text[last:start], replacement)
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+#: How to undo a page's edits: each edit's (start, end) in the edited text, in
+#: pairs, and the text that stood there before.
+Undo = tuple["array[int]", tuple[str, ...]]
+
+
+def undo_edits(text: str, edits: list[Edit], texts: dict[str, str]) -> Undo:
+    """How to get ``text`` back once ``edits`` are made to it (see
+    :func:`apply_edits`); ``texts`` keeps one copy of each
+    original text."""
+    spans = array("q")
+    originals: list[str] = []
+    shift = 0
+    for start, end, replacement in edits:
+        at = start + shift
+        spans.extend((at, at + len(replacement)))
+        original = text[start:end]
+        originals.append(texts.setdefault(original, original))
+        shift += len(replacement) - (end - start)
+    return spans, tuple(originals)
+
+
+def undone(text: str, undo: Undo) -> str:
+    """The text ``undo`` was made from, given the edited ``text``."""
+    spans, originals = undo
+    edits = [(spans[2 * i], spans[2 * i + 1], original) for i, original in enumerate(originals)]
+    return apply_edits(text, edits)
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """Pass two's work for one document: the URL to put at each span.
+
+    ``replacements`` is None when pass one kept no spans (past :data:`SPAN_BUDGET`):
+    the document is scanned again.
+    """
+
+    document: str
+    stamp: Stamp
+    replacements: tuple[Replacement, ...] | None
+
+
+@dataclass(frozen=True)
+class RewriteContext:
+    """What the workers of pass two share (inherited when forked, else sent once)."""
+
+    output_dir: Path
+    sharder: Sharder
+    hosts_by_asset: Mapping[str, str]
+
+
+def rewrite_document(context: RewriteContext, task: Rewrite) -> int:
+    """Pass two for one document: put the new URLs in and write it if one changed.
+
+    Returns how many URLs changed. A document that changed since pass one read it is
+    scanned again, with the assignment made for the build.
+    """
+    decoded, stamp = read_document(context.output_dir, task.document)
+    if decoded is None:
+        return 0
+    sharder = context.sharder
+    if task.replacements is None or stamp != task.stamp:
+        text, count = sharder.rewrite(decoded.text, task.document, context.hosts_by_asset)
+    else:
+        text, count = sharder.splice(decoded.text, task.document, task.replacements)
+    if count:
+        # Atomic, not fsynced: the generator that just wrote the page did not sync it
+        # either, and a rename keeps every reader, and a killed build, to old or new.
+        atomic_write(context.output_dir / task.document, decoded.encode(text), sync=False)
+    return count
