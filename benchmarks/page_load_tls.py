@@ -455,26 +455,26 @@ def _ms(value: float) -> str:
 
 
 def summary_table(run: Run) -> list[str]:
-    """Speed-up vs unsharded (and the median) per setup, one row per protocol and
-    latency, then the connections per protocol (rtt runs: TCP opened, carrying requests)."""
+    """One row per setup: its speed-up vs unsharded (and median load) per protocol and
+    latency, then its connections per protocol in the rtt runs (TCP opened, and how
+    many carried requests)."""
     lines = [
-        "| | " + " | ".join(s.label for s in run.setups) + " |",
-        "|---|" + "---|" * len(run.setups),
+        "| setup | "
+        + " | ".join(p.label for p in run.phases)
+        + " | connections, HTTP/1.1 | connections, HTTP/2 |",
+        "|---|" + "---:|" * (len(run.phases) + 2),
     ]
-    for phase in run.phases:
+    for setup in run.setups:
         cells = [
-            f"{run.speedup(phase, s.key):.2f}x ({_ms(run.median(phase, s.key))})"
-            for s in run.setups
+            f"{run.speedup(phase, setup.key):.2f}x ({_ms(run.median(phase, setup.key))})"
+            for phase in run.phases
         ]
-        lines.append(f"| {phase.label} | " + " | ".join(cells) + " |")
-    for protocol in PROTOCOLS:
-        phase = run.phase(protocol, "rtt")
-        cells = []
-        for setup in run.setups:
-            tcp = statistics.median(s.tcp or 0 for s in phase.samples[setup.key])
-            used = statistics.median(s.connections for s in phase.samples[setup.key])
-            cells.append(f"{tcp:g} ({used:g} carry requests)")
-        lines.append(f"| connections, {phase.label.split(',')[0]} | " + " | ".join(cells) + " |")
+        for protocol in PROTOCOLS:
+            samples = run.phase(protocol, "rtt").samples[setup.key]
+            tcp = statistics.median(s.tcp or 0 for s in samples)
+            used = statistics.median(s.connections for s in samples)
+            cells.append(f"{tcp:g} ({used:g} used)")
+        lines.append(f"| {setup.label} | " + " | ".join(cells) + " |")
     return lines
 
 
