@@ -3,7 +3,7 @@ fonts on the origin, preconnect, and protocol-aware serving, served by Debian's 
 
 Run from the repository root (Chromium, nginx and the ``test`` extra installed)::
 
-    python -m benchmarks.page_load_tls                # every setup, 7 loads each (~12 min)
+    python -m benchmarks.page_load_tls                # every setup, 7 loads each (~8 min)
     python -m benchmarks.page_load_tls --quick        # 4 setups, 1 load each (~20 s)
     python -m benchmarks.page_load_tls --json raw.json
 
