@@ -1,19 +1,41 @@
 """Shard a static site's asset URLs across several CDN hostnames at build time.
 
-The core never imports MkDocs or Pelican; the adapters live in
-``shard_assets.plugins``. The library API is what the CLI and the plugins use.
+The stable library API is ``__all__``: load the settings, then build
+(:func:`shard_site`), or plan, check and apply a build step by step
+(:func:`plan_build`, :func:`check_plan`, :func:`apply_plan`); audit a built site
+(:func:`verify_site`); and report on it (:func:`build_report`, then
+:func:`render_html`, :func:`render_text` or :func:`render_json`). Every error is a
+:class:`ShardAssetsError`. The core never imports MkDocs or Pelican; the adapters live
+in ``shard_assets.plugins`` on top of :mod:`shard_assets.lifecycle`, and
+docs/architecture.md maps the modules.
 """
 
 from __future__ import annotations
 
-from .assign import Assignment, Move, assign_hosts
-from .balance import BalanceReport, balance_report
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .assign import Assignment, Move
+from .balance import BalanceReport
 from .config import Settings, load_settings
-from .errors import BalanceError, ConfigError, ManifestError, MissingAssetError, ShardAssetsError
-from .manifest import Manifest, read_manifest, render_manifest, write_manifest
-from .pipeline import shard_site
+from .errors import (
+    BalanceError,
+    ConfigError,
+    LockedError,
+    LockHeldError,
+    ManifestError,
+    MissingAssetError,
+    ShardAssetsError,
+    VerifyError,
+)
+from .pipeline import Plan, apply_plan, check_plan, plan_build, shard_site
 from .results import BuildResult
-from .ring import Host, Ring, key_hash
+
+if TYPE_CHECKING:
+    from .report import Report, build_report
+    from .report_html import render_html
+    from .report_text import render_json, render_text
+    from .verify import Finding, verify_site
 
 __version__ = "0.1.0"
 
@@ -23,21 +45,47 @@ __all__ = [
     "BalanceReport",
     "BuildResult",
     "ConfigError",
-    "Host",
-    "Manifest",
+    "Finding",
+    "LockHeldError",
+    "LockedError",
     "ManifestError",
     "MissingAssetError",
     "Move",
-    "Ring",
+    "Plan",
+    "Report",
     "Settings",
     "ShardAssetsError",
+    "VerifyError",
     "__version__",
-    "assign_hosts",
-    "balance_report",
-    "key_hash",
+    "apply_plan",
+    "build_report",
+    "check_plan",
     "load_settings",
-    "read_manifest",
-    "render_manifest",
+    "plan_build",
+    "render_html",
+    "render_json",
+    "render_text",
     "shard_site",
-    "write_manifest",
+    "verify_site",
 ]
+
+
+#: The names loaded only when asked for: a build needs none of them (and verify loads
+#: BeautifulSoup).
+_LAZY = {
+    "Finding": "verify",
+    "Report": "report",
+    "build_report": "report",
+    "render_html": "report_html",
+    "render_json": "report_text",
+    "render_text": "report_text",
+    "verify_site": "verify",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The names of :data:`_LAZY`, imported from their module when first asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -230,11 +230,6 @@ def gate_message(report: BalanceReport, manifest: str) -> str:
     )
 
 
-def hosts_summary(hosts: Iterable[Host]) -> str:
-    """``a.example.com, b.example.com (weight 2)`` for messages."""
-    return ", ".join(h.name if h.weight == 1 else f"{h.name} (weight {h.weight})" for h in hosts)
-
-
 @dataclass(frozen=True)
 class PageSpread:
     """How one page's asset requests split over the hosts (in configured order).

@@ -5,9 +5,8 @@ manifest problem), 2 a usage or configuration mistake. Errors are one clean mess
 never a traceback.
 
 Each subcommand is a ``_cmd_<name>(args) -> int`` function registered in
-:func:`_parser`; the settings flags, shared by every subcommand that needs them,
-come from :func:`_add_settings_arguments` and are turned into :class:`Settings` by
-:func:`_settings` (the same validation as the plugins).
+:func:`_parser`; the settings flags (defaults from :data:`shard_assets.config.DEFAULTS`)
+become :class:`Settings` in :func:`_settings`, the same validation as the plugins.
 """
 
 from __future__ import annotations
@@ -19,28 +18,32 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from . import __version__
-from .algorithms import ALGORITHMS
-from .balance import MEASURES
-from .config import KNOWN_SETTINGS, SCHEMES, Settings, load_settings
-from .errors import ConfigError, ShardAssetsError
+from . import (
+    BuildResult,
+    ConfigError,
+    Settings,
+    ShardAssetsError,
+    __version__,
+    build_report,
+    load_settings,
+    plan_build,
+    render_html,
+    render_json,
+    render_text,
+    shard_site,
+)
+from .config import CHOICES, DEFAULTS, KNOWN_SETTINGS
 from .manifest import json_number, read_manifest
 from .messages import build_warnings, plan_text, summary
 from .parallel import default_jobs
-from .pipeline import plan_build, shard_site
 from .report import (
     FORMATS,
     REPORT_NAME,
-    build_report,
     default_report_path,
     load_manifest,
-    render_json,
-    render_text,
     report_settings,
     write_report,
 )
-from .report_html import render_html
-from .results import BuildResult
 from .scan import Progress
 
 Command = Callable[[argparse.Namespace], int]
@@ -64,7 +67,7 @@ def _add_site_arguments(parser: argparse.ArgumentParser, hosts_required: bool = 
         help="a shard hostname, repeated for each host; HOST=WEIGHT gives a weight",
     )
     parser.add_argument(
-        "--manifest", default="shard-manifest.json", help="manifest path (default: %(default)s)"
+        "--manifest", default=DEFAULTS["manifest"], help="manifest path (default: %(default)s)"
     )
     parser.add_argument("--site-url", help="the site's public URL, e.g. https://example.org/docs/")
     parser.add_argument(
@@ -87,9 +90,12 @@ def _add_site_arguments(parser: argparse.ArgumentParser, hosts_required: bool = 
 def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that say how a build places, rewrites and checks."""
     parser.add_argument(
-        "--max-imbalance", type=float, default=0.10, help="the gate (default: %(default)s)"
+        "--max-imbalance",
+        type=float,
+        default=DEFAULTS["max_imbalance"],
+        help="the gate (default: %(default)s)",
     )
-    parser.add_argument("--scheme", default=SCHEMES[0], choices=SCHEMES)
+    parser.add_argument("--scheme", default=DEFAULTS["scheme"], choices=CHOICES["scheme"])
     parser.add_argument("--strict", action="store_true", help="fail on references to missing files")
     parser.add_argument(
         "--preconnect",
@@ -104,8 +110,8 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
     placement = parser.add_argument_group("placement (see docs/algorithms.md)")
     placement.add_argument(
         "--algorithm",
-        default="ring",
-        choices=ALGORITHMS,
+        default=DEFAULTS["algorithm"],
+        choices=CHOICES["algorithm"],
         help="how assets are placed on hosts (default: %(default)s)",
     )
     placement.add_argument(
@@ -116,8 +122,8 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
     )
     placement.add_argument(
         "--balance-by",
-        default="count",
-        choices=MEASURES,
+        default=DEFAULTS["balance_by"],
+        choices=CHOICES["balance_by"],
         help="what the caps and the gate weigh: assets, their bytes, or their page "
         "requests (default: %(default)s)",
     )
@@ -132,7 +138,7 @@ def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
     placement.add_argument(
         "--max-page-imbalance",
         type=float,
-        default=None,
+        default=DEFAULTS["max_page_imbalance"],
         help="fail when a page puts more than this share over its fair share of its "
         "asset requests on one host (default: off)",
     )

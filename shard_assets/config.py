@@ -11,9 +11,10 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from types import MappingProxyType
 
 from .algorithms import ALGORITHMS
 from .balance import MEASURES, exact
@@ -21,29 +22,38 @@ from .errors import ConfigError
 from .ring import Host
 from .urls import Site
 
-DEFAULT_MANIFEST = "shard-manifest.json"
 SCHEMES = ("https", "http", "relative")
-KNOWN_SETTINGS = (
-    "algorithm",
-    "attributes",
-    "balance_by",
-    "bounded",
-    "enabled",
-    "exclude",
-    "hosts",
-    "jobs",
-    "locked",
-    "manifest",
-    "max_imbalance",
-    "max_page_imbalance",
-    "pin",
-    "preconnect",
-    "report",
-    "scheme",
-    "site_url",
-    "strict",
-    "verify",
+
+#: Every setting's default, the one place for them: :func:`load_settings`, the CLI's
+#: flags and the MkDocs options read them from here. ``hosts`` has none.
+DEFAULTS: Mapping[str, object] = MappingProxyType(
+    {
+        "algorithm": ALGORITHMS[0],
+        "attributes": (),
+        "balance_by": MEASURES[0],
+        "bounded": True,
+        "enabled": True,
+        "exclude": (),
+        "jobs": None,
+        "locked": False,
+        "manifest": "shard-manifest.json",
+        "max_imbalance": 0.10,
+        "max_page_imbalance": None,
+        "pin": MappingProxyType({}),
+        "preconnect": False,
+        "report": False,
+        "scheme": SCHEMES[0],
+        "site_url": None,
+        "strict": False,
+        "verify": False,
+    }
 )
+DEFAULT_MANIFEST = str(DEFAULTS["manifest"])
+#: The settings that take one of a few values, and those values (the first is the default).
+CHOICES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"algorithm": ALGORITHMS, "balance_by": MEASURES, "scheme": SCHEMES}
+)
+KNOWN_SETTINGS = tuple(sorted([*DEFAULTS, "hosts"]))
 
 _LABEL = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
 _HOSTNAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
@@ -53,29 +63,30 @@ _ATTRIBUTE_SPEC = re.compile(r"([A-Za-z][A-Za-z0-9:-]*)\[([^\]\s\"'=<>]+)\]")
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a build needs to know, validated."""
+    """Everything a build needs to know, validated (made by :func:`load_settings`,
+    which fills in the :data:`DEFAULTS`)."""
 
     hosts: tuple[Host, ...]
     manifest: Path
-    max_imbalance: Fraction = Fraction(1, 10)
-    scheme: str = "https"
-    site_url: str | None = None
-    exclude: tuple[str, ...] = ()
-    strict: bool = False
-    attributes: tuple[tuple[str, str, str], ...] = ()
-    enabled: bool = True
-    locked: bool = False
-    verify: bool = False
-    preconnect: bool = False
-    report: bool = False
-    site: Site = field(default_factory=Site)
-    algorithm: str = "ring"
-    bounded: bool = True
-    balance_by: str = "count"
-    pins: tuple[tuple[str, str], ...] = ()
-    max_page_imbalance: Fraction | None = None
+    max_imbalance: Fraction
+    scheme: str
+    site_url: str | None
+    exclude: tuple[str, ...]
+    strict: bool
+    attributes: tuple[tuple[str, str, str], ...]
+    enabled: bool
+    locked: bool
+    verify: bool
+    preconnect: bool
+    report: bool
+    site: Site
+    algorithm: str
+    bounded: bool
+    balance_by: str
+    pins: tuple[tuple[str, str], ...]
+    max_page_imbalance: Fraction | None
     #: Processes that read and rewrite files; None for the number of cores.
-    jobs: int | None = None
+    jobs: int | None
 
     @property
     def url_prefix(self) -> str:
@@ -112,33 +123,34 @@ def load_settings(
     def fail(name: str, problem: str) -> ConfigError:
         return ConfigError(f"{source}: shard-assets setting {name!r} {problem}")
 
+    options = {**DEFAULTS, **options}
     hosts = _hosts(options.get("hosts"), fail)
-    manifest = options.get("manifest", DEFAULT_MANIFEST)
+    manifest = options["manifest"]
     if not isinstance(manifest, str | Path) or not str(manifest).strip():
         raise fail("manifest", f"must be a file path, got {manifest!r}")
     manifest_path = Path(manifest)
     if not manifest_path.is_absolute():
         manifest_path = base_dir / manifest_path
 
-    max_imbalance = _imbalance(options.get("max_imbalance", 0.10), "max_imbalance", fail)
-    page_imbalance = options.get("max_page_imbalance")
+    max_imbalance = _imbalance(options["max_imbalance"], "max_imbalance", fail)
+    page_imbalance = options["max_page_imbalance"]
     max_page_imbalance = (
         None if page_imbalance is None else _imbalance(page_imbalance, "max_page_imbalance", fail)
     )
-    algorithm = _choice(options.get("algorithm", "ring"), "algorithm", ALGORITHMS, fail)
+    algorithm = _choice(options["algorithm"], "algorithm", ALGORITHMS, fail)
     if algorithm == "jump" and any(h.weight != 1 for h in hosts):
         raise fail(
             "algorithm",
             "is 'jump', which does not support host weights: give hosts as a plain list, "
             "or use algorithm 'ring' or 'rendezvous' to keep the weights",
         )
-    balance_by = _choice(options.get("balance_by", "count"), "balance_by", MEASURES, fail)
+    balance_by = _choice(options["balance_by"], "balance_by", MEASURES, fail)
 
-    scheme = options.get("scheme", "https")
+    scheme = options["scheme"]
     if scheme not in SCHEMES:
         raise fail("scheme", f"must be one of {', '.join(SCHEMES)}, got {scheme!r}")
 
-    site_url = options.get("site_url")
+    site_url = options["site_url"]
     if site_url is not None and not isinstance(site_url, str):
         raise fail("site_url", f"must be a URL such as https://example.org/, got {site_url!r}")
     try:
@@ -152,25 +164,25 @@ def load_settings(
         max_imbalance=max_imbalance,
         scheme=str(scheme),
         site_url=site_url or None,
-        exclude=_strings(options.get("exclude", ()), "exclude", fail),
-        strict=_flag(options.get("strict", False), "strict", fail),
-        attributes=_attributes(options.get("attributes", ()), fail),
-        enabled=_flag(options.get("enabled", True), "enabled", fail),
-        locked=_flag(options.get("locked", False), "locked", fail),
-        verify=_flag(options.get("verify", False), "verify", fail),
-        preconnect=_flag(options.get("preconnect", False), "preconnect", fail),
-        report=_flag(options.get("report", False), "report", fail),
-        jobs=_jobs(options.get("jobs"), fail),
+        exclude=_strings(options["exclude"], "exclude", fail),
+        strict=_flag(options["strict"], "strict", fail),
+        attributes=_attributes(options["attributes"], fail),
+        enabled=_flag(options["enabled"], "enabled", fail),
+        locked=_flag(options["locked"], "locked", fail),
+        verify=_flag(options["verify"], "verify", fail),
+        preconnect=_flag(options["preconnect"], "preconnect", fail),
+        report=_flag(options["report"], "report", fail),
+        jobs=_jobs(options["jobs"], fail),
         site=site,
         algorithm=algorithm,
-        bounded=_flag(options.get("bounded", True), "bounded", fail),
+        bounded=_flag(options["bounded"], "bounded", fail),
         balance_by=balance_by,
-        pins=_pins(options.get("pin", {}), hosts, fail),
+        pins=_pins(options["pin"], hosts, fail),
         max_page_imbalance=max_page_imbalance,
     )
 
 
-def check_hostname(host: object) -> str | None:
+def check_hostname(host: object) -> str | None:  # noqa: PLR0911  one check, one message each, in order
     """Why ``host`` is not a bare hostname, or None when it is one."""
     if not isinstance(host, str) or not host.strip():
         return f"{host!r} is empty or not a string"

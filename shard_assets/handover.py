@@ -72,10 +72,10 @@ from .config import Settings
 from .files import META_CHARSET, atomic_write, write_temporary
 from .html import RefSpan
 from .inventory import Inventory, is_folder, is_page, is_stylesheet
-from .manifest import Manifest, read_manifest
+from .manifest import PLACEMENT_SETTINGS, Manifest, read_manifest
 from .parallel import die_with_parent, start_pool
 from .rewrite import Sharder, Undo, apply_edits, shard_url, undo_edits, undone
-from .scan import PageRecord, ScannedPage
+from .scan import PageRecord, ScannedPage, reference_at
 
 _UTF8 = frozenset({"utf-8", "utf-16", "utf-32"})
 
@@ -162,7 +162,7 @@ class PagePreparer:
             if in_cors:
                 cors.add(key)
             if at >= 0:
-                crossorigin.append((text.count("\n", 0, start) + 1, text[start:end]))
+                crossorigin.append(reference_at(text, start, end))
             replacements.append((start, end, shard_url(prefix, host, path, suffix), host, at))
         edits, count = sharder.edits(text, document, replacements)
         temp = ""
@@ -202,11 +202,7 @@ class PagePreparer:
         if len(refs) > self.scan_budget:
             return None
         self.scan_budget -= len(refs)
-        located = {
-            start: (text.count("\n", 0, start) + 1, text[start:end])
-            for start, end, *_, at in refs
-            if at >= 0
-        }
+        located = {start: reference_at(text, start, end) for start, end, *_, at in refs if at >= 0}
         return ScannedPage(size, tuple(refs), located)
 
     def _classify(self, key: str) -> tuple[str | None, bool]:
@@ -473,8 +469,7 @@ def _why_not(settings: Settings, previous: Manifest | None) -> str:
         return "no manifest yet (the first build)"
     if {(h.name, h.weight) for h in previous.hosts} != {(h.name, h.weight) for h in settings.hosts}:
         return "the hosts differ from the manifest's"
-    placement = ("algorithm", "bounded", "balance_by")
-    if any(getattr(previous, name) != getattr(settings, name) for name in placement):
+    if any(getattr(previous, name) != getattr(settings, name) for name in PLACEMENT_SETTINGS):
         return "the placement settings differ from the manifest's"
     if settings.balance_by == "count":
         configured = set(settings.host_names)

@@ -247,6 +247,7 @@ def write_build_report(
         since=previous,
         since_path="the previous build" if previous is not None else None,
         pages=result.direct_pages,
+        moves=result.assignment.moves,
     )
     path = default_report_path(settings.manifest)
     write_report(

@@ -40,6 +40,9 @@ ALGORITHM = "ring"
 
 _FIX = "fix it by hand, restore it from version control, or delete it to assign every asset afresh"
 
+#: The placement settings a manifest records: one that differs places assets otherwise.
+PLACEMENT_SETTINGS = ("algorithm", "bounded", "balance_by")
+
 
 @dataclass(frozen=True)
 class Manifest:

@@ -4,15 +4,16 @@ errors that stop it. The front ends print these; nothing here decides anything.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
+from pathlib import Path
 
 from .algorithms import jump_moved_share, jump_renumbering
 from .assign import Assignment
 from .balance import BalanceReport, most_uneven_page
 from .config import Settings
-from .manifest import Manifest
-from .results import BuildResult
+from .manifest import PLACEMENT_SETTINGS, Manifest, render_manifest
+from .results import BuildResult, MissingRef
 from .ring import Host
 
 
@@ -155,4 +156,59 @@ def plan_text(
             report.table(),
             f"  the gate {verdict} (max_imbalance {float(max_imbalance):g}); nothing was written",
         ]
+    )
+
+
+def manifest_changes(
+    old: Manifest | None, new: Manifest, assignment: Assignment, path: Path
+) -> list[str]:
+    """How the manifest at ``path`` would change from ``old`` to ``new`` (made by
+    ``assignment``), one line each (empty: it would not)."""
+    if old is None:
+        return [f"the manifest {path} does not exist yet"]
+    if render_manifest(old) == render_manifest(new) and old.assets == new.assets:
+        return []
+    changes: list[str] = []
+    old_hosts = {h.name: h.weight for h in old.hosts}
+    new_hosts = {h.name: h.weight for h in new.hosts}
+    for name in sorted(old_hosts.keys() | new_hosts.keys()):
+        if name not in new_hosts:
+            changes.append(f"host removed: {name}")
+        elif name not in old_hosts:
+            changes.append(f"host added: {name}")
+        elif old_hosts[name] != new_hosts[name]:
+            changes.append(f"host weight changed: {name} {old_hosts[name]} -> {new_hosts[name]}")
+    if old.max_imbalance != new.max_imbalance:
+        changes.append(f"max_imbalance changed: {old.max_imbalance} -> {new.max_imbalance}")
+    for name in PLACEMENT_SETTINGS:
+        before, after = getattr(old, name), getattr(new, name)
+        if before != after:
+            changes.append(f"{name} changed: {before} -> {after}")
+    a = assignment
+    changes += [f"new asset: {asset} -> {a.hosts_by_asset[asset]}" for asset in a.placed]
+    changes += [f"moved: {m.asset} {m.old} -> {m.new} ({m.reason})" for m in a.moves]
+    changes += [f"dropped (no longer referenced): {asset}" for asset in a.dropped]
+    return changes or ["the manifest file's formatting would change"]
+
+
+def missing_message(missing: Sequence[MissingRef]) -> str:
+    """Why a ``strict`` build stops: the references to missing files (at most 20)."""
+    listed = "\n".join(f"  {m}" for m in missing[:20])
+    more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
+    return (
+        f"shard-assets: {len(missing)} site-local reference(s) name files that are "
+        f"not in the output (strict is on, so this fails the build):\n{listed}{more}\n"
+        "Fix the references or add the files; or set strict to false to only warn."
+    )
+
+
+def locked_message(manifest: Path, changes: Sequence[str]) -> str:
+    """Why a ``locked`` build stops: how the manifest would change (at most 50 lines)."""
+    listed = "\n".join(f"  {c}" for c in changes[:50])
+    more = f"\n  ... and {len(changes) - 50} more" if len(changes) > 50 else ""
+    return (
+        f"shard-assets: locked mode: the manifest {manifest} would change, "
+        f"so nothing was written:\n{listed}{more}\n"
+        "Run a build without locked (or --locked) to update the manifest, review and "
+        "commit it, then run the locked build again."
     )

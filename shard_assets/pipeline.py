@@ -28,10 +28,16 @@ from .config import Settings
 from .errors import BalanceError, LockedError, ManifestError, MissingAssetError
 from .files import manifest_lock
 from .inventory import Inventory, take_inventory
-from .manifest import Manifest, read_manifest, render_manifest, write_manifest
-from .messages import jump_warnings, placement_notes
+from .manifest import Manifest, read_manifest, write_manifest
+from .messages import (
+    jump_warnings,
+    locked_message,
+    manifest_changes,
+    missing_message,
+    placement_notes,
+)
 from .parallel import run_each
-from .results import BuildResult, Located, MissingRef
+from .results import BuildResult, MissingRef
 from .rewrite import Rewrite, RewriteContext, Sharder, rewrite_document, shard_url
 from .scan import (
     Collected,
@@ -71,15 +77,12 @@ class HandedOver(Protocol):
 
     def release(self, documents: Iterable[str]) -> None:
         """Give up the rewritten forms of ``documents`` (the generator's text stays)."""
-        ...
 
     def commit(self, documents: Mapping[str, int]) -> None:
         """Confirm the rewritten forms of ``documents``, give up the others."""
-        ...
 
     def discard(self) -> None:
         """Give up every page: the build failed."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -94,51 +97,24 @@ class Plan:
     manifest: Manifest
     assignment: Assignment
     report: BalanceReport
-    missing: tuple[MissingRef, ...]
-    skipped: tuple[str, ...]
-    cors: tuple[str, ...] = ()
-    crossorigin: tuple[Located, ...] = ()
+    #: What pass one found: the references to missing files, the documents skipped
+    #: (undecodable), the CORS assets and added ``crossorigin``, and for pass two.
+    collected: Collected
     pages: tuple[PageSpread, ...] = ()
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    collected: Collected | None = None
     in_memory: HandedOver | None = None
+
+    @property
+    def missing(self) -> tuple[MissingRef, ...]:
+        """References to files that are not in the output."""
+        return self.collected.missing
 
     def manifest_changes(self) -> list[str]:
         """How the manifest on disk would change, one line each (empty: it would not)."""
-        old = self.previous
-        if old is None:
-            return [f"the manifest {self.settings.manifest} does not exist yet"]
-        if (
-            render_manifest(old) == render_manifest(self.manifest)
-            and old.assets == self.manifest.assets
-        ):
-            return []
-        changes: list[str] = []
-        old_hosts = {h.name: h.weight for h in old.hosts}
-        new_hosts = {h.name: h.weight for h in self.manifest.hosts}
-        for name in sorted(old_hosts.keys() | new_hosts.keys()):
-            if name not in new_hosts:
-                changes.append(f"host removed: {name}")
-            elif name not in old_hosts:
-                changes.append(f"host added: {name}")
-            elif old_hosts[name] != new_hosts[name]:
-                changes.append(
-                    f"host weight changed: {name} {old_hosts[name]} -> {new_hosts[name]}"
-                )
-        if old.max_imbalance != self.manifest.max_imbalance:
-            changes.append(
-                f"max_imbalance changed: {old.max_imbalance} -> {self.manifest.max_imbalance}"
-            )
-        for name in ("algorithm", "bounded", "balance_by"):
-            before, after = getattr(old, name), getattr(self.manifest, name)
-            if before != after:
-                changes.append(f"{name} changed: {before} -> {after}")
-        a = self.assignment
-        changes += [f"new asset: {asset} -> {a.hosts_by_asset[asset]}" for asset in a.placed]
-        changes += [f"moved: {m.asset} {m.old} -> {m.new} ({m.reason})" for m in a.moves]
-        changes += [f"dropped (no longer referenced): {asset}" for asset in a.dropped]
-        return changes or ["the manifest file's formatting would change"]
+        return manifest_changes(
+            self.previous, self.manifest, self.assignment, self.settings.manifest
+        )
 
 
 def plan_build(
@@ -150,7 +126,11 @@ def plan_build(
     progress: Progress | None = None,
     in_memory: HandedOver | None = None,
 ) -> Plan:
-    """Read the output and the manifest and work out the assignment; writes nothing.
+    """Read the output and the manifest and work out the assignment.
+
+    Writes no file of its own. With ``in_memory``, a page whose hosts the assignment
+    does not confirm is given back (:meth:`HandedOver.release`): a page the generator
+    wrote sharded is put back as it made it, and then read from disk.
 
     ``rebalance`` moves the fewest assets needed to bring every host within its cap
     (the way out when the gate fails on a kept manifest, bounded or not).
@@ -159,8 +139,7 @@ def plan_build(
     ``in_memory`` holds the pages a generator plugin prepared as it handed them over,
     with the manifest's hosts (see :mod:`shard_assets.handover`), and the manifest it
     read when the build started. Those pages are not read again, but their assets
-    count; :func:`apply_plan` puts them in place. A page whose hosts the assignment
-    does not confirm is scanned from disk (as the generator wrote it) after all.
+    count; :func:`apply_plan` puts them in place.
     """
     previous = in_memory.previous if in_memory else read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
@@ -236,10 +215,6 @@ def plan_build(
         ),
         assignment=assignment,
         report=report,
-        missing=collected.missing,
-        skipped=collected.skipped,
-        cors=tuple(sorted(collected.cors)),
-        crossorigin=collected.crossorigin,
         pages=page_spreads(collected, assignment, settings),
         warnings=jump_warnings(previous, settings, collected.assets),
         notes=placement_notes(previous, settings, report),
@@ -276,13 +251,7 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
     """Raise the error that must stop this build, if any, before a file is written."""
     settings = plan.settings
     if settings.strict and plan.missing:
-        listed = "\n".join(f"  {m}" for m in plan.missing[:20])
-        more = f"\n  ... and {len(plan.missing) - 20} more" if len(plan.missing) > 20 else ""
-        raise MissingAssetError(
-            f"shard-assets: {len(plan.missing)} site-local reference(s) name files that are "
-            f"not in the output (strict is on, so this fails the build):\n{listed}{more}\n"
-            "Fix the references or add the files; or set strict to false to only warn."
-        )
+        raise MissingAssetError(missing_message(plan.missing))
     if not plan.report.ok:
         raise BalanceError(gate_message(plan.report, str(settings.manifest)), plan.report)
     if settings.max_page_imbalance is not None:
@@ -295,14 +264,7 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
     if locked:
         changes = plan.manifest_changes()
         if changes:
-            listed = "\n".join(f"  {c}" for c in changes[:50])
-            more = f"\n  ... and {len(changes) - 50} more" if len(changes) > 50 else ""
-            raise LockedError(
-                f"shard-assets: locked mode: the manifest {settings.manifest} would change, "
-                f"so nothing was written:\n{listed}{more}\n"
-                "Run a build without locked (or --locked) to update the manifest, review and "
-                "commit it, then run the locked build again."
-            )
+            raise LockedError(locked_message(settings.manifest, changes))
     _check_writable(settings.manifest)
 
 
@@ -313,7 +275,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     in at the spans pass one found; ``jobs`` processes do that and write them. The
     manifest is written last, by this process.
     """
-    collected = plan.collected or collect(plan.sharder, plan.output_dir, plan.inventory)
+    collected = plan.collected
     if plan.in_memory is not None:
         plan.in_memory.commit(collected.in_memory)
     for stale in plan.inventory.stale:
@@ -360,12 +322,12 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         documents=len(plan.inventory.documents),
         rewritten=rewritten,
         references=references,
-        missing=plan.missing,
-        undecodable=plan.skipped,
+        missing=collected.missing,
+        undecodable=collected.skipped,
         manifest=plan.settings.manifest,
         manifest_changed=changed,
-        cors=plan.cors,
-        crossorigin=plan.crossorigin,
+        cors=tuple(sorted(collected.cors)),
+        crossorigin=collected.crossorigin,
         pages=plan.pages,
         warnings=plan.warnings,
         notes=plan.notes,

@@ -6,7 +6,8 @@ verdict (:func:`shard_assets.balance.balance_report`), how each page's own asset
 are spread (found with the build's :class:`Sharder`; after a build, ``report: true``
 takes them from the build) and, given an earlier manifest, which assets moved and why.
 :func:`render_text` is a table for terminals and CI logs, :func:`render_json` the same
-numbers for tools, and :mod:`shard_assets.report_html` the self-contained HTML page.
+numbers for tools (both in :mod:`shard_assets.report_text`), and
+:mod:`shard_assets.report_html` the self-contained HTML page.
 
 Everything is sorted, and the output holds no clock time: the same manifest and
 output give the same bytes.
@@ -14,7 +15,6 @@ output give the same bytes.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .assign import Move, assign_hosts
 from .balance import BalanceReport, balance_report, shares
 from .balance import PageSpread as BalanceSpread
 from .config import Settings, load_settings
@@ -43,13 +44,15 @@ NEW = "new asset"
 DROPPED = "dropped: no longer referenced"
 HOST_REMOVED = "moved: its host was removed"
 TO_NEW_HOST = "moved to a new host"
-BETWEEN_KEPT = "moved between kept hosts: a hand edit? (shard-assets never does this)"
+MOVED_BY_TOOL = "moved by shard-assets"
+BETWEEN_KEPT = "moved between kept hosts: a hand edit? (no move shard-assets made)"
 # Each reason and its short label, in the order the report lists them.
 REASONS = {
     NEW: "new",
     DROPPED: "dropped",
     HOST_REMOVED: "host removed",
     TO_NEW_HOST: "to a new host",
+    MOVED_BY_TOOL: "by shard-assets",
     BETWEEN_KEPT: "between kept hosts",
 }
 
@@ -102,6 +105,14 @@ class Change:
     old: str | None
     new: str | None
     reason: str
+    #: The reason's entry in :data:`REASONS` when ``reason`` says more (a move
+    #: shard-assets made, with the assignment's own reason).
+    kind: str = ""
+
+    @property
+    def category(self) -> str:
+        """The reason's entry in :data:`REASONS`."""
+        return self.kind or self.reason
 
 
 @dataclass(frozen=True)
@@ -131,7 +142,7 @@ class Report:
 
     def change_counts(self) -> dict[str, int]:
         """How many changes of each reason, in :data:`REASONS` order."""
-        counts = Counter(c.reason for c in self.changes or ())
+        counts = Counter(c.category for c in self.changes or ())
         return {reason: counts[reason] for reason in REASONS}
 
 
@@ -173,6 +184,7 @@ def build_report(
     since: Manifest | None = None,
     since_path: str | None = None,
     pages: Sequence[BalanceSpread] | None = None,
+    moves: Iterable[Move] | None = None,
 ) -> Report:
     """Read the manifest at ``manifest_path`` and the built site in ``output_dir``.
 
@@ -180,7 +192,10 @@ def build_report(
     ``since`` is an earlier manifest to compare with, named ``since_path``. ``pages``
     is each page's own assets by host as the build that wrote the manifest found
     them (:attr:`shard_assets.results.BuildResult.direct_pages`): then the pages
-    are not read again.
+    are not read again. ``moves`` are the moves the assignment made from ``since``
+    (a build's own, for ``report: true``); without them, the moves the assignment
+    makes from ``since`` to this manifest's hosts are replayed (new and grown hosts;
+    not pins, which the manifest does not keep, nor ``rebalance``).
     """
     if not output_dir.is_dir():
         raise ConfigError(f"{output_dir}: no such folder; give the built site's output folder")
@@ -231,7 +246,13 @@ def build_report(
         missing=tuple(missing),
         stale=stale,
         since=since_path if since is not None else None,
-        changes=diff_manifests(since, manifest) if since is not None else None,
+        changes=(
+            None
+            if since is None
+            else diff_manifests(
+                since, manifest, _replayed_moves(since, manifest) if moves is None else moves
+            )
+        ),
         balance_by=manifest.balance_by,
     )
 
@@ -285,8 +306,31 @@ def _url_host(url: str) -> str | None:
     return netloc.rpartition("@")[2].partition(":")[0].lower() or None
 
 
-def diff_manifests(old: Manifest, new: Manifest) -> tuple[Change, ...]:
-    """What changed from ``old`` to ``new``, asset by asset, sorted by asset."""
+def _replayed_moves(since: Manifest, manifest: Manifest) -> tuple[Move, ...]:
+    """The moves the assignment makes from ``since`` to ``manifest``'s hosts and
+    placement settings, each asset weighing one (none when it cannot be replayed)."""
+    try:
+        assignment = assign_hosts(
+            tuple(sorted(manifest.assets)),
+            manifest.hosts,
+            manifest.max_imbalance,
+            since.assets,
+            since.hosts,
+            algorithm=manifest.algorithm,
+            bounded=manifest.bounded,
+        )
+    except ShardAssetsError:
+        return ()
+    return assignment.moves
+
+
+def diff_manifests(old: Manifest, new: Manifest, moves: Iterable[Move] = ()) -> tuple[Change, ...]:
+    """What changed from ``old`` to ``new``, asset by asset, sorted by asset.
+
+    A move between hosts both manifests have is one of ``moves`` (shard-assets' own,
+    labelled with its reason) or else, as far as the tool knows, a hand edit.
+    """
+    made = {(m.asset, m.old, m.new): m.reason for m in moves}
     old_hosts = {h.name for h in old.hosts}
     new_hosts = {h.name for h in new.hosts}
     changes = []
@@ -302,6 +346,9 @@ def diff_manifests(old: Manifest, new: Manifest) -> tuple[Change, ...]:
             reason = HOST_REMOVED
         elif after not in old_hosts:
             reason = TO_NEW_HOST
+        elif (why := made.get((asset, before, after))) is not None:
+            changes.append(Change(asset, before, after, f"{MOVED_BY_TOOL}: {why}", MOVED_BY_TOOL))
+            continue
         else:
             reason = BETWEEN_KEPT
         changes.append(Change(asset, before, after, reason))
@@ -322,176 +369,3 @@ def write_report(
         atomic_write(path, text.encode("utf-8"))
     except OSError as failure:
         raise error(f"{path}: cannot write the report ({failure.strerror}); {fix}") from None
-
-
-# ---------------------------------------------------------------------------- text
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB"):
-        if n < 1024 or unit == "MiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    raise AssertionError  # pragma: no cover
-
-
-def _pct(part: float, whole: float) -> str:
-    return f"{100 * part / whole:.1f}%" if whole else "-"
-
-
-def verdict(report: Report) -> str:
-    """One sentence: did the gate pass, and how loaded is the busiest host."""
-    b = report.balance
-    limit = f"max_imbalance {float(b.max_imbalance):.0%}"
-    if report.balance_by != "count":
-        # The report counts assets; the build's gate weighs them by bytes or requests.
-        limit += f", counting assets; builds balance by {report.balance_by}"
-    if not b.total:
-        return f"gate passed ({limit}): the manifest lists no assets"
-    if b.ok:
-        return (
-            f"gate passed ({limit}): every host is within its cap; the busiest carries "
-            f"{b.peak_to_fair:.2f}x its fair share"
-        )
-    over = ", ".join(f"{h.host} (+{h.over_by})" for h in report.hosts if h.over_by)
-    return f"gate FAILED ({limit}): over the cap: {over}"
-
-
-def _short_names(hosts: Sequence[str]) -> list[str]:
-    """Column labels: each host's first label when those are unique, else #1..#N."""
-    first = [h.split(".")[0] for h in hosts]
-    return first if len(set(first)) == len(first) else [f"#{i}" for i in range(1, len(hosts) + 1)]
-
-
-def _table(rows: Sequence[Sequence[str]], right: Iterable[int]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    aligned = set(right)
-    return [
-        "  "
-        + "  ".join(
-            cell.rjust(widths[i]) if i in aligned else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
-        for row in rows
-    ]
-
-
-def render_text(report: Report) -> str:
-    """A plain-text report for terminals and CI logs."""
-    lines = [
-        f"shard-assets report: {report.total_assets} assets, {_size(report.total_bytes)} "
-        f"over {len(report.hosts)} hosts",
-        f"  manifest: {report.manifest}",
-        f"  output:   {report.output_dir}",
-        verdict(report),
-        "",
-    ]
-    rows = [["host", "assets", "share", "fair", "cap", "bytes", "share", "fair"]]
-    for h in report.hosts:
-        rows.append(
-            [
-                h.host,
-                str(h.assets),
-                _pct(h.assets, report.total_assets),
-                f"{float(h.fair_assets):.1f}",
-                str(h.cap),
-                _size(h.bytes),
-                _pct(h.bytes, report.total_bytes),
-                _size(float(h.fair_bytes)),
-            ]
-        )
-    lines += _table(rows, range(1, 8))
-    over = [h for h in report.hosts if h.over_by]
-    lines += [f"  {h.host} is over its cap by {h.over_by}" for h in over]
-    if report.missing:
-        n = len(report.missing)
-        lines.append(f"  {n} manifest {'asset is' if n == 1 else 'assets are'} not in the output:")
-        lines += [f"    {key}" for key in report.missing[:20]]
-    if report.stale:
-        lines.append(
-            f"  {report.stale} references in the pages do not name the manifest's host: "
-            "rebuild the site, or give the manifest this output was built with"
-        )
-
-    shown = min(WORST_PAGES, len(report.pages))
-    lines += ["", f"least evenly spread pages ({shown} of {len(report.pages)}, least even first):"]
-    if report.pages:
-        short = _short_names([h.host for h in report.hosts])
-        rows = [["page", "assets", *short, "busiest", "over even"]]
-        for page in report.pages[:WORST_PAGES]:
-            host, count = page.busiest
-            rows.append(
-                [
-                    page.page,
-                    str(page.assets),
-                    *(str(n) for _, n in page.counts),
-                    f"{short[[h.host for h in report.hosts].index(host)]} ({count})",
-                    f"+{page.excess}",
-                ]
-            )
-        lines += _table(rows, [1, *range(2, 2 + len(short)), len(short) + 3])
-    else:
-        lines.append("  no page references a sharded asset")
-
-    if report.changes is not None:
-        counts = report.change_counts()
-        summary = ", ".join(f"{n} {REASONS[reason]}" for reason, n in counts.items() if n)
-        lines += ["", f"changes since {report.since}: {summary or 'none'}"]
-        for change in report.changes[:LISTED_CHANGES]:
-            lines.append(
-                f"  {change.asset}: {change.old or '-'} -> {change.new or '-'}  ({change.reason})"
-            )
-        if len(report.changes) > LISTED_CHANGES:
-            lines.append(f"  ... and {len(report.changes) - LISTED_CHANGES} more")
-    return "\n".join(lines) + "\n"
-
-
-def render_json(report: Report) -> str:
-    """The report's numbers as JSON (sorted keys, 2-space indent, trailing newline)."""
-    data = {
-        "version": 1,
-        "manifest": report.manifest,
-        "output_dir": report.output_dir,
-        "gate": {
-            "ok": report.balance.ok,
-            "max_imbalance": json_number(report.balance.max_imbalance),
-            "peak_to_fair": round(report.balance.peak_to_fair, 4),
-            "verdict": verdict(report),
-        },
-        "total_assets": report.total_assets,
-        "total_bytes": report.total_bytes,
-        "hosts": [
-            {
-                "host": h.host,
-                "weight": json_number(h.weight),
-                "assets": h.assets,
-                "bytes": h.bytes,
-                "fair_assets": round(float(h.fair_assets), 4),
-                "fair_bytes": round(float(h.fair_bytes), 1),
-                "cap": h.cap,
-                "over_by": h.over_by,
-            }
-            for h in report.hosts
-        ],
-        "missing": list(report.missing),
-        "stale_references": report.stale,
-        "pages": [
-            {
-                "page": p.page,
-                "assets": p.assets,
-                "hosts": dict(p.counts),
-                "busiest": p.busiest[0],
-                "excess": p.excess,
-            }
-            for p in report.pages
-        ],
-        "since": report.since,
-        "changes": None
-        if report.changes is None
-        else [
-            {"asset": c.asset, "old": c.old, "new": c.new, "reason": c.reason}
-            for c in report.changes
-        ],
-        "change_counts": None if report.changes is None else report.change_counts(),
-    }
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

@@ -10,17 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .manifest import json_number
-from .report import (
-    LISTED_CHANGES,
-    REASONS,
-    WORST_PAGES,
-    Report,
-    _pct,
-    _size,
-    verdict,
-)
-
-# ---------------------------------------------------------------------------- HTML
+from .report import LISTED_CHANGES, REASONS, WORST_PAGES, Report
+from .report_text import _pct, _size, verdict
 
 # Tableau 10 less its red, which marks a host over its cap; a host keeps its colour
 # in every chart.

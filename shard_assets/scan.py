@@ -212,6 +212,12 @@ def _kind(context: _Context, key: str) -> int:
     return OTHER
 
 
+def reference_at(text: str, start: int, end: int) -> tuple[int, str]:
+    """The line (from 1) of the reference at ``text[start:end]``, and its text: one
+    reference; :class:`_Lines` counts once for many."""
+    return text.count("\n", 0, start) + 1, text[start:end]
+
+
 class _Lines:
     """Line numbers for offsets in one text, computed once and only when needed."""
 

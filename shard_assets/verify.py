@@ -126,7 +126,7 @@ def _netloc(scheme: str, netloc: str) -> str:
     return host.removesuffix(default) if default else host
 
 
-def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding]:
+def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding]:  # noqa: PLR0911  the audit as one decision list, read top down
     settings, assets, files = audit.settings, audit.assets, audit.files
     configured, own = audit.configured, audit.own
     url = found.url.strip()

@@ -149,7 +149,7 @@ def _base_url(html: str, document_url: str) -> str:
     return urljoin(document_url, str(base["href"])) if isinstance(base, Tag) else document_url
 
 
-def _html_refs(html: str) -> Iterator[tuple[str, str]]:
+def _html_refs(html: str) -> Iterator[tuple[str, str]]:  # noqa: PLR0912  one block per kind of tag
     soup = BeautifulSoup(html, "html.parser")
     for name, attribute, is_srcset in ASSET_ATTRIBUTES:
         for tag in soup.find_all(name):

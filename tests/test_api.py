@@ -2,37 +2,97 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import shard_assets
+from shard_assets import errors
 
 
 def test_all_is_pinned() -> None:
+    """The stable API: the entry points, their settings and results, every error."""
     assert shard_assets.__all__ == [
         "Assignment",
         "BalanceError",
         "BalanceReport",
         "BuildResult",
         "ConfigError",
-        "Host",
-        "Manifest",
+        "Finding",
+        "LockHeldError",
+        "LockedError",
         "ManifestError",
         "MissingAssetError",
         "Move",
-        "Ring",
+        "Plan",
+        "Report",
         "Settings",
         "ShardAssetsError",
+        "VerifyError",
         "__version__",
-        "assign_hosts",
-        "balance_report",
-        "key_hash",
+        "apply_plan",
+        "build_report",
+        "check_plan",
         "load_settings",
-        "read_manifest",
-        "render_manifest",
+        "plan_build",
+        "render_html",
+        "render_json",
+        "render_text",
         "shard_site",
-        "write_manifest",
+        "verify_site",
     ]
+    for name in shard_assets.__all__:
+        assert getattr(shard_assets, name) is not None, name
+
+
+def test_every_error_is_exported() -> None:
+    defined = {
+        name
+        for name, value in vars(errors).items()
+        if isinstance(value, type)
+        and issubclass(value, Exception)
+        and value.__module__ == errors.__name__
+    }
+    assert defined <= set(shard_assets.__all__)
+
+
+@pytest.mark.parametrize("adapter", sorted(Path(shard_assets.__file__).parent.glob("plugins/*.py")))
+def test_adapters_use_only_the_api_the_defaults_and_the_lifecycle(adapter: Path) -> None:
+    """A generator adapter imports the package's ``__all__``, the defaults and the
+    build lifecycle, and nothing else of shard_assets."""
+    allowed = {"shard_assets", "shard_assets.config", "shard_assets.lifecycle"}
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(adapter.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            module = "shard_assets" + ("." + node.module if node.module else "")
+            imported.add(module)
+            if module == "shard_assets.config":
+                names = {alias.name for alias in node.names}
+                assert names <= {"CHOICES", "DEFAULTS", "KNOWN_SETTINGS"}, names
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else [alias.name for alias in node.names]
+            )
+            imported.update(n for n in names if n.startswith("shard_assets"))
+    assert imported <= allowed, imported - allowed
+    if adapter.name != "__init__.py":
+        assert len(adapter.read_text(encoding="utf-8").splitlines()) < 150
+
+
+def test_verify_site_loads_beautifulsoup_only_when_asked_for() -> None:
+    code = (
+        "import sys, shard_assets; assert 'bs4' not in sys.modules; "
+        "from shard_assets import verify_site; assert 'bs4' in sys.modules"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_core_and_cli_import_no_generator() -> None:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -108,15 +109,25 @@ def test_disabled_plugin_leaves_the_site_alone(project: Path) -> None:
     assert not (project / "shard-manifest.json").exists()
 
 
-def test_off_during_serve_unless_asked() -> None:
+@pytest.mark.parametrize(
+    ("command", "on_serve", "sharding"),
+    [("serve", False, False), ("serve", True, True), ("build", False, True)],
+)
+def test_off_during_serve_unless_asked(
+    tmp_path: Path, command: str, on_serve: bool, sharding: bool
+) -> None:
     from shard_assets.plugins.mkdocs import ShardAssetsPlugin
 
     plugin = ShardAssetsPlugin()
-    errors, warnings = plugin.load_config({"hosts": HOSTS})
+    errors, warnings = plugin.load_config({"hosts": HOSTS, "enabled_on_serve": on_serve})
     assert errors == [] and warnings == []
-    plugin.on_startup(command="serve", dirty=False)
-    assert plugin.is_serve
-    assert plugin.config.enabled_on_serve is False
+    plugin.on_startup(command=command, dirty=False)
+    config = SimpleNamespace(site_url=None, config_file_path=str(tmp_path / "mkdocs.yml"))
+    assert plugin.on_config(config) is config
+    assert (plugin.settings is not None) is sharding
+    plugin.on_pre_build(config=SimpleNamespace(site_dir=str(tmp_path / "site")))
+    assert plugin.build.started is sharding  # off: no lock, no manifest read
+    plugin.on_build_error(error=RuntimeError("stop"))
 
 
 def test_a_typo_in_an_option_is_an_error_with_a_hint(project: Path) -> None:

@@ -22,6 +22,7 @@ from shard_assets.report import (
     BETWEEN_KEPT,
     DROPPED,
     HOST_REMOVED,
+    MOVED_BY_TOOL,
     NEW,
     REASONS,
     REPORT_NAME,
@@ -29,10 +30,9 @@ from shard_assets.report import (
     Change,
     build_report,
     diff_manifests,
-    render_json,
-    render_text,
 )
 from shard_assets.report_html import render_html
+from shard_assets.report_text import render_json, render_text
 from shard_assets.ring import Host
 
 from .conftest import HOSTS, SAMPLE_SITE, png
@@ -126,6 +126,7 @@ def test_changes_since_an_earlier_manifest(
         DROPPED: 1,
         HOST_REMOVED: 0,
         TO_NEW_HOST: len(result.assignment.moves),
+        MOVED_BY_TOOL: 0,
         BETWEEN_KEPT: 0,
     }
     assert counts[TO_NEW_HOST] > 0
@@ -170,7 +171,7 @@ def test_diff_names_every_reason() -> None:
         Change("orphan", b.name, a.name, HOST_REMOVED),
         Change("to-c", a.name, c.name, TO_NEW_HOST),
     )
-    assert list(REASONS) == [NEW, DROPPED, HOST_REMOVED, TO_NEW_HOST, BETWEEN_KEPT]
+    assert list(REASONS) == [NEW, DROPPED, HOST_REMOVED, TO_NEW_HOST, MOVED_BY_TOOL, BETWEEN_KEPT]
 
 
 def test_failed_gate_missing_files_and_stale_pages(site: Path, built: Settings) -> None:
@@ -399,3 +400,30 @@ def test_the_html_report_in_a_browser(
     moved = {reason: text for reason, text in chips}
     assert moved[TO_NEW_HOST] == f"{report.change_counts()[TO_NEW_HOST]}to a new host"
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+def test_moves_the_tool_makes_are_not_called_hand_edits(site: Path, make_settings: Factory) -> None:
+    """A host whose weight grows takes assets from the kept hosts: shard-assets' own
+    moves, labelled with their reason, both from the build (``report: true``) and, for
+    ``report --since``, by replaying the assignment; only other moves are hand edits."""
+    shard_site(site, make_settings())
+    before = read_manifest(make_settings().manifest)
+    assert before is not None
+    grown = make_settings(hosts={HOSTS[0]: 3, **dict.fromkeys(HOSTS[1:], 1)})
+    result = shard_site(site, grown)
+    moves = result.assignment.moves
+    assert moves and all(m.old in HOSTS and m.new in HOSTS for m in moves)
+    from_build = build_report(site, grown.manifest, since=before, moves=moves)
+    replayed = build_report(site, grown.manifest, since=before)
+    for report in (from_build, replayed):
+        changes = report.changes or ()
+        assert len(changes) == len(moves)
+        assert {c.category for c in changes} == {MOVED_BY_TOOL}
+        assert all(c.reason.startswith(f"{MOVED_BY_TOOL}: ") for c in changes)
+    # A move no rule of shard-assets makes is still called what it may be.
+    data = json.loads(grown.manifest.read_text())
+    asset = next(a for a, h in sorted(data["assets"].items()) if h == HOSTS[1])
+    data["assets"][asset] = HOSTS[2]
+    grown.manifest.write_text(json.dumps(data))
+    edited = build_report(site, grown.manifest, since=before, moves=moves)
+    assert [c.asset for c in edited.changes or () if c.category == BETWEEN_KEPT] == [asset]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from fractions import Fraction
 
 import pytest
@@ -13,12 +17,18 @@ from shard_assets.ring import Host, Ring, key_hash
 HOSTS = [Host(f"cdn{i}.example.com") for i in range(1, 5)]
 
 
-def test_key_hash_is_ketama_md5_little_endian() -> None:
-    # md5("img/a.png") starts with these four bytes; ketama reads them little-endian.
-    import hashlib
-
-    digest = hashlib.md5(b"img/a.png").digest()
-    assert key_hash("img/a.png") == int.from_bytes(digest[:4], "little")
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        # md5("") = d41d8cd9...: ketama reads the first four bytes little-endian.
+        ("", 0xD98C1DD4),
+        ("img/a.png", 3836355740),
+        ("css/site.css", 3103998275),
+        ("é/ü.png", 3506754275),  # the key's UTF-8 bytes
+    ],
+)
+def test_key_hash_known_vectors(key: str, value: int) -> None:
+    assert key_hash(key) == value
 
 
 @pytest.mark.parametrize(
@@ -59,10 +69,24 @@ def test_agrees_with_uhashring_ketama(count: int, weighted: bool) -> None:
 keys = st.lists(st.text(min_size=1, max_size=30), min_size=1, max_size=50, unique=True)
 
 
-@settings(deadline=None)
-@given(keys)
-def test_lookup_is_deterministic_across_instances(sample: list[str]) -> None:
-    assert [Ring(HOSTS).lookup(k) for k in sample] == [Ring(HOSTS).lookup(k) for k in sample]
+def test_lookup_is_the_same_in_another_process() -> None:
+    """No per-process state (``hash()``, set order): a child with another hash seed
+    places every key where this process does."""
+    sample = [f"assets/{i}/image-{i}.png" for i in range(200)]
+    code = (
+        "import json, sys; from shard_assets.ring import Host, Ring; "
+        "hosts = [Host(f'cdn{i}.example.com') for i in range(1, 5)]; "
+        "print(json.dumps([Ring(hosts).lookup(k) for k in json.load(sys.stdin)]))"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code],
+        input=json.dumps(sample),
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )
+    assert json.loads(child.stdout) == [Ring(HOSTS).lookup(k) for k in sample]
 
 
 @settings(deadline=None)

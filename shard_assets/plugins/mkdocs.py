@@ -23,6 +23,7 @@ the live-reload server, not the CDN, serves the freshly built files.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
@@ -34,10 +35,8 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
 from mkdocs.structure.pages import Page
 
-from ..algorithms import ALGORITHMS
-from ..balance import MEASURES
-from ..config import DEFAULT_MANIFEST, KNOWN_SETTINGS, SCHEMES, Settings, load_settings
-from ..errors import ConfigError, ShardAssetsError
+from .. import ConfigError, Settings, ShardAssetsError, load_settings
+from ..config import CHOICES, DEFAULTS, KNOWN_SETTINGS
 from ..lifecycle import BuildLifecycle, LinesLog
 
 log = get_plugin_logger(__name__)
@@ -48,27 +47,36 @@ def _fail(error: ShardAssetsError) -> NoReturn:
     raise PluginError(str(error)) from None
 
 
+def _default(name: str) -> Any:
+    """A setting's default (:data:`shard_assets.config.DEFAULTS`), a list or dict as
+    MkDocs' options hold them."""
+    value = DEFAULTS[name]
+    if isinstance(value, tuple):
+        return list(value)
+    return dict(value) if isinstance(value, Mapping) else value
+
+
 class ShardAssetsConfig(base.Config):
     """The plugin's options; the values are validated again, fully, by the core."""
 
     hosts = c.Type((list, dict), default=[])
-    manifest = c.Type(str, default=DEFAULT_MANIFEST)
-    max_imbalance = c.Type((int, float), default=0.10)
-    scheme = c.Choice(SCHEMES, default=SCHEMES[0])
+    manifest = c.Type(str, default=_default("manifest"))
+    max_imbalance = c.Type((int, float), default=_default("max_imbalance"))
+    scheme = c.Choice(CHOICES["scheme"], default=_default("scheme"))
     site_url = c.Optional(c.Type(str))
-    exclude = c.ListOfItems(c.Type(str), default=[])
-    attributes = c.ListOfItems(c.Type(str), default=[])
-    strict = c.Type(bool, default=False)
-    enabled = c.Type(bool, default=True)
-    locked = c.Type(bool, default=False)
-    verify = c.Type(bool, default=False)
-    preconnect = c.Type(bool, default=False)
-    report = c.Type(bool, default=False)
+    exclude = c.ListOfItems(c.Type(str), default=_default("exclude"))
+    attributes = c.ListOfItems(c.Type(str), default=_default("attributes"))
+    strict = c.Type(bool, default=_default("strict"))
+    enabled = c.Type(bool, default=_default("enabled"))
+    locked = c.Type(bool, default=_default("locked"))
+    verify = c.Type(bool, default=_default("verify"))
+    preconnect = c.Type(bool, default=_default("preconnect"))
+    report = c.Type(bool, default=_default("report"))
     enabled_on_serve = c.Type(bool, default=False)
-    algorithm = c.Choice(ALGORITHMS, default=ALGORITHMS[0])
-    bounded = c.Type(bool, default=True)
-    balance_by = c.Choice(MEASURES, default=MEASURES[0])
-    pin = c.Type(dict, default={})
+    algorithm = c.Choice(CHOICES["algorithm"], default=_default("algorithm"))
+    bounded = c.Type(bool, default=_default("bounded"))
+    balance_by = c.Choice(CHOICES["balance_by"], default=_default("balance_by"))
+    pin = c.Type(dict, default=_default("pin"))
     max_page_imbalance = c.Optional(c.Type((int, float)))
     jobs = c.Optional(c.Type(int))
 

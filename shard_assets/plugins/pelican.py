@@ -28,8 +28,7 @@ from typing import IO, Any, NoReturn
 
 from pelican import signals
 
-from ..config import Settings, load_settings
-from ..errors import ShardAssetsError
+from .. import Settings, ShardAssetsError, load_settings
 from ..lifecycle import BuildLifecycle
 
 log = logging.getLogger(__name__)
@@ -108,14 +107,8 @@ def _get_writer(pelican: Any) -> type | None:
 def _pages_may_be_read() -> bool:
     """Whether another plugin listens to a signal Pelican sends while it writes pages
     (and so might read a page a worker has not written yet)."""
-    return any(
-        signal.receivers
-        for signal in (
-            signals.content_written,
-            signals.article_writer_finalized,
-            signals.page_writer_finalized,
-        )
-    )
+    writing = (signals.content_written, signals.article_writer_finalized)
+    return any(signal.receivers for signal in (*writing, signals.page_writer_finalized))
 
 
 class _PagesWritten:
