@@ -29,6 +29,7 @@ import platform
 import statistics
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,20 +51,41 @@ def png(seed: int, size: int = 48) -> bytes:
     )
 
 
-def write_page(folder: Path, images: int) -> None:
-    """``index.html`` showing ``images`` images, with ``css/site.css`` and ``js/app.js``."""
+def write_page(
+    folder: Path,
+    images: int,
+    fonts: Sequence[tuple[str, Path]] = (),
+    script: bool = True,
+    font_prefix: str = "../fonts/",
+) -> None:
+    """``index.html`` showing ``images`` images, with ``css/site.css`` in the head and,
+    with ``script``, ``js/app.js``; each of ``fonts`` (family, woff2 file) is copied to
+    ``fonts/``, declared in the stylesheet (at ``font_prefix`` + its name) and used by
+    the page's text (the first by ``h1``, the second by ``p``), so the browser fetches
+    it before the load event."""
     (folder / "img").mkdir(parents=True)
     (folder / "css").mkdir()
-    (folder / "js").mkdir()
     for i in range(images):
         (folder / "img" / f"photo-{i:02d}.png").write_bytes(png(i))
-    (folder / "css" / "site.css").write_text(
-        "body { font-family: sans-serif; margin: 1rem }\nimg { margin: 2px }\n",
-        encoding="utf-8",
-    )
-    (folder / "js" / "app.js").write_text(
-        "document.documentElement.dataset.ready = 'yes';\n", encoding="utf-8"
-    )
+    css = "body { font-family: sans-serif; margin: 1rem }\nimg { margin: 2px }\n"
+    if fonts:
+        (folder / "fonts").mkdir()
+    for (family, source), element in zip(fonts, ("h1", "p"), strict=False):
+        (folder / "fonts" / source.name).write_bytes(source.read_bytes())
+        css += (
+            f'@font-face {{ font-family: "{family}"; '
+            f'src: url("{font_prefix}{source.name}") format("woff2"); }}\n'
+            f'{element} {{ font-family: "{family}", serif }}\n'
+        )
+    (folder / "css" / "site.css").write_text(css, encoding="utf-8")
+    head = ""
+    if script:
+        (folder / "js").mkdir()
+        (folder / "js" / "app.js").write_text(
+            "document.documentElement.dataset.ready = 'yes';\n", encoding="utf-8"
+        )
+        head = '<script src="js/app.js" defer></script>\n'
+    text = "<p>Two web fonts.</p>\n" if fonts else ""
     tags = "\n".join(
         f'<img src="img/photo-{i:02d}.png" width="48" height="48" alt="photo {i}">'
         for i in range(images)
@@ -73,8 +95,7 @@ def write_page(folder: Path, images: int) -> None:
         "<title>Sixty images</title>\n"
         '<link rel="icon" href="data:,">\n'  # no favicon request after the load
         '<link rel="stylesheet" href="css/site.css">\n'
-        '<script src="js/app.js" defer></script>\n'
-        f"</head><body>\n<h1>Sixty images</h1>\n{tags}\n</body></html>\n",
+        f"{head}</head><body>\n<h1>Sixty images</h1>\n{text}{tags}\n</body></html>\n",
         encoding="utf-8",
     )
 

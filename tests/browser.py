@@ -58,12 +58,15 @@ def require_browser() -> str:
     raise pytest.skip.Exception(reason, allow_module_level=True)
 
 
-def launch(playwright: Playwright, resolver_rules: str, executable: str) -> Browser:
-    """Start headless Chromium with ``resolver_rules`` (``--host-resolver-rules``)."""
+def launch(
+    playwright: Playwright, resolver_rules: str, executable: str, extra: Sequence[str] = ()
+) -> Browser:
+    """Start headless Chromium with ``resolver_rules`` (``--host-resolver-rules``) and
+    the ``extra`` flags."""
     return playwright.chromium.launch(
         executable_path=executable,
         headless=True,
-        args=[*CHROMIUM_FLAGS, f"--host-resolver-rules={resolver_rules}"],
+        args=[*CHROMIUM_FLAGS, f"--host-resolver-rules={resolver_rules}", *extra],
     )
 
 
