@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -222,6 +222,38 @@ class RewriteContext:
     output_dir: Path
     sharder: Sharder
     hosts_by_asset: Mapping[str, str]
+
+
+def rewrite_tasks(
+    sharder: Sharder,
+    hosts_by_asset: Mapping[str, str],
+    targets: Sequence[tuple[str, str, str]],
+    spans: Mapping[str, tuple[Stamp, array[int] | None]],
+) -> Iterator[Rewrite]:
+    """Pass two's work, document by document: for each document with spans (pass
+    one's ``start, end, index into targets, crossorigin_at``), the URL of each
+    target's host put at its spans; a document without kept spans is scanned again."""
+    urls = [
+        None
+        if (host := hosts_by_asset.get(key)) is None
+        else (sharder.url(host, path, suffix), host)
+        for key, path, suffix in targets
+    ]
+
+    def tasks() -> Iterator[Rewrite]:
+        for document, (stamp, kept) in spans.items():
+            if kept is None:
+                yield Rewrite(document, stamp, None)
+                continue
+            replacements = tuple(
+                (kept[i], kept[i + 1], *url, kept[i + 3])
+                for i in range(0, len(kept), 4)
+                if (url := urls[kept[i + 2]]) is not None
+            )
+            if replacements:
+                yield Rewrite(document, stamp, replacements)
+
+    return tasks()
 
 
 def rewrite_document(context: RewriteContext, task: Rewrite) -> tuple[str, int, str]:
