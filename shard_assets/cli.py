@@ -6,8 +6,7 @@ configuration mistake, 130 Ctrl-C, 143 SIGTERM. Errors are one clean message, ne
 traceback; a usage mistake prints the error, a one-line usage and where to see more.
 
 Each subcommand is a ``_cmd_<name>(args) -> int`` function registered in
-:func:`_parser`; the settings flags (defaults from :data:`shard_assets.config.DEFAULTS`)
-become :class:`Settings` in :func:`_settings`, the same validation as the plugins.
+:func:`_parser`; its flags, and the settings they give, are in :mod:`.cli_args`.
 """
 
 from __future__ import annotations
@@ -17,31 +16,35 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TextIO
 
 from . import (
     BuildResult,
     ConfigError,
-    Settings,
     ShardAssetsError,
     __version__,
     build_report,
-    load_settings,
     plan_build,
     render_html,
     render_json,
     render_text,
     shard_site,
 )
-from .config import CHOICES, DEFAULTS, KNOWN_SETTINGS
+from .cli_args import (
+    Parser,
+    add_check_arguments,
+    add_jobs_argument,
+    add_quiet_argument,
+    add_report_arguments,
+    add_settings_arguments,
+    add_site_arguments,
+    settings_from,
+)
 from .connect import Routes
 from .interrupts import describe, exit_status, interrupts_raise
 from .manifest import json_number, read_manifest
 from .messages import build_warnings, plan_text, summary
-from .parallel import default_jobs
 from .report import (
-    FORMATS,
-    REPORT_NAME,
     default_report_path,
     load_manifest,
     report_settings,
@@ -50,216 +53,6 @@ from .report import (
 from .scan import Progress
 
 Command = Callable[[argparse.Namespace], int]
-
-
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose usage mistakes are three lines: the error, a short
-    usage (the arguments that must be given, then ``[options]``) and where to see
-    every option."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(
-            2,
-            f"{self.prog}: error: {message}\nusage: {self.short_usage()}\n"
-            f"see '{self.prog} --help' for every option\n",
-        )
-
-    def short_usage(self) -> str:
-        """The program, its required arguments, and ``[options]`` for the rest."""
-        formatter = self._get_formatter()
-        parts = [self.prog]
-        optional = False
-        for action in self._actions:
-            if not action.option_strings:
-                metavar = formatter._get_default_metavar_for_positional(action)
-                parts.append(formatter._format_args(action, metavar))
-            elif action.required:
-                metavar = formatter._get_default_metavar_for_optional(action)
-                parts.append(
-                    f"{action.option_strings[-1]} {formatter._format_args(action, metavar)}"
-                )
-            else:
-                optional = True
-        if optional:
-            parts.insert(1, "[options]")
-        return " ".join(parts)
-
-
-def _add_quiet_argument(parser: argparse.ArgumentParser, help: str) -> None:
-    parser.add_argument("-q", "--quiet", action="store_true", help=help)
-
-
-def _add_settings_arguments(parser: argparse.ArgumentParser, hosts_required: bool = True) -> None:
-    """The flags that mirror the settings of the plugins."""
-    _add_site_arguments(parser, hosts_required)
-    _add_build_arguments(parser)
-
-
-def _add_site_arguments(parser: argparse.ArgumentParser, hosts_required: bool = True) -> None:
-    """The flags that say which references count and where they should point (all
-    that ``verify`` reads)."""
-    parser.add_argument(
-        "--host",
-        dest="hosts",
-        action="append",
-        metavar="HOST[=WEIGHT]",
-        required=hosts_required,
-        help="a shard hostname, repeated for each host; HOST=WEIGHT gives a weight",
-    )
-    parser.add_argument(
-        "--manifest", default=DEFAULTS["manifest"], help="manifest path (default: %(default)s)"
-    )
-    parser.add_argument("--site-url", help="the site's public URL, e.g. https://example.org/docs/")
-    parser.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="never shard these asset paths (repeatable)",
-    )
-    parser.add_argument(
-        "--attribute",
-        dest="attributes",
-        action="append",
-        default=[],
-        metavar="TAG[ATTR]",
-        help="also rewrite this attribute, e.g. 'img[data-src]' (repeatable)",
-    )
-
-
-def _add_build_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags that say how a build places, rewrites and checks."""
-    parser.add_argument(
-        "--max-imbalance",
-        type=float,
-        default=DEFAULTS["max_imbalance"],
-        help="the gate (default: %(default)s)",
-    )
-    parser.add_argument("--scheme", default=DEFAULTS["scheme"], choices=CHOICES["scheme"])
-    parser.add_argument("--strict", action="store_true", help="fail on references to missing files")
-    parser.add_argument(
-        "--preconnect",
-        action="store_true",
-        help='add <link rel="preconnect"> for the shard hosts each page uses',
-    )
-    parser.add_argument(
-        "--locked",
-        action="store_true",
-        help="fail, writing nothing, if the manifest would change (for CI)",
-    )
-    parser.add_argument(
-        "--unsharded-copy",
-        metavar="DIR",
-        help="also write the rewritten pages and stylesheets unsharded in DIR, for "
-        "HTTP/2 and HTTP/3 visitors (see docs/deploy.md)",
-    )
-    parser.add_argument(
-        "--cors-assets",
-        default=DEFAULTS["cors_assets"],
-        choices=CHOICES["cors_assets"],
-        help="'origin' keeps web fonts, module scripts and crossorigin elements off the "
-        "shard hosts (default: %(default)s)",
-    )
-    placement = parser.add_argument_group("placement (see docs/algorithms.md)")
-    placement.add_argument(
-        "--algorithm",
-        default=DEFAULTS["algorithm"],
-        choices=CHOICES["algorithm"],
-        help="how assets are placed on hosts (default: %(default)s)",
-    )
-    placement.add_argument(
-        "--no-bounded",
-        dest="bounded",
-        action="store_false",
-        help="place by the plain hash, without the bounded-load pass (ketama-exact with ring)",
-    )
-    placement.add_argument(
-        "--balance-by",
-        default=DEFAULTS["balance_by"],
-        choices=CHOICES["balance_by"],
-        help="what the caps and the gate weigh: assets, their bytes, or their page "
-        "requests (default: %(default)s)",
-    )
-    placement.add_argument(
-        "--pin",
-        dest="pins",
-        action="append",
-        default=[],
-        metavar="GLOB=HOST",
-        help="keep the assets matching GLOB on HOST, a configured host (repeatable)",
-    )
-    placement.add_argument(
-        "--max-page-imbalance",
-        type=float,
-        default=DEFAULTS["max_page_imbalance"],
-        help="fail when a page puts more than this share over its fair share of its "
-        "asset requests on one host (default: off)",
-    )
-
-
-def _add_jobs_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-j",
-        "--jobs",
-        type=_jobs,
-        default=default_jobs(),
-        metavar="N",
-        help="processes that read and rewrite files; the output is the same for any N "
-        "(default: the number of cores, %(default)s)",
-    )
-
-
-def _jobs(value: str) -> int:
-    try:
-        jobs = int(value)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {value!r}")
-    return jobs
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = 0.0
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {value!r}")
-    return seconds
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    """The settings the command's flags give (a setting without a flag keeps its default)."""
-    given = vars(args)
-    options = {name: given[name] for name in KNOWN_SETTINGS if name in given}
-    options["hosts"] = _hosts(args.hosts)
-    if "pins" in given:
-        options["pin"] = _pins(given["pins"])
-    return load_settings(options, base_dir=Path.cwd(), source="command line")
-
-
-def _pins(values: Sequence[str]) -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for value in values:
-        pattern, equals, host = value.rpartition("=")
-        if not equals or not pattern or not host:
-            raise ConfigError(f"--pin {value!r}: write GLOB=HOST, e.g. 'js/*=cdn1.example.com'")
-        pins[pattern] = host
-    return pins
-
-
-def _hosts(values: Sequence[str]) -> list[str] | dict[str, float]:
-    if not any("=" in v for v in values):
-        return list(values)
-    weighted: dict[str, float] = {}
-    for value in values:
-        name, _, weight = value.partition("=")
-        try:
-            weighted[name] = float(weight) if weight else 1.0
-        except ValueError:
-            raise ConfigError(f"--host {value!r}: the weight after '=' must be a number") from None
-    return weighted
 
 
 def _output_dir(path: Path) -> Path:
@@ -338,7 +131,7 @@ def _shard(args: argparse.Namespace, *, rebalance: bool = False) -> BuildResult:
     try:
         return shard_site(
             _output_dir(args.output_dir),
-            _settings(args),
+            settings_from(args),
             rebalance=rebalance,
             jobs=args.jobs,
             progress=progress,
@@ -354,7 +147,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 def _cmd_rebalance(args: argparse.Namespace) -> int:
     output_dir = _output_dir(args.output_dir)
-    settings = _settings(args)
+    settings = settings_from(args)
     if args.dry_run:
         plan = plan_build(output_dir, settings, rebalance=True, jobs=args.jobs)
         print(
@@ -369,7 +162,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
 def _cmd_verify(args: argparse.Namespace) -> int:
     from .verify import verify_site  # noqa: PLC0415 (BeautifulSoup loads only for verify)
 
-    findings = verify_site(_output_dir(args.output_dir), _settings(args))
+    findings = verify_site(_output_dir(args.output_dir), settings_from(args))
     for finding in findings:
         print(finding)
     if findings:
@@ -405,7 +198,7 @@ def _cmd_check_hosts(args: argparse.Namespace) -> int:
         connections=args.connections,
         timeout=args.timeout,
     )
-    report = check_hosts(_output_dir(args.output_dir), _settings(args), options)
+    report = check_hosts(_output_dir(args.output_dir), settings_from(args), options)
     sys.stdout.write(RENDERERS[args.format](report))
     return 0 if report.ok else 1
 
@@ -419,7 +212,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             raise ConfigError(f"--remove-host {host}: not among the hosts {', '.join(names)}")
         args.hosts = [h for h in args.hosts if h.partition("=")[0] != host]
     args.hosts += args.add_hosts
-    plan = plan_build(output_dir, _settings(args), jobs=args.jobs)
+    plan = plan_build(output_dir, settings_from(args), jobs=args.jobs)
     print(plan_text(plan.assignment, plan.report, plan.settings.max_imbalance, "would move"))
     return 0 if plan.report.ok else 1
 
@@ -448,7 +241,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _subcommand(
-    commands: argparse._SubParsersAction[_Parser],
+    commands: argparse._SubParsersAction[Parser],
     name: str,
     run: Command,
     *,
@@ -463,7 +256,7 @@ def _subcommand(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="shard-assets",
         description="Shard a built static site's asset URLs over several CDN hostnames.",
     )
@@ -478,9 +271,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Rewrite every site-local asset reference in OUTPUT_DIR's HTML and CSS "
         "to a shard host, keeping assignments in the manifest across builds.",
     )
-    _add_jobs_argument(build)
-    _add_settings_arguments(build)
-    _add_quiet_argument(build, "print only warnings and errors (no summary, no progress bar)")
+    add_jobs_argument(build)
+    add_settings_arguments(build)
+    add_quiet_argument(build, "print only warnings and errors (no summary, no progress bar)")
 
     plan = _subcommand(
         commands,
@@ -491,8 +284,8 @@ def _parser() -> argparse.ArgumentParser:
         "and the resulting balance. Hosts start from the manifest's (or --host), then "
         "--add-host and --remove-host apply. Exit 1 if the result would fail the gate.",
     )
-    _add_jobs_argument(plan)
-    _add_settings_arguments(plan, hosts_required=False)
+    add_jobs_argument(plan)
+    add_settings_arguments(plan, hosts_required=False)
     plan.add_argument("--add-host", dest="add_hosts", action="append", default=[], metavar="HOST")
     plan.add_argument(
         "--remove-host", dest="remove_hosts", action="append", default=[], metavar="HOST"
@@ -506,10 +299,10 @@ def _parser() -> argparse.ArgumentParser:
         description="Like build, but first moves the fewest assets needed to bring the split "
         "within max_imbalance, and reports exactly which ones moved.",
     )
-    _add_jobs_argument(rebalance)
-    _add_settings_arguments(rebalance)
+    add_jobs_argument(rebalance)
+    add_settings_arguments(rebalance)
     rebalance.add_argument("-n", "--dry-run", action="store_true", help="only show what would move")
-    _add_quiet_argument(rebalance, "print only warnings and errors")
+    add_quiet_argument(rebalance, "print only warnings and errors")
 
     verify = _subcommand(
         commands,
@@ -521,8 +314,8 @@ def _parser() -> argparse.ArgumentParser:
         "names an unconfigured host or a missing file, and that nothing still loads a "
         "site-local asset from the origin. Exit 1 with the list of findings otherwise.",
     )
-    _add_site_arguments(verify)
-    _add_quiet_argument(verify, "print only findings")
+    add_site_arguments(verify)
+    add_quiet_argument(verify, "print only findings")
     report = _subcommand(
         commands,
         "report",
@@ -532,38 +325,12 @@ def _parser() -> argparse.ArgumentParser:
         "and bytes per host against their fair share, the gate's verdict, the pages whose "
         "assets are least evenly spread, and (with --since) what moved and why.",
     )
-    report.add_argument(
-        "--manifest",
-        type=Path,
-        default=Path("shard-manifest.json"),
-        help="the manifest the site was built with (default: %(default)s)",
-    )
-    report.add_argument(
-        "--since", type=Path, metavar="OLD.json", help="an earlier manifest to compare with"
-    )
-    report.add_argument("--format", choices=FORMATS, default="html", help="default: html")
-    report.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        metavar="FILE",
-        help=f"where to write (default: {REPORT_NAME} beside the manifest for html, "
-        "standard output for text and json)",
-    )
-    report.add_argument("--site-url", help="the site_url the site was built with, if any")
-    report.add_argument(
-        "--attribute",
-        dest="attributes",
-        action="append",
-        default=[],
-        metavar="TAG[ATTR]",
-        help="an extra attribute the build rewrote, e.g. 'img[data-src]' (repeatable)",
-    )
+    add_report_arguments(report)
     _add_check_hosts(commands)
     return parser
 
 
-def _add_check_hosts(commands: argparse._SubParsersAction[_Parser]) -> None:
+def _add_check_hosts(commands: argparse._SubParsersAction[Parser]) -> None:
     check = _subcommand(
         commands,
         "check-hosts",
@@ -576,46 +343,7 @@ def _add_check_hosts(commands: argparse._SubParsersAction[_Parser]) -> None:
         "stale or CORS-blocked asset, a certificate that does not cover its host, or an "
         "unreachable host.",
     )
-    _add_site_arguments(check, hosts_required=False)
-    check.add_argument("--scheme", default=DEFAULTS["scheme"], choices=CHOICES["scheme"])
-    check.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST:PORT:ADDR",
-        help="connect to ADDR for HOST:PORT, as curl does (repeatable)",
-    )
-    check.add_argument(
-        "--connect-to",
-        action="append",
-        default=[],
-        metavar="HOST:PORT:HOST2:PORT2",
-        help="connect to HOST2:PORT2 for HOST:PORT, as curl does (repeatable)",
-    )
-    check.add_argument(
-        "--ca-file",
-        type=Path,
-        metavar="PEM",
-        help="trust these CA certificates instead of the system's (SSL_CERT_FILE works too)",
-    )
-    check.add_argument(
-        "--sample", type=_jobs, metavar="N", help="fetch N assets per host (default: all)"
-    )
-    check.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
-    check.add_argument(
-        "--connections",
-        type=_jobs,
-        default=8,
-        metavar="N",
-        help="connections open at once (default: %(default)s)",
-    )
-    check.add_argument(
-        "--timeout",
-        type=_seconds,
-        default=10.0,
-        metavar="SECONDS",
-        help="for each connect, read and write (default: %(default)s)",
-    )
+    add_check_arguments(check)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

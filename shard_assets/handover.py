@@ -67,16 +67,16 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-from .balance import balance_report
 from .config import Settings
 from .errors import fault
 from .files import META_CHARSET, StagedFiles, atomic_write, write_temporary
 from .html import RefSpan
 from .inventory import Inventory, is_folder, is_page, is_stylesheet
-from .manifest import PLACEMENT_SETTINGS, Manifest, read_manifest
+from .manifest import Manifest, cannot_stand, read_manifest
 from .parallel import die_with_parent, start_pool
+from .results import reference_at
 from .rewrite import Sharder, Undo, apply_edits, shard_url, undo_edits, undone
-from .scan import PageRecord, ScannedPage, reference_at
+from .scan import PageRecord, ScannedPage
 
 _UTF8 = frozenset({"utf-8", "utf-16", "utf-32"})
 
@@ -260,7 +260,7 @@ class InMemoryPages:
         #: Worker processes (0: pages are prepared at once, in this process).
         self.workers = 0 if jobs <= 1 else 1 if direct else jobs
         self.previous: Manifest | None = read_manifest(settings.manifest)
-        self.reason = _why_not(settings, self.previous)
+        self.reason = cannot_stand(self.previous, settings)
         self.preparer = PagePreparer(settings, output_dir, self.previous, not self.reason)
         self.pages: dict[str, PageRecord | ScannedPage | None] = {}
         self._seen: set[str] = set()
@@ -487,22 +487,3 @@ PAGES_WRITTEN_SO_FAR = (
 #: Pages gathered before they are sent to a worker: at most this many, or characters.
 _BATCH_PAGES = 16
 _BATCH_CHARS = 1 << 20
-
-
-def _why_not(settings: Settings, previous: Manifest | None) -> str:
-    """Why pages cannot be rewritten in memory in this build ('' when they can)."""
-    if previous is None:
-        return "no manifest yet (the first build)"
-    if {(h.name, h.weight) for h in previous.hosts} != {(h.name, h.weight) for h in settings.hosts}:
-        return "the hosts differ from the manifest's"
-    if any(getattr(previous, name) != getattr(settings, name) for name in PLACEMENT_SETTINGS):
-        return "the placement settings differ from the manifest's"
-    if settings.balance_by == "count":
-        configured = set(settings.host_names)
-        hosts = {k: h for k, h in previous.assets.items() if h in configured}
-        report = balance_report(
-            hosts, settings.hosts, settings.max_imbalance, bounded=settings.bounded
-        )
-        if not report.ok:
-            return "the manifest does not pass the gate"
-    return ""

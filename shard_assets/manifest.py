@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from .balance import exact
+from .balance import balance_report, exact
+from .config import Settings
 from .errors import ManifestError
 from .files import atomic_write
 from .ring import DIGESTS_PER_HOST, Host
@@ -186,3 +187,25 @@ def write_manifest(path: Path, manifest: Manifest) -> bool:
             "make its folder writable or set 'manifest' to another path"
         ) from None
     return True
+
+
+def cannot_stand(previous: Manifest | None, settings: Settings) -> str:
+    """Why the manifest ``previous`` cannot stand for this build's hosts as it is ('' when
+    it can): there is none, its hosts, weights or placement settings differ, or (with
+    ``balance_by: count``) it does not pass the gate. Pages handed over are rewritten
+    in memory only when it can (:mod:`shard_assets.handover`)."""
+    if previous is None:
+        return "no manifest yet (the first build)"
+    if {(h.name, h.weight) for h in previous.hosts} != {(h.name, h.weight) for h in settings.hosts}:
+        return "the hosts differ from the manifest's"
+    if any(getattr(previous, name) != getattr(settings, name) for name in PLACEMENT_SETTINGS):
+        return "the placement settings differ from the manifest's"
+    if settings.balance_by == "count":
+        configured = set(settings.host_names)
+        hosts = {k: h for k, h in previous.assets.items() if h in configured}
+        report = balance_report(
+            hosts, settings.hosts, settings.max_imbalance, bounded=settings.bounded
+        )
+        if not report.ok:
+            return "the manifest does not pass the gate"
+    return ""

@@ -11,8 +11,7 @@ disk, a file that cannot be replaced) or an interrupt leaves them as they were t
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +25,7 @@ from .balance import (
     page_excess,
     page_gate_message,
 )
+from .commit import build_state, staged_writes
 from .config import Settings
 from .cors import ORIGIN, kept_on_origin
 from .errors import (
@@ -33,15 +33,12 @@ from .errors import (
     LockedError,
     MissingAssetError,
     MissingFolderError,
-    ShardAssetsError,
-    fault,
 )
-from .files import NOTHING_WRITTEN, StagedFiles, manifest_lock, remove_temporaries
+from .files import StagedFiles, manifest_lock
 from .inventory import Inventory, take_inventory
+from .loads import asset_loads, page_spreads
 from .manifest import Manifest, check_writable, manifest_update, read_manifest
 from .messages import (
-    ALL_WRITTEN,
-    abandoned_state,
     jump_warnings,
     locked_message,
     manifest_changes,
@@ -52,18 +49,14 @@ from .messages import (
 )
 from .parallel import run_each
 from .results import BuildResult, MissingRef
-from .rewrite import Rewrite, RewriteContext, Sharder, rewrite_document
+from .rewrite import RewriteContext, Sharder, origin_refs, rewrite_document, rewrite_tasks
 from .scan import (
     Collected,
     PageRecord,
     Progress,
     ScannedPage,
-    _Context,
-    _Merge,
-    asset_loads,
     collect,
-    page_spreads,
-    scan_document,
+    scan_again,
     without_assets,
 )
 from .twin import twin_folder, write_twin
@@ -127,9 +120,8 @@ class Plan:
     in_memory: HandedOver | None = None
     #: The CORS-mode assets kept on the origin (``cors_assets: origin``).
     on_origin: frozenset[str] = frozenset()
-    #: The stylesheets on a shard host that name a file staying on the origin by a
-    #: URL that would resolve against that host: pass two scans them again and
-    #: writes that file's absolute URL on the origin (see :func:`origin_refs`).
+    #: Stylesheets on a shard host naming a file kept on the origin by a URL that would
+    #: resolve against that host: pass two writes its origin URL (rewrite.origin_refs).
     restyled: frozenset[str] = frozenset()
 
     @property
@@ -216,10 +208,11 @@ def plan_build(
     }
     if len(confirmed) < len(done):
         assert in_memory is not None
-        in_memory.release(done.keys() - confirmed.keys())  # as the generator wrote them
-        collected = _scan_again(collected, sharder, output_dir, inventory, done, confirmed)
+        again = done.keys() - confirmed.keys()
+        in_memory.release(again)  # as the generator wrote them
+        collected = scan_again(collected, sharder, output_dir, inventory, again)
     collected = replace(collected, in_memory=confirmed)
-    moved = origin_refs(collected, sharder, hosts_by_asset, on_origin)
+    moved = origin_refs(collected.kept, sharder, hosts_by_asset, on_origin)
     report = balance_report(
         assignment.hosts_by_asset,
         settings.hosts,
@@ -254,53 +247,6 @@ def plan_build(
         on_origin=on_origin,
         restyled=frozenset(document for document, *_ in moved) if sharder.origin else frozenset(),
     )
-
-
-def origin_refs(
-    collected: Collected,
-    sharder: Sharder,
-    hosts_by_asset: Mapping[str, str],
-    on_origin: frozenset[str],
-) -> list[tuple[str, str, str, int, str]]:
-    """(stylesheet, its host, key, line, URL) for each reference in a stylesheet on a
-    shard host to a file that stays on the origin (excluded, or in ``on_origin``)
-    written so that it resolves against the stylesheet's host, in document order.
-
-    A relative URL resolves against the stylesheet's URL, a root-relative one against
-    its host: either way the shard host, and ``exclude`` (or ``cors_assets: origin``)
-    would be silently lost. Pages never move, so only stylesheets are concerned.
-    """
-    return [
-        (document, host, key, line, url)
-        for document, refs in collected.kept.items()
-        if (host := hosts_by_asset.get(document)) is not None
-        for key, line, url in refs
-        if key in on_origin or sharder.is_excluded(key)
-    ]
-
-
-def _scan_again(
-    collected: Collected,
-    sharder: Sharder,
-    output_dir: Path,
-    inventory: Inventory,
-    done: Mapping[str, PageRecord],
-    confirmed: Mapping[str, int],
-) -> Collected:
-    """The spans of the pages prepared in memory whose hosts changed (rare: the
-    assignment moved one of their assets), read from disk as the generator wrote
-    them. Their assets, stylesheets and notes came from the records."""
-    context = _Context.of(output_dir, sharder, inventory)
-    merge = _Merge(context.stylesheets)
-    merge.targets = dict(zip(collected.targets, range(len(collected.targets)), strict=True))
-    merge.spans = dict(collected.spans)
-    merge.kept = sum(len(spans) for _, spans in collected.spans.values() if spans is not None)
-    for document in inventory.documents:
-        if document in done and document not in confirmed:
-            scan = scan_document(context, document)
-            if scan.decodable and scan.spans:
-                merge.add_spans(scan)
-    return replace(collected, targets=tuple(merge.targets), spans=merge.spans)
 
 
 def check_plan(plan: Plan, *, locked: bool = False) -> None:
@@ -342,39 +288,23 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     hosts_by_asset: Mapping[str, str] = plan.assignment.hosts_by_asset
     if plan.on_origin:
         hosts_by_asset = {**hosts_by_asset, **dict.fromkeys(plan.on_origin, ORIGIN)}
-    sharder = plan.sharder
-    urls = [
-        None
-        if (host := hosts_by_asset.get(key)) is None
-        else (sharder.url(host, path, suffix), host)
-        for key, path, suffix in collected.targets
-    ]
-
-    def tasks() -> Iterator[Rewrite]:
-        for document, (stamp, spans) in collected.spans.items():
-            if spans is None or document in plan.restyled:
-                yield Rewrite(document, stamp, None)
-                continue
-            replacements = tuple(
-                (spans[i], spans[i + 1], *url, spans[i + 3])
-                for i in range(0, len(spans), 4)
-                if (url := urls[spans[i + 2]]) is not None
-            )
-            if replacements:
-                yield Rewrite(document, stamp, replacements)
-        for document in sorted(plan.restyled - collected.spans.keys()):
-            yield Rewrite(document, (0, 0), None)  # only URLs that stay on the origin
-
+    tasks = rewrite_tasks(
+        plan.sharder, hosts_by_asset, collected.targets, collected.spans, plan.restyled
+    )
     context = RewriteContext(plan.output_dir, plan.sharder, hosts_by_asset)
     in_memory = sum(1 for count in collected.in_memory.values() if count)
     rewritten = in_memory
     references = sum(collected.in_memory.values())
     total = len(collected.spans) + len(plan.restyled - collected.spans.keys())
-    staged = StagedFiles()
     manifest = plan.settings.manifest
-    try:
+    with staged_writes(
+        plan.output_dir,
+        plan.inventory.documents,
+        discard=plan.in_memory.discard if plan.in_memory is not None else None,
+        needs=lambda: sum(stamp[0] for stamp, _ in collected.spans.values()),
+    ) as staged:
         with contextlib.closing(
-            run_each(rewrite_document, tasks(), context, jobs, count=total)
+            run_each(rewrite_document, tasks, context, jobs, count=total)
         ) as results:
             for done, (document, count, temp) in enumerate(results, 1):
                 if temp:
@@ -390,13 +320,6 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         if plan.in_memory is not None:
             plan.in_memory.commit(collected.in_memory, staged)
         staged.commit(jobs)
-    except BaseException as error:
-        state = _abandon(plan, staged)
-        if isinstance(error, OSError):
-            needs = sum(stamp[0] for stamp, _ in collected.spans.values())
-            raise fault(error, state, needs=needs) from None
-        error.add_note(state)
-        raise
     return BuildResult(
         assignment=plan.assignment,
         report=plan.report,
@@ -420,23 +343,6 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
             if plan.settings.report
             else None
         ),
-    )
-
-
-def _abandon(plan: Plan, staged: StagedFiles) -> str:
-    """Clean up after a build that failed or was interrupted while it wrote, and say
-    what state the output and the manifest are in."""
-    kept = plan.in_memory.discard() if plan.in_memory is not None else 0
-    staged.discard()
-    # Worker processes may have written temporary files the build never heard of.
-    folders = {os.path.dirname(document) for document in plan.inventory.documents}
-    remove_temporaries(plan.output_dir / folder for folder in sorted(folders))
-    return abandoned_state(
-        committing=staged.committing,
-        replaced=staged.replaced,
-        total=len(staged),
-        manifest_staged=staged.has_last,
-        kept=kept,
     )
 
 
@@ -467,38 +373,27 @@ def shard_site(
             in_memory.discard()
         raise MissingFolderError(missing_folder_message(output_dir))
     lock = contextlib.nullcontext() if in_memory else manifest_lock(settings.manifest)
-    written = False
-    try:
-        with lock:
-            try:
-                twin_folder(output_dir, settings)  # a mistake there stops the build now
-                plan = plan_build(
-                    output_dir,
-                    settings,
-                    rebalance=rebalance,
-                    jobs=jobs,
-                    progress=progress,
-                    in_memory=in_memory,
-                )
-                check_plan(plan, locked=settings.locked)
-            except BaseException:
-                if in_memory is not None:
-                    in_memory.discard()
-                raise
-            result = apply_plan(plan, jobs=jobs, progress=progress)  # notes its own faults
-            written = True
-            if settings.verify:
-                from .verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
+    with build_state() as written, lock:
+        try:
+            twin_folder(output_dir, settings)  # a mistake there stops the build now
+            plan = plan_build(
+                output_dir,
+                settings,
+                rebalance=rebalance,
+                jobs=jobs,
+                progress=progress,
+                in_memory=in_memory,
+            )
+            check_plan(plan, locked=settings.locked)
+        except BaseException:
+            if in_memory is not None:
+                in_memory.discard()
+            raise
+        result = apply_plan(plan, jobs=jobs, progress=progress)  # notes its own faults
+        written.done = True
+        if settings.verify:
+            from .verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
 
-                verify_or_raise(output_dir, settings)
-            write_twin(output_dir, settings, plan.sharder, jobs=jobs)
-            return result
-    except ShardAssetsError:
-        raise
-    except BaseException as error:
-        state = ALL_WRITTEN if written else NOTHING_WRITTEN
-        if isinstance(error, OSError):
-            raise fault(error, state) from None
-        if not getattr(error, "__notes__", None):
-            error.add_note(state)
-        raise
+            verify_or_raise(output_dir, settings)
+        write_twin(output_dir, settings, plan.sharder, jobs=jobs)
+        return result

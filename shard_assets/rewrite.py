@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -249,6 +249,67 @@ class RewriteContext:
     output_dir: Path
     sharder: Sharder
     hosts_by_asset: Mapping[str, str]
+
+
+def origin_refs(
+    kept: Mapping[str, Iterable[tuple[str, int, str]]],
+    sharder: Sharder,
+    hosts_by_asset: Mapping[str, str],
+    on_origin: frozenset[str],
+) -> list[tuple[str, str, str, int, str]]:
+    """(stylesheet, its host, key, line, URL) for each reference in a stylesheet on a
+    shard host to a file that stays on the origin (excluded, or in ``on_origin``)
+    written so that it resolves against the stylesheet's host, in document order
+    (``kept``: each stylesheet's such references, from pass one).
+
+    A relative URL resolves against the stylesheet's URL, a root-relative one against
+    its host: either way the shard host, and ``exclude`` (or ``cors_assets: origin``)
+    would be silently lost. Pages never move, so only stylesheets are concerned.
+    """
+    return [
+        (document, host, key, line, url)
+        for document, refs in kept.items()
+        if (host := hosts_by_asset.get(document)) is not None
+        for key, line, url in refs
+        if key in on_origin or sharder.is_excluded(key)
+    ]
+
+
+def rewrite_tasks(
+    sharder: Sharder,
+    hosts_by_asset: Mapping[str, str],
+    targets: Sequence[tuple[str, str, str]],
+    spans: Mapping[str, tuple[Stamp, array[int] | None]],
+    restyled: frozenset[str] = frozenset(),
+) -> Iterator[Rewrite]:
+    """Pass two's work, document by document: for each document with spans (pass
+    one's ``start, end, index into targets, crossorigin_at``), the URL of each
+    target's host put at its spans; a document without kept spans, or ``restyled``
+    (a stylesheet whose URLs to files on the origin need their origin URL, see
+    :func:`origin_refs`), is scanned again."""
+    urls = [
+        None
+        if (host := hosts_by_asset.get(key)) is None
+        else (sharder.url(host, path, suffix), host)
+        for key, path, suffix in targets
+    ]
+
+    def tasks() -> Iterator[Rewrite]:
+        for document, (stamp, kept) in spans.items():
+            if kept is None or document in restyled:
+                yield Rewrite(document, stamp, None)
+                continue
+            replacements = tuple(
+                (kept[i], kept[i + 1], *url, kept[i + 3])
+                for i in range(0, len(kept), 4)
+                if (url := urls[kept[i + 2]]) is not None
+            )
+            if replacements:
+                yield Rewrite(document, stamp, replacements)
+        for document in sorted(restyled - spans.keys()):
+            yield Rewrite(document, (0, 0), None)  # only URLs that stay on the origin
+
+    return tasks()
 
 
 def rewrite_document(context: RewriteContext, task: Rewrite) -> tuple[str, int, str]:

@@ -1,6 +1,5 @@
-"""Pass one: find every document's asset references, merge them in document order
-(with the ``@import`` closure of stylesheets), and measure the loads and the spread
-of each page's requests over the hosts.
+"""Pass one: find every document's asset references and merge them in document order
+(with the ``@import`` closure of stylesheets); what they weigh is in :mod:`.loads`.
 
 A page's references come from reading it, or from what the generator handed over:
 :class:`PageRecord` (a page rewritten in memory) and :class:`ScannedPage` (a page
@@ -9,21 +8,15 @@ only scanned) stand in for reading it (see :mod:`shard_assets.handover`).
 
 from __future__ import annotations
 
-import bisect
-import re
 from array import array
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .assign import Assignment
-from .balance import PageSpread
-from .config import Settings
 from .html import RefSpan
 from .inventory import Inventory, Stamp, is_folder, is_page, read_document
 from .parallel import run_each
-from .results import Located, MissingRef
+from .results import Lines, Located, MissingRef
 from .rewrite import Sharder, Undo
 
 #: Pass one keeps where each asset reference is (four integers each) so that pass
@@ -145,7 +138,7 @@ def scan_document(context: _Context, document: str) -> Scan:
     if decoded is None:
         return Scan(document, decodable=False)
     text = decoded.text
-    lines = _Lines(text)
+    lines = Lines(text)
     refs = context.sharder.references(text, document)
     scan = scan_refs(context, document, stamp, refs, lambda s, e: (lines.of(s), text[s:e]))
     assert scan is not None  # the text is at hand: every reference can be located
@@ -226,25 +219,6 @@ def _kind(context: _Context, key: str) -> int:
     if key not in files and not is_folder(key, files):
         return MISSING
     return OTHER
-
-
-def reference_at(text: str, start: int, end: int) -> tuple[int, str]:
-    """The line (from 1) of the reference at ``text[start:end]``, and its text: one
-    reference; :class:`_Lines` counts once for many."""
-    return text.count("\n", 0, start) + 1, text[start:end]
-
-
-class _Lines:
-    """Line numbers for offsets in one text, computed once and only when needed."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.breaks: list[int] | None = None
-
-    def of(self, offset: int) -> int:
-        if self.breaks is None:
-            self.breaks = [m.start() for m in re.finditer("\n", self.text)]
-        return bisect.bisect_left(self.breaks, offset) + 1
 
 
 @dataclass(frozen=True)
@@ -430,6 +404,30 @@ def collect(
     return replace(merge.result(), scanned=len(from_records))
 
 
+def scan_again(
+    collected: Collected,
+    sharder: Sharder,
+    output_dir: Path,
+    inventory: Inventory,
+    documents: Collection[str],
+) -> Collected:
+    """``collected`` with the spans of ``documents``, pages prepared in memory whose
+    hosts changed (rare: the assignment moved one of their assets), read from disk as
+    the generator wrote them. Their assets, stylesheets and notes came from the
+    records."""
+    context = _Context.of(output_dir, sharder, inventory)
+    merge = _Merge(context.stylesheets)
+    merge.targets = dict(zip(collected.targets, range(len(collected.targets)), strict=True))
+    merge.spans = dict(collected.spans)
+    merge.kept = sum(len(spans) for _, spans in collected.spans.values() if spans is not None)
+    for document in inventory.documents:
+        if document in documents:
+            scan = scan_document(context, document)
+            if scan.decodable and scan.spans:
+                merge.add_spans(scan)
+    return replace(collected, targets=tuple(merge.targets), spans=merge.spans)
+
+
 def _scan_record(context: _Context, document: str, page: ScannedPage) -> Scan | None:
     """Pass one for a page from the references recorded as the generator handed it
     over; None when the page must be read (its size changed, or a message needs a
@@ -457,46 +455,6 @@ def _root_relative(text: str, refs: Iterable[RefSpan], assets: Iterable[str]) ->
             last = end
     pieces.append(text[last:])
     return "".join(pieces)
-
-
-def asset_loads(measure: str, collected: Collected, output_dir: Path) -> dict[str, int] | None:
-    """Each asset's load for ``balance_by``: None for ``count`` (one each), the file
-    size for ``bytes``, the number of pages that load it for ``requests``."""
-    if measure == "bytes":
-        return {
-            key: collected.css_sizes.get(key, (output_dir / key).stat().st_size)
-            for key in collected.assets
-        }
-    if measure == "requests":
-        per_id: Counter[int] = Counter()
-        for _, ids in collected.pages:
-            per_id.update(ids)
-        return {key: per_id[i] for i, key in enumerate(collected.assets)}
-    return None
-
-
-def page_spreads(
-    collected: Collected, assignment: Assignment, settings: Settings, *, direct: bool = False
-) -> tuple[PageSpread, ...]:
-    """How each page's asset requests split over the configured hosts (``direct``:
-    only the assets the page references itself, not through its stylesheets)."""
-    index = {name: i for i, name in enumerate(settings.host_names)}
-    host_of = [index[assignment.hosts_by_asset[key]] for key in collected.assets]
-    pinned = set(assignment.pinned)
-    is_pinned = [key in pinned for key in collected.assets]
-    spreads = []
-    pages = collected.pages
-    if direct:
-        pages = tuple((page, own) for (page, _), own in zip(pages, collected.direct, strict=True))
-    for page, ids in pages:
-        by_host = [0] * len(index)
-        pinned_by_host = [0] * len(index)
-        for i in ids:
-            by_host[host_of[i]] += 1
-            if is_pinned[i]:
-                pinned_by_host[host_of[i]] += 1
-        spreads.append(PageSpread(page, tuple(by_host), tuple(pinned_by_host)))
-    return tuple(spreads)
 
 
 def without_assets(collected: Collected, kept: frozenset[str]) -> Collected:

@@ -140,8 +140,9 @@ def test_requests_count_pages_that_load_an_asset_through_stylesheets_too(
     tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     from shard_assets.inventory import take_inventory
+    from shard_assets.loads import asset_loads
     from shard_assets.rewrite import Sharder
-    from shard_assets.scan import asset_loads, collect
+    from shard_assets.scan import collect
 
     site = styled_site(tmp_path / "site")
     settings = make_settings(balance_by="requests")
