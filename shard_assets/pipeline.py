@@ -220,6 +220,7 @@ def plan_build(
         collected = _scan_again(collected, sharder, output_dir, inventory, done, confirmed)
     collected = replace(collected, in_memory=confirmed)
     moved = origin_refs(collected, sharder, hosts_by_asset, on_origin)
+    cors_only = {key for key in on_origin if not sharder.is_excluded(key)}
     report = balance_report(
         assignment.hosts_by_asset,
         settings.hosts,
@@ -247,7 +248,7 @@ def plan_build(
         report=report,
         pages=page_spreads(collected, assignment, settings),
         warnings=jump_warnings(previous, settings, collected.assets)
-        + (() if sharder.origin else origin_ref_warnings(moved)),
+        + (() if sharder.origin else origin_ref_warnings(moved, cors=cors_only)),
         notes=placement_notes(previous, settings, report, len(on_origin)),
         collected=collected,
         in_memory=in_memory,
