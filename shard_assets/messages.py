@@ -4,7 +4,7 @@ errors that stop it. The front ends print these; nothing here decides anything.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -134,14 +134,18 @@ def jump_warnings(
 
 
 def origin_ref_warnings(
-    refs: Sequence[tuple[str, str, str, int, str]], limit: int = 20
+    refs: Sequence[tuple[str, str, str, int, str]],
+    limit: int = 20,
+    cors: Collection[str] = (),
 ) -> tuple[str, ...]:
     """One warning per (stylesheet, its shard host, key, line, URL): a file that stays on
-    the origin, named relatively by a stylesheet on a shard host, without ``site_url``."""
+    the origin, named relatively by a stylesheet on a shard host, without ``site_url``.
+    A key in ``cors`` (kept by ``cors_assets: origin``, the default) gets the other fix."""
     warnings = [
         f"{document}:{line}: {url} names {key}, which stays on the origin, but {document} "
         f"is on {host}, so the browser fetches {key} from {host}: set site_url (the "
         "site's public address) so the build writes its absolute URL on the origin"
+        + (", or cors_assets: shard to shard it" if key in cors else "")
         for document, host, key, line, url in refs[:limit]
     ]
     if len(refs) > limit:

@@ -240,7 +240,7 @@ def plan_build(
         report=report,
         pages=page_spreads(collected, assignment, settings),
         warnings=jump_warnings(previous, settings, collected.assets)
-        + (() if sharder.origin else origin_ref_warnings(moved)),
+        + (() if sharder.origin else origin_ref_warnings(moved, cors=on_origin)),
         notes=placement_notes(previous, settings, report, len(on_origin)),
         collected=collected,
         in_memory=in_memory,

@@ -85,11 +85,29 @@ def test_cors_mode_assets_stay_on_the_origin_and_the_rest_is_sharded(
     assert snapshot(root) == before
 
 
+def test_without_site_url_the_default_warns_with_both_fixes(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    root = cors_site(tmp_path / "site")
+    result = shard_site(root, make_settings())  # cors_assets: origin, the default
+    host = json.loads((tmp_path / "shard-manifest.json").read_text())["assets"]["css/site.css"]
+    css = (root / "css" / "site.css").read_text()
+    fonts = ("../fonts/body.woff2", "../fonts/nested.woff2")  # in this order in the file
+    assert result.warnings == tuple(
+        f"css/site.css:{css[: css.index(url)].count(chr(10)) + 1}: {url} names {url[3:]}, "
+        f"which stays on the origin, but css/site.css is on {host}, so the browser fetches "
+        f"{url[3:]} from {host}: set site_url (the site's public address) so the build "
+        "writes its absolute URL on the origin, or cors_assets: shard to shard it"
+        for url in fonts
+    )
+    assert not CORS_KEYS & shard_urls(root)
+
+
 def test_switching_to_origin_brings_sharded_urls_back(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
     root = cors_site(tmp_path / "site")
-    shard_site(root, make_settings())
+    shard_site(root, make_settings(cors_assets="shard"))
     assert shard_urls(root) >= CORS_KEYS
     settings = make_settings(cors_assets="origin", site_url=SITE_URL)
     assert verify_site(root, settings)  # the audit sees them on shard hosts

@@ -5,7 +5,9 @@ output-relative path), ``site_url``, ``attributes``, ``scheme``, ``preconnect``,
 ``cors_assets``, ``exclude``. Every referenced
 file exists except paths containing ``missing``; pages (``.html``) and excluded files
 are never sharded, as in a real build, and a stylesheet is itself on a shard host
-unless excluded (so its relative URLs resolve against that host). Hosts come from the
+unless excluded (so its relative URLs resolve against that host). CORS-mode assets
+stay on the origin, as by default (``cors_assets: origin``); the cases about how such
+URLs are recognised and sharded say ``"cors_assets": "shard"``. Hosts come from the
 ketama ring over four hosts. Each case also checks that a second run changes nothing.
 
 To (re)write an expected file after reviewing the change by eye, run

@@ -210,8 +210,12 @@ def test_a_first_build_scans_pages_as_handed_over_with_the_disk_paths_result(
         (site / document).write_text(text)
     reference = tmp_path / "reference"
     shutil.copytree(site, reference)
-    expected = shard_site(reference, make_settings(manifest=str(tmp_path / "reference.json")))
-    settings = make_settings()
+    # cors_assets: shard, so that the integrity element moves and gets crossorigin.
+    reference_settings = make_settings(
+        manifest=str(tmp_path / "reference.json"), cors_assets="shard"
+    )
+    expected = shard_site(reference, reference_settings)
+    settings = make_settings(cors_assets="shard")
     in_memory = InMemoryPages(settings, site, jobs, direct=direct)
     assert not in_memory.active  # no manifest yet: nothing is rewritten in memory
     for document, text in pages.items():

@@ -59,10 +59,15 @@ def test_build_shards_the_site_and_writes_the_manifest_beside_mkdocs_yml(project
     manifest = json.loads((project / "shard-manifest.json").read_text())
     assert sorted(manifest["hosts"]) == HOSTS
     assets = manifest["assets"]
-    assert len(assets) >= 40
+    assert len(assets) >= 35
     assert {"css/extra.css", "js/extra.js"} <= set(assets)
     assert any(key.startswith("css/") and "theme" not in key for key in assets)
+    # The web fonts stay on the origin (cors_assets: origin, the default), named by
+    # their absolute URL on site_url in the sharded stylesheet.
+    assert not [key for key in assets if key.endswith((".woff", ".woff2", ".ttf"))]
     site = project / "site"
+    extra_css = (site / "css" / "extra.css").read_text()
+    assert 'url("https://docs.example.org/fonts/harbour-pixel.woff2")' in extra_css
     index = (site / "index.html").read_text()
     assert f'href="https://{assets["css/extra.css"]}/css/extra.css"' in index
     assert f'src="https://{assets["js/extra.js"]}/js/extra.js"' in index

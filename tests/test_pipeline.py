@@ -343,7 +343,8 @@ def test_cross_origin_report(tmp_path: Path, make_settings: MakeSettings) -> Non
         '<script type="module" src="js/mod.js"></script>\n'
         '<script src="js/sri.js" integrity="sha384-x"></script>\n'
     )
-    result = shard_site(root, make_settings(preconnect=True))
+    # cors_assets: shard, so that the CORS-mode assets move and the report lists them.
+    result = shard_site(root, make_settings(preconnect=True, cors_assets="shard"))
     # js/sri.js gets crossorigin: from its shard host it is fetched in CORS mode too.
     assert result.cors == ("fonts/a.woff2", "js/mod.js", "js/sri.js")
     assert [(c.document, c.line, c.url) for c in result.crossorigin] == [
@@ -356,7 +357,7 @@ def test_cross_origin_report(tmp_path: Path, make_settings: MakeSettings) -> Non
     hosts = result.assignment.hosts_by_asset
     used = {hosts[key] for key in ("site.css", "js/mod.js", "js/sri.js")}
     assert page.count('rel="preconnect"') == len(used)
-    again = shard_site(root, make_settings(preconnect=True))
+    again = shard_site(root, make_settings(preconnect=True, cors_assets="shard"))
     assert (root / "index.html").read_text() == page
     assert again.crossorigin == ()
     assert again.cors == result.cors

@@ -145,7 +145,8 @@ def test_requests_count_pages_that_load_an_asset_through_stylesheets_too(
     from shard_assets.scan import collect
 
     site = styled_site(tmp_path / "site")
-    settings = make_settings(balance_by="requests")
+    # cors_assets: shard, so that the font the stylesheet loads is counted too.
+    settings = make_settings(balance_by="requests", cors_assets="shard")
     inventory = take_inventory(site)
     collected = collect(Sharder(settings), site, inventory)
     assert asset_loads("requests", collected, site) == {
@@ -170,7 +171,8 @@ def test_bytes_use_file_sizes_and_a_second_run_changes_nothing(
     tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     site = styled_site(tmp_path / "site")
-    settings = make_settings(balance_by="bytes", hosts=HOSTS[:2])
+    # cors_assets: shard, so that the font's bytes are counted too.
+    settings = make_settings(balance_by="bytes", hosts=HOSTS[:2], cors_assets="shard")
     first = shard_site(site, settings)
     sizes = {
         "css/base.css": len((tmp_path / "site" / "css" / "base.css").read_bytes()),

@@ -5,7 +5,8 @@ with a theme that ships with Pelican or MkDocs, or with mkdocs-material, or with
 one of the four most used Sphinx themes (alabaster, furo, pydata-sphinx-theme,
 sphinx-rtd-theme), then
 compares the two outputs with :func:`compare.compare_builds`: only URLs changed,
-and everything the pages load from the site is on a shard host.
+and everything the pages load from the site is on a shard host. The builds say
+``cors_assets: shard``, so that the themes' web fonts move too and are checked.
 """
 
 from __future__ import annotations
@@ -129,7 +130,11 @@ def test_pelican_theme(tmp_path: Path, theme: str, site: dict[str, object]) -> N
         {
             **site,
             "PLUGINS": ["shard_assets.plugins.pelican"],
-            "SHARD_ASSETS": {"hosts": HOSTS, "manifest": str(tmp_path / "manifest.json")},
+            "SHARD_ASSETS": {
+                "hosts": HOSTS,
+                "manifest": str(tmp_path / "manifest.json"),
+                "cors_assets": "shard",
+            },
         },
     )
     comparison = compare_builds(plain, sharded, str(site["SITEURL"]) or NOMINAL_SITE_URL, HOSTS)
@@ -171,7 +176,10 @@ def _mkdocs_build(root: Path, output: str, theme: str, site_url: str, plugin: bo
     plugins = "  - search\n"
     if plugin:
         manifest = root / "manifest.json"
-        plugins += f"  - shard-assets:\n      hosts: {HOSTS}\n      manifest: {manifest}\n"
+        plugins += (
+            f"  - shard-assets:\n      hosts: {HOSTS}\n      manifest: {manifest}\n"
+            "      cors_assets: shard\n"
+        )
     config_file = root / f"mkdocs-{output}.yml"
     config_file.write_text(
         f"site_name: Sample\nsite_url: {site_url}\ndocs_dir: docs\n"
@@ -259,7 +267,8 @@ def _sphinx_build(root: Path, output: str, theme: str, plugin: bool) -> Path:
         manifest = str(root / "manifest.json")
         conf += [
             "extensions = ['shard_assets.plugins.sphinx']",
-            f"shard_assets = {{'hosts': {HOSTS!r}, 'manifest': {manifest!r}}}",
+            f"shard_assets = {{'hosts': {HOSTS!r}, 'manifest': {manifest!r}, "
+            "'cors_assets': 'shard'}",
         ]
     (root / "source" / "conf.py").write_text("\n".join(conf) + "\n", encoding="utf-8")
     doctrees = root / f"doctrees-{output}"

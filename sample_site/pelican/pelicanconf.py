@@ -11,7 +11,9 @@ HERE = Path(__file__).parent
 
 AUTHOR = "Rosa Lindqvist"
 SITENAME = "Shard Sample Music"
-SITEURL = ""
+# The public address: shard-assets takes it as site_url, to name the files it keeps on
+# the origin (web fonts, by default) from a stylesheet on a shard host.
+SITEURL = "https://music.example.org"
 RELATIVE_URLS = False
 
 PATH = str(HERE / "content")
