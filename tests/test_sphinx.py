@@ -44,6 +44,8 @@ def sphinx_build(
         env={
             **os.environ,
             "SOURCE_DATE_EPOCH": "1700000000",
+            # Sphinx colours its output when CI=true, as CI sets it; the tests read it.
+            "NO_COLOR": "1",
             # The child imports this checkout, whatever the test run's PYTHONPATH says.
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         },
