@@ -85,8 +85,7 @@ class HandedOver(Protocol):
         ...
 
     def release(self, documents: Iterable[str]) -> int:
-        """Give up the rewritten forms of ``documents`` (the generator's text stays);
-        how many could not be put back."""
+        """Give up ``documents``' rewritten forms; how many could not be put back."""
         ...
 
     def commit(self, documents: Mapping[str, int], staged: StagedFiles) -> None:
@@ -282,9 +281,6 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     renames leaves every file as it was.
     """
     collected = plan.collected
-    for stale in plan.inventory.stale:
-        with contextlib.suppress(OSError):
-            (plan.output_dir / stale).unlink()
     hosts_by_asset: Mapping[str, str] = plan.assignment.hosts_by_asset
     if plan.on_origin:
         hosts_by_asset = {**hosts_by_asset, **dict.fromkeys(plan.on_origin, ORIGIN)}
@@ -320,6 +316,10 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         if plan.in_memory is not None:
             plan.in_memory.commit(collected.in_memory, staged)
         staged.commit(jobs)
+    # A killed build's temporary files go once this build's own (listed too) are in place.
+    for stale in plan.inventory.stale:
+        with contextlib.suppress(OSError):
+            (plan.output_dir / stale).unlink()
     return BuildResult(
         assignment=plan.assignment,
         report=plan.report,

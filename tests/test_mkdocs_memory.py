@@ -170,3 +170,20 @@ def test_a_first_build_scans_the_pages_as_mkdocs_hands_them_over(
     assert "8 pages scanned as the generator handed them over" in log
     reference = _disk_path(project, None, tmp_path)
     _assert_same_build(project, reference)
+
+
+def test_pages_the_workers_wrote_before_the_end_are_this_builds(
+    project: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages sent to the workers one at a time are temporary files in the output by
+    the time the end of the build lists it: they are this build's, to be renamed into
+    place, not a killed build's leftovers to delete (a 300-page site failed so)."""
+    from shard_assets import handover
+
+    monkeypatch.setattr(handover, "_BATCH_PAGES", 1)
+    _set(project, "      jobs: 2")
+    _build(project, caplog)
+    first = snapshot(project / "site")
+    log = _build(project, caplog)
+    assert "8 of those files in memory" in log
+    assert snapshot(project / "site") == first
