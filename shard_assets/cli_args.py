@@ -85,13 +85,18 @@ def add_site_arguments(parser: argparse.ArgumentParser, hosts_required: bool = T
         metavar="GLOB",
         help="never shard these asset paths (repeatable)",
     )
+    _add_attribute(parser, "also rewrite this attribute")
+
+
+def _add_attribute(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--attribute``, repeatable; ``what`` says what it means to this command."""
     parser.add_argument(
         "--attribute",
         dest="attributes",
         action="append",
         default=[],
         metavar="TAG[ATTR]",
-        help="also rewrite this attribute, e.g. 'img[data-src]' (repeatable)",
+        help=f"{what}, e.g. 'img[data-src]' (repeatable)",
     )
 
 
@@ -251,14 +256,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
         "standard output for text and json)",
     )
     parser.add_argument("--site-url", help="the site_url the site was built with, if any")
-    parser.add_argument(
-        "--attribute",
-        dest="attributes",
-        action="append",
-        default=[],
-        metavar="TAG[ATTR]",
-        help="an extra attribute the build rewrote, e.g. 'img[data-src]' (repeatable)",
-    )
+    _add_attribute(parser, "an extra attribute the build rewrote")
 
 
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:
