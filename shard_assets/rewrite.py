@@ -89,13 +89,13 @@ class Sharder:
         with ``integrity`` that moves to a shard host, and, with ``preconnect``, one
         ``<link rel="preconnect">`` per shard host the page uses.
         """
-        moved = self.moves(document, hosts_by_asset)
+        # Only a stylesheet on a shard host asks which files stay on the origin.
+        origin = self.origin if self.moves(document, hosts_by_asset) else None
         replacements = []
         for start, end, key, path, suffix, _, crossorigin_at in self.references(text, document):
             host = hosts_by_asset.get(key)
-            stays = host == ORIGIN or (host is None and self.is_excluded(key))
-            if moved and stays and self.origin:
-                replacements.append((start, end, self.origin + path + suffix, ORIGIN, -1))
+            if origin and (host == ORIGIN or (host is None and self.is_excluded(key))):
+                replacements.append((start, end, origin + path + suffix, ORIGIN, -1))
             elif host is not None:
                 url = self.url(host, path, suffix)
                 replacements.append((start, end, url, host, crossorigin_at))
