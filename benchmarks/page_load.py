@@ -57,12 +57,15 @@ def write_page(
     fonts: Sequence[tuple[str, Path]] = (),
     script: bool = True,
     font_prefix: str = "../fonts/",
+    blocking_scripts: int = 0,
 ) -> None:
     """``index.html`` showing ``images`` images, with ``css/site.css`` in the head and,
     with ``script``, ``js/app.js``; each of ``fonts`` (family, woff2 file) is copied to
     ``fonts/``, declared in the stylesheet (at ``font_prefix`` + its name) and used by
     the page's text (the first by ``h1``, the second by ``p``), so the browser fetches
-    it before the load event."""
+    it before the load event; ``blocking_scripts`` classic scripts (``js/head-N.js``,
+    neither ``defer`` nor ``async``) follow the stylesheet in the head, as Sphinx's
+    themes write theirs."""
     (folder / "img").mkdir(parents=True)
     (folder / "css").mkdir()
     for i in range(images):
@@ -85,6 +88,13 @@ def write_page(
             "document.documentElement.dataset.ready = 'yes';\n", encoding="utf-8"
         )
         head = '<script src="js/app.js" defer></script>\n'
+    if blocking_scripts:
+        (folder / "js").mkdir(exist_ok=True)
+    for i in range(blocking_scripts):
+        (folder / "js" / f"head-{i}.js").write_text(
+            f"window.headScripts = (window.headScripts || 0) + 1; // {i}\n", encoding="utf-8"
+        )
+        head += f'<script src="js/head-{i}.js"></script>\n'
     text = "<p>Two web fonts.</p>\n" if fonts else ""
     tags = "\n".join(
         f'<img src="img/photo-{i:02d}.png" width="48" height="48" alt="photo {i}">'

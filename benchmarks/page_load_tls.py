@@ -16,13 +16,18 @@ uses) is written once per setup and sharded over 4 hosts by shard-assets itself
   (127.0.0.2..5) with its own certificate: no connection can be shared.
 - **one IP**: sharded over ``cdn1..4.shard.test``, same-site with the page, on the
   page's address, all names on one certificate: HTTP/2 may coalesce everything.
-- **fonts on origin**: as *one IP*, but the build excludes the fonts (the CORS-mode
-  assets), so they stay on the page's own origin; **CSS + fonts on origin** keeps
-  the render-blocking stylesheet there too.
-- **+ preconnect**: *one IP* and *fonts on origin*, built with ``preconnect: true``.
-- **protocol-aware**: nginx serves the sharded *one IP* pages (or the *CSS + fonts
-  on origin* ones) to HTTP/1.1 visitors and the unsharded twin (the output before
-  sharding) to HTTP/2 ones (``map $server_protocol``, issue 13's point 1).
+  These two shard everything (``cors_assets`` and ``render_blocking``: ``shard``).
+- **fonts on origin**: as *one IP*, but the fonts (the CORS-mode assets) stay on the
+  page's own origin (``cors_assets: origin``); **CSS + fonts on origin** keeps the
+  render-blocking stylesheet (and any script) there too (``render_blocking: origin``):
+  shard-assets' defaults.
+- **+ preconnect**: *one IP* and *CSS + fonts on origin*, built with ``preconnect: true``.
+- **protocol-aware**: nginx serves the sharded *one IP* pages (or the defaults' ones)
+  to HTTP/1.1 visitors and the unsharded twin (the output before sharding) to
+  HTTP/2 ones (``map $server_protocol``, issue 13's point 1).
+
+``--head-scripts N`` adds N classic scripts (neither ``defer`` nor ``async``) to the
+page's head, after the stylesheet, as Sphinx's themes have them.
 
 Two kinds of latency, 100 ms by default: **rtt**, a delaying TCP proxy in front of
 nginx (``benchmarks/tls_serving.py``: half the round trip each way, and a round trip
@@ -100,47 +105,32 @@ class Setup:
     key: str
     label: str
     hosts: tuple[str, ...] = ()
-    #: ``exclude`` patterns: what the build keeps on the page's own origin.
-    on_origin: tuple[str, ...] = ()
+    #: The build's ``cors_assets``: "shard" moves the fonts to the shard hosts.
+    cors_assets: str = "origin"
+    #: The build's ``render_blocking``: "shard" moves the stylesheet (and scripts).
+    render_blocking: str = "origin"
     preconnect: bool = False
     aware: bool = False
-    #: The page's own stylesheet names the fonts by their absolute origin URL (as the
-    #: full run measured it; a build with ``site_url`` now writes that URL itself for
-    #: a file it keeps on the origin, so the relative form gives the same page).
-    fonts_absolute: bool = False
 
 
-FONTS_ON_ORIGIN = ("fonts/*",)
-HEAD_ON_ORIGIN = ("css/*", "fonts/*")  # the render-blocking stylesheet, and the fonts
+#: Everything on the shard hosts: what shard-assets did before its defaults kept the
+#: fonts (cors_assets) and then the stylesheets and scripts (render_blocking) on the origin.
+ALL = {"cors_assets": "shard", "render_blocking": "shard"}
 SETUPS = (
     Setup("unsharded", "unsharded"),
-    Setup("own-ips", "sharded, own IPs + certs", OWN_IP_HOSTS),
-    Setup("one-ip", "sharded, one IP + cert", SAME_SITE_HOSTS),
+    Setup("own-ips", "sharded, own IPs + certs", OWN_IP_HOSTS, **ALL),
+    Setup("one-ip", "sharded, one IP + cert", SAME_SITE_HOSTS, **ALL),
+    Setup("fonts-origin", "one IP, fonts on origin", SAME_SITE_HOSTS, render_blocking="shard"),
+    Setup("head-origin", "one IP, CSS + fonts on origin (the defaults)", SAME_SITE_HOSTS),
+    Setup("one-ip-preconnect", "one IP + preconnect", SAME_SITE_HOSTS, **ALL, preconnect=True),
     Setup(
-        "fonts-origin",
-        "one IP, fonts on origin",
+        "head-origin-preconnect",
+        "one IP, CSS + fonts on origin + preconnect",
         SAME_SITE_HOSTS,
-        FONTS_ON_ORIGIN,
-        fonts_absolute=True,
-    ),
-    Setup("head-origin", "one IP, CSS + fonts on origin", SAME_SITE_HOSTS, HEAD_ON_ORIGIN),
-    Setup("one-ip-preconnect", "one IP + preconnect", SAME_SITE_HOSTS, preconnect=True),
-    Setup(
-        "fonts-origin-preconnect",
-        "one IP, fonts on origin + preconnect",
-        SAME_SITE_HOSTS,
-        FONTS_ON_ORIGIN,
         preconnect=True,
-        fonts_absolute=True,
     ),
-    Setup("aware", "protocol-aware (h1: one IP)", SAME_SITE_HOSTS, aware=True),
-    Setup(
-        "aware-head-origin",
-        "protocol-aware (h1: CSS + fonts on origin)",
-        SAME_SITE_HOSTS,
-        HEAD_ON_ORIGIN,
-        aware=True,
-    ),
+    Setup("aware-one-ip", "protocol-aware (h1: one IP)", SAME_SITE_HOSTS, **ALL, aware=True),
+    Setup("aware", "protocol-aware (h1: the defaults)", SAME_SITE_HOSTS, aware=True),
 )
 QUICK = ("unsharded", "own-ips", "one-ip", "aware")
 
@@ -148,17 +138,17 @@ QUICK = ("unsharded", "own-ips", "one-ip", "aware")
 # --- the page ------------------------------------------------------------------------
 
 
-def build(root: Path, setups: Sequence[Setup], images: int) -> None:
+def build(root: Path, setups: Sequence[Setup], images: int, scripts: int = 0) -> None:
     """Write every setup's page under ``root/site/<key>/`` and shard it with shard-assets
     (a protocol-aware one under ``root/aware-sharded/<key>/``, with its unsharded twin
-    under ``root/aware-twin/<key>/``)."""
+    under ``root/aware-twin/<key>/``); ``scripts`` blocking scripts in each head."""
     (root / "manifests").mkdir(parents=True, exist_ok=True)
     for setup in setups:
         folder = root / "aware-sharded" / setup.key if setup.aware else root / "site" / setup.key
-        prefix = f"https://{SITE}/{setup.key}/fonts/" if setup.fonts_absolute else "../fonts/"
-        write_page(folder, images, FONTS, script=False, font_prefix=prefix)
+        write_page(folder, images, FONTS, script=False, blocking_scripts=scripts)
         if setup.aware:
-            write_page(root / "aware-twin" / setup.key, images, FONTS, script=False)
+            twin = root / "aware-twin" / setup.key
+            write_page(twin, images, FONTS, script=False, blocking_scripts=scripts)
         if not setup.hosts:
             continue
         settings = load_settings(
@@ -166,18 +156,16 @@ def build(root: Path, setups: Sequence[Setup], images: int) -> None:
                 "hosts": list(setup.hosts),
                 "site_url": f"https://{SITE}/{setup.key}/",
                 "manifest": str(root / "manifests" / f"{setup.key}.json"),
-                "exclude": list(setup.on_origin),
                 "preconnect": setup.preconnect,
-                # What stays on the origin is the setup's exclude list alone, as measured
-                # (the default, origin, would keep the fonts there in every setup).
-                "cors_assets": "shard",
+                "cors_assets": setup.cors_assets,
+                "render_blocking": setup.render_blocking,
             },
             base_dir=root,
             source="benchmark",
         )
         result = shard_site(folder, settings)
-        expected = images + (0 if "css/*" in setup.on_origin else 1)
-        expected += 0 if "fonts/*" in setup.on_origin else len(FONTS)
+        expected = images + (1 + scripts if setup.render_blocking == "shard" else 0)
+        expected += len(FONTS) if setup.cors_assets == "shard" else 0
         if result.report.total != expected:
             raise RuntimeError(f"{setup.key}: {result.report.total} assets sharded, not {expected}")
 
@@ -289,6 +277,7 @@ class Run:
     runs: int
     latency_ms: float
     images: int
+    scripts: int = 0  # blocking scripts in the page's head
     chromium: str = ""
     nginx: str = ""
 
@@ -304,7 +293,7 @@ class Run:
 
 @contextlib.contextmanager
 def serving(
-    tmp: Path, setups: Sequence[Setup], images: int, rtt_ms: float
+    tmp: Path, setups: Sequence[Setup], images: int, rtt_ms: float, scripts: int = 0
 ) -> Iterator[tuple[Nginx, Certificates, dict[str, dict[str, int]], DelayProxy]]:
     """Build the pages, then run nginx and the delaying proxy until the block ends.
 
@@ -314,7 +303,7 @@ def serving(
     if executable is None:
         raise RuntimeError("nginx not found: apt-get install nginx (or set NGINX)")
     tmp.chmod(0o755)  # nginx's workers run as nobody when it is started as root (CI)
-    build(tmp, setups, images)
+    build(tmp, setups, images, scripts)
     certificates = Certificates.create(
         tmp / "certs",
         {
@@ -369,6 +358,7 @@ def measure(
     images: int = 60,
     warmup: bool = True,
     progress: bool = False,
+    scripts: int = 0,
 ) -> Run:
     """Run the benchmark; every process it starts is stopped when it returns or raises."""
     from playwright.sync_api import sync_playwright
@@ -382,11 +372,12 @@ def measure(
         runs,
         latency_ms,
         images,
+        scripts,
     )
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="page-load-tls-")))
         nginx, certificates, ports, proxy = stack.enter_context(
-            serving(tmp, setups, images, latency_ms)
+            serving(tmp, setups, images, latency_ms, scripts)
         )
         playwright = stack.enter_context(sync_playwright())
         for phase in run.phases:
@@ -538,7 +529,8 @@ def report(run: Run, command: str) -> str:
         f"# {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, commit {_commit()}, "
         f"{platform.node() or 'this machine'}: {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, Chromium {run.chromium}, nginx {run.nginx}",
-        f"# `{command}`: {run.images} images + a stylesheet + {len(FONTS)} web fonts, "
+        f"# `{command}`: {run.images} images + a stylesheet + {len(FONTS)} web fonts"
+        f"{f' + {run.scripts} blocking scripts' if run.scripts else ''}, "
         f"4 shard hosts, TLS 1.3; {run.latency_ms:g} ms latency; median of {run.runs} "
         "loads in fresh browser contexts; speed-up = unsharded median / setup median",
         "",
@@ -575,6 +567,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--images", type=int, default=60, help="images on the page (default: 60)")
     parser.add_argument(
+        "--head-scripts",
+        type=int,
+        default=0,
+        help="classic scripts (no defer, no async) in the page's head (default: 0)",
+    )
+    parser.add_argument(
         "--setups",
         default=",".join(s.key for s in SETUPS),
         help=f"comma-separated, from: {', '.join(s.key for s in SETUPS)}",
@@ -608,6 +606,7 @@ def main(argv: list[str] | None = None) -> int:
             images=args.images,
             warmup=not args.quick,
             progress=True,
+            scripts=args.head_scripts,
         )
     except (Exception, KeyboardInterrupt) as error:
         if interrupted:

@@ -126,13 +126,16 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write the rewritten pages and stylesheets unsharded in DIR, for "
         "HTTP/2 and HTTP/3 visitors (see docs/deploy.md)",
     )
-    parser.add_argument(
-        "--cors-assets",
-        default=DEFAULTS["cors_assets"],
-        choices=CHOICES["cors_assets"],
-        help="'origin' keeps web fonts, module scripts and crossorigin elements off the "
-        "shard hosts (default: %(default)s)",
-    )
+    for name, kept in (  # what stays on the site's origin (see shard_assets.origin)
+        ("cors_assets", "web fonts, module scripts and crossorigin elements"),
+        ("render_blocking", "stylesheets and scripts"),
+    ):
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            default=DEFAULTS[name],
+            choices=CHOICES[name],
+            help=f"'origin' keeps {kept} off the shard hosts (default: %(default)s)",
+        )
     placement = parser.add_argument_group("placement (see docs/algorithms.md)")
     placement.add_argument(
         "--algorithm",

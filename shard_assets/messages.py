@@ -13,6 +13,7 @@ from .assign import Assignment
 from .balance import BalanceReport, most_uneven_page
 from .config import Settings
 from .manifest import PLACEMENT_SETTINGS, Manifest, render_manifest
+from .origin import blocks_rendering
 from .results import BuildResult, MissingRef
 from .ring import Host
 
@@ -154,13 +155,22 @@ def origin_ref_warnings(
 
 
 def placement_notes(
-    previous: Manifest | None, settings: Settings, report: BalanceReport, on_origin: int = 0
+    previous: Manifest | None,
+    settings: Settings,
+    report: BalanceReport,
+    on_origin: Collection[str] = (),
 ) -> tuple[str, ...]:
     notes: list[str] = []
-    if on_origin:
+    blocking = sum(1 for key in on_origin if blocks_rendering(settings, key))
+    if blocking:
         notes.append(
-            f"{on_origin} asset(s) fetched in CORS mode (web fonts, module scripts, "
-            "crossorigin elements) stay on the origin (cors_assets: origin)"
+            f"{blocking} stylesheet(s) and script(s) stay on the origin, on the connection "
+            "the page came on (render_blocking: origin)"
+        )
+    if len(on_origin) > blocking:
+        notes.append(
+            f"{len(on_origin) - blocking} asset(s) fetched in CORS mode (web fonts, module "
+            "scripts, crossorigin elements) stay on the origin (cors_assets: origin)"
         )
     if previous is not None and previous.algorithm != settings.algorithm:
         notes.append(

@@ -27,7 +27,6 @@ from .balance import (
 )
 from .commit import build_state, staged_writes
 from .config import Settings
-from .cors import ORIGIN, kept_on_origin
 from .errors import (
     BalanceError,
     LockedError,
@@ -47,6 +46,7 @@ from .messages import (
     origin_ref_warnings,
     placement_notes,
 )
+from .origin import ORIGIN, kept_on_origin
 from .parallel import run_each
 from .results import BuildResult, MissingRef
 from .rewrite import RewriteContext, Sharder, origin_refs, rewrite_document, rewrite_tasks
@@ -177,7 +177,7 @@ def plan_build(
         in_memory=done,
         scanned=in_memory.scanned(inventory) if in_memory else None,
     )
-    on_origin = kept_on_origin(settings, collected.cors.intersection(collected.assets))
+    on_origin = kept_on_origin(settings, collected.assets, collected.cors)
     collected = without_assets(collected, on_origin)
     loads = asset_loads(settings.balance_by, collected, output_dir)
     assignment = assign_hosts(
@@ -240,7 +240,7 @@ def plan_build(
         pages=page_spreads(collected, assignment, settings),
         warnings=jump_warnings(previous, settings, collected.assets)
         + (() if sharder.origin else origin_ref_warnings(moved, cors=on_origin)),
-        notes=placement_notes(previous, settings, report, len(on_origin)),
+        notes=placement_notes(previous, settings, report, on_origin),
         collected=collected,
         in_memory=in_memory,
         on_origin=on_origin,

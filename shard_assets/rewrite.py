@@ -14,11 +14,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .config import Settings
-from .cors import ORIGIN
 from .css import find_css_refs
 from .files import ensure_replaceable, write_temporary
 from .html import HtmlScanner, RefSpan, preconnect_point
 from .inventory import Stamp, is_page, is_stylesheet, read_document
+from .origin import ORIGIN
 from .urls import Ref, url_host
 
 
@@ -116,7 +116,7 @@ class Sharder:
 
     def url(self, host: str, path: str, suffix: str) -> str:
         """The URL of ``path`` (and ``suffix``) on ``host``; root-relative on the site's
-        origin when ``host`` is :data:`~shard_assets.cors.ORIGIN`."""
+        origin when ``host`` is :data:`~shard_assets.origin.ORIGIN`."""
         if host == ORIGIN:
             return path + suffix
         return shard_url(self.settings.url_prefix, host, path, suffix)

@@ -9,9 +9,10 @@ It checks that:
   output, or an asset the manifest puts on another host;
 - no page or stylesheet still references a site-local asset on the origin (with
   ``cors_assets: origin``, an asset some reference fetches in CORS mode must stay
-  there instead: CORS mode is read here from the markup, as the browser decides it);
+  there instead: CORS mode is read here from the markup, as the browser decides it;
+  with ``render_blocking: origin``, every stylesheet and script);
 - no stylesheet on a shard host names a file that stays on the origin (excluded, or
-  kept by ``cors_assets: origin``) by a URL that resolves against that shard host.
+  kept by either setting) by a URL that resolves against that shard host.
 
 The rules for *which* tags and attributes load assets are the same data the rewriter
 uses (:data:`shard_assets.html.URL_ATTRIBUTES`): they are the specification, not the
@@ -37,6 +38,7 @@ from .files import decode_document
 from .html import LINK_RELS, SRCSET, URL_ATTRIBUTES
 from .inventory import is_page, is_stylesheet, take_inventory
 from .manifest import read_manifest
+from .origin import blocks_rendering, kept_on_origin
 
 #: Stands in for the site's origin when ``site_url`` is not set.
 _PLACEHOLDER_ORIGIN = "https://site.invalid"
@@ -115,14 +117,16 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
             base = urljoin(page_url, str(base_tag["href"]).strip()) if base_tag else page_url
             urls = list(_html_urls(soup, settings))
         found.append((document, base, urls))
-    if settings.cors_assets == "origin":
-        cors = {
-            key
+    if settings.cors_assets == "origin" or settings.render_blocking == "origin":
+        keys = {
+            (key, url.cors)
             for _, base, urls in found
             for url in urls
-            if url.cors and (key := _site_key(url, base, audit)) is not None
+            if (key := _site_key(url, base, audit)) is not None
         }
-        audit = replace(audit, on_origin=frozenset(cors))
+        cors = {key for key, in_cors in keys if in_cors}
+        kept = kept_on_origin(settings, audit.files, cors)
+        audit = replace(audit, on_origin=kept)
     for document, base, urls in found:
         for url in urls:
             findings += _check(url, base, document, audit)
@@ -147,7 +151,7 @@ def _moved(document: str, urls: list[_Url], audit: _Audit) -> list[Finding]:
             continue
         excluded = any(fnmatch.fnmatchcase(key, p) for p in settings.exclude)
         if key in audit.files and (excluded or key in audit.on_origin):
-            why = "excluded" if excluded else "kept there by cors_assets: origin"
+            why = "excluded" if excluded else f"kept there by {_keeps(key, settings)}"
             findings.append(
                 Finding(
                     document,
@@ -158,6 +162,11 @@ def _moved(document: str, urls: list[_Url], audit: _Audit) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _keeps(key: str, settings: Settings) -> str:
+    """The setting that keeps ``key``, one of the audit's ``on_origin``, on the origin."""
+    return "render_blocking: origin" if blocks_rendering(settings, key) else "cors_assets: origin"
 
 
 def _site_key(found: _Url, base: str, audit: _Audit) -> str | None:
@@ -210,14 +219,8 @@ def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding
     excluded = any(fnmatch.fnmatchcase(key, p) for p in settings.exclude)
     if key in audit.on_origin:
         if netloc in configured:
-            return [
-                Finding(
-                    document,
-                    found.line,
-                    f"{url}: {key} is fetched in CORS mode and cors_assets is origin: "
-                    "it should be on the origin",
-                )
-            ]
+            why = _keeps(key, settings)
+            return [Finding(document, found.line, f"{url}: {key} stays on the origin ({why})")]
         return []
     if netloc in own:
         if key in files and not is_page(key) and not excluded:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from collections.abc import Callable
@@ -69,17 +70,33 @@ def site(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
-    """Settings for ``HOSTS`` with the manifest in the temporary folder."""
+    """Settings for ``HOSTS`` with the manifest in the temporary folder.
+
+    Stylesheets and scripts are sharded (``render_blocking: shard``) unless a test
+    says otherwise: most tests are about how references are found, placed and
+    rewritten, and stylesheets and scripts are the references they need. What the
+    default (``origin``) keeps off the shard hosts is tests/test_render_blocking.py's
+    subject, and the generator tests build with it."""
 
     def factory(**options: object) -> Settings:
         merged: dict[str, object] = {
             "hosts": HOSTS,
             "manifest": str(tmp_path / "shard-manifest.json"),
+            "render_blocking": "shard",
         }
         merged.update(options)
         return load_settings(merged, base_dir=tmp_path, source="test")
 
     return factory
+
+
+def shard_urls(root: Path) -> set[str]:
+    """The keys every document puts on a shard host."""
+    found: set[str] = set()
+    for path in root.rglob("*"):
+        if path.suffix in (".html", ".css"):
+            found.update(re.findall(r"//cdn\d\.example\.com/([^\"')\s]+)", path.read_text()))
+    return found
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

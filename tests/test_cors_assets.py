@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from shard_assets.messages import summary
 from shard_assets.pipeline import shard_site
 from shard_assets.verify import verify_site
 
-from .conftest import HOSTS, ROOT, make_site, snapshot
+from .conftest import HOSTS, ROOT, make_site, shard_urls, snapshot
 
 SITE_URL = "https://example.org/"
 CORS_KEYS = {"fonts/body.woff2", "fonts/nested.woff2", "js/mod.js", "js/sri.js", "img/canvas.png"}
@@ -51,15 +50,6 @@ def cors_site(root: Path) -> Path:
     post = root / "blog" / "post-1.html"
     post.write_text(post.read_text() + '<img src="../img/canvas.png" alt="no crossorigin">\n')
     return root
-
-
-def shard_urls(root: Path) -> set[str]:
-    """The keys every document puts on a shard host."""
-    found: set[str] = set()
-    for path in root.rglob("*"):
-        if path.suffix in (".html", ".css"):
-            found.update(re.findall(r"//cdn\d\.example\.com/([^\"')\s]+)", path.read_text()))
-    return found
 
 
 def test_cors_mode_assets_stay_on_the_origin_and_the_rest_is_sharded(

@@ -119,15 +119,16 @@ def test_hosts_that_change_at_the_end_fall_back_to_the_disk_path(
     assets = json.loads(manifest)["assets"]
     # A pin moves an asset every page loads: the manifest's host, used in memory,
     # is not the final one, so each page is read back and re-pointed.
-    old = assets["css/extra.css"]
+    old = assets["img/favicon.ico"]
     new = next(h for h in HOSTS if h != old)
-    _set(project, f'      pin: {{"css/extra.css": "{new}"}}')
+    _set(project, f'      pin: {{"img/favicon.ico": "{new}"}}')
     log = _build(project, caplog)
     assert "in memory" not in log
-    reference = _disk_path(project, manifest, tmp_path, pin={"css/extra.css": new})
+    reference = _disk_path(project, manifest, tmp_path, pin={"img/favicon.ico": new})
     assert snapshot(project / "site") == snapshot(reference / "site")
     index = (project / "site" / "index.html").read_text()
-    assert f"https://{new}/css/extra.css" in index and f"https://{old}/css/extra.css" not in index
+    assert f"https://{new}/img/favicon.ico" in index
+    assert f"https://{old}/img/favicon.ico" not in index
 
 
 def test_the_first_build_and_changed_hosts_use_the_disk_path(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -59,17 +61,10 @@ def run(command: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return result
 
 
-def audit(
-    output: Path, manifest: Path, site_url: str = SITE_URL, cors_assets: str = "origin"
-) -> list[str]:
+def audit(output: Path, manifest: Path, site_url: str = SITE_URL, **build: str) -> list[str]:
     """``shard-assets verify``'s findings for ``output`` (empty when it is sound), with
-    the ``cors_assets`` the build had."""
-    options = {
-        "hosts": HOSTS,
-        "manifest": str(manifest),
-        "site_url": site_url,
-        "cors_assets": cors_assets,
-    }
+    the ``cors_assets`` and ``render_blocking`` the build had (``build``)."""
+    options = {"hosts": HOSTS, "manifest": str(manifest), "site_url": site_url, **build}
     settings = load_settings(options, base_dir=output, source="test")
     return [str(finding) for finding in verify_site(output, settings)]
 
@@ -108,6 +103,10 @@ PAGES = {
     "index.md": "# Home\n\n![Overview](img/overview.png)\n\nSee the [guide](guide.md).\n",
     "guide.md": "# Guide\n\n![Detail](img/detail.png)\n\n![Diagram](img/diagram.svg)\n",
 }
+
+
+#: The settings that shard the files the defaults keep on the origin.
+MOVE_ALL = {"cors_assets": "shard", "render_blocking": "shard"}
 
 
 def shard_plugin(**options: Any) -> dict[str, Any]:
@@ -249,9 +248,10 @@ def material_project(root: Path, order: str, third_party: str) -> Path:
             "cache_safe": True,
         }
     }
-    # cors_assets: shard, so that the font privacy downloads moves like the rest: the
-    # tests follow every file privacy and minify touch onto the shard hosts.
-    ours = shard_plugin(scheme="http", preconnect=True, cors_assets="shard")
+    # cors_assets and render_blocking: shard, so that the font and the stylesheet privacy
+    # downloads, and the files minify renames, move like the rest: the tests follow
+    # every file privacy and minify touch onto the shard hosts.
+    ours = shard_plugin(**MOVE_ALL, scheme="http", preconnect=True)
     plugins = {
         "plain": [privacy, minify],
         "shard-assets first": [ours, privacy, minify],
@@ -306,7 +306,7 @@ def test_privacy_fetches_first_and_never_sees_our_urls_or_hints(
     from bs4 import BeautifulSoup
 
     site = material.built[order]
-    assert audit(site.output, site.manifest, cors_assets="shard") == []
+    assert audit(site.output, site.manifest, **MOVE_ALL) == []
     assets = assets_of(site.manifest)
     fetched = sorted(key for key in assets if key.startswith("assets/external/"))
     assert [key.rpartition("/")[2] for key in fetched] == ["badge.png", "third.css", "third.woff2"]
@@ -600,9 +600,16 @@ def test_i18n_subsites_german_pages_share_the_theme_assets(subsites: Rebuilt, or
     assert "de/night-ferry.html" in pages_of(output)
     # The subsite's pages load the main site's theme (../theme/): one key, one host.
     assert not [key for key in assets if key.startswith("de/theme/")]
-    css = f'href="https://{assets["theme/css/main.css"]}/theme/css/main.css"'
+    # Its stylesheet (and the fonts it names) stay on the origin, by the defaults: both
+    # sites' pages name the one file there (the subsite's as de/../theme/css/main.css).
     for page in ("night-ferry.html", "de/night-ferry.html"):
-        assert css in (output / page).read_text(encoding="utf-8"), page
+        text = (output / page).read_text(encoding="utf-8")
+        (href,) = re.findall(r'<link rel="stylesheet" href="([^"]+)"', text)
+        parts = urlsplit(href)
+        assert (parts.netloc, posixpath.normpath(parts.path)) == (
+            "music.example.org",
+            "/theme/css/main.css",
+        ), page
     assert {"de/images/cover.png", "de/images/map.png"} <= set(assets)
 
 
@@ -646,15 +653,15 @@ def read(site: Built, page: str) -> str:
 def test_zensical_then_the_command_line_shards_the_site(zensical: Built) -> None:
     assert audit(zensical.output, zensical.manifest) == []
     assets = assets_of(zensical.manifest)
-    assert {"css/extra.css", "js/extra.js", "img/overview.png"} <= set(assets)
+    assert "img/overview.png" in assets
     overview = f'src="https://{assets["img/overview.png"]}/img/overview.png"'
     assert overview in read(zensical, "index.html")
-    # The web font stays on the origin (cors_assets: origin, the default): the sharded
-    # stylesheet names it by its absolute URL there.
-    assert "fonts/docs-sans.woff2" not in assets
+    # The stylesheets and scripts stay on the origin (render_blocking: origin, the
+    # default), and so does the web font (cors_assets: origin): the stylesheet, on the
+    # origin itself, names it as Zensical wrote it.
+    assert not [key for key in assets if key.endswith((".css", ".js", ".woff2"))]
     assert (zensical.output / "fonts" / "docs-sans.woff2").is_file()
-    font = f"url('{SITE_URL}fonts/docs-sans.woff2')"
-    assert font in read(zensical, "css/extra.css")
+    assert "url('../fonts/docs-sans.woff2')" in read(zensical, "css/extra.css")
 
 
 # -- Other generators: the command line on their output, served under a sub-path -----------
@@ -709,10 +716,10 @@ def test_sub_path_site_is_sharded_with_its_site_url(tmp_path: Path, generator: s
     manifest = tmp_path / "shard-manifest.json"
     assert audit(output, manifest, SUB_PATH_URL) == []
     assets = assets_of(manifest)
-    assert sorted(assets) == ["css/site.css", "img/bg.png", "img/hero.png", "img/photo.png"]
+    assert sorted(assets) == ["img/bg.png", "img/hero.png", "img/photo.png"]
     post = (output / "posts" / "first" / "index.html").read_text(encoding="utf-8")
     # The shard URL keeps /blog/: the CDN mirrors the origin, where the file lives.
-    assert f'href="https://{assets["css/site.css"]}/blog/css/site.css"' in post
+    assert f'src="https://{assets["img/photo.png"]}/blog/img/photo.png"' in post
     css = (output / "css" / "site.css").read_text()
     assert f"url(https://{assets['img/bg.png']}/blog/img/bg.png)" in css
 
@@ -728,7 +735,7 @@ def test_sub_path_site_without_its_site_url_is_wrong(
         # URLs lack /blog/, and verify, told the real URL, finds every one of them.
         assert code == 0
         findings = audit(output, tmp_path / "shard-manifest.json", SUB_PATH_URL)
-        assert len(findings) == 7, findings  # 3 on each page, 1 in the stylesheet
+        assert len(findings) == 5, findings  # 2 on each page, 1 in the stylesheet
         assert all(f.endswith("a shard URL outside the site's path") for f in findings)
     else:
         # Root-relative and absolute URLs name /blog/...: not files of this folder.

@@ -53,12 +53,16 @@ def test_build_shards_theme_and_content(project: Path) -> None:
     manifest = json.loads((project / "shard-manifest.json").read_text())
     assets = manifest["assets"]
     assert len(assets) >= 40
-    assert any(key.startswith("theme/css/") for key in assets), "theme CSS is caught on finalized"
+    assert any(key.startswith("theme/icons/") for key in assets), "theme files, on finalized"
     assert any(key.startswith("images/") for key in assets)
+    # Stylesheets and scripts stay on the origin (render_blocking: origin, the default).
+    assert not [key for key in assets if key.endswith((".css", ".js"))]
     output = project / "output"
     for page in output.rglob("*.html"):
         text = page.read_text()
-        assert 'src="/images/' not in text and 'href="/theme/css/' not in text, page
+        assert 'src="/images/' not in text and 'href="/theme/icons/' not in text, page
+        assert 'href="https://music.example.org/theme/css/main.css"' in text, page
+    # The theme's stylesheets, copied on finalized, are rewritten where they are.
     css = "".join(p.read_text() for p in (output / "theme").rglob("*.css"))
     assert "url(https://cdn" in css or 'url("https://cdn' in css
 
@@ -106,7 +110,8 @@ def test_siteurl_is_the_default_site_url(project: Path) -> None:
     result = pelican_build(project, SITEURL="http://localhost:8000")
     assert result.returncode == 0, result.stdout + result.stderr
     index = (project / "output" / "index.html").read_text()
-    assert "http://localhost:8000/theme/" not in index
+    assert "http://localhost:8000/theme/icons/" not in index
+    assert 'href="http://localhost:8000/theme/css/main.css"' in index  # on the origin
     assert "https://cdn" in index
 
 

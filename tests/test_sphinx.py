@@ -117,28 +117,30 @@ def test_build_shards_the_sample_and_writes_the_manifest_beside_conf_py(
     assets = manifest(project)
     assert len(assets) >= 40
     assert sorted(set(assets.values())) == HOSTS
-    assert "_static/css/tidewater.css" in assets
+    assert "_static/img/hero-dots.png" in assets
     assert any(key.startswith("_images/") for key in assets)
-    # The web fonts, the sample's and the theme's, stay on the origin (cors_assets:
-    # origin, the default), named by their absolute URL on html_baseurl.
+    # Stylesheets and scripts stay on the origin (render_blocking: origin, the
+    # default); the web fonts, the sample's and the theme's, too (cors_assets: origin),
+    # named as the theme wrote them, since their stylesheets stay where they are.
+    assert not [key for key in assets if key.endswith((".css", ".js"))]
     assert not [key for key in assets if key.endswith((".woff", ".woff2", ".ttf"))]
     html = project / "_build" / "html"
     theme_css = (html / "_static" / "styles" / "pydata-sphinx-theme.css").read_text()
-    origin = "https://docs.example.org/_static/"
-    assert f"url({origin}vendor/fontawesome/webfonts/fa-solid-900.woff2)" in theme_css
+    assert "url(../vendor/fontawesome/webfonts/fa-solid-900.woff2)" in theme_css
     index = (html / "index.html").read_text()
-    # Sphinx's ?v= checksum stays, and it is the checksum of the theme's file as Sphinx
-    # copied it (before the URLs in it were sharded), so a rebuild computes the same.
+    # Sphinx's ?v= checksum stays, and it is the checksum of the file as Sphinx copied
+    # it (before the URLs in it were sharded), so a rebuild computes the same.
     source = (project / "_static" / "css" / "tidewater.css").read_bytes()
     checksum = f"{zlib.crc32(source):08x}"
-    host = assets["_static/css/tidewater.css"]
-    assert f'href="https://{host}/_static/css/tidewater.css?v={checksum}"' in index
+    assert f'href="_static/css/tidewater.css?v={checksum}"' in index
     css = (html / "_static" / "css" / "tidewater.css").read_text()
-    assert f'url("{origin}fonts/tidewater-pixel.woff2")' in css
+    assert 'url("../fonts/tidewater-pixel.woff2")' in css
+    host = assets["_static/img/hero-dots.png"]
+    assert f"url('https://{host}/_static/img/hero-dots.png')" in css
     for page in html.rglob("*.html"):
         if "_static" not in page.parts:
             text = page.read_text()
-            assert 'src="_static/' not in text and 'href="_static/' not in text, page
+            assert 'src="_static/img/' not in text and 'href="_static/favicon' not in text, page
             assert 'src="../_images/' not in text and 'src="_images/' not in text, page
     assert "assets over 4 hosts" in result.stdout
     assert result.stderr == ""
@@ -178,8 +180,9 @@ def test_a_new_host_takes_assets_only_from_the_others(rebuilt: Path) -> None:
     assert after.keys() == before.keys()
     moved = {key for key in before if after[key] != before[key]}
     assert moved and {after[key] for key in moved} == {"cdn5.example.com"}
-    index = (rebuilt / "_build" / "html" / "index.html").read_text()
-    assert "https://cdn5.example.com/" in index
+    html = rebuilt / "_build" / "html"
+    written = "".join(p.read_text() for p in [*html.rglob("*.html"), *html.rglob("*.css")])
+    assert all(f"https://cdn5.example.com/{key}" in written for key in moved)
 
 
 def test_a_skewed_manifest_fails_the_build_and_keeps_output_and_manifest(

@@ -79,6 +79,7 @@ class ShardAssetsConfig(Config):
     jobs = c.Optional(c.Type(int))
     unsharded_copy = c.Optional(c.Type(str))
     cors_assets = c.Choice(CHOICES["cors_assets"], default=_default("cors_assets"))
+    render_blocking = c.Choice(CHOICES["render_blocking"], default=_default("render_blocking"))
 
 
 class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
@@ -95,13 +96,12 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         """MkDocs only warns about an unknown option; a typo here is an error, with a hint."""
         errors, warnings = super().load_config(options, config_file_path)
         known = sorted(name for name, _ in self.config_class._schema)
-        for name in sorted(set(options) - set(known)):
+        unknown = set(options) - set(known)
+        for name in sorted(unknown):
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known options: {', '.join(known)}"
             errors.append((name, ValidationError(f"unknown shard-assets option: {hint}")))
-        unknown = set(options) - set(known)
-        warnings = [w for w in warnings if w[0] not in unknown]
-        return errors, warnings
+        return errors, [w for w in warnings if w[0] not in unknown]
 
     def on_startup(self, *, command: Literal["build", "gh-deploy", "serve"], dirty: bool) -> None:
         self.is_serve = command == "serve"
