@@ -16,11 +16,11 @@ uses) is written once per setup and sharded over 4 hosts by shard-assets itself
   (127.0.0.2..5) with its own certificate: no connection can be shared.
 - **one IP**: sharded over ``cdn1..4.shard.test``, same-site with the page, on the
   page's address, all names on one certificate: HTTP/2 may coalesce everything.
-  These two shard everything (``cors_assets`` and ``render_blocking``: ``shard``).
+  These two shard everything (``cors_assets`` and ``stylesheets``: ``shard``).
 - **fonts on origin**: as *one IP*, but the fonts (the CORS-mode assets) stay on the
   page's own origin (``cors_assets: origin``); **CSS + fonts on origin** keeps the
-  render-blocking stylesheet (and any script) there too (``render_blocking: origin``):
-  shard-assets' defaults.
+  render-blocking stylesheet there too (``stylesheets: origin``): shard-assets'
+  defaults; **CSS + scripts + fonts on origin** also the scripts (``exclude``).
 - **+ preconnect**: *one IP* and *CSS + fonts on origin*, built with ``preconnect: true``.
 - **protocol-aware**: nginx serves the sharded *one IP* pages (or the defaults' ones)
   to HTTP/1.1 visitors and the unsharded twin (the output before sharding) to
@@ -107,21 +107,29 @@ class Setup:
     hosts: tuple[str, ...] = ()
     #: The build's ``cors_assets``: "shard" moves the fonts to the shard hosts.
     cors_assets: str = "origin"
-    #: The build's ``render_blocking``: "shard" moves the stylesheet (and scripts).
-    render_blocking: str = "origin"
+    #: The build's ``stylesheets``: "shard" moves the stylesheet.
+    stylesheets: str = "origin"
     preconnect: bool = False
     aware: bool = False
+    #: The build's ``exclude`` patterns: more that stays on the origin.
+    exclude: tuple[str, ...] = ()
 
 
 #: Everything on the shard hosts: what shard-assets did before its defaults kept the
-#: fonts (cors_assets) and then the stylesheets and scripts (render_blocking) on the origin.
-ALL = {"cors_assets": "shard", "render_blocking": "shard"}
+#: fonts (cors_assets) and then the stylesheets (stylesheets) on the origin.
+ALL = {"cors_assets": "shard", "stylesheets": "shard"}
 SETUPS = (
     Setup("unsharded", "unsharded"),
     Setup("own-ips", "sharded, own IPs + certs", OWN_IP_HOSTS, **ALL),
     Setup("one-ip", "sharded, one IP + cert", SAME_SITE_HOSTS, **ALL),
-    Setup("fonts-origin", "one IP, fonts on origin", SAME_SITE_HOSTS, render_blocking="shard"),
+    Setup("fonts-origin", "one IP, fonts on origin", SAME_SITE_HOSTS, stylesheets="shard"),
     Setup("head-origin", "one IP, CSS + fonts on origin (the defaults)", SAME_SITE_HOSTS),
+    Setup(
+        "scripts-origin",
+        "one IP, CSS + scripts + fonts on origin",
+        SAME_SITE_HOSTS,
+        exclude=("js/*",),
+    ),
     Setup("one-ip-preconnect", "one IP + preconnect", SAME_SITE_HOSTS, **ALL, preconnect=True),
     Setup(
         "head-origin-preconnect",
@@ -158,13 +166,15 @@ def build(root: Path, setups: Sequence[Setup], images: int, scripts: int = 0) ->
                 "manifest": str(root / "manifests" / f"{setup.key}.json"),
                 "preconnect": setup.preconnect,
                 "cors_assets": setup.cors_assets,
-                "render_blocking": setup.render_blocking,
+                "stylesheets": setup.stylesheets,
+                "exclude": list(setup.exclude),
             },
             base_dir=root,
             source="benchmark",
         )
         result = shard_site(folder, settings)
-        expected = images + (1 + scripts if setup.render_blocking == "shard" else 0)
+        expected = images + (1 if setup.stylesheets == "shard" else 0)
+        expected += 0 if "js/*" in setup.exclude else scripts
         expected += len(FONTS) if setup.cors_assets == "shard" else 0
         if result.report.total != expected:
             raise RuntimeError(f"{setup.key}: {result.report.total} assets sharded, not {expected}")

@@ -128,7 +128,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     )
     for name, kept in (  # what stays on the site's origin (see shard_assets.origin)
         ("cors_assets", "web fonts, module scripts and crossorigin elements"),
-        ("render_blocking", "stylesheets and scripts"),
+        ("stylesheets", "stylesheets (.css files)"),
     ):
         parser.add_argument(
             f"--{name.replace('_', '-')}",

@@ -73,7 +73,7 @@ from .files import META_CHARSET, StagedFiles, atomic_write, write_temporary
 from .html import RefSpan
 from .inventory import Inventory, is_folder, is_page, is_stylesheet
 from .manifest import Manifest, cannot_stand, read_manifest
-from .origin import blocks_rendering
+from .origin import kept_stylesheet
 from .parallel import die_with_parent, start_pool
 from .results import reference_at
 from .rewrite import Sharder, Undo, apply_edits, shard_url, undo_edits, undone
@@ -216,7 +216,7 @@ class PagePreparer:
     def _classify(self, key: str) -> tuple[str | None, bool]:
         """(the host to use: '' for a reference that is never sharded, None for one
         that must wait for the end of the build; whether it names a stylesheet)."""
-        if is_page(key) or self.sharder.is_excluded(key) or blocks_rendering(self.settings, key):
+        if is_page(key) or self.sharder.is_excluded(key) or kept_stylesheet(self.settings, key):
             return "", is_stylesheet(key)
         return self.hosts.get(key), is_stylesheet(key)
 

@@ -13,7 +13,7 @@ from .assign import Assignment
 from .balance import BalanceReport, most_uneven_page
 from .config import Settings
 from .manifest import PLACEMENT_SETTINGS, Manifest, render_manifest
-from .origin import blocks_rendering
+from .origin import kept_stylesheet
 from .results import BuildResult, MissingRef
 from .ring import Host
 
@@ -161,15 +161,15 @@ def placement_notes(
     on_origin: Collection[str] = (),
 ) -> tuple[str, ...]:
     notes: list[str] = []
-    blocking = sum(1 for key in on_origin if blocks_rendering(settings, key))
-    if blocking:
+    styles = sum(1 for key in on_origin if kept_stylesheet(settings, key))
+    if styles:
         notes.append(
-            f"{blocking} stylesheet(s) and script(s) stay on the origin, on the connection "
-            "the page came on (render_blocking: origin)"
+            f"{styles} stylesheet(s) stay on the origin, on the connection the page came "
+            "on (stylesheets: origin)"
         )
-    if len(on_origin) > blocking:
+    if len(on_origin) > styles:
         notes.append(
-            f"{len(on_origin) - blocking} asset(s) fetched in CORS mode (web fonts, module "
+            f"{len(on_origin) - styles} asset(s) fetched in CORS mode (web fonts, module "
             "scripts, crossorigin elements) stay on the origin (cors_assets: origin)"
         )
     if previous is not None and previous.algorithm != settings.algorithm:

@@ -10,7 +10,7 @@ It checks that:
 - no page or stylesheet still references a site-local asset on the origin (with
   ``cors_assets: origin``, an asset some reference fetches in CORS mode must stay
   there instead: CORS mode is read here from the markup, as the browser decides it;
-  with ``render_blocking: origin``, every stylesheet and script);
+  with ``stylesheets: origin``, every stylesheet);
 - no stylesheet on a shard host names a file that stays on the origin (excluded, or
   kept by either setting) by a URL that resolves against that shard host.
 
@@ -38,7 +38,7 @@ from .files import decode_document
 from .html import LINK_RELS, SRCSET, URL_ATTRIBUTES
 from .inventory import is_page, is_stylesheet, take_inventory
 from .manifest import read_manifest
-from .origin import blocks_rendering, kept_on_origin
+from .origin import kept_on_origin, kept_stylesheet
 
 #: Stands in for the site's origin when ``site_url`` is not set.
 _PLACEHOLDER_ORIGIN = "https://site.invalid"
@@ -117,7 +117,7 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
             base = urljoin(page_url, str(base_tag["href"]).strip()) if base_tag else page_url
             urls = list(_html_urls(soup, settings))
         found.append((document, base, urls))
-    if settings.cors_assets == "origin" or settings.render_blocking == "origin":
+    if settings.cors_assets == "origin" or settings.stylesheets == "origin":
         keys = {
             (key, url.cors)
             for _, base, urls in found
@@ -166,7 +166,7 @@ def _moved(document: str, urls: list[_Url], audit: _Audit) -> list[Finding]:
 
 def _keeps(key: str, settings: Settings) -> str:
     """The setting that keeps ``key``, one of the audit's ``on_origin``, on the origin."""
-    return "render_blocking: origin" if blocks_rendering(settings, key) else "cors_assets: origin"
+    return "stylesheets: origin" if kept_stylesheet(settings, key) else "cors_assets: origin"
 
 
 def _site_key(found: _Url, base: str, audit: _Audit) -> str | None:

@@ -72,17 +72,17 @@ def site(tmp_path: Path) -> Path:
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     """Settings for ``HOSTS`` with the manifest in the temporary folder.
 
-    Stylesheets and scripts are sharded (``render_blocking: shard``) unless a test
+    Stylesheets and scripts are sharded (``stylesheets: shard``) unless a test
     says otherwise: most tests are about how references are found, placed and
     rewritten, and stylesheets and scripts are the references they need. What the
-    default (``origin``) keeps off the shard hosts is tests/test_render_blocking.py's
+    default (``origin``) keeps off the shard hosts is tests/test_stylesheets.py's
     subject, and the generator tests build with it."""
 
     def factory(**options: object) -> Settings:
         merged: dict[str, object] = {
             "hosts": HOSTS,
             "manifest": str(tmp_path / "shard-manifest.json"),
-            "render_blocking": "shard",
+            "stylesheets": "shard",
         }
         merged.update(options)
         return load_settings(merged, base_dir=tmp_path, source="test")

@@ -168,7 +168,7 @@ def test_http11_only_server(live: Live, capsys: pytest.CaptureFixture[str]) -> N
     assert f"  {SHARDS[0]}  127.0.0.6  http/1.1  " in out
     assert "the host offers only http/1.1: its own connections" in out
     assert "HTTP/2 visitors open 4 extra connection(s)" in out and "warnings (1):" in out
-    assert "8 of 8 fetched asset(s) sound (a sample of 34)" in out
+    assert "8 of 8 fetched asset(s) sound (a sample of 38)" in out
 
 
 def test_per_host_certificates_on_their_own_addresses(

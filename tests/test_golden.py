@@ -2,13 +2,13 @@
 
 Each case may have ``<name>.json`` with options: ``document`` (the file's
 output-relative path), ``site_url``, ``attributes``, ``scheme``, ``preconnect``,
-``cors_assets``, ``render_blocking``, ``exclude``. Every referenced
+``cors_assets``, ``stylesheets``, ``exclude``. Every referenced
 file exists except paths containing ``missing``; pages (``.html``) and excluded files
 are never sharded, as in a real build, and a stylesheet is itself on a shard host
 unless excluded (so its relative URLs resolve against that host). CORS-mode assets
 stay on the origin, as by default (``cors_assets: origin``); the cases about how such
 URLs are recognised and sharded say ``"cors_assets": "shard"``. Stylesheets and scripts
-are sharded (``render_blocking: shard``) unless a case says ``"render_blocking":
+are sharded (``stylesheets: shard``) unless a case says ``"stylesheets":
 "origin"`` (the default of a real build): the cases are about how their URLs are
 found and rewritten. Hosts come from the
 ketama ring over four hosts. Each case also checks that a second run changes nothing.
@@ -45,7 +45,7 @@ def _shard(case: Path, data: bytes) -> bytes:
     is_css = case.suffix == ".css"
     document = options.pop("document", "css/site.css" if is_css else "blog/post.html")
     settings = load_settings(
-        {"hosts": HOSTS, "site_url": "https://example.org/", "render_blocking": "shard", **options},
+        {"hosts": HOSTS, "site_url": "https://example.org/", "stylesheets": "shard", **options},
         base_dir=case.parent,
         source=case.name,
     )
@@ -61,7 +61,7 @@ def _shard(case: Path, data: bytes) -> bytes:
     if is_css and not sharder.is_excluded(document):
         keys.add(document)
     # As a build does: an asset fetched in CORS mode anywhere (here: in this document),
-    # and with render_blocking: origin, every stylesheet and script.
+    # and with stylesheets: origin, every stylesheet and script.
     on_origin = kept_on_origin(settings, keys, {ref.key for ref in refs if ref.cors})
     hosts = {key: ORIGIN if key in on_origin else RING.lookup(key) for key in keys}
     text, _ = sharder.rewrite(decoded.text, document, hosts)

@@ -63,7 +63,7 @@ def run(command: Sequence[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def audit(output: Path, manifest: Path, site_url: str = SITE_URL, **build: str) -> list[str]:
     """``shard-assets verify``'s findings for ``output`` (empty when it is sound), with
-    the ``cors_assets`` and ``render_blocking`` the build had (``build``)."""
+    the ``cors_assets`` and ``stylesheets`` the build had (``build``)."""
     options = {"hosts": HOSTS, "manifest": str(manifest), "site_url": site_url, **build}
     settings = load_settings(options, base_dir=output, source="test")
     return [str(finding) for finding in verify_site(output, settings)]
@@ -106,7 +106,7 @@ PAGES = {
 
 
 #: The settings that shard the files the defaults keep on the origin.
-MOVE_ALL = {"cors_assets": "shard", "render_blocking": "shard"}
+MOVE_ALL = {"cors_assets": "shard", "stylesheets": "shard"}
 
 
 def shard_plugin(**options: Any) -> dict[str, Any]:
@@ -248,7 +248,7 @@ def material_project(root: Path, order: str, third_party: str) -> Path:
             "cache_safe": True,
         }
     }
-    # cors_assets and render_blocking: shard, so that the font and the stylesheet privacy
+    # cors_assets and stylesheets: shard, so that the font and the stylesheet privacy
     # downloads, and the files minify renames, move like the rest: the tests follow
     # every file privacy and minify touch onto the shard hosts.
     ours = shard_plugin(**MOVE_ALL, scheme="http", preconnect=True)
@@ -656,10 +656,11 @@ def test_zensical_then_the_command_line_shards_the_site(zensical: Built) -> None
     assert "img/overview.png" in assets
     overview = f'src="https://{assets["img/overview.png"]}/img/overview.png"'
     assert overview in read(zensical, "index.html")
-    # The stylesheets and scripts stay on the origin (render_blocking: origin, the
-    # default), and so does the web font (cors_assets: origin): the stylesheet, on the
-    # origin itself, names it as Zensical wrote it.
-    assert not [key for key in assets if key.endswith((".css", ".js", ".woff2"))]
+    assert "js/extra.js" in assets
+    # The stylesheets stay on the origin (stylesheets: origin, the default), and so
+    # does the web font (cors_assets: origin): the stylesheet, on the origin itself,
+    # names it as Zensical wrote it.
+    assert not [key for key in assets if key.endswith((".css", ".woff2"))]
     assert (zensical.output / "fonts" / "docs-sans.woff2").is_file()
     assert "url('../fonts/docs-sans.woff2')" in read(zensical, "css/extra.css")
 

@@ -55,8 +55,8 @@ def test_build_shards_theme_and_content(project: Path) -> None:
     assert len(assets) >= 40
     assert any(key.startswith("theme/icons/") for key in assets), "theme files, on finalized"
     assert any(key.startswith("images/") for key in assets)
-    # Stylesheets and scripts stay on the origin (render_blocking: origin, the default).
-    assert not [key for key in assets if key.endswith((".css", ".js"))]
+    # Stylesheets stay on the origin (stylesheets: origin, the default).
+    assert not [key for key in assets if key.endswith(".css")]
     output = project / "output"
     for page in output.rglob("*.html"):
         text = page.read_text()

@@ -266,7 +266,7 @@ def test_rebalance_moves_the_fewest_assets(
     loads = {h: list(before.values()).count(h) for h in HOSTS}
     cap = 12  # ceil(1.1 * 43 / 4)
     # As make_settings built it: the stylesheets and scripts sharded too.
-    hosts = [arg for h in HOSTS for arg in ("--host", h)] + ["--render-blocking", "shard"]
+    hosts = [arg for h in HOSTS for arg in ("--host", h)] + ["--stylesheets", "shard"]
     assert (
         main(["rebalance", str(site), "--manifest", str(settings.manifest), "--dry-run", *hosts])
         == 0

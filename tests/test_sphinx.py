@@ -119,10 +119,11 @@ def test_build_shards_the_sample_and_writes_the_manifest_beside_conf_py(
     assert sorted(set(assets.values())) == HOSTS
     assert "_static/img/hero-dots.png" in assets
     assert any(key.startswith("_images/") for key in assets)
-    # Stylesheets and scripts stay on the origin (render_blocking: origin, the
-    # default); the web fonts, the sample's and the theme's, too (cors_assets: origin),
-    # named as the theme wrote them, since their stylesheets stay where they are.
-    assert not [key for key in assets if key.endswith((".css", ".js"))]
+    # Stylesheets stay on the origin (stylesheets: origin, the default); the web
+    # fonts, the sample's and the theme's, too (cors_assets: origin), named as the
+    # theme wrote them, since their stylesheets stay where they are. Scripts move.
+    assert not [key for key in assets if key.endswith(".css")]
+    assert "_static/doctools.js" in assets
     assert not [key for key in assets if key.endswith((".woff", ".woff2", ".ttf"))]
     html = project / "_build" / "html"
     theme_css = (html / "_static" / "styles" / "pydata-sphinx-theme.css").read_text()
@@ -133,6 +134,8 @@ def test_build_shards_the_sample_and_writes_the_manifest_beside_conf_py(
     source = (project / "_static" / "css" / "tidewater.css").read_bytes()
     checksum = f"{zlib.crc32(source):08x}"
     assert f'href="_static/css/tidewater.css?v={checksum}"' in index
+    doctools = f"https://{assets['_static/doctools.js']}/_static/doctools.js?v="
+    assert f'<script src="{doctools}' in index
     css = (html / "_static" / "css" / "tidewater.css").read_text()
     assert 'url("../fonts/tidewater-pixel.woff2")' in css
     host = assets["_static/img/hero-dots.png"]
@@ -140,7 +143,7 @@ def test_build_shards_the_sample_and_writes_the_manifest_beside_conf_py(
     for page in html.rglob("*.html"):
         if "_static" not in page.parts:
             text = page.read_text()
-            assert 'src="_static/img/' not in text and 'href="_static/favicon' not in text, page
+            assert 'src="_static/' not in text and 'href="_static/favicon' not in text, page
             assert 'src="../_images/' not in text and 'src="_images/' not in text, page
     assert "assets over 4 hosts" in result.stdout
     assert result.stderr == ""

@@ -6,7 +6,7 @@ one of the four most used Sphinx themes (alabaster, furo, pydata-sphinx-theme,
 sphinx-rtd-theme), then
 compares the two outputs with :func:`compare.compare_builds`: only URLs changed,
 and everything the pages load from the site is on a shard host. The builds say
-``cors_assets: shard`` and ``render_blocking: shard``, so that the themes' web fonts,
+``cors_assets: shard`` and ``stylesheets: shard``, so that the themes' web fonts,
 stylesheets and scripts move too and are checked (the defaults keep them on the
 origin: tests/test_mkdocs.py, test_pelican.py and test_sphinx.py build with those).
 """
@@ -136,7 +136,7 @@ def test_pelican_theme(tmp_path: Path, theme: str, site: dict[str, object]) -> N
                 "hosts": HOSTS,
                 "manifest": str(tmp_path / "manifest.json"),
                 "cors_assets": "shard",
-                "render_blocking": "shard",
+                "stylesheets": "shard",
             },
         },
     )
@@ -181,7 +181,7 @@ def _mkdocs_build(root: Path, output: str, theme: str, site_url: str, plugin: bo
         manifest = root / "manifest.json"
         plugins += (
             f"  - shard-assets:\n      hosts: {HOSTS}\n      manifest: {manifest}\n"
-            "      cors_assets: shard\n      render_blocking: shard\n"
+            "      cors_assets: shard\n      stylesheets: shard\n"
         )
     config_file = root / f"mkdocs-{output}.yml"
     config_file.write_text(
@@ -271,7 +271,7 @@ def _sphinx_build(root: Path, output: str, theme: str, plugin: bool) -> Path:
         conf += [
             "extensions = ['shard_assets.plugins.sphinx']",
             f"shard_assets = {{'hosts': {HOSTS!r}, 'manifest': {manifest!r}, "
-            "'cors_assets': 'shard', 'render_blocking': 'shard'}",
+            "'cors_assets': 'shard', 'stylesheets': 'shard'}",
         ]
     (root / "source" / "conf.py").write_text("\n".join(conf) + "\n", encoding="utf-8")
     doctrees = root / f"doctrees-{output}"

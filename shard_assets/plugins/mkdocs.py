@@ -79,7 +79,7 @@ class ShardAssetsConfig(Config):
     jobs = c.Optional(c.Type(int))
     unsharded_copy = c.Optional(c.Type(str))
     cors_assets = c.Choice(CHOICES["cors_assets"], default=_default("cors_assets"))
-    render_blocking = c.Choice(CHOICES["render_blocking"], default=_default("render_blocking"))
+    stylesheets = c.Choice(CHOICES["stylesheets"], default=_default("stylesheets"))
 
 
 class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):

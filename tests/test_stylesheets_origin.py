@@ -1,5 +1,5 @@
-"""``render_blocking: origin`` (the default): stylesheets and scripts stay on the
-site's origin, on the connection the page came on; what they load is sharded."""
+"""``stylesheets: origin`` (the default): stylesheets stay on the site's origin, on
+the connection the page came on; what they load is sharded, and so are scripts."""
 
 from __future__ import annotations
 
@@ -19,49 +19,51 @@ from shard_assets.verify import verify_site
 
 from .conftest import HOSTS, make_site, shard_urls, snapshot
 
-SITE_URL = "https://example.org/"
-BLOCKING = {"css/site.css", "css/base.css", "js/app.js", "js/head.js", "js/mod.mjs"}
+STYLESHEETS = {"css/site.css", "css/base.css", "css/PRINT.CSS"}
+SCRIPTS = {"js/app.js", "js/head.js"}
 
 
-def blocking_site(root: Path) -> Path:
+def styled_site(root: Path) -> Path:
     """make_site (two stylesheets, one @importing the other and naming an image, and a
-    deferred script) plus a classic script in the head and a module (``.mjs``)."""
+    deferred script) plus a classic script in the head and a print stylesheet whose
+    name is in capitals."""
     make_site(root, images=8, pages=3)
     (root / "js" / "head.js").write_text("window.ready = 1;\n")
-    (root / "js" / "mod.mjs").write_text("export {};\n")
+    (root / "css" / "PRINT.CSS").write_text("img { display: none }\n")
     index = root / "index.html"
     index.write_text(
         index.read_text().replace(
             "</head>",
-            '<script src="js/head.js"></script>\n<script type="module" src="js/mod.mjs">'
-            "</script>\n</head>",
+            '<script src="js/head.js"></script>\n'
+            '<link rel="stylesheet" href="css/PRINT.CSS" media="print">\n</head>',
         )
     )
     return root
 
 
-def test_stylesheets_and_scripts_stay_and_what_they_load_is_sharded(
+def test_stylesheets_stay_and_what_they_name_is_sharded(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
-    root = blocking_site(tmp_path / "site")
+    root = styled_site(tmp_path / "site")
     pages = {p: p.read_text() for p in root.rglob("*.html")}
-    settings = make_settings(render_blocking="origin", verify=True)
+    settings = make_settings(stylesheets="origin", verify=True)
     result = shard_site(root, settings)
     assets = json.loads((tmp_path / "shard-manifest.json").read_text())["assets"]
-    assert sorted(assets) == [f"img/photo-{i:03d}.png" for i in range(8)]
-    assert not BLOCKING & shard_urls(root)
-    # The pages name them as the generator wrote them: only the images' URLs changed.
+    assert sorted(assets) == sorted([f"img/photo-{i:03d}.png" for i in range(8)] + [*SCRIPTS])
+    assert not STYLESHEETS & shard_urls(root)
+    assert shard_urls(root) >= SCRIPTS
+    # The pages name the stylesheets as the generator wrote them.
     for page, text in pages.items():
         new = page.read_text()
-        for tag in re.findall(r"<(?:link|script)[^>]*>", text):
+        for tag in re.findall(r"<link [^>]*>", text):
             assert tag in new, (page, tag)
-    # The stylesheet stays where it is, so its image needs its shard URL, and nothing
+    # A stylesheet stays where it is, so its image needs its shard URL, and nothing
     # else in it changes (its @import of the other stylesheet included).
     host = assets["img/photo-000.png"]
     assert (root / "css" / "site.css").read_text() == (
         f'@import "base.css";\nbody {{ background: url(https://{host}/img/photo-000.png) }}\n'
     )
-    assert "5 stylesheet(s) and script(s) stay on the origin" in summary(result)
+    assert "3 stylesheet(s) stay on the origin" in summary(result)
     assert verify_site(root, settings) == []
     before = snapshot(root)
     shard_site(root, settings)
@@ -69,54 +71,56 @@ def test_stylesheets_and_scripts_stay_and_what_they_load_is_sharded(
 
 
 def test_it_is_the_default(tmp_path: Path) -> None:
-    root = blocking_site(tmp_path / "site")
+    root = styled_site(tmp_path / "site")
     hosts = [a for h in HOSTS for a in ("--host", h)]
     manifest = str(tmp_path / "m.json")
     assert main(["build", str(root), *hosts, "--manifest", manifest, "--quiet"]) == 0
-    assert not BLOCKING & set(json.loads(Path(manifest).read_text())["assets"])
-    assert not BLOCKING & shard_urls(root)
+    assets = set(json.loads(Path(manifest).read_text())["assets"])
+    assert not STYLESHEETS & assets
+    assert assets >= SCRIPTS
 
 
 def test_shard_moves_them_like_any_asset(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
-    root = blocking_site(tmp_path / "site")
-    shard_site(root, make_settings(render_blocking="shard", cors_assets="shard"))
+    root = styled_site(tmp_path / "site")
+    shard_site(root, make_settings(stylesheets="shard"))
     assets = json.loads((tmp_path / "shard-manifest.json").read_text())["assets"]
-    assert set(assets) >= BLOCKING
-    assert shard_urls(root) >= BLOCKING
+    assert set(assets) >= STYLESHEETS | SCRIPTS
+    assert shard_urls(root) >= STYLESHEETS | SCRIPTS
 
 
 def test_switching_to_origin_brings_sharded_urls_back(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
-    """The command line over output an older version sharded: each stylesheet and
-    script goes back to its origin URL, and the manifest drops them."""
-    root = blocking_site(tmp_path / "site")
-    shard_site(root, make_settings(render_blocking="shard", cors_assets="shard"))
-    settings = make_settings(render_blocking="origin", cors_assets="shard")
+    """The command line over output an older version sharded: each stylesheet goes
+    back to its origin URL, and the manifest drops them."""
+    root = styled_site(tmp_path / "site")
+    shard_site(root, make_settings(stylesheets="shard"))
+    settings = make_settings(stylesheets="origin")
     findings = [str(f) for f in verify_site(root, settings)]
-    assert any("css/site.css stays on the origin (render_blocking: origin)" in f for f in findings)
+    assert any("css/site.css stays on the origin (stylesheets: origin)" in f for f in findings)
     result = shard_site(root, settings)
-    assert not BLOCKING & shard_urls(root)
-    assert '<link rel="stylesheet" href="/css/site.css">' in (root / "index.html").read_text()
-    assert '<script src="/js/head.js"></script>' in (root / "index.html").read_text()
+    assert not STYLESHEETS & shard_urls(root)
+    index = (root / "index.html").read_text()
+    assert '<link rel="stylesheet" href="/css/site.css">' in index
+    assert '<link rel="stylesheet" href="/css/PRINT.CSS" media="print">' in index
     assets = json.loads((tmp_path / "shard-manifest.json").read_text())["assets"]
-    assert not BLOCKING & set(assets)
-    assert "dropped 5" in summary(result)
+    assert not STYLESHEETS & set(assets)
+    assert "dropped 3" in summary(result)
     assert verify_site(root, settings) == []
 
 
 def test_a_rebuild_shards_pages_in_memory(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
-    """The manifest has no stylesheet or script, and a page handed over that loads
-    them is still sharded in memory, byte for byte as on disk."""
+    """The manifest has no stylesheet, and a page handed over that loads one is still
+    sharded in memory, byte for byte as on disk."""
     from .test_memory import _regenerate
 
-    root = blocking_site(tmp_path / "site")
+    root = styled_site(tmp_path / "site")
     pages = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.html")}
-    settings = make_settings(render_blocking="origin")
+    settings = make_settings(stylesheets="origin")
     shard_site(root, settings)
     expected = snapshot(root)
     result = shard_site(root, settings, in_memory=_regenerate(root, pages, settings, jobs=1))
@@ -125,13 +129,13 @@ def test_a_rebuild_shards_pages_in_memory(
 
 
 def test_the_setting_in_each_front_end(make_settings: Callable[..., Settings]) -> None:
-    with pytest.raises(ConfigError, match=r"render_blocking.*did you mean 'origin'"):
-        make_settings(render_blocking="origni")
+    with pytest.raises(ConfigError, match=r"stylesheets.*did you mean 'origin'"):
+        make_settings(stylesheets="origni")
     pytest.importorskip("mkdocs")
     from shard_assets.plugins.mkdocs import ShardAssetsPlugin
 
     plugin = ShardAssetsPlugin()
-    errors, _ = plugin.load_config({"hosts": HOSTS, "render_blocking": "shard"})
+    errors, _ = plugin.load_config({"hosts": HOSTS, "stylesheets": "shard"})
     assert errors == []
-    errors, _ = plugin.load_config({"hosts": HOSTS, "render_blocking": "cdn"})
-    assert [name for name, _ in errors] == ["render_blocking"]
+    errors, _ = plugin.load_config({"hosts": HOSTS, "stylesheets": "cdn"})
+    assert [name for name, _ in errors] == ["stylesheets"]
