@@ -25,6 +25,8 @@ uses) is written once per setup and sharded over 4 hosts by shard-assets itself
 - **protocol-aware**: nginx serves the sharded *one IP* pages (or the defaults' ones)
   to HTTP/1.1 visitors and the unsharded twin (the output before sharding) to
   HTTP/2 ones (``map $server_protocol``, issue 13's point 1).
+- **unsharded, a second copy**: the unsharded page again under another path, to
+  show how far two loads of the same bytes differ on this machine.
 
 ``--head-scripts N`` adds N classic scripts (neither ``defer`` nor ``async``) to the
 page's head, after the stylesheet, as Sphinx's themes have them.
@@ -139,6 +141,8 @@ SETUPS = (
     ),
     Setup("aware-one-ip", "protocol-aware (h1: one IP)", SAME_SITE_HOSTS, **ALL, aware=True),
     Setup("aware", "protocol-aware (h1: the defaults)", SAME_SITE_HOSTS, aware=True),
+    # The same bytes as unsharded under another path: the noise between identical pages.
+    Setup("unsharded-again", "unsharded, a second copy"),
 )
 QUICK = ("unsharded", "own-ips", "one-ip", "aware")
 
@@ -512,8 +516,16 @@ def detail_table(run: Run) -> list[str]:
 
 
 def target_lines(run: Run) -> list[str]:
-    """The targets of issue 13, point 1, for each protocol-aware setup in the run."""
+    """The targets of issue 13, point 1, for each protocol-aware setup in the run, and
+    the noise to judge them by when the run has a second unsharded copy."""
     lines = []
+    if any(s.key == "unsharded-again" for s in run.setups):
+        for phase in run.phases:
+            ratio = run.median(phase, "unsharded-again") / run.median(phase, "unsharded")
+            lines.append(
+                f"- noise: a second copy of the unsharded page, {phase.label}: {ratio:.3f}x "
+                "the unsharded load time (the same bytes)"
+            )
     for setup in (s for s in run.setups if s.aware):
         for latency in LATENCIES:
             phase = run.phase("h2", latency)
