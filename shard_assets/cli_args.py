@@ -86,6 +86,16 @@ def add_site_arguments(parser: argparse.ArgumentParser, hosts_required: bool = T
         help="never shard these asset paths (repeatable)",
     )
     _add_attribute(parser, "also rewrite this attribute")
+    for name, kept in (  # what stays on the site's origin (see shard_assets.origin)
+        ("cors_assets", "web fonts, module scripts and crossorigin elements"),
+        ("stylesheets", "stylesheets (.css files)"),
+    ):
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            default=DEFAULTS[name],
+            choices=CHOICES[name],
+            help=f"'origin' keeps {kept} off the shard hosts (default: %(default)s)",
+        )
 
 
 def _add_attribute(parser: argparse.ArgumentParser, what: str) -> None:
@@ -126,16 +136,6 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         help="also write the rewritten pages and stylesheets unsharded in DIR, for "
         "HTTP/2 and HTTP/3 visitors (see docs/deploy.md)",
     )
-    for name, kept in (  # what stays on the site's origin (see shard_assets.origin)
-        ("cors_assets", "web fonts, module scripts and crossorigin elements"),
-        ("stylesheets", "stylesheets (.css files)"),
-    ):
-        parser.add_argument(
-            f"--{name.replace('_', '-')}",
-            default=DEFAULTS[name],
-            choices=CHOICES[name],
-            help=f"'origin' keeps {kept} off the shard hosts (default: %(default)s)",
-        )
     placement = parser.add_argument_group("placement (see docs/algorithms.md)")
     placement.add_argument(
         "--algorithm",

@@ -139,3 +139,17 @@ def test_the_setting_in_each_front_end(make_settings: Callable[..., Settings]) -
     assert errors == []
     errors, _ = plugin.load_config({"hosts": HOSTS, "stylesheets": "cdn"})
     assert [name for name, _ in errors] == ["stylesheets"]
+
+
+def test_verify_on_the_command_line_takes_the_setting_the_build_had(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = styled_site(tmp_path / "site")
+    hosts = [a for h in HOSTS for a in ("--host", h)]
+    common = [str(root), *hosts, "--manifest", str(tmp_path / "m.json")]
+    assert main(["build", *common, "--stylesheets", "shard", "--quiet"]) == 0
+    assert main(["verify", *common, "--stylesheets", "shard", "--quiet"]) == 0
+    capsys.readouterr()
+    # Told the default, it expects the stylesheets on the origin, and finds them moved.
+    assert main(["verify", *common]) == 1
+    assert "css/site.css stays on the origin (stylesheets: origin)" in capsys.readouterr().out
