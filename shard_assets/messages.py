@@ -4,6 +4,7 @@ errors that stop it. The front ends print these; nothing here decides anything.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Collection, Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -172,6 +173,15 @@ def placement_notes(
             f"{len(on_origin) - styles} asset(s) fetched in CORS mode (web fonts, module "
             "scripts, crossorigin elements) stay on the origin (cors_assets: origin)"
         )
+    for pattern, host in settings.pins:
+        kept = sorted(key for key in on_origin if fnmatch.fnmatchcase(key, pattern))
+        if kept:
+            why = "stylesheets" if kept_stylesheet(settings, kept[0]) else "cors_assets"
+            notes.append(
+                f"pin {pattern}={host} matches {len(kept)} file(s) kept on the origin "
+                f"({why}: origin), such as {kept[0]}: they stay there; set {why}: shard "
+                "to pin them"
+            )
     if previous is not None and previous.algorithm != settings.algorithm:
         notes.append(
             f"the manifest was written with algorithm {previous.algorithm}: its assets keep "

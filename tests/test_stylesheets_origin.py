@@ -153,3 +153,23 @@ def test_verify_on_the_command_line_takes_the_setting_the_build_had(
     # Told the default, it expects the stylesheets on the origin, and finds them moved.
     assert main(["verify", *common]) == 1
     assert "css/site.css stays on the origin (stylesheets: origin)" in capsys.readouterr().out
+
+
+def test_a_pin_on_a_stylesheet_says_it_stays_on_the_origin(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    root = styled_site(tmp_path / "site")
+    settings = make_settings(stylesheets="origin", pin={"css/*": HOSTS[1]})
+    result = shard_site(root, settings)
+    assert not STYLESHEETS & shard_urls(root)
+    assert (
+        f"pin css/*={HOSTS[1]} matches 3 file(s) kept on the origin (stylesheets: origin), "
+        "such as css/PRINT.CSS: they stay there; set stylesheets: shard to pin them"
+    ) in result.notes
+    again = styled_site(tmp_path / "again")
+    manifest = tmp_path / "again.json"
+    pinned = make_settings(stylesheets="shard", pin={"css/*": HOSTS[1]}, manifest=str(manifest))
+    moved = shard_site(again, pinned)
+    assert not [n for n in moved.notes if n.startswith("pin ")]
+    assets = json.loads(manifest.read_text())["assets"]
+    assert {assets[key] for key in STYLESHEETS} == {HOSTS[1]}
