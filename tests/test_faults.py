@@ -557,6 +557,89 @@ def test_pelican_read_only_manifest_folder(
     assert (folder / "shard-manifest.json").read_bytes() == clean_manifest
 
 
+#: Where the Sphinx tests keep the manifest: in a folder of its own, which one test
+#: makes read-only. Every test has the same conf.py, so the clean build is shared
+#: (Sphinx's .buildinfo records a checksum of the configuration).
+SPHINX_MANIFEST = "manifests/shard-manifest.json"
+#: How Sphinx shows the extension's failure: a logged error, of its own type.
+SPHINX_FAILED = ("ERROR: shard-assets: ", "[shard_assets.failed]")
+
+
+def _sphinx_sample(target: Path) -> Path:
+    from .test_sphinx import configure, copy_sample
+
+    project = copy_sample(target)
+    configure(project, f'shard_assets["manifest"] = "{SPHINX_MANIFEST}"')
+    (project / SPHINX_MANIFEST).parent.mkdir()
+    return project
+
+
+@pytest.fixture(scope="module")
+def sphinx_clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes], bytes]:
+    """The sample Sphinx project built once, clean: its output and its manifest, what
+    the build after each Sphinx fault must give again."""
+    pytest.importorskip("sphinx")
+    pytest.importorskip("pydata_sphinx_theme")
+    from .test_sphinx import sphinx_build
+
+    project = _sphinx_sample(tmp_path_factory.mktemp("sphinx-clean") / "docs")
+    assert sphinx_build(project).returncode == 0
+    return snapshot(project / "_build" / "html"), (project / SPHINX_MANIFEST).read_bytes()
+
+
+@pytest.fixture
+def sphinx_project(tmp_path: Path) -> Path:
+    """A fresh copy of the sample Sphinx project, not built."""
+    return _sphinx_sample(tmp_path / "docs")
+
+
+def _sphinx_rebuilt_clean(project: Path, clean: dict[str, bytes]) -> None:
+    """The build after a fault (a rebuild: Sphinx keeps its saved environment) gives
+    the clean build's bytes, but for the searchindex.js Sphinx itself writes anew."""
+    from .test_sphinx import SPHINX_OWN_DIFFERENCE, output, sphinx_build
+
+    assert sphinx_build(project).returncode == 0
+    assert output(project) == {k: v for k, v in clean.items() if k != SPHINX_OWN_DIFFERENCE}
+
+
+def test_sphinx_disk_full_tmpfs(
+    sphinx_project: Path, sphinx_clean: tuple[dict[str, bytes], bytes]
+) -> None:
+    from .test_sphinx import sphinx_build
+
+    project, html = sphinx_project, sphinx_project / "_build" / "html"
+    clean, clean_manifest = sphinx_clean
+    manifest = project / SPHINX_MANIFEST
+    # Room for what Sphinx writes (less than the sharded pages) and new copies of a
+    # few pages (about 20 KB each), not of all (over 500 KB): some are staged when the
+    # disk fills up, and must be removed.
+    with tmpfs(html, blocks(clean) + 64 * 1024):
+        failed = sphinx_build(project)
+        _failed_on_a_full_disk(failed, html, manifest, *SPHINX_FAILED)
+        assert ".html: no space left on device." in failed.stderr
+        assert all(b"cdn1.example.com" not in data for data in snapshot(html).values())
+        resize(html, 16 << 20)
+        _sphinx_rebuilt_clean(project, clean)
+        assert manifest.read_bytes() == clean_manifest
+
+
+def test_sphinx_read_only_manifest_folder(
+    sphinx_project: Path, sphinx_clean: tuple[dict[str, bytes], bytes]
+) -> None:
+    from .test_sphinx import sphinx_build
+
+    project, html = sphinx_project, sphinx_project / "_build" / "html"
+    clean, clean_manifest = sphinx_clean
+    folder = (project / SPHINX_MANIFEST).parent
+    with read_only_folder(folder) as how:
+        failed = sphinx_build(project)
+        _failed_on_a_read_only_folder(failed, how, html, folder, *SPHINX_FAILED)
+        assert ".shard-manifest.json.lock: " in failed.stderr
+        assert all(b"cdn1.example.com" not in data for data in snapshot(html).values())
+    _sphinx_rebuilt_clean(project, clean)
+    assert (folder / "shard-manifest.json").read_bytes() == clean_manifest
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
 def test_pelican_rebuild_fault_puts_pelicans_pages_back(
     pelican_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
