@@ -421,6 +421,41 @@ def _no_temporaries(folder: Path) -> None:
     assert not [p for p in folder.rglob("*") if TEMP_FILE.fullmatch(p.name)]
 
 
+def _failed_on_a_full_disk(
+    failed: subprocess.CompletedProcess[str], output: Path, manifest: Path, *parts: str
+) -> None:
+    """A generator's build on a full disk (the output on a tmpfs): status 1, the one
+    message (and ``parts``, the generator's own), nothing left, no manifest written."""
+    assert failed.returncode == 1
+    one_message(
+        failed.stdout + failed.stderr,
+        ": no space left on device.",
+        "Nothing was replaced: the output and the manifest are as they were",
+        "Free space on that disk",
+        *parts,
+    )
+    _no_temporaries(output)
+    assert not manifest.exists()
+    assert not manifest.with_name(".shard-manifest.json.lock").exists()
+
+
+def _failed_on_a_read_only_folder(
+    failed: subprocess.CompletedProcess[str], how: str, output: Path, folder: Path, *parts: str
+) -> None:
+    """A generator's build whose manifest ``folder`` was made read-only ``how``: status
+    1, the one message (and ``parts``), nothing written there, no temporary file."""
+    assert failed.returncode == 1
+    reason = "operation not permitted" if how == "chattr +i" else "permission denied"
+    one_message(
+        failed.stdout + failed.stderr,
+        f".shard-manifest.json.lock: {reason}.",
+        "Nothing was written: the output and the manifest are as they were",
+        *parts,
+    )
+    assert not list(folder.iterdir())
+    _no_temporaries(output)
+
+
 @pytest.fixture
 def mkdocs_project(tmp_path: Path) -> Path:
     pytest.importorskip("mkdocs")
@@ -455,17 +490,8 @@ def test_mkdocs_disk_full_tmpfs(mkdocs_project: Path) -> None:
     # Room for what MkDocs writes (less than the sharded pages), not for new copies.
     with tmpfs(site, blocks(clean) + 2 * 4096):
         failed = mkdocs_build(project)
-        assert failed.returncode == 1
-        one_message(
-            failed.stderr,
-            ".html: no space left on device.",
-            "Nothing was replaced: the output and the manifest are as they were",
-            "Free space on that disk",
-        )
-        assert "Aborted with a BuildError!" in failed.stdout + failed.stderr
-        _no_temporaries(site)
-        assert not manifest.exists()
-        assert not manifest.with_name(".shard-manifest.json.lock").exists()
+        _failed_on_a_full_disk(failed, site, manifest, "Aborted with a BuildError!")
+        assert ".html: no space left on device." in failed.stderr
         assert all(b"cdn1.example.com" not in data for data in snapshot(site).values())
         resize(site, 16 << 20)
         assert mkdocs_build(project).returncode == 0
@@ -485,16 +511,8 @@ def test_mkdocs_read_only_manifest_folder(mkdocs_project: Path) -> None:
     (folder / "shard-manifest.json").unlink()
     with read_only_folder(folder) as how:
         failed = mkdocs_build(project)
-        assert failed.returncode == 1
-        reason = "operation not permitted" if how == "chattr +i" else "permission denied"
-        one_message(
-            failed.stderr,
-            f".shard-manifest.json.lock: {reason}.",
-            "Nothing was written: the output and the manifest are as they were",
-        )
-        assert "Aborted with a BuildError!" in failed.stdout + failed.stderr
-        assert not list(folder.iterdir())
-        _no_temporaries(site)
+        _failed_on_a_read_only_folder(failed, how, site, folder, "Aborted with a BuildError!")
+        assert ".shard-manifest.json.lock: " in failed.stderr
     assert mkdocs_build(project).returncode == 0
     assert snapshot(site) == clean
     assert (folder / "shard-manifest.json").read_bytes() == clean_manifest
@@ -511,17 +529,7 @@ def test_pelican_disk_full_tmpfs(pelican_project: Path, monkeypatch: pytest.Monk
     manifest.unlink()
     shutil.rmtree(output)
     with tmpfs(output, blocks(clean) + 2 * 4096):
-        failed = pelican_build(project)
-        assert failed.returncode == 1
-        one_message(
-            failed.stdout + failed.stderr,
-            ": no space left on device.",
-            "Nothing was replaced: the output and the manifest are as they were",
-            "Free space on that disk",
-        )
-        _no_temporaries(output)
-        assert not manifest.exists()
-        assert not manifest.with_name(".shard-manifest.json.lock").exists()
+        _failed_on_a_full_disk(pelican_build(project), output, manifest)
         resize(output, 16 << 20)
         assert pelican_build(project).returncode == 0
         assert snapshot(output) == clean
@@ -543,17 +551,92 @@ def test_pelican_read_only_manifest_folder(
     (folder / "shard-manifest.json").unlink()
     with read_only_folder(folder) as how:
         failed = pelican_build(project, SHARD_ASSETS=options)
-        assert failed.returncode == 1
-        reason = "operation not permitted" if how == "chattr +i" else "permission denied"
-        one_message(
-            failed.stdout + failed.stderr,
-            f".shard-manifest.json.lock: {reason}.",
-            "Nothing was written: the output and the manifest are as they were",
-        )
-        assert not list(folder.iterdir())
-        _no_temporaries(output)
+        _failed_on_a_read_only_folder(failed, how, output, folder)
     assert pelican_build(project, SHARD_ASSETS=options).returncode == 0
     assert snapshot(output) == clean
+    assert (folder / "shard-manifest.json").read_bytes() == clean_manifest
+
+
+#: Where the Sphinx tests keep the manifest: in a folder of its own, which one test
+#: makes read-only. Every test has the same conf.py, so the clean build is shared
+#: (Sphinx's .buildinfo records a checksum of the configuration).
+SPHINX_MANIFEST = "manifests/shard-manifest.json"
+#: How Sphinx shows the extension's failure: a logged error, of its own type.
+SPHINX_FAILED = ("ERROR: shard-assets: ", "[shard_assets.failed]")
+
+
+def _sphinx_sample(target: Path) -> Path:
+    from .test_sphinx import configure, copy_sample
+
+    project = copy_sample(target)
+    configure(project, f'shard_assets["manifest"] = "{SPHINX_MANIFEST}"')
+    (project / SPHINX_MANIFEST).parent.mkdir()
+    return project
+
+
+@pytest.fixture(scope="module")
+def sphinx_clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, bytes], bytes]:
+    """The sample Sphinx project built once, clean: its output and its manifest, what
+    the build after each Sphinx fault must give again."""
+    pytest.importorskip("sphinx")
+    pytest.importorskip("pydata_sphinx_theme")
+    from .test_sphinx import sphinx_build
+
+    project = _sphinx_sample(tmp_path_factory.mktemp("sphinx-clean") / "docs")
+    assert sphinx_build(project).returncode == 0
+    return snapshot(project / "_build" / "html"), (project / SPHINX_MANIFEST).read_bytes()
+
+
+@pytest.fixture
+def sphinx_project(tmp_path: Path) -> Path:
+    """A fresh copy of the sample Sphinx project, not built."""
+    return _sphinx_sample(tmp_path / "docs")
+
+
+def _sphinx_rebuilt_clean(project: Path, clean: dict[str, bytes]) -> None:
+    """The build after a fault (a rebuild: Sphinx keeps its saved environment) gives
+    the clean build's bytes, but for the searchindex.js Sphinx itself writes anew."""
+    from .test_sphinx import SPHINX_OWN_DIFFERENCE, output, sphinx_build
+
+    assert sphinx_build(project).returncode == 0
+    assert output(project) == {k: v for k, v in clean.items() if k != SPHINX_OWN_DIFFERENCE}
+
+
+def test_sphinx_disk_full_tmpfs(
+    sphinx_project: Path, sphinx_clean: tuple[dict[str, bytes], bytes]
+) -> None:
+    from .test_sphinx import sphinx_build
+
+    project, html = sphinx_project, sphinx_project / "_build" / "html"
+    clean, clean_manifest = sphinx_clean
+    manifest = project / SPHINX_MANIFEST
+    # Room for what Sphinx writes (less than the sharded pages) and new copies of a
+    # few pages (about 20 KB each), not of all (over 500 KB): some are staged when the
+    # disk fills up, and must be removed.
+    with tmpfs(html, blocks(clean) + 64 * 1024):
+        failed = sphinx_build(project)
+        _failed_on_a_full_disk(failed, html, manifest, *SPHINX_FAILED)
+        assert ".html: no space left on device." in failed.stderr
+        assert all(b"cdn1.example.com" not in data for data in snapshot(html).values())
+        resize(html, 16 << 20)
+        _sphinx_rebuilt_clean(project, clean)
+        assert manifest.read_bytes() == clean_manifest
+
+
+def test_sphinx_read_only_manifest_folder(
+    sphinx_project: Path, sphinx_clean: tuple[dict[str, bytes], bytes]
+) -> None:
+    from .test_sphinx import sphinx_build
+
+    project, html = sphinx_project, sphinx_project / "_build" / "html"
+    clean, clean_manifest = sphinx_clean
+    folder = (project / SPHINX_MANIFEST).parent
+    with read_only_folder(folder) as how:
+        failed = sphinx_build(project)
+        _failed_on_a_read_only_folder(failed, how, html, folder, *SPHINX_FAILED)
+        assert ".shard-manifest.json.lock: " in failed.stderr
+        assert all(b"cdn1.example.com" not in data for data in snapshot(html).values())
+    _sphinx_rebuilt_clean(project, clean)
     assert (folder / "shard-manifest.json").read_bytes() == clean_manifest
 
 
