@@ -71,17 +71,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.page_load import write_page
-from benchmarks.tls_serving import (
-    Certificates,
-    DelayProxy,
-    Nginx,
-    VirtualServer,
-    find_nginx,
-    free_port,
-    nginx_config,
-)
+from benchmarks.tls_serving import Certificates, DelayProxy, LogLine, VirtualServer, nginx_config
 from shard_assets import load_settings, shard_site
 from tests.browser import find_chromium, launch
+from tests.nginx import Nginx, find_nginx, free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -265,7 +258,7 @@ def load(phase: Phase, nginx: Nginx, setup: Setup, latency_ms: float, images: in
         raise RuntimeError(f"{where}: only {seen['images']} of {images} images loaded")
     if seen["fonts"] != ["loaded"] * len(FONTS):
         raise RuntimeError(f"{where}: fonts {seen['fonts']}, not all loaded")
-    requests = nginx.requests_since(offset)
+    requests = [LogLine.parse(line) for line in nginx.requests(since=offset)]
     failed = [line for line in requests if line.status >= 400]
     if failed:
         raise RuntimeError(f"{where}: {failed[0].status} for {failed[0].host}{failed[0].uri}")
@@ -313,8 +306,7 @@ def serving(
 
     Yields nginx, the certificates, the ports (``"nginx"`` and ``"proxy"`` ->
     ``"address:protocol"`` -> port) and the proxy."""
-    executable = find_nginx()
-    if executable is None:
+    if find_nginx() is None:
         raise RuntimeError("nginx not found: apt-get install nginx (or set NGINX)")
     tmp.chmod(0o755)  # nginx's workers run as nobody when it is started as root (CI)
     build(tmp, setups, images, scripts)
@@ -333,7 +325,6 @@ def serving(
         ),
     ]
     nginx_ports = {"http/1.1": free_port(), "h2": free_port()}
-    (tmp / "nginx").mkdir()
     config = nginx_config(
         tmp / "nginx",
         tmp / "site",
@@ -343,10 +334,10 @@ def serving(
         nginx_ports["h2"],
         [f"/{s.key}/" for s in setups if s.aware],
     )
+    addresses = (ORIGIN_ADDRESS, *OWN_ADDRESSES)
+    listening = [(a, p) for a in addresses for p in nginx_ports.values()]
     with contextlib.ExitStack() as stack:
-        nginx = stack.enter_context(Nginx(executable, tmp / "nginx", config))
-        addresses = (ORIGIN_ADDRESS, *OWN_ADDRESSES)
-        nginx.wait_ready([(a, p) for a in addresses for p in nginx_ports.values()])
+        nginx = stack.enter_context(Nginx(tmp / "nginx", config, listening))
         proxy = stack.enter_context(DelayProxy(rtt_ms / 1000))
         ports: dict[str, dict[str, int]] = {"nginx": {}, "proxy": {}}
         for address in addresses:

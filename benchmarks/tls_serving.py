@@ -7,11 +7,12 @@ can be read (and stopped) on its own:
   same-site shard names, and one per host for the shard hosts on their own
   addresses. Every chain file holds the CA too, as Chromium's
   ``--ignore-certificate-errors-spki-list`` needs it in the served chain.
-- :class:`Nginx`: Debian's ``/usr/sbin/nginx`` as a non-daemon child, its whole
-  configuration and state in a temporary folder, on loopback only, TLS 1.3 only;
-  one port speaks HTTP/1.1, another HTTP/2 (nginx 1.22, Debian 12's, spells that
-  ``listen ... ssl http2``; ``http2 on;`` came in 1.25.1). The access log records
-  nginx's ``$connection`` serial with every request, so a load's connections can be
+- :func:`nginx_config`: nginx's configuration, run by ``tests/nginx.py`` (the
+  launcher the tests share) as a non-daemon child, its whole configuration and state
+  in a temporary folder, on loopback only, TLS 1.3 only; one port speaks HTTP/1.1,
+  another HTTP/2 (nginx 1.22, Debian 12's, spells that ``listen ... ssl http2``;
+  ``http2 on;`` came in 1.25.1). The access log records nginx's ``$connection``
+  serial with every request (:class:`LogLine`), so a load's connections can be
   counted.
 - :class:`DelayProxy`: an asyncio TCP proxy, one listener per address and port,
   that delays each direction's bytes by half a round trip and holds the client's
@@ -26,38 +27,12 @@ import asyncio
 import base64
 import contextlib
 import hashlib
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-NGINX = "/usr/sbin/nginx"
-
-
-def find_nginx() -> str | None:
-    """nginx's path: ``$NGINX``, else Debian's ``/usr/sbin/nginx``, else ``nginx`` on PATH."""
-    configured = os.environ.get("NGINX")
-    if configured:
-        return configured if os.access(configured, os.X_OK) else None
-    if os.access(NGINX, os.X_OK):
-        return NGINX
-    return shutil.which("nginx")
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (nginx binds it on every loopback address
-    it listens on; another program taking it in between makes nginx fail to start,
-    with its error log in the message)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
+from tests.nginx import nginx_conf
 
 # --- certificates ----------------------------------------------------------------
 
@@ -118,6 +93,12 @@ class LogLine:
     status: int
     uri: str
 
+    @classmethod
+    def parse(cls, line: str) -> LogLine:
+        """A line in :data:`_LOG_FORMAT`."""
+        connection, address, host, protocol, status, uri = line.split(" ", 5)
+        return cls(int(connection), address, host, protocol, int(status), uri)
+
 
 _LOG_FORMAT = "$connection $server_addr:$server_port $host $server_protocol $status $request_uri"
 
@@ -153,27 +134,13 @@ def nginx_config(
 {locations}
     }}"""
         )
-    return f"""# written by benchmarks/tls_serving.py
-daemon off;
-worker_processes 1;
-pid {folder / "nginx.pid"};
-error_log {folder / "error.log"} warn;
-events {{ worker_connections 1024; }}
-http {{
-    types {{
+    http = f"""    types {{
         text/html html;
         text/css css;
         image/png png;
         font/woff2 woff2;
     }}
     default_type application/octet-stream;
-    client_body_temp_path {folder / "tmp-body"};
-    proxy_temp_path {folder / "tmp-proxy"};
-    fastcgi_temp_path {folder / "tmp-fastcgi"};
-    uwsgi_temp_path {folder / "tmp-uwsgi"};
-    scgi_temp_path {folder / "tmp-scgi"};
-    log_format bench '{_LOG_FORMAT}';
-    access_log {folder / "access.log"} bench;
     sendfile on;
     keepalive_timeout 65s;
     ssl_protocols TLSv1.3;
@@ -187,81 +154,8 @@ http {{
         "HTTP/3.0" aware-twin;
         default aware-sharded;
     }}
-{"".join(blocks)}
-}}
-"""
-
-
-class Nginx(contextlib.AbstractContextManager["Nginx"]):
-    """nginx running ``config`` (from :func:`nginx_config`) in ``folder`` until closed."""
-
-    def __init__(self, executable: str, folder: Path, config: str) -> None:
-        self.folder = folder
-        self.config = folder / "nginx.conf"
-        self.log = folder / "access.log"
-        self.error_log = folder / "error.log"
-        self.config.write_text(config, encoding="utf-8")
-        self.log.touch()
-        self.process = subprocess.Popen(
-            [executable, "-p", str(folder), "-c", str(self.config), "-e", str(self.error_log)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            # Its own process group: Ctrl-C reaches this process, which then stops nginx
-            # in order (close() below), rather than both racing.
-            start_new_session=True,
-        )
-
-    def wait_ready(self, addresses: Sequence[tuple[str, int]], timeout: float = 10) -> None:
-        """Return once every address accepts connections; raise with nginx's errors if not."""
-        deadline = time.monotonic() + timeout
-        waiting = list(addresses)
-        while waiting:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"nginx did not start:\n{self.errors()}")
-            with socket.socket() as probe:
-                probe.settimeout(0.2)
-                if probe.connect_ex(waiting[0]) == 0:
-                    waiting.pop(0)
-                    continue
-            time.sleep(0.05)
-
-    def errors(self) -> str:
-        """nginx's error log and standard error, so far."""
-        text = self.error_log.read_text(encoding="utf-8") if self.error_log.exists() else ""
-        if self.process.poll() is not None and self.process.stderr:
-            text += self.process.stderr.read().decode("utf-8", "replace")
-        return text.strip()
-
-    def log_offset(self) -> int:
-        """The access log's size now: :meth:`requests_since` reads what comes after."""
-        return self.log.stat().st_size
-
-    def requests_since(self, offset: int) -> list[LogLine]:
-        """The requests logged after ``offset``."""
-        with self.log.open("rb") as log:
-            log.seek(offset)
-            text = log.read().decode("utf-8", "replace")
-        lines = []
-        for line in text.splitlines():
-            connection, address, host, protocol, status, uri = line.split(" ", 5)
-            lines.append(LogLine(int(connection), address, host, protocol, int(status), uri))
-        return lines
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Stop nginx: a graceful quit, then SIGKILL after 5 s."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.process.stderr:
-            self.process.stderr.close()
+{"".join(blocks)}"""
+    return nginx_conf(folder, http, access_log=_LOG_FORMAT, master_process=True)
 
 
 # --- the delaying proxy --------------------------------------------------------------

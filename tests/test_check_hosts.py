@@ -23,7 +23,7 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,8 @@ from shard_assets.connect import Routes, covers
 from shard_assets.live import _sample
 
 from .conftest import SAMPLE_SITE
-from .nginx_hosts import Nginx, Server, free_port, require_nginx
+from .nginx import Nginx, free_port, require_nginx
+from .nginx_hosts import Server, serve_hosts
 
 SITE = "www.site.test"
 OTHER_SITE = "www.elsewhere.test"
@@ -56,9 +57,15 @@ class Live:
     nginx: Nginx
     assets: dict[str, str]
 
+    def connect_to(self, hosts: Sequence[str], address: str, port: int = 443) -> list[str]:
+        """``--connect-to`` flags that send ``hosts`` (on ``port``) to ``address``."""
+        return [
+            f for h in hosts for f in ("--connect-to", f"{h}:{port}:{address}:{self.nginx.port}")
+        ]
+
     def check(self, address: str, *extra: str, site: str = SITE, hosts: list[str] = SHARDS) -> int:
         """Run check-hosts with ``hosts`` (and the site's host) sent to ``address``."""
-        routes = self.nginx.connect_to([site, *hosts], address)
+        routes = self.connect_to([site, *hosts], address)
         return main(
             [
                 "check-hosts",
@@ -137,7 +144,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             extra=f"location = /{STALE} {{ return 301 http://{SITE}/moved; }}",
         ),
     ]
-    with Nginx(folder / "nginx", servers) as nginx:
+    with serve_hosts(folder / "nginx", servers) as nginx:
         assets = json.loads(manifest.read_text())["assets"]
         yield Live(output, manifest, ca_file, nginx, assets)
 
@@ -174,9 +181,9 @@ def test_http11_only_server(live: Live, capsys: pytest.CaptureFixture[str]) -> N
 def test_per_host_certificates_on_their_own_addresses(
     live: Live, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    routes = live.nginx.connect_to([SITE], "127.0.0.11")
+    routes = live.connect_to([SITE], "127.0.0.11")
     for i, host in enumerate(SHARDS, start=2):
-        routes += live.nginx.connect_to([host], f"127.0.0.{i}")
+        routes += live.connect_to([host], f"127.0.0.{i}")
     assert live.check("127.0.0.11", *routes, "--format", "json", "--sample", "3", hosts=[]) == 0
     out = capsys.readouterr().out
     report = json.loads(out)
@@ -277,7 +284,7 @@ def test_misdirected_request(live: Live, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_plain_http_and_a_redirect(live: Live, capsys: pytest.CaptureFixture[str]) -> None:
-    routes = live.nginx.connect_to([SITE, *SHARDS], "127.0.0.12", port=80)
+    routes = live.connect_to([SITE, *SHARDS], "127.0.0.12", port=80)
     command = ["check-hosts", str(live.output), "--manifest", str(live.manifest), *routes]
     assert main([*command, "--scheme", "http", "--site-url", f"http://{SITE}/"]) == 1
     out = capsys.readouterr().out

@@ -16,7 +16,7 @@ from shard_assets.config import load_settings
 from shard_assets.pipeline import shard_site
 
 from .conftest import HOSTS, ROOT, make_site
-from .nginx import Nginx, free_port, run_nginx
+from .nginx import MIME_TYPES, Nginx, free_port, nginx_conf, require_nginx
 
 trustme = pytest.importorskip("trustme")
 
@@ -61,6 +61,7 @@ def build(tmp: Path) -> tuple[Path, Path]:
 
 def serve(tmp: Path, protocol_map: str) -> Iterator[tuple[Nginx, Path, Path, ssl.SSLContext]]:
     """The docs' recipe (``protocol_map``, then the server block) serving :func:`build`."""
+    require_nginx()
     site, twin = build(tmp)
     ca = trustme.CA()
     cert = ca.issue_cert(SITE, *HOSTS)
@@ -79,7 +80,8 @@ def serve(tmp: Path, protocol_map: str) -> Iterator[tuple[Nginx, Path, Path, ssl
     assert f"127.0.0.1:{port}" in conf and str(twin) in conf
     context = ssl.create_default_context()
     ca.configure_trust(context)
-    with run_nginx(tmp / "nginx", conf, port) as nginx:
+    config = nginx_conf(tmp / "nginx", f"include {MIME_TYPES};\n{conf}")
+    with Nginx(tmp / "nginx", config, [("127.0.0.1", port)]) as nginx:
         yield nginx, site, twin, context
 
 

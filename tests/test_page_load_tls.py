@@ -8,33 +8,22 @@ Skips when Chromium, Playwright or nginx is missing, except in CI (``CI`` set), 
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
 
-import pytest
-
 from benchmarks import page_load_tls as bench
-from benchmarks.tls_serving import DelayProxy, find_nginx
+from benchmarks.tls_serving import DelayProxy
 
 from .browser import require_browser
+from .nginx import require_nginx
 
 IMAGES = 20  # a smaller page than the benchmark's 60: the same requests, sooner
 
 
-def _require_nginx() -> None:
-    if find_nginx() is not None:
-        return
-    reason = "nginx is not installed: apt-get install nginx (or set NGINX)"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason}; CI must run the page-load smoke test", pytrace=False)
-    pytest.skip(reason)
-
-
 def test_quick_run_covers_every_setup_and_protocol() -> None:
     require_browser()
-    _require_nginx()
+    require_nginx()
     setups = [s for s in bench.SETUPS if s.key in bench.QUICK]
     run = bench.measure(setups, runs=1, latency_ms=20, images=IMAGES, warmup=False)
     text = bench.report(run, "test")

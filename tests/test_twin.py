@@ -22,7 +22,6 @@ from shard_assets.twin import unshard
 from .conftest import HOSTS, ROOT, make_site, snapshot
 
 SITE_URL = "https://www.example.com/"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 def twin_settings(
