@@ -27,7 +27,7 @@ SCHEMES = ("https", "http", "relative")
 #: the first is the default (docs/page-load.md measured it faster on both protocols).
 CORS_ASSETS = ("origin", "shard")
 #: Where stylesheets (a page renders only once they are in) go; the first is the
-#: default (docs/page-load.md: 1.74x against 1.45x over HTTP/1.1, real round trips).
+#: default (docs/page-load.md: 1.68x against 1.42x over HTTP/1.1, real round trips).
 STYLESHEETS = ("origin", "shard")
 
 #: Every setting's default, the one place for them: :func:`load_settings`, the CLI's

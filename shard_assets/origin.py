@@ -14,12 +14,12 @@ URL a previous build put on a shard host goes back to the origin.
 stylesheets have arrived, and until they are in, Chromium holds back the images of
 an HTTP/1.1 page. On the origin a stylesheet reuses the connection the page came
 on; on a shard host it waits for a new connection (TCP and TLS: two round trips),
-and the whole page starts later (docs/page-load.md: the stylesheet in at 446 ms
-against 649 ms, the page 1.74x faster than unsharded against 1.45x, over HTTP/1.1
-with real round trips). Scripts are sharded: classic scripts in the head gained
-nothing on the origin (1.48x against 1.50x with three of them), since each needs
-a connection of its own either way, and the origin's extra connections open one
-after another where the shard hosts' open at once. Every ``.css`` file stays, so
+and the whole page starts later (docs/page-load.md: the stylesheet in at 448 ms
+against 651-658 ms, the page 1.68x faster than unsharded against 1.39-1.43x, over
+HTTP/1.1 with real round trips). Scripts are sharded: classic scripts in the head
+gained nothing on the origin (1.49x either way with three of them): each needs a
+connection of its own, and by the timings the origin's extra connections open one
+after another where the shard hosts' first ones open at once. Every ``.css`` file stays, so
 that a file keeps one URL everywhere; the images and fonts a stylesheet names are
 sharded (or kept) as usual, by their absolute URLs.
 """
