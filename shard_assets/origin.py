@@ -19,9 +19,9 @@ against 651-658 ms, the page 1.68x faster than unsharded against 1.39-1.43x, ove
 HTTP/1.1 with real round trips). Scripts are sharded: classic scripts in the head
 gained nothing on the origin (1.49x either way with three of them): each needs a
 connection of its own, and by the timings the origin's extra connections open one
-after another where the shard hosts' first ones open at once. Every ``.css`` file stays, so
-that a file keeps one URL everywhere; the images and fonts a stylesheet names are
-sharded (or kept) as usual, by their absolute URLs.
+after another where the shard hosts' first ones open at once. Every ``.css`` file
+stays, so that a file keeps one URL everywhere; the images and fonts a stylesheet
+names are sharded (or kept) as usual, by their absolute URLs.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 
 from .config import Settings
+from .inventory import is_stylesheet
 
 #: The "host" of an asset kept on the origin: its URL becomes root-relative.
 ORIGIN = ""
@@ -43,10 +44,10 @@ def kept_on_origin(
     entry, and a URL an earlier build put on a shard host goes back."""
     kept = set(cors) if settings.cors_assets == "origin" else set()
     if settings.stylesheets == "origin":
-        kept.update(key for key in assets if key.lower().endswith(".css"))
+        kept.update(key for key in assets if is_stylesheet(key))
     return frozenset(kept.intersection(assets))
 
 
 def kept_stylesheet(settings: Settings, key: str) -> bool:
     """Whether ``key`` is a stylesheet that stays on the origin (``stylesheets: origin``)."""
-    return settings.stylesheets == "origin" and key.lower().endswith(".css")
+    return settings.stylesheets == "origin" and is_stylesheet(key)

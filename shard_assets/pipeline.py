@@ -117,7 +117,7 @@ class Plan:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     in_memory: HandedOver | None = None
-    #: The CORS-mode assets kept on the origin (``cors_assets: origin``).
+    #: The assets kept on the origin (``cors_assets`` and ``stylesheets``: ``origin``).
     on_origin: frozenset[str] = frozenset()
     #: Stylesheets on a shard host naming a file kept on the origin by a URL that would
     #: resolve against that host: pass two writes its origin URL (rewrite.origin_refs).

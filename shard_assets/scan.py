@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .html import RefSpan
 from .inventory import Inventory, Stamp, is_folder, is_page, read_document
+from .origin import kept_stylesheet
 from .parallel import run_each
 from .results import Lines, Located, MissingRef
 from .rewrite import Sharder, Undo
@@ -48,8 +49,8 @@ class PageRecord:
     it ('' when nothing changed) that holds the rewritten page (deferred) or the
     generator's (direct); ``undo``, direct, instead of that file, how to get the
     generator's text back from the rewritten one (see :func:`undo_edits`);
-    ``links`` the pages, excluded files and (with ``cors_assets: origin``) CORS-mode
-    assets it references, which must exist when the build ends; ``styles`` the
+    ``links`` the pages, excluded files and files kept on the origin (``cors_assets``,
+    ``stylesheets``) it references, which must exist when the build ends; ``styles`` the
     ``.css`` keys it references;
     ``cors`` and ``crossorigin`` as in :class:`shard_assets.scan.Collected`, with
     (line, URL).
@@ -172,7 +173,14 @@ def scan_refs(
     crossorigin: list[tuple[int, str]] = []
     kept: list[tuple[str, int, str]] = []
     sharder = context.sharder
-    in_stylesheet = document in stylesheets and not is_page(document)
+    # Only a stylesheet that may move to a shard host can name a file on the origin
+    # by a URL that would then resolve against that host (stylesheets: origin keeps
+    # every stylesheet where it is).
+    in_stylesheet = (
+        document in stylesheets
+        and not is_page(document)
+        and not kept_stylesheet(sharder.settings, document)
+    )
     cors_origin = sharder.settings.cors_assets == "origin"
     for start, end, key, path, suffix, in_cors, crossorigin_at in refs:
         if key in stylesheets:
@@ -458,8 +466,9 @@ def _root_relative(text: str, refs: Iterable[RefSpan], assets: Iterable[str]) ->
 
 
 def without_assets(collected: Collected, kept: frozenset[str]) -> Collected:
-    """``collected`` without the assets in ``kept`` (``cors_assets: origin``): they get
-    no host, count in no balance, and no page loads them from a shard host. Their
+    """``collected`` without the assets in ``kept`` (what
+    :func:`shard_assets.origin.kept_on_origin` keeps on the origin): they get no
+    host, count in no balance, and no page loads them from a shard host. Their
     references stay in ``spans``, so that a shard URL to one of them goes back to the
     origin."""
     if not kept:

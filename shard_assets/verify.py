@@ -78,7 +78,7 @@ class _Audit:
     configured: frozenset[str]
     own: frozenset[str]
     manifest_hosts: frozenset[str]
-    #: The assets that must stay on the origin (``cors_assets: origin``).
+    #: The assets that must stay on the origin (``cors_assets``, ``stylesheets``).
     on_origin: frozenset[str] = frozenset()
 
 
