@@ -247,24 +247,28 @@ def manifest_changes(
     return changes or ["the manifest file's formatting would change"]
 
 
+def listed(items: Sequence[object], limit: int) -> str:
+    """The first ``limit`` of ``items``, one indented line each, and how many more."""
+    lines = [f"  {item}" for item in items[:limit]]
+    if len(items) > limit:
+        lines.append(f"  ... and {len(items) - limit} more")
+    return "\n".join(lines)
+
+
 def missing_message(missing: Sequence[MissingRef]) -> str:
     """Why a ``strict`` build stops: the references to missing files (at most 20)."""
-    listed = "\n".join(f"  {m}" for m in missing[:20])
-    more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
     return (
         f"shard-assets: {len(missing)} site-local reference(s) name files that are "
-        f"not in the output (strict is on, so this fails the build):\n{listed}{more}\n"
+        f"not in the output (strict is on, so this fails the build):\n{listed(missing, 20)}\n"
         "Fix the references or add the files; or set strict to false to only warn."
     )
 
 
 def locked_message(manifest: Path, changes: Sequence[str]) -> str:
     """Why a ``locked`` build stops: how the manifest would change (at most 50 lines)."""
-    listed = "\n".join(f"  {c}" for c in changes[:50])
-    more = f"\n  ... and {len(changes) - 50} more" if len(changes) > 50 else ""
     return (
         f"shard-assets: locked mode: the manifest {manifest} would change, "
-        f"so nothing was written:\n{listed}{more}\n"
+        f"so nothing was written:\n{listed(changes, 50)}\n"
         "Run a build without locked (or --locked) to update the manifest, review and "
         "commit it, then run the locked build again."
     )

@@ -38,6 +38,7 @@ from .files import decode_document
 from .html import LINK_RELS, SRCSET, URL_ATTRIBUTES
 from .inventory import is_page, is_stylesheet, take_inventory
 from .manifest import read_manifest
+from .messages import listed
 from .origin import kept_on_origin, kept_stylesheet
 
 #: Stands in for the site's origin when ``site_url`` is not set.
@@ -186,10 +187,9 @@ def verify_or_raise(output_dir: Path, settings: Settings, limit: int = 50) -> No
     """Run :func:`verify_site` and raise :class:`VerifyError` listing what it found."""
     findings = verify_site(output_dir, settings)
     if findings:
-        listed = "\n".join(f"  {f}" for f in findings[:limit])
-        more = f"\n  ... and {len(findings) - limit} more" if len(findings) > limit else ""
         raise VerifyError(
-            f"shard-assets verify: {len(findings)} problem(s) in {output_dir}:\n{listed}{more}"
+            f"shard-assets verify: {len(findings)} problem(s) in {output_dir}:\n"
+            + listed(findings, limit)
         )
 
 
