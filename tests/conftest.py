@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from shard_assets.config import Settings, load_settings
+from shard_assets.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SITE = ROOT / "sample_site"
@@ -97,6 +98,23 @@ def shard_urls(root: Path) -> set[str]:
         if path.suffix in (".html", ".css"):
             found.update(re.findall(r"//cdn\d\.example\.com/([^\"')\s]+)", path.read_text()))
     return found
+
+
+def assert_choice_checked(
+    make_settings: Callable[..., Settings], name: str, value: str, typo: str
+) -> None:
+    """The setting ``name`` takes ``value``; a ``typo`` of it is a ConfigError that
+    suggests ``value``, and MkDocs' config check names the setting for a wrong value."""
+    with pytest.raises(ConfigError, match=rf"{name}.*did you mean '{value}'"):
+        make_settings(**{name: typo})
+    pytest.importorskip("mkdocs")
+    from shard_assets.plugins.mkdocs import ShardAssetsPlugin
+
+    plugin = ShardAssetsPlugin()
+    errors, _ = plugin.load_config({"hosts": HOSTS, name: value})
+    assert errors == []
+    errors, _ = plugin.load_config({"hosts": HOSTS, name: "cdn"})
+    assert [setting for setting, _ in errors] == [name]
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
