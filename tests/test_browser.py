@@ -40,11 +40,12 @@ pytest.importorskip("sphinx")
 pytest.importorskip("pydata_sphinx_theme")
 
 HOSTS = shard_hosts(4)
-#: Where the test server serves the origin: the sharded stylesheets name the fonts kept
-#: there (cors_assets: origin, the default) by their absolute URL on it.
+#: Where the test server serves the origin, which keeps the stylesheets and the fonts
+#: (stylesheets and cors_assets: origin, the defaults); the site's public URL.
 SITE_URL = f"http://{ORIGIN}/"
 
-# Expressions that must be true on every page: the sharded CSS and JS took effect.
+# Expressions that must be true on every page: the CSS (on the origin) and the
+# sharded JS took effect.
 MKDOCS_PROBES = {
     "extra.js ran": "document.documentElement.dataset.harbourDocs === 'ready'",
     "extra.css styles h1": (

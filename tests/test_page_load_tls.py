@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 
 from benchmarks import page_load_tls as bench
 from benchmarks.tls_serving import DelayProxy
@@ -83,3 +84,16 @@ def test_the_proxy_charges_a_round_trip_for_the_handshake_and_one_per_exchange()
     # The first exchange pays the handshake's round trip and its own; the next, one.
     assert 0.39 <= first < 0.7, first
     assert 0.19 <= second < 0.45, second
+
+
+def test_the_http11_benchmark_prepares_every_variant(tmp_path: Path) -> None:
+    """benchmarks/page_load.py's pages, sharded with the defaults, without a browser."""
+    from benchmarks import page_load
+
+    variants = page_load.prepare(tmp_path, images=8)
+    assert [v.hosts for v in variants] == list(page_load.HOST_COUNTS)
+    for variant in variants:
+        assert (tmp_path / variant.path.lstrip("/")).is_file()
+        # Unsharded, every request goes to one host; sharded, the 8 images and the
+        # script spread over the hosts (the stylesheet stays on the origin).
+        assert variant.busiest == (10 if not variant.hosts else -(-9 // variant.hosts))
