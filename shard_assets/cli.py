@@ -21,6 +21,7 @@ from typing import TextIO
 from . import (
     BuildResult,
     ConfigError,
+    MissingFolderError,
     ShardAssetsError,
     __version__,
     build_report,
@@ -43,7 +44,7 @@ from .cli_args import (
 from .connect import Routes
 from .interrupts import describe, exit_status, interrupts_raise
 from .manifest import json_number, read_manifest
-from .messages import build_warnings, plan_text, summary
+from .messages import build_warnings, missing_folder_message, plan_text, summary
 from .report import (
     default_report_path,
     load_manifest,
@@ -57,7 +58,7 @@ Command = Callable[[argparse.Namespace], int]
 
 def _output_dir(path: Path) -> Path:
     if not path.is_dir():
-        raise ConfigError(f"{path}: no such folder; give the built site's output folder")
+        raise MissingFolderError(missing_folder_message(path))
     return path
 
 
