@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LockHeldError, fault
+from .interrupts import SIGNALS
 from .parallel import run_each
 
 try:
@@ -337,13 +338,10 @@ def _take_lock(path: Path, manifest: Path) -> int:
         os.close(fd)
 
 
-_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
-
-
 def _block_interrupts() -> set[int | signal.Signals] | None:
     if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
         return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    return signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
 
 
 def _unblock_interrupts(mask: set[int | signal.Signals] | None) -> None:
