@@ -167,12 +167,14 @@ class StagedFiles:
         self.pending: list[tuple[str, Path]] = []
         #: Files staged to be renamed after all the others (the manifest).
         self.last: list[tuple[str, Path]] = []
-        self.has_last = False
         self.replaced = 0
         self.committing = False
 
     def __len__(self) -> int:
         return len(self.pending) + len(self.last)
+
+    def _staged(self) -> tuple[tuple[str, Path], ...]:
+        return (*self.pending, *self.last)
 
     def add(self, temp: str, target: Path) -> None:
         """Rename ``temp`` over ``target`` at :meth:`commit`."""
@@ -184,7 +186,6 @@ class StagedFiles:
         temp = write_temporary(target, data, sync=sync)
         if last:
             self.last.append((temp, target))
-            self.has_last = True
         else:
             self.add(temp, target)
 
@@ -194,26 +195,24 @@ class StagedFiles:
         not renamed and raise (naming the target). :attr:`replaced` counts the files
         renamed, whatever stopped the renames."""
         self.committing = True
-        first, last = self.pending, self.last
-        self.pending, self.last = [*first, *last], []
         try:
             with contextlib.closing(
-                run_each(_replace, first, None, jobs, count=len(first))
+                run_each(_replace, self.pending, None, jobs, count=len(self.pending))
             ) as done:
                 for _ in done:
                     pass
-            for pair in last:
+            for pair in self.last:
                 _replace(None, pair)
         except BaseException:
             # Workers may have renamed more than the results said: a renamed file is gone.
-            self.replaced = sum(not os.path.lexists(temp) for temp, _ in self.pending)
+            self.replaced = sum(not os.path.lexists(temp) for temp, _ in self._staged())
             self.discard()
             raise
-        self.replaced = len(self.pending)
+        self.replaced = len(self)
 
     def discard(self) -> None:
         """Remove the temporary files not renamed yet."""
-        for temp, _ in (*self.pending, *self.last):  # a renamed one is gone
+        for temp, _ in self._staged():  # a renamed one is gone
             with contextlib.suppress(OSError):
                 os.unlink(temp)
 
