@@ -26,9 +26,6 @@ from . import (
     __version__,
     build_report,
     plan_build,
-    render_html,
-    render_json,
-    render_text,
     shard_site,
 )
 from .cli_args import (
@@ -51,6 +48,7 @@ from .report import (
     report_settings,
     write_report,
 )
+from .report_html import RENDERERS
 from .scan import Progress
 
 Command = Callable[[argparse.Namespace], int]
@@ -228,8 +226,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         since=since,
         since_path=str(args.since) if args.since else None,
     )
-    render = {"html": render_html, "text": render_text, "json": render_json}[args.format]
-    text = render(report)
+    text = RENDERERS[args.format](report)
     output: Path | None = args.output
     if output is None and args.format == "html":
         output = default_report_path(args.manifest)

@@ -17,7 +17,8 @@ from typing import NoReturn
 from . import ConfigError, Settings, load_settings
 from .config import CHOICES, DEFAULT_MANIFEST, DEFAULTS, KNOWN_SETTINGS
 from .parallel import default_jobs
-from .report import FORMATS, REPORT_NAME
+from .report import REPORT_NAME
+from .report_html import RENDERERS
 
 
 class Parser(argparse.ArgumentParser):
@@ -253,7 +254,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--since", type=Path, metavar="OLD.json", help="an earlier manifest to compare with"
     )
-    parser.add_argument("--format", choices=FORMATS, default="html", help="default: html")
+    parser.add_argument("--format", choices=RENDERERS, default="html", help="default: html")
     parser.add_argument(
         "-o",
         "--output",

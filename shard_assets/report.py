@@ -35,7 +35,6 @@ from .messages import missing_folder_message
 from .rewrite import Sharder
 
 REPORT_NAME = "shard-report.html"
-FORMATS = ("html", "text", "json")
 # How many of the least evenly spread pages the HTML and text show (JSON has all).
 WORST_PAGES = 10
 # How many changes the HTML and text list one by one (JSON has all).

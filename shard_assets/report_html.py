@@ -6,12 +6,12 @@ from :func:`shard_assets.report.build_report`.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .manifest import json_number
 from .report import LISTED_CHANGES, REASONS, WORST_PAGES, Report
-from .report_text import byte_size, percent, verdict
+from .report_text import byte_size, percent, render_json, render_text, verdict
 
 # Tableau 10 less its red, which marks a host over its cap; a host keeps its colour
 # in every chart.
@@ -338,3 +338,11 @@ def render_html(report: Report) -> str:
         f"{warn}{tiles}{_host_charts(report)}{_pages_section(report)}"
         f"{_changes_section(report)}</main></body></html>\n"
     )
+
+
+#: Each format of the report (``shard-assets report --format``) and its renderer.
+RENDERERS: Mapping[str, Callable[[Report], str]] = {
+    "html": render_html,
+    "text": render_text,
+    "json": render_json,
+}
