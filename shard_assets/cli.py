@@ -21,13 +21,11 @@ from typing import TextIO
 from . import (
     BuildResult,
     ConfigError,
+    MissingFolderError,
     ShardAssetsError,
     __version__,
     build_report,
     plan_build,
-    render_html,
-    render_json,
-    render_text,
     shard_site,
 )
 from .cli_args import (
@@ -43,13 +41,14 @@ from .cli_args import (
 from .connect import Routes
 from .interrupts import describe, exit_status, interrupts_raise
 from .manifest import json_number, read_manifest
-from .messages import build_warnings, plan_text, summary
+from .messages import build_warnings, missing_folder_message, plan_text, summary
 from .report import (
     default_report_path,
     load_manifest,
     report_settings,
     write_report,
 )
+from .report_html import RENDERERS
 from .scan import Progress
 
 Command = Callable[[argparse.Namespace], int]
@@ -57,7 +56,7 @@ Command = Callable[[argparse.Namespace], int]
 
 def _output_dir(path: Path) -> Path:
     if not path.is_dir():
-        raise ConfigError(f"{path}: no such folder; give the built site's output folder")
+        raise MissingFolderError(missing_folder_message(path))
     return path
 
 
@@ -227,8 +226,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         since=since,
         since_path=str(args.since) if args.since else None,
     )
-    render = {"html": render_html, "text": render_text, "json": render_json}[args.format]
-    text = render(report)
+    text = RENDERERS[args.format](report)
     output: Path | None = args.output
     if output is None and args.format == "html":
         output = default_report_path(args.manifest)

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import ConfigError, Settings, load_settings
-from .config import CHOICES, DEFAULTS, KNOWN_SETTINGS
+from .config import CHOICES, DEFAULT_MANIFEST, DEFAULTS, KNOWN_SETTINGS
 from .parallel import default_jobs
-from .report import FORMATS, REPORT_NAME
+from .report import REPORT_NAME
+from .report_html import RENDERERS
 
 
 class Parser(argparse.ArgumentParser):
@@ -110,6 +111,10 @@ def _add_attribute(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _add_scheme(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scheme", default=DEFAULTS["scheme"], choices=CHOICES["scheme"])
+
+
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags that say how a build places, rewrites and checks."""
     parser.add_argument(
@@ -118,7 +123,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULTS["max_imbalance"],
         help="the gate (default: %(default)s)",
     )
-    parser.add_argument("--scheme", default=DEFAULTS["scheme"], choices=CHOICES["scheme"])
+    _add_scheme(parser)
     parser.add_argument("--strict", action="store_true", help="fail on references to missing files")
     parser.add_argument(
         "--preconnect",
@@ -187,22 +192,22 @@ def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
 
 def whole_number(value: str) -> int:
     try:
-        jobs = int(value)
+        number = int(value)
     except ValueError:
-        jobs = 0
-    if jobs < 1:
+        number = 0
+    if number < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {value!r}")
-    return jobs
+    return number
 
 
 def seconds(value: str) -> float:
     try:
-        seconds = float(value)
+        number = float(value)
     except ValueError:
-        seconds = 0.0
-    if not 0 < seconds < float("inf"):
+        number = 0.0
+    if not 0 < number < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {value!r}")
-    return seconds
+    return number
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -243,13 +248,13 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--manifest",
         type=Path,
-        default=Path("shard-manifest.json"),
+        default=Path(DEFAULT_MANIFEST),
         help="the manifest the site was built with (default: %(default)s)",
     )
     parser.add_argument(
         "--since", type=Path, metavar="OLD.json", help="an earlier manifest to compare with"
     )
-    parser.add_argument("--format", choices=FORMATS, default="html", help="default: html")
+    parser.add_argument("--format", choices=RENDERERS, default="html", help="default: html")
     parser.add_argument(
         "-o",
         "--output",
@@ -265,7 +270,7 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``check-hosts``: the site's, and how to reach and fetch from the hosts."""
     add_site_arguments(parser, hosts_required=False)
-    parser.add_argument("--scheme", default=DEFAULTS["scheme"], choices=CHOICES["scheme"])
+    _add_scheme(parser)
     parser.add_argument(
         "--resolve",
         action="append",

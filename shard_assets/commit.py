@@ -84,6 +84,6 @@ def _abandon(
         committing=staged.committing,
         replaced=staged.replaced,
         total=len(staged),
-        manifest_staged=staged.has_last,
+        manifest_staged=bool(staged.last),
         kept=kept,
     )

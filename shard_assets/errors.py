@@ -82,18 +82,11 @@ _FIXES = {
 _FIX_OTHER = "Fix the cause and run the build again: it finishes the job"
 
 
-def fault(
-    error: OSError,
-    state: str,
-    path: str | os.PathLike[str] | None = None,
-    *,
-    needs: int = 0,
-) -> FaultError:
-    """The :class:`FaultError` for ``error``, with ``state`` saying what the files hold
-    and ``needs`` how many bytes the build writes before it replaces a file (said when
-    the disk is full)."""
+def fault(error: OSError, state: str, *, needs: int = 0) -> FaultError:
+    """The :class:`FaultError` for ``error`` (naming its file), with ``state`` saying
+    what the files hold and ``needs`` how many bytes the build writes before it
+    replaces a file (said when the disk is full)."""
     reason = os.strerror(error.errno).lower() if error.errno else str(error)
-    where = path if path is not None else error.filename
     fix = _FIXES.get(error.errno or 0, _FIX_OTHER)
     if needs and error.errno in (errno.ENOSPC, errno.EDQUOT):
         fix = fix.replace(
@@ -102,9 +95,8 @@ def fault(
             "changes) and run",
             1,
         )
-    return FaultError(
-        "a file of the build" if where is None else os.fsdecode(where), reason, state, fix
-    )
+    where = "a file of the build" if error.filename is None else os.fsdecode(error.filename)
+    return FaultError(where, reason, state, fix)
 
 
 def _size(count: int) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import LockHeldError, fault
+from .interrupts import SIGNALS
 from .parallel import run_each
 
 try:
@@ -166,12 +167,14 @@ class StagedFiles:
         self.pending: list[tuple[str, Path]] = []
         #: Files staged to be renamed after all the others (the manifest).
         self.last: list[tuple[str, Path]] = []
-        self.has_last = False
         self.replaced = 0
         self.committing = False
 
     def __len__(self) -> int:
         return len(self.pending) + len(self.last)
+
+    def _staged(self) -> tuple[tuple[str, Path], ...]:
+        return (*self.pending, *self.last)
 
     def add(self, temp: str, target: Path) -> None:
         """Rename ``temp`` over ``target`` at :meth:`commit`."""
@@ -183,7 +186,6 @@ class StagedFiles:
         temp = write_temporary(target, data, sync=sync)
         if last:
             self.last.append((temp, target))
-            self.has_last = True
         else:
             self.add(temp, target)
 
@@ -193,26 +195,24 @@ class StagedFiles:
         not renamed and raise (naming the target). :attr:`replaced` counts the files
         renamed, whatever stopped the renames."""
         self.committing = True
-        first, last = self.pending, self.last
-        self.pending, self.last = [*first, *last], []
         try:
             with contextlib.closing(
-                run_each(_replace, first, None, jobs, count=len(first))
+                run_each(_replace, self.pending, None, jobs, count=len(self.pending))
             ) as done:
                 for _ in done:
                     pass
-            for pair in last:
+            for pair in self.last:
                 _replace(None, pair)
         except BaseException:
             # Workers may have renamed more than the results said: a renamed file is gone.
-            self.replaced = sum(not os.path.lexists(temp) for temp, _ in self.pending)
+            self.replaced = sum(not os.path.lexists(temp) for temp, _ in self._staged())
             self.discard()
             raise
-        self.replaced = len(self.pending)
+        self.replaced = len(self)
 
     def discard(self) -> None:
         """Remove the temporary files not renamed yet."""
-        for temp, _ in (*self.pending, *self.last):  # a renamed one is gone
+        for temp, _ in self._staged():  # a renamed one is gone
             with contextlib.suppress(OSError):
                 os.unlink(temp)
 
@@ -337,13 +337,10 @@ def _take_lock(path: Path, manifest: Path) -> int:
         os.close(fd)
 
 
-_INTERRUPTS = {signal.SIGINT, signal.SIGTERM}
-
-
 def _block_interrupts() -> set[int | signal.Signals] | None:
     if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
         return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, _INTERRUPTS)
+    return signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
 
 
 def _unblock_interrupts(mask: set[int | signal.Signals] | None) -> None:

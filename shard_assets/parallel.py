@@ -21,6 +21,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
+from .interrupts import SIGNALS
+
 Context = TypeVar("Context")
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -123,8 +125,8 @@ def die_with_parent(parent: int) -> None:
     killed build leaves no worker writing files behind it; and leave Ctrl-C and
     SIGTERM to the parent, which stops the workers and cleans up (a terminal sends
     Ctrl-C to every process of the group)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for signum in SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     if not sys.platform.startswith("linux"):
         return
     try:

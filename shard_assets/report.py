@@ -27,14 +27,14 @@ from .assign import Move, assign_hosts
 from .balance import BalanceReport, balance_report, shares
 from .balance import PageSpread as BalanceSpread
 from .config import Settings, load_settings
-from .errors import ConfigError, ShardAssetsError
+from .errors import ConfigError, MissingFolderError, ShardAssetsError
 from .files import atomic_write, decode_document
 from .inventory import is_page, take_inventory
 from .manifest import Manifest, json_number, read_manifest
+from .messages import missing_folder_message
 from .rewrite import Sharder
 
 REPORT_NAME = "shard-report.html"
-FORMATS = ("html", "text", "json")
 # How many of the least evenly spread pages the HTML and text show (JSON has all).
 WORST_PAGES = 10
 # How many changes the HTML and text list one by one (JSON has all).
@@ -198,7 +198,7 @@ def build_report(
     not pins, which the manifest does not keep, nor ``rebalance``).
     """
     if not output_dir.is_dir():
-        raise ConfigError(f"{output_dir}: no such folder; give the built site's output folder")
+        raise MissingFolderError(missing_folder_message(output_dir))
     manifest = load_manifest(manifest_path)
     settings = settings or report_settings(manifest, manifest_path)
     assets = dict(sorted(manifest.assets.items()))

@@ -6,12 +6,12 @@ from :func:`shard_assets.report.build_report`.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .manifest import json_number
 from .report import LISTED_CHANGES, REASONS, WORST_PAGES, Report
-from .report_text import _pct, _size, verdict
+from .report_text import byte_size, percent, render_json, render_text, verdict
 
 # Tableau 10 less its red, which marks a host over its cap; a host keeps its colour
 # in every chart.
@@ -160,7 +160,7 @@ def _host_charts(report: Report) -> str:
             float(h.fair_bytes),
             None,
             False,
-            f"{_size(h.bytes)} (fair {_size(float(h.fair_bytes))})",
+            f"{byte_size(h.bytes)} (fair {byte_size(float(h.fair_bytes))})",
         )
         for h in report.hosts
     ]
@@ -190,10 +190,11 @@ def _host_table(report: Report) -> str:
     rows = [
         f"<tr{' class=over' if h.over_by else ''}><td>{_e(h.host)}</td>"
         f"<td class=n>{json_number(h.weight)}</td><td class=n>{h.assets}</td>"
-        f"<td class=n>{_pct(h.assets, report.total_assets)}</td>"
+        f"<td class=n>{percent(h.assets, report.total_assets)}</td>"
         f"<td class=n>{float(h.fair_assets):.1f}</td><td class=n>{h.cap}</td>"
-        f"<td class=n>{_size(h.bytes)}</td><td class=n>{_pct(h.bytes, report.total_bytes)}</td>"
-        f"<td class=n>{_size(float(h.fair_bytes))}</td></tr>"
+        f"<td class=n>{byte_size(h.bytes)}</td>"
+        f"<td class=n>{percent(h.bytes, report.total_bytes)}</td>"
+        f"<td class=n>{byte_size(float(h.fair_bytes))}</td></tr>"
         for h in report.hosts
     ]
     return f'<table id="host-table">{head}{"".join(rows)}</table>'
@@ -316,7 +317,7 @@ def render_html(report: Report) -> str:
     tiles = (
         f'<div class="tiles"><div class="tile"><b id="total-assets">{report.total_assets}</b>'
         f"<span>assets</span></div>"
-        f'<div class="tile"><b>{_size(report.total_bytes)}</b><span>of assets</span></div>'
+        f'<div class="tile"><b>{byte_size(report.total_bytes)}</b><span>of assets</span></div>'
         f'<div class="tile"><b>{len(report.hosts)}</b><span>hosts</span></div>'
         f'<div class="tile"><b>{b.peak_to_fair:.2f}x</b><span>busiest host / fair share'
         f"</span></div></div>"
@@ -337,3 +338,11 @@ def render_html(report: Report) -> str:
         f"{warn}{tiles}{_host_charts(report)}{_pages_section(report)}"
         f"{_changes_section(report)}</main></body></html>\n"
     )
+
+
+#: Each format of the report (``shard-assets report --format``) and its renderer.
+RENDERERS: Mapping[str, Callable[[Report], str]] = {
+    "html": render_html,
+    "text": render_text,
+    "json": render_json,
+}

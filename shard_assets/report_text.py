@@ -11,7 +11,8 @@ from .manifest import json_number
 from .report import LISTED_CHANGES, REASONS, WORST_PAGES, Report
 
 
-def _size(n: float) -> str:
+def byte_size(n: float) -> str:
+    """``n`` bytes in B, KiB or MiB, as the report's tables show them."""
     for unit in ("B", "KiB", "MiB"):
         if n < 1024 or unit == "MiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -19,7 +20,8 @@ def _size(n: float) -> str:
     raise AssertionError  # pragma: no cover
 
 
-def _pct(part: float, whole: float) -> str:
+def percent(part: float, whole: float) -> str:
+    """``part`` as a share of ``whole`` ("-" for none of nothing)."""
     return f"{100 * part / whole:.1f}%" if whole else "-"
 
 
@@ -63,7 +65,7 @@ def _table(rows: Sequence[Sequence[str]], right: Iterable[int]) -> list[str]:
 def render_text(report: Report) -> str:
     """A plain-text report for terminals and CI logs."""
     lines = [
-        f"shard-assets report: {report.total_assets} assets, {_size(report.total_bytes)} "
+        f"shard-assets report: {report.total_assets} assets, {byte_size(report.total_bytes)} "
         f"over {len(report.hosts)} hosts",
         f"  manifest: {report.manifest}",
         f"  output:   {report.output_dir}",
@@ -76,12 +78,12 @@ def render_text(report: Report) -> str:
             [
                 h.host,
                 str(h.assets),
-                _pct(h.assets, report.total_assets),
+                percent(h.assets, report.total_assets),
                 f"{float(h.fair_assets):.1f}",
                 str(h.cap),
-                _size(h.bytes),
-                _pct(h.bytes, report.total_bytes),
-                _size(float(h.fair_bytes)),
+                byte_size(h.bytes),
+                percent(h.bytes, report.total_bytes),
+                byte_size(float(h.fair_bytes)),
             ]
         )
     lines += _table(rows, range(1, 8))

@@ -224,9 +224,16 @@ def _kind(context: _Context, key: str) -> int:
     files = context.files
     if context.sharder.is_asset(key, files):
         return ASSET
-    if key not in files and not is_folder(key, files):
+    if key not in files and not is_folder(key, files) and not _template_markup(key):
         return MISSING
     return OTHER
+
+
+def _template_markup(key: str) -> bool:
+    """Whether ``key`` holds Jinja markup, so it names no file, missing or not: themes
+    ship templates in their static folders, which a generator copies unrendered
+    (pydata-sphinx-theme's ``webpack-macros.html``, ``{{ pathto(...) }}``)."""
+    return "{{" in key or "{%" in key
 
 
 @dataclass(frozen=True)

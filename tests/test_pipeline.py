@@ -169,6 +169,23 @@ def test_missing_files_warn_or_fail_when_strict(site: Path, make_settings: MakeS
     assert snapshot(site) == before
 
 
+def test_template_markup_names_no_missing_file(site: Path, make_settings: MakeSettings) -> None:
+    """A theme's Jinja template copied unrendered into the output (as Sphinx copies
+    pydata-sphinx-theme's webpack-macros.html) neither warns nor fails a strict build."""
+    template = site / "_static" / "macros.html"
+    template.parent.mkdir()
+    template.write_text(
+        "{% macro head() %}\n"
+        '<link href="{{ pathto(\'_static/theme.css\', 1) }}?digest=75c7" rel="stylesheet" />\n'
+        '<img src="img/{% if dark %}night{% endif %}.png">\n'
+        "{% endmacro %}\n"
+    )
+    before = template.read_bytes()
+    result = shard_site(site, make_settings(strict=True))
+    assert result.missing == ()
+    assert template.read_bytes() == before
+
+
 def test_exclude_keeps_matching_assets_on_the_origin(
     site: Path, make_settings: MakeSettings
 ) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from shard_assets.cli import main
 from shard_assets.config import Settings
+from shard_assets.errors import MissingFolderError
 from shard_assets.manifest import Manifest, read_manifest
 from shard_assets.pipeline import shard_site
 from shard_assets.report import (
@@ -285,6 +286,16 @@ def test_cli_errors_are_one_clean_line(
 
 def test_cli_missing_output_folder(built: Settings, tmp_path: Path) -> None:
     assert main(["report", str(tmp_path / "nope"), "--manifest", str(built.manifest)]) == 2
+
+
+def test_missing_output_folder_is_the_builds_error(built: Settings, tmp_path: Path) -> None:
+    """The report says a missing output folder as a build does (one message, one class)."""
+    missing = tmp_path / "nope"
+    with pytest.raises(MissingFolderError) as raised:
+        build_report(missing, built.manifest)
+    with pytest.raises(MissingFolderError) as built_error:
+        shard_site(missing, built)
+    assert str(raised.value) == str(built_error.value)
 
 
 # -------------------------------------------------------------------------- plugins

@@ -117,13 +117,8 @@ class _SphinxBuild(BuildLifecycle):
         raise _Failed from None
 
     def warning(self, kind: str, message: str) -> None:
-        """With ``kind`` as the subtype, for ``suppress_warnings``. A "URL" of Jinja
-        markup is not one: themes ship templates in their static folders, which
-        Sphinx copies unrendered (pydata-sphinx-theme's ``webpack-macros.html``)."""
-        if kind == "missing" and ("{{" in message or "{%" in message):
-            logger.debug(message)
-        else:
-            logger.warning(message, type=WARNING_TYPE, subtype=kind)
+        """With ``kind`` as the subtype, for ``suppress_warnings``."""
+        logger.warning(message, type=WARNING_TYPE, subtype=kind)
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
