@@ -23,6 +23,7 @@ import contextlib
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,6 +194,11 @@ class Handshake:
     not_before: float = 0.0
     not_after: float = 0.0
     untrusted: str = ""
+
+
+def iso_date(seconds: float) -> str:
+    """A certificate date (seconds since the epoch) as ``YYYY-MM-DD``, in UTC."""
+    return time.strftime("%Y-%m-%d", time.gmtime(seconds))
 
 
 def probe_tls(

@@ -38,8 +38,8 @@ from .connect import CHECK_EXTRA, Routes, covers, http_client, is_ip, trust
 from .errors import ConfigError
 from .files import decode_document
 from .inventory import is_stylesheet, take_inventory
-from .live_fetch import PROBLEM_KINDS, Fetched, Probe, Problem, fetch_all, fetch_asset, probe_host
-from .live_text import RENDERERS
+from .live_fetch import Fetched, Probe, Problem, fetch_all, fetch_asset, probe_host
+from .live_text import PROBLEM_KINDS, RENDERERS
 from .live_verdicts import (
     HostCheck,
     LiveReport,

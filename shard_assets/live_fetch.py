@@ -22,17 +22,6 @@ from .connect import Handshake, Routes, probe_tls
 if TYPE_CHECKING:
     import httpx
 
-#: Problems, in the order the text output lists them; each fails the check.
-PROBLEM_KINDS = (
-    "unreachable",
-    "certificate",
-    "misdirected",
-    "missing",
-    "status",
-    "stale",
-    "cors",
-    "fetch",
-)
 _CHUNK = 1 << 16
 
 
@@ -48,7 +37,8 @@ class Probe:
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One finding: ``kind`` is one of :data:`PROBLEM_KINDS` (or a warning's kind)."""
+    """One finding: ``kind`` is one of :data:`shard_assets.live_text.PROBLEM_KINDS`
+    (or a warning's kind)."""
 
     kind: str
     host: str

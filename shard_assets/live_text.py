@@ -1,15 +1,32 @@
-"""``shard-assets check-hosts``'s report for a person (text) and for programs (JSON)."""
+"""``shard-assets check-hosts``'s report for a person (text) and for programs (JSON).
+
+The CLI imports this module on every command, for the ``--format`` choices: it loads
+nothing the CLI has not loaded already (the report's types are for type checking).
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
-from .live_fetch import PROBLEM_KINDS
-from .live_verdicts import HostCheck, LiveReport, iso_date
+from .connect import iso_date
 
-FORMATS = ("text", "json")
+if TYPE_CHECKING:
+    from .live_verdicts import HostCheck, LiveReport
+
+#: Problems, in the order the text output lists them; each fails the check.
+PROBLEM_KINDS = (
+    "unreachable",
+    "certificate",
+    "misdirected",
+    "missing",
+    "status",
+    "stale",
+    "cors",
+    "fetch",
+)
 
 
 def render_text(report: LiveReport) -> str:
@@ -129,3 +146,5 @@ def _host_json(check: HostCheck) -> dict[str, object]:
 
 
 RENDERERS: Mapping[str, Callable[[LiveReport], str]] = {"text": render_text, "json": render_json}
+#: The formats ``check-hosts --format`` takes (the CLI's choices).
+FORMATS = tuple(RENDERERS)

@@ -16,10 +16,9 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from .connect import Handshake, covers
+from .connect import Handshake, covers, iso_date
 from .live_fetch import Fetched, Probe, Problem
 
 #: A certificate that expires sooner than this is a warning.
@@ -254,7 +253,3 @@ def site_summary(shards: Sequence[HostCheck], scheme: str, site_host: str | None
         else "no host advertises h3 (Alt-Svc): browsers use HTTP/2 or HTTP/1.1"
     )
     return summary
-
-
-def iso_date(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d")
