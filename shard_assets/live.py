@@ -15,9 +15,9 @@ through one HTTP/2-capable client with bounded connections and explicit timeouts
 checks the status, the bytes against the output folder, and
 ``Access-Control-Allow-Origin`` on CORS-mode assets; it reports the cache headers.
 
-Which assets are CORS-mode is the rewriter's own knowledge: the output is scanned with
-the same scanners the build uses (:class:`shard_assets.rewrite.Sharder`), with URLs on
-the shard hosts counted as site-local.
+Which assets are CORS-mode is the build's own knowledge: the output is scanned by the
+build's pass one (:func:`shard_assets.scan.collect`), with URLs on the shard hosts
+counted as site-local.
 
 This module gathers the inputs and runs the check; :mod:`shard_assets.live_fetch`
 connects and fetches, :mod:`shard_assets.live_verdicts` says what the findings mean,
@@ -27,7 +27,7 @@ and :mod:`shard_assets.live_text` writes the report as text or JSON.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +36,7 @@ from urllib.parse import urlsplit
 from .config import Settings
 from .connect import CHECK_EXTRA, Routes, covers, http_client, is_ip, trust
 from .errors import ConfigError
-from .files import decode_document
-from .inventory import is_stylesheet, take_inventory
+from .inventory import take_inventory
 from .live_fetch import Fetched, Probe, Problem, fetch_all, fetch_asset, probe_host
 from .live_text import PROBLEM_KINDS, RENDERERS
 from .live_verdicts import (
@@ -51,6 +50,7 @@ from .live_verdicts import (
 )
 from .manifest import read_manifest
 from .rewrite import Sharder
+from .scan import collect
 
 #: The command's entry points (the renderers live in :mod:`shard_assets.live_text`).
 __all__ = ["RENDERERS", "CheckOptions", "check_hosts"]
@@ -84,7 +84,9 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
     inventory = take_inventory(output_dir)
     names = list(settings.host_names)
     by_host, absent = _assets_by_host(manifest.assets, names, inventory.files)
-    cors = _cors_keys(output_dir, inventory.documents, settings, manifest.assets.values())
+    # The build's own pass one says which assets are loaded in CORS mode.
+    sharder = Sharder(settings, [h.name for h in manifest.hosts])
+    cors = collect(sharder, output_dir, inventory).cors
     site = urlsplit(settings.site_url) if settings.site_url else None
     site_host = site.hostname if site else None
     warnings = setup_warnings(absent, output_dir, site_host)
@@ -207,19 +209,6 @@ def _scheme(settings: Settings) -> str:
 
 def _problem_order(problem: Problem) -> tuple[int, str, str, str]:
     return (PROBLEM_KINDS.index(problem.kind), problem.host, problem.key, problem.message)
-
-
-def _cors_keys(
-    output_dir: Path, documents: Iterable[str], settings: Settings, shard_hosts: Iterable[str]
-) -> frozenset[str]:
-    """The assets some page or stylesheet loads in CORS mode, as the build sees them."""
-    sharder = Sharder(settings, shard_hosts)
-    found: set[str] = set()
-    for document in documents:
-        decoded = decode_document((output_dir / document).read_bytes(), is_stylesheet(document))
-        if decoded is not None:
-            found.update(ref.key for ref in sharder.find_refs(decoded.text, document) if ref.cors)
-    return frozenset(found)
 
 
 def _sample(keys: Sequence[str], cors: frozenset[str], size: int | None) -> list[str]:
