@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,11 +37,12 @@ from .config import Settings
 from .connect import CHECK_EXTRA, Routes, covers, http_client, is_ip, trust
 from .errors import ConfigError
 from .inventory import take_inventory
-from .live_fetch import Fetched, Probe, Problem, fetch_all, fetch_asset, probe_host
+from .live_fetch import Fetched, Problem, fetch_all, fetch_asset, probe_host
 from .live_text import PROBLEM_KINDS, RENDERERS
 from .live_verdicts import (
     HostCheck,
     LiveReport,
+    coalescing_warnings,
     host_problems,
     host_warnings,
     setup_warnings,
@@ -107,12 +108,32 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
             lambda h: probe_host(routes, probe_context, h, port, options.timeout), targets
         )
         probes = dict(zip(targets, probed, strict=True))
+    page_site = _site(psl, site.hostname or "") if site else None
+    checks: dict[str, HostCheck] = {}
+    for host in targets:
+        probe = probes[host]
+        handshake = probe.handshake
+        host_site = _site(psl, host)
+        checks[host] = HostCheck(
+            host=host,
+            role="shard" if host in by_host else "site",
+            port=port,
+            addresses=tuple(sorted(probe.addresses)),
+            handshake=handshake,
+            error=probe.error,
+            covered=tuple(h for h in names if handshake and covers(handshake.names, h)),
+            site=host_site,
+            same_site=None if site is None else scheme == site.scheme and host_site == page_site,
+            assets=len(by_host.get(host, ())),
+            cors_assets=sum(1 for key in by_host.get(host, ()) if key in cors),
+        )
     # A host that cannot be reached, or whose certificate browsers refuse, is one
-    # problem, not one per asset.
+    # problem, not one per asset: its assets are not fetched.
+    problems = {h: host_problems(checks[h], scheme) for h in names}
     jobs = [
         (h, key)
         for h in names
-        if _usable(probes[h], h, scheme)
+        if not problems[h]
         for key in _sample(by_host[h], cors, options.sample)
     ]
     results = asyncio.run(fetch_all(client, fetch, jobs, options.connections))
@@ -121,55 +142,23 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
         fetched[host].append(result)
 
     site_probe = probes.get(site_host) if site_host else None
-    checks: list[HostCheck] = []
-    problems: list[Problem] = []
+    found: list[Problem] = []
     for host in targets:
-        probe = probes[host]
-        handshake = probe.handshake
-        role = "shard" if host in by_host else "site"
-        check = HostCheck(
-            host=host,
-            role=role,
-            port=port,
-            addresses=tuple(sorted(probe.addresses)),
-            handshake=handshake,
-            error=probe.error,
-            covered=tuple(h for h in names if handshake and covers(handshake.names, h)),
-            site=_site(psl, host),
-            same_site=(
-                None
-                if site is None
-                else scheme == site.scheme and _site(psl, host) == _site(psl, site.hostname or "")
-            ),
-            assets=len(by_host.get(host, ())),
-            cors_assets=sum(1 for key in by_host.get(host, ()) if key in cors),
-            fetched=tuple(fetched.get(host, ())),
-        )
-        check = with_verdicts(check, scheme, site_host, site_probe)
-        if role == "shard":
-            problems += host_problems(check, scheme)
-            problems += [f.problem for f in check.fetched if f.problem]
+        check = replace(checks[host], fetched=tuple(fetched.get(host, ())))
+        check = checks[host] = with_verdicts(check, scheme, site_host, site_probe)
+        if check.role == "shard":
+            found += problems[host]
+            found += [f.problem for f in check.fetched if f.problem]
         elif check.error:
             warnings.append(Problem("site", host, "", f"the site's own host: {check.error}"))
         warnings += host_warnings(check)
-        checks.append(check)
-    shards = [c for c in checks if c.role == "shard"]
-    alone = [c.host for c in shards if c.coalesces is False and c.reachable]
-    if alone:
-        warnings.append(
-            Problem(
-                "http2",
-                "",
-                "",
-                f"HTTP/2 visitors open {len(alone)} extra connection(s), for "
-                f"{', '.join(alone)}: each host's HTTP/2 verdict says why",
-            )
-        )
+    shards = [c for c in checks.values() if c.role == "shard"]
+    warnings += coalescing_warnings(shards)
     return LiveReport(
         scheme=scheme,
         site_url=settings.site_url,
-        hosts=tuple(checks),
-        problems=tuple(sorted(set(problems), key=_problem_order)),
+        hosts=tuple(checks.values()),
+        problems=tuple(sorted(set(found), key=_problem_order)),
         warnings=tuple(sorted(set(warnings))),
         summary=site_summary(shards, scheme, site_host),
         sampled=options.sample is not None,
@@ -191,13 +180,6 @@ def _assets_by_host(
         elif name is not None:
             absent += 1
     return by_host, absent
-
-
-def _usable(probe: Probe, host: str, scheme: str) -> bool:
-    """Whether browsers can fetch from the host at all (so its assets are worth fetching)."""
-    if probe.error or probe.handshake is None:
-        return False
-    return scheme != "https" or covers(probe.handshake.names, host)
 
 
 def _scheme(settings: Settings) -> str:

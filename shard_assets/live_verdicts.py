@@ -214,6 +214,24 @@ def host_warnings(check: HostCheck) -> list[Problem]:
     return warnings
 
 
+def coalescing_warnings(shards: Sequence[HostCheck]) -> list[Problem]:
+    """The shard hosts HTTP/2 visitors open their own connection to, as one warning."""
+    alone = _own_connection(shards)
+    if not alone:
+        return []
+    message = (
+        f"HTTP/2 visitors open {len(alone)} extra connection(s), for {', '.join(alone)}: "
+        "each host's HTTP/2 verdict says why"
+    )
+    return [Problem("http2", "", "", message)]
+
+
+def _own_connection(shards: Sequence[HostCheck]) -> list[str]:
+    """The hosts that cannot share the page's HTTP/2 connection (an unreachable host
+    has no verdict)."""
+    return [c.host for c in shards if c.coalesces is False]
+
+
 def site_summary(shards: Sequence[HostCheck], scheme: str, site_host: str | None) -> dict[str, str]:
     """One line per protocol for the whole site."""
     usable = [c for c in shards if c.reachable]
@@ -231,7 +249,7 @@ def site_summary(shards: Sequence[HostCheck], scheme: str, site_host: str | None
     if scheme != "https":
         summary["http/2"] = "not used: browsers speak HTTP/2 only over https"
         return summary
-    alone = [c.host for c in usable if c.coalesces is False]
+    alone = _own_connection(shards)
     if site_host is None:
         summary["http/2"] = f"not checked against the page's connection (no --site-url){cors}"
     elif alone:
