@@ -53,6 +53,11 @@ class HostCheck:
     def protocol(self) -> str:
         return self.handshake.protocol if self.handshake else ""
 
+    @property
+    def sound(self) -> int:
+        """How many fetched assets showed no problem."""
+        return sum(1 for f in self.fetched if f.problem is None)
+
 
 @dataclass(frozen=True)
 class LiveReport:
@@ -110,7 +115,6 @@ def with_verdicts(
         else ""
     )
     verdicts = {"http/1.1": "its own connections, up to 6 at once (what sharding is for)"}
-    alt_svc = next((f.alt_svc for f in check.fetched if f.alt_svc), None)
     coalesces: bool | None = None
     if scheme != "https":
         verdicts["http/2"] = "browsers speak HTTP/2 only over https: HTTP/1.1 for everyone"
@@ -130,12 +134,20 @@ def with_verdicts(
                 "before its first asset: " + "; ".join(reasons) + cors
             )
     if scheme == "https":
+        alt_svc = _h3_alt_svc(check)
         verdicts["http/3"] = (
             f"advertised (Alt-Svc: {alt_svc}); connections are shared as for HTTP/2"
-            if alt_svc and _H3.search(alt_svc)
+            if alt_svc
             else "not advertised (no Alt-Svc h3): browsers use HTTP/2 or HTTP/1.1"
         )
     return replace(check, verdicts=verdicts, coalesces=coalesces)
+
+
+def _h3_alt_svc(check: HostCheck) -> str | None:
+    """The host's Alt-Svc header (the first fetched asset's that has one) when it
+    advertises HTTP/3, else None."""
+    alt_svc = next((f.alt_svc for f in check.fetched if f.alt_svc), None)
+    return alt_svc if alt_svc and _H3.search(alt_svc) else None
 
 
 def _coalescing_breaks(
@@ -263,7 +275,7 @@ def site_summary(shards: Sequence[HostCheck], scheme: str, site_host: str | None
     advertised = Counter(
         f.alt_svc for c in usable for f in c.fetched if f.alt_svc and _H3.search(f.alt_svc)
     )
-    hosts = [c.host for c in usable if c.verdicts.get("http/3", "").startswith("advertised")]
+    hosts = [c.host for c in usable if _h3_alt_svc(c)]
     summary["http/3"] = (
         f"advertised by {len(hosts)} of {len(usable)} host(s) "
         f"(Alt-Svc: {advertised.most_common(1)[0][0]}); connections are shared as for HTTP/2"
