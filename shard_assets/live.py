@@ -52,11 +52,10 @@ from .live_verdicts import (
 from .manifest import read_manifest
 from .rewrite import Sharder
 from .scan import collect
+from .urls import DEFAULT_PORTS, scheme_authority
 
 #: The command's entry points (the renderers live in :mod:`shard_assets.live_text`).
 __all__ = ["RENDERERS", "CheckOptions", "check_hosts"]
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,7 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
     site = urlsplit(settings.site_url) if settings.site_url else None
     site_host = site.hostname if site else None
     warnings = setup_warnings(absent, output_dir, site_host)
-    origin = f"{site.scheme}://{site.netloc}".lower() if site else None
+    origin = f"{site.scheme}://{scheme_authority(site.scheme, site.netloc)}" if site else None
     psl = _public_suffixes()
     routes = options.routes
     probe_context = trust(options.ca_file, check_hostname=False) if scheme == "https" else None

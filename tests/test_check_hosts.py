@@ -396,3 +396,16 @@ def test_the_cli_loads_httpx_only_for_check_hosts() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_cors_origin_is_the_site_urls_origin(
+    live: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Origin sent, and wanted back, is written as a browser writes it: no user
+    info, no default port, lower case."""
+    routes = live.connect_to([SITE, *SHARDS], "127.0.0.8")
+    command = ["check-hosts", str(live.output), "--manifest", str(live.manifest), *routes]
+    command += ["--ca-file", str(live.ca_file), "--sample", "1"]
+    assert main([*command, "--site-url", f"https://me@{SITE.upper()}:443/"]) == 1
+    out = capsys.readouterr().out
+    assert f"serve it with Access-Control-Allow-Origin '*' or 'https://{SITE}'" in out
