@@ -49,11 +49,9 @@ class Problem:
 
 @dataclass(frozen=True)
 class Fetched:
-    """What fetching one asset showed; ``problem`` is None when it is sound."""
+    """What fetching one asset showed; ``problem`` (which names the asset) is None when
+    it is sound."""
 
-    key: str
-    url: str
-    cors: bool
     status: int = 0
     http_version: str = ""
     cache_control: str | None = None
@@ -139,9 +137,6 @@ async def fetch_asset(
                 digest.update(chunk)
                 size += len(chunk)
             seen = Fetched(
-                key=key,
-                url=url,
-                cors=cors,
                 status=response.status_code,
                 http_version=response.http_version,
                 cache_control=response.headers.get("cache-control"),
@@ -151,7 +146,7 @@ async def fetch_asset(
             )
             allowed = response.headers.get("access-control-allow-origin")
     except httpx.HTTPError as error:
-        return Fetched(key, url, cors, problem=problem("fetch", f"{type(error).__name__}: {error}"))
+        return Fetched(problem=problem("fetch", f"{type(error).__name__}: {error}"))
     found = _status_problem(response.status_code, host, key, output_dir)
     if found:
         kind, message = found
