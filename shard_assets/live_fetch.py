@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .connect import Handshake, Routes, probe_tls
+from .connect import Handshake, Routes, open_connection, probe_tls
 
 if TYPE_CHECKING:
     import httpx
@@ -77,9 +77,9 @@ def probe_host(
     where = f"{', '.join(addresses)} port {connect_port}"
     try:
         if context is not None:
-            handshake = probe_tls(routes, context, host, port, timeout)
+            handshake = probe_tls(context, host, addresses, connect_port, timeout)
         else:
-            sock, address = routes.connect(host, port, timeout)
+            sock, address = open_connection(addresses, connect_port, timeout)
             sock.close()
             handshake = Handshake(address=address, protocol="http/1.1")
     except ssl.SSLError as error:
