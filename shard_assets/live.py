@@ -174,9 +174,11 @@ def _assets_by_host(
     absent = 0
     for key, host in sorted(assets.items()):
         name = configured.get(host.lower())
-        if name is not None and key in files:
+        if name is None:
+            continue
+        if key in files:
             by_host[name].append(key)
-        elif name is not None:
+        else:
             absent += 1
     return by_host, absent
 
