@@ -187,7 +187,7 @@ def _hosts_from_manifest(args: argparse.Namespace) -> None:
 
 
 def _cmd_check_hosts(args: argparse.Namespace) -> int:
-    from .live import RENDERERS, CheckOptions, check_hosts  # noqa: PLC0415 (loads httpx)
+    from .live import RENDERERS, CheckOptions, check_hosts  # noqa: PLC0415 (loads asyncio)
 
     _hosts_from_manifest(args)
     options = CheckOptions(

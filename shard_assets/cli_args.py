@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from . import ConfigError, Settings, load_settings
 from .config import CHOICES, DEFAULT_MANIFEST, DEFAULTS, KNOWN_SETTINGS
+from .live_text import FORMATS as CHECK_FORMATS
 from .parallel import default_jobs
 from .report import REPORT_NAME
 from .report_html import RENDERERS
@@ -294,7 +295,7 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sample", type=whole_number, metavar="N", help="fetch N assets per host (default: all)"
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="default: text")
+    parser.add_argument("--format", choices=CHECK_FORMATS, default="text", help="default: text")
     parser.add_argument(
         "--connections",
         type=whole_number,

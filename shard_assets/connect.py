@@ -23,7 +23,15 @@ import contextlib
 import ipaddress
 import socket
 import ssl
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
+import time
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,19 +87,22 @@ class Routes:
         found = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
         return tuple(dict.fromkeys(str(info[4][0]) for info in found)), port
 
-    def connect(self, host: str, port: int, timeout: float) -> tuple[socket.socket, str]:
-        """A TCP connection for ``host:port`` and the address it reached.
 
-        Tries each address in turn; raises the last :class:`OSError` when none answers.
-        """
-        addresses, port = self.addresses(host, port)
-        error: OSError = OSError(f"{host} has no address")
-        for address in addresses:
-            try:
-                return socket.create_connection((address, port), timeout=timeout), address
-            except OSError as failed:
-                error = failed
-        raise error
+def open_connection(
+    addresses: Sequence[str], port: int, timeout: float
+) -> tuple[socket.socket, str]:
+    """A TCP connection to the first of ``addresses`` (those of
+    :meth:`Routes.addresses`) that answers on ``port``, and that address.
+
+    Raises the last :class:`OSError` when none answers.
+    """
+    error = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout=timeout), address
+        except OSError as failed:
+            error = failed
+    raise error
 
 
 def is_ip(name: str) -> bool:
@@ -195,17 +206,23 @@ class Handshake:
     untrusted: str = ""
 
 
+def iso_date(seconds: float) -> str:
+    """A certificate date (seconds since the epoch) as ``YYYY-MM-DD``, in UTC."""
+    return time.strftime("%Y-%m-%d", time.gmtime(seconds))
+
+
 def probe_tls(
-    routes: Routes, context: ssl.SSLContext, host: str, port: int, timeout: float
+    context: ssl.SSLContext, host: str, addresses: Sequence[str], port: int, timeout: float
 ) -> Handshake:
-    """Connect to ``host`` with TLS and report what it served.
+    """Connect to ``host`` (at ``addresses`` and ``port``, see :meth:`Routes.addresses`)
+    with TLS and report what it served.
 
     ``context`` comes from ``trust(..., check_hostname=False)``: the chain is verified,
     and the caller matches :attr:`Handshake.names` against every configured host.
     Raises :class:`OSError` when the host cannot be reached or the handshake fails for
     another reason than an untrusted certificate.
     """
-    sock, address = routes.connect(host, port, timeout)
+    sock, address = open_connection(addresses, port, timeout)
     with sock:
         try:
             with context.wrap_socket(sock, server_hostname=host) as tls:

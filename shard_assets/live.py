@@ -15,9 +15,9 @@ through one HTTP/2-capable client with bounded connections and explicit timeouts
 checks the status, the bytes against the output folder, and
 ``Access-Control-Allow-Origin`` on CORS-mode assets; it reports the cache headers.
 
-Which assets are CORS-mode is the rewriter's own knowledge: the output is scanned with
-the same scanners the build uses (:class:`shard_assets.rewrite.Sharder`), with URLs on
-the shard hosts counted as site-local.
+Which assets are CORS-mode is the build's own knowledge: the output is scanned by the
+build's pass one (:func:`shard_assets.scan.collect`), with URLs on the shard hosts
+counted as site-local.
 
 This module gathers the inputs and runs the check; :mod:`shard_assets.live_fetch`
 connects and fetches, :mod:`shard_assets.live_verdicts` says what the findings mean,
@@ -27,22 +27,22 @@ and :mod:`shard_assets.live_text` writes the report as text or JSON.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from .config import Settings
 from .connect import CHECK_EXTRA, Routes, covers, http_client, is_ip, trust
 from .errors import ConfigError
-from .files import decode_document
-from .inventory import is_stylesheet, take_inventory
-from .live_fetch import PROBLEM_KINDS, Fetched, Probe, Problem, fetch_all, fetch_asset, probe_host
-from .live_text import RENDERERS
+from .inventory import take_inventory
+from .live_fetch import Fetched, Problem, fetch_all, fetch_asset, probe_host
+from .live_text import PROBLEM_KINDS, RENDERERS
 from .live_verdicts import (
     HostCheck,
     LiveReport,
+    coalescing_warnings,
     host_problems,
     host_warnings,
     setup_warnings,
@@ -51,11 +51,11 @@ from .live_verdicts import (
 )
 from .manifest import read_manifest
 from .rewrite import Sharder
+from .scan import collect
+from .urls import DEFAULT_PORTS, scheme_authority
 
 #: The command's entry points (the renderers live in :mod:`shard_assets.live_text`).
 __all__ = ["RENDERERS", "CheckOptions", "check_hosts"]
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -84,11 +84,13 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
     inventory = take_inventory(output_dir)
     names = list(settings.host_names)
     by_host, absent = _assets_by_host(manifest.assets, names, inventory.files)
-    cors = _cors_keys(output_dir, inventory.documents, settings, manifest.assets.values())
+    # The build's own pass one says which assets are loaded in CORS mode.
+    sharder = Sharder(settings, [h.name for h in manifest.hosts])
+    cors = collect(sharder, output_dir, inventory).cors
     site = urlsplit(settings.site_url) if settings.site_url else None
     site_host = site.hostname if site else None
     warnings = setup_warnings(absent, output_dir, site_host)
-    origin = f"{site.scheme}://{site.netloc}".lower() if site else None
+    origin = f"{site.scheme}://{scheme_authority(site.scheme, site.netloc)}" if site else None
     psl = _public_suffixes()
     routes = options.routes
     probe_context = trust(options.ca_file, check_hostname=False) if scheme == "https" else None
@@ -105,12 +107,32 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
             lambda h: probe_host(routes, probe_context, h, port, options.timeout), targets
         )
         probes = dict(zip(targets, probed, strict=True))
+    page_site = _site(psl, site.hostname or "") if site else None
+    checks: dict[str, HostCheck] = {}
+    for host in targets:
+        probe = probes[host]
+        handshake = probe.handshake
+        host_site = _site(psl, host)
+        checks[host] = HostCheck(
+            host=host,
+            role="shard" if host in by_host else "site",
+            port=port,
+            addresses=tuple(sorted(probe.addresses)),
+            handshake=handshake,
+            error=probe.error,
+            covered=tuple(h for h in names if handshake and covers(handshake.names, h)),
+            site=host_site,
+            same_site=None if site is None else scheme == site.scheme and host_site == page_site,
+            assets=len(by_host.get(host, ())),
+            cors_assets=sum(1 for key in by_host.get(host, ()) if key in cors),
+        )
     # A host that cannot be reached, or whose certificate browsers refuse, is one
-    # problem, not one per asset.
+    # problem, not one per asset: its assets are not fetched.
+    problems = {h: host_problems(checks[h], scheme) for h in names}
     jobs = [
         (h, key)
         for h in names
-        if _usable(probes[h], h, scheme)
+        if not problems[h]
         for key in _sample(by_host[h], cors, options.sample)
     ]
     results = asyncio.run(fetch_all(client, fetch, jobs, options.connections))
@@ -119,55 +141,23 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
         fetched[host].append(result)
 
     site_probe = probes.get(site_host) if site_host else None
-    checks: list[HostCheck] = []
-    problems: list[Problem] = []
+    found: list[Problem] = []
     for host in targets:
-        probe = probes[host]
-        handshake = probe.handshake
-        role = "shard" if host in by_host else "site"
-        check = HostCheck(
-            host=host,
-            role=role,
-            port=port,
-            addresses=tuple(sorted(probe.addresses)),
-            handshake=handshake,
-            error=probe.error,
-            covered=tuple(h for h in names if handshake and covers(handshake.names, h)),
-            site=_site(psl, host),
-            same_site=(
-                None
-                if site is None
-                else scheme == site.scheme and _site(psl, host) == _site(psl, site.hostname or "")
-            ),
-            assets=len(by_host.get(host, ())),
-            cors_assets=sum(1 for key in by_host.get(host, ()) if key in cors),
-            fetched=tuple(fetched.get(host, ())),
-        )
-        check = with_verdicts(check, scheme, site_host, site_probe)
-        if role == "shard":
-            problems += host_problems(check, scheme)
-            problems += [f.problem for f in check.fetched if f.problem]
+        check = replace(checks[host], fetched=tuple(fetched.get(host, ())))
+        check = checks[host] = with_verdicts(check, scheme, site_host, site_probe)
+        if check.role == "shard":
+            found += problems[host]
+            found += [f.problem for f in check.fetched if f.problem]
         elif check.error:
             warnings.append(Problem("site", host, "", f"the site's own host: {check.error}"))
         warnings += host_warnings(check)
-        checks.append(check)
-    shards = [c for c in checks if c.role == "shard"]
-    alone = [c.host for c in shards if c.coalesces is False and c.reachable]
-    if alone:
-        warnings.append(
-            Problem(
-                "http2",
-                "",
-                "",
-                f"HTTP/2 visitors open {len(alone)} extra connection(s), for "
-                f"{', '.join(alone)}: each host's HTTP/2 verdict says why",
-            )
-        )
+    shards = [c for c in checks.values() if c.role == "shard"]
+    warnings += coalescing_warnings(shards)
     return LiveReport(
         scheme=scheme,
         site_url=settings.site_url,
-        hosts=tuple(checks),
-        problems=tuple(sorted(set(problems), key=_problem_order)),
+        hosts=tuple(checks.values()),
+        problems=tuple(sorted(set(found), key=_problem_order)),
         warnings=tuple(sorted(set(warnings))),
         summary=site_summary(shards, scheme, site_host),
         sampled=options.sample is not None,
@@ -184,18 +174,13 @@ def _assets_by_host(
     absent = 0
     for key, host in sorted(assets.items()):
         name = configured.get(host.lower())
-        if name is not None and key in files:
+        if name is None:
+            continue
+        if key in files:
             by_host[name].append(key)
-        elif name is not None:
+        else:
             absent += 1
     return by_host, absent
-
-
-def _usable(probe: Probe, host: str, scheme: str) -> bool:
-    """Whether browsers can fetch from the host at all (so its assets are worth fetching)."""
-    if probe.error or probe.handshake is None:
-        return False
-    return scheme != "https" or covers(probe.handshake.names, host)
 
 
 def _scheme(settings: Settings) -> str:
@@ -207,19 +192,6 @@ def _scheme(settings: Settings) -> str:
 
 def _problem_order(problem: Problem) -> tuple[int, str, str, str]:
     return (PROBLEM_KINDS.index(problem.kind), problem.host, problem.key, problem.message)
-
-
-def _cors_keys(
-    output_dir: Path, documents: Iterable[str], settings: Settings, shard_hosts: Iterable[str]
-) -> frozenset[str]:
-    """The assets some page or stylesheet loads in CORS mode, as the build sees them."""
-    sharder = Sharder(settings, shard_hosts)
-    found: set[str] = set()
-    for document in documents:
-        decoded = decode_document((output_dir / document).read_bytes(), is_stylesheet(document))
-        if decoded is not None:
-            found.update(ref.key for ref in sharder.find_refs(decoded.text, document) if ref.cors)
-    return frozenset(found)
 
 
 def _sample(keys: Sequence[str], cors: frozenset[str], size: int | None) -> list[str]:

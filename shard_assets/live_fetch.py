@@ -17,23 +17,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .connect import Handshake, Routes, probe_tls
+from .connect import Handshake, Routes, open_connection, probe_tls
 
 if TYPE_CHECKING:
     import httpx
-
-#: Problems, in the order the text output lists them; each fails the check.
-PROBLEM_KINDS = (
-    "unreachable",
-    "certificate",
-    "misdirected",
-    "missing",
-    "status",
-    "stale",
-    "cors",
-    "fetch",
-)
-_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -48,7 +35,8 @@ class Probe:
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One finding: ``kind`` is one of :data:`PROBLEM_KINDS` (or a warning's kind)."""
+    """One finding: ``kind`` is one of :data:`shard_assets.live_text.PROBLEM_KINDS`
+    (or a warning's kind)."""
 
     kind: str
     host: str
@@ -61,11 +49,9 @@ class Problem:
 
 @dataclass(frozen=True)
 class Fetched:
-    """What fetching one asset showed; ``problem`` is None when it is sound."""
+    """What fetching one asset showed; ``problem`` (which names the asset) is None when
+    it is sound."""
 
-    key: str
-    url: str
-    cors: bool
     status: int = 0
     http_version: str = ""
     cache_control: str | None = None
@@ -91,9 +77,9 @@ def probe_host(
     where = f"{', '.join(addresses)} port {connect_port}"
     try:
         if context is not None:
-            handshake = probe_tls(routes, context, host, port, timeout)
+            handshake = probe_tls(context, host, addresses, connect_port, timeout)
         else:
-            sock, address = routes.connect(host, port, timeout)
+            sock, address = open_connection(addresses, connect_port, timeout)
             sock.close()
             handshake = Handshake(address=address, protocol="http/1.1")
     except ssl.SSLError as error:
@@ -151,9 +137,6 @@ async def fetch_asset(
                 digest.update(chunk)
                 size += len(chunk)
             seen = Fetched(
-                key=key,
-                url=url,
-                cors=cors,
                 status=response.status_code,
                 http_version=response.http_version,
                 cache_control=response.headers.get("cache-control"),
@@ -163,42 +146,35 @@ async def fetch_asset(
             )
             allowed = response.headers.get("access-control-allow-origin")
     except httpx.HTTPError as error:
-        return Fetched(key, url, cors, problem=problem("fetch", f"{type(error).__name__}: {error}"))
+        return Fetched(problem=problem("fetch", f"{type(error).__name__}: {error}"))
     found = _status_problem(response.status_code, host, key, output_dir)
-    if found and response.headers.get("location"):
-        found = (found[0], f"{found[1]} (a redirect to {response.headers['location']})")
     if found:
-        return _replace_problem(seen, problem(*found))
-    expected, expected_size = _file_digest(output_dir / key)
+        kind, message = found
+        if location := response.headers.get("location"):
+            message += f" (a redirect to {location})"
+        return replace(seen, problem=problem(kind, message))
+    path = output_dir / key
+    with path.open("rb") as stream:
+        expected = hashlib.file_digest(stream, "sha256").digest()
     if digest.digest() != expected:
-        return _replace_problem(
-            seen,
-            problem(
-                "stale",
-                f"stale: the host serves {size:,} bytes that differ from "
-                f"{output_dir / key} ({expected_size:,} bytes); deploy the whole output "
-                "folder to every shard host again",
-            ),
+        message = (
+            f"stale: the host serves {size:,} bytes that differ from {path} "
+            f"({path.stat().st_size:,} bytes); deploy the whole output folder to every "
+            "shard host again"
         )
+        return replace(seen, problem=problem("stale", message))
     if cors and allowed != "*" and (origin is None or allowed != origin):
         wanted = f"'*' or {origin!r}" if origin else "'*'"
         if allowed is None:
             told = "no Access-Control-Allow-Origin header"
         else:
             told = f"Access-Control-Allow-Origin {allowed!r}"
-        return _replace_problem(
-            seen,
-            problem(
-                "cors",
-                f"{told}: browsers block this CORS-mode asset (a web font, a module script "
-                f"or a crossorigin element); serve it with Access-Control-Allow-Origin {wanted}",
-            ),
+        message = (
+            f"{told}: browsers block this CORS-mode asset (a web font, a module script or a "
+            f"crossorigin element); serve it with Access-Control-Allow-Origin {wanted}"
         )
+        return replace(seen, problem=problem("cors", message))
     return seen
-
-
-def _replace_problem(fetched: Fetched, problem: Problem) -> Fetched:
-    return replace(fetched, problem=problem)
 
 
 def _status_problem(status: int, host: str, key: str, output_dir: Path) -> tuple[str, str] | None:
@@ -218,12 +194,3 @@ def _status_problem(status: int, host: str, key: str, output_dir: Path) -> tuple
             "host must serve the whole output folder",
         )
     return "status", f"answered {status} instead of 200 with the file; serve the file itself"
-
-
-def _file_digest(path: Path) -> tuple[bytes, int]:
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.digest(), size

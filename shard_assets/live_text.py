@@ -1,15 +1,32 @@
-"""``shard-assets check-hosts``'s report for a person (text) and for programs (JSON)."""
+"""``shard-assets check-hosts``'s report for a person (text) and for programs (JSON).
+
+The CLI imports this module on every command, for the ``--format`` choices: it loads
+nothing the CLI has not loaded already (the report's types are for type checking).
+"""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
-from .live_fetch import PROBLEM_KINDS
-from .live_verdicts import HostCheck, LiveReport, iso_date
+from .connect import iso_date
 
-FORMATS = ("text", "json")
+if TYPE_CHECKING:
+    from .live_verdicts import HostCheck, LiveReport
+
+#: Problems, in the order the text output lists them; each fails the check.
+PROBLEM_KINDS = (
+    "unreachable",
+    "certificate",
+    "misdirected",
+    "missing",
+    "status",
+    "stale",
+    "cors",
+    "fetch",
+)
 
 
 def render_text(report: LiveReport) -> str:
@@ -34,7 +51,7 @@ def render_text(report: LiveReport) -> str:
         lines.append(f"warnings ({len(report.warnings)}):")
         lines += [f"  {w.message}" for w in report.warnings]
     checked = sum(len(c.fetched) for c in report.shard_hosts)
-    sound = sum(1 for c in report.shard_hosts for f in c.fetched if f.problem is None)
+    sound = sum(c.sound for c in report.shard_hosts)
     total = sum(c.assets for c in report.shard_hosts)
     verdict = "ok" if report.ok else "FAILED"
     lines.append(
@@ -51,19 +68,17 @@ def _host_line(check: HostCheck) -> str:
         return f"{name}  {', '.join(check.addresses) or '-'}  {check.error}"
     handshake = check.handshake
     parts = [name, handshake.address if handshake else "-"]
-    if handshake and handshake.not_after:
-        parts += [
-            handshake.protocol,
-            f"certificate to {iso_date(handshake.not_after)}, covers "
-            f"{len(check.covered)} configured host(s)",
-        ]
-    elif handshake:
+    if handshake:
         parts.append(handshake.protocol)
+    if handshake and handshake.not_after:
+        parts.append(
+            f"certificate to {iso_date(handshake.not_after)}, covers "
+            f"{len(check.covered)} configured host(s)"
+        )
     if check.same_site is not None:
         parts.append("same-site" if check.same_site else f"cross-site ({check.site})")
     if check.role == "shard":
-        sound = sum(1 for f in check.fetched if f.problem is None)
-        parts.append(f"{sound}/{len(check.fetched)} assets sound")
+        parts.append(f"{check.sound}/{len(check.fetched)} assets sound")
         controls = Counter(f.cache_control for f in check.fetched if f.cache_control)
         if controls:
             parts.append(f"Cache-Control {controls.most_common(1)[0][0]!r}")
@@ -107,7 +122,7 @@ def _host_json(check: HostCheck) -> dict[str, object]:
         "assets": {
             "cors_mode": check.cors_assets,
             "fetched": len(check.fetched),
-            "sound": sum(1 for f in check.fetched if f.problem is None),
+            "sound": check.sound,
             "total": check.assets,
         },
         "cache_control": dict(sorted(cache.items())),
@@ -129,3 +144,5 @@ def _host_json(check: HostCheck) -> dict[str, object]:
 
 
 RENDERERS: Mapping[str, Callable[[LiveReport], str]] = {"text": render_text, "json": render_json}
+#: The formats ``check-hosts --format`` takes (the CLI's choices).
+FORMATS = tuple(RENDERERS)

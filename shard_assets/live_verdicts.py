@@ -16,10 +16,9 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from .connect import Handshake, covers
+from .connect import Handshake, covers, iso_date
 from .live_fetch import Fetched, Probe, Problem
 
 #: A certificate that expires sooner than this is a warning.
@@ -53,6 +52,11 @@ class HostCheck:
     @property
     def protocol(self) -> str:
         return self.handshake.protocol if self.handshake else ""
+
+    @property
+    def sound(self) -> int:
+        """How many fetched assets showed no problem."""
+        return sum(1 for f in self.fetched if f.problem is None)
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,6 @@ def with_verdicts(
         else ""
     )
     verdicts = {"http/1.1": "its own connections, up to 6 at once (what sharding is for)"}
-    alt_svc = next((f.alt_svc for f in check.fetched if f.alt_svc), None)
     coalesces: bool | None = None
     if scheme != "https":
         verdicts["http/2"] = "browsers speak HTTP/2 only over https: HTTP/1.1 for everyone"
@@ -131,12 +134,20 @@ def with_verdicts(
                 "before its first asset: " + "; ".join(reasons) + cors
             )
     if scheme == "https":
+        alt_svc = _h3_alt_svc(check)
         verdicts["http/3"] = (
             f"advertised (Alt-Svc: {alt_svc}); connections are shared as for HTTP/2"
-            if alt_svc and _H3.search(alt_svc)
+            if alt_svc
             else "not advertised (no Alt-Svc h3): browsers use HTTP/2 or HTTP/1.1"
         )
     return replace(check, verdicts=verdicts, coalesces=coalesces)
+
+
+def _h3_alt_svc(check: HostCheck) -> str | None:
+    """The host's Alt-Svc header (the first fetched asset's that has one) when it
+    advertises HTTP/3, else None."""
+    alt_svc = next((f.alt_svc for f in check.fetched if f.alt_svc), None)
+    return alt_svc if alt_svc and _H3.search(alt_svc) else None
 
 
 def _coalescing_breaks(
@@ -215,6 +226,24 @@ def host_warnings(check: HostCheck) -> list[Problem]:
     return warnings
 
 
+def coalescing_warnings(shards: Sequence[HostCheck]) -> list[Problem]:
+    """The shard hosts HTTP/2 visitors open their own connection to, as one warning."""
+    alone = _own_connection(shards)
+    if not alone:
+        return []
+    message = (
+        f"HTTP/2 visitors open {len(alone)} extra connection(s), for {', '.join(alone)}: "
+        "each host's HTTP/2 verdict says why"
+    )
+    return [Problem("http2", "", "", message)]
+
+
+def _own_connection(shards: Sequence[HostCheck]) -> list[str]:
+    """The hosts that cannot share the page's HTTP/2 connection (an unreachable host
+    has no verdict)."""
+    return [c.host for c in shards if c.coalesces is False]
+
+
 def site_summary(shards: Sequence[HostCheck], scheme: str, site_host: str | None) -> dict[str, str]:
     """One line per protocol for the whole site."""
     usable = [c for c in shards if c.reachable]
@@ -232,7 +261,7 @@ def site_summary(shards: Sequence[HostCheck], scheme: str, site_host: str | None
     if scheme != "https":
         summary["http/2"] = "not used: browsers speak HTTP/2 only over https"
         return summary
-    alone = [c.host for c in usable if c.coalesces is False]
+    alone = _own_connection(shards)
     if site_host is None:
         summary["http/2"] = f"not checked against the page's connection (no --site-url){cors}"
     elif alone:
@@ -246,7 +275,7 @@ def site_summary(shards: Sequence[HostCheck], scheme: str, site_host: str | None
     advertised = Counter(
         f.alt_svc for c in usable for f in c.fetched if f.alt_svc and _H3.search(f.alt_svc)
     )
-    hosts = [c.host for c in usable if c.verdicts.get("http/3", "").startswith("advertised")]
+    hosts = [c.host for c in usable if _h3_alt_svc(c)]
     summary["http/3"] = (
         f"advertised by {len(hosts)} of {len(usable)} host(s) "
         f"(Alt-Svc: {advertised.most_common(1)[0][0]}); connections are shared as for HTTP/2"
@@ -254,7 +283,3 @@ def site_summary(shards: Sequence[HostCheck], scheme: str, site_host: str | None
         else "no host advertises h3 (Alt-Svc): browsers use HTTP/2 or HTTP/1.1"
     )
     return summary
-
-
-def iso_date(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d")

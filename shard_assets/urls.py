@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from urllib.parse import quote, unquote, urlsplit
 
 from .errors import ConfigError
@@ -19,7 +20,9 @@ from .errors import ConfigError
 HTML_SPACE = " \t\n\r\f"
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
+#: The port each scheme's URLs go to when they name none.
+DEFAULT_PORTS: Mapping[str, int] = MappingProxyType({"http": 80, "https": 443})
+_DEFAULT_PORT_SUFFIXES = tuple(f":{port}" for port in DEFAULT_PORTS.values())
 _LEADING_UPS = re.compile(r"(?:\.\./)+")
 _DOT = frozenset({".", "%2e"})
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
@@ -45,7 +48,7 @@ class Site:
         if not site_url:
             return cls()
         parts = urlsplit(site_url.strip())
-        if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.netloc:
+        if parts.scheme.lower() not in DEFAULT_PORTS or not parts.netloc:
             raise ConfigError(
                 f"site_url {site_url!r} is not an http(s) URL: "
                 "set it to the site's public address, e.g. https://example.org/"
@@ -89,10 +92,18 @@ class Ref:
 def _authority(netloc: str) -> str:
     """``host[:port]`` lower-cased, without user info or a default port."""
     host = netloc.rpartition("@")[2].lower()
-    for port in _DEFAULT_PORTS.values():
-        if host.endswith(":" + port):
-            return host[: -len(port) - 1]
+    for suffix in _DEFAULT_PORT_SUFFIXES:
+        if host.endswith(suffix):
+            return host[: -len(suffix)]
     return host
+
+
+def scheme_authority(scheme: str, netloc: str) -> str:
+    """``host[:port]`` of a URL with ``scheme``, lower-cased, without user info or the
+    scheme's own default port: as a browser writes it in an ``Origin`` header."""
+    host = netloc.rpartition("@")[2].lower()
+    port = DEFAULT_PORTS.get(scheme.lower())
+    return host.removesuffix(f":{port}") if port else host
 
 
 def url_host(url: str) -> str | None:
@@ -141,7 +152,7 @@ def absolute_path(url: str, base_path: str | None, site: Site) -> str | None:
     """
     scheme = _SCHEME.match(url)
     if scheme:
-        if scheme.group()[:-1].lower() not in _DEFAULT_PORTS:
+        if scheme.group()[:-1].lower() not in DEFAULT_PORTS:
             return None
         rest = url[scheme.end() :].replace("\\", "/")
         return _on_origin(rest, site) if rest.startswith("//") else None

@@ -40,6 +40,7 @@ from .inventory import is_page, is_stylesheet, take_inventory
 from .manifest import read_manifest
 from .messages import listed
 from .origin import kept_on_origin, kept_stylesheet
+from .urls import scheme_authority
 
 #: Stands in for the site's origin when ``site_url`` is not set.
 _PLACEHOLDER_ORIGIN = "https://site.invalid"
@@ -95,7 +96,7 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
         assets=assets,
         files=inventory.files,
         configured=frozenset(h.lower() for h in settings.host_names),
-        own=frozenset({_netloc(origin.scheme, origin.netloc)}),
+        own=frozenset({scheme_authority(origin.scheme, origin.netloc)}),
         manifest_hosts=frozenset(h.lower() for h in assets.values()),
     )
     findings: list[Finding] = []
@@ -148,7 +149,7 @@ def _moved(document: str, urls: list[_Url], audit: _Audit) -> list[Finding]:
             continue
         key = _site_key(found, base, audit)
         absolute = urlsplit(urljoin(base, found.url.strip()))
-        if key is None or _netloc(absolute.scheme, absolute.netloc) != host.lower():
+        if key is None or scheme_authority(absolute.scheme, absolute.netloc) != host.lower():
             continue
         excluded = any(fnmatch.fnmatchcase(key, p) for p in settings.exclude)
         if key in audit.files and (excluded or key in audit.on_origin):
@@ -175,7 +176,7 @@ def _site_key(found: _Url, base: str, audit: _Audit) -> str | None:
     absolute = urlsplit(urljoin(base, found.url.strip()))
     if absolute.scheme not in ("http", "https"):
         return None
-    netloc = _netloc(absolute.scheme, absolute.netloc)
+    netloc = scheme_authority(absolute.scheme, absolute.netloc)
     if netloc not in audit.own and netloc not in audit.configured:
         return None
     path = posixpath.normpath(unquote(absolute.path)) if absolute.path else "/"
@@ -193,12 +194,6 @@ def verify_or_raise(output_dir: Path, settings: Settings, limit: int = 50) -> No
         )
 
 
-def _netloc(scheme: str, netloc: str) -> str:
-    host = netloc.rpartition("@")[2].lower()
-    default = {"http": ":80", "https": ":443"}.get(scheme.lower(), "")
-    return host.removesuffix(default) if default else host
-
-
 def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding]:  # noqa: PLR0911, PLR0912  the audit as one decision list, read top down
     settings, assets, files = audit.settings, audit.assets, audit.files
     configured, own = audit.configured, audit.own
@@ -208,7 +203,7 @@ def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding
     absolute = urlsplit(urljoin(base, url))
     if absolute.scheme not in ("http", "https"):
         return []
-    netloc = _netloc(absolute.scheme, absolute.netloc)
+    netloc = scheme_authority(absolute.scheme, absolute.netloc)
     path = posixpath.normpath(unquote(absolute.path)) if absolute.path else "/"
     prefix = settings.site.prefix
     if not (path + "/").startswith(prefix) or path + "/" == prefix:

@@ -384,12 +384,28 @@ def test_missing_extra_names_the_install_command(
 
 
 def test_the_cli_loads_httpx_only_for_check_hosts() -> None:
+    """Nor asyncio: the CLI takes check-hosts' formats from live_text, which must stay
+    light."""
     code = (
         "import sys, shard_assets.cli; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('httpx', 'httpcore', 'h2', 'publicsuffixlist')); print(bad); sys.exit(1 if bad else 0)"
+        "('httpx', 'httpcore', 'h2', 'publicsuffixlist', 'asyncio')); print(bad); "
+        "sys.exit(1 if bad else 0)"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_cors_origin_is_the_site_urls_origin(
+    live: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The Origin sent, and wanted back, is written as a browser writes it: no user
+    info, no default port, lower case."""
+    routes = live.connect_to([SITE, *SHARDS], "127.0.0.8")
+    command = ["check-hosts", str(live.output), "--manifest", str(live.manifest), *routes]
+    command += ["--ca-file", str(live.ca_file), "--sample", "1"]
+    assert main([*command, "--site-url", f"https://me@{SITE.upper()}:443/"]) == 1
+    out = capsys.readouterr().out
+    assert f"serve it with Access-Control-Allow-Origin '*' or 'https://{SITE}'" in out

@@ -6,12 +6,13 @@ import html
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shard_assets.config import Settings
 from shard_assets.pipeline import shard_site
-from shard_assets.urls import Site, _resolve, asset_key, find_ref
+from shard_assets.urls import Site, _resolve, asset_key, find_ref, scheme_authority
 
 from .conftest import png
 
@@ -72,3 +73,18 @@ def test_remembered_resolution_of_leading_dot_dots_is_exact(base: str, ups: int,
         )
         got = None if ref is None else (ref.end - len(ref.suffix), ref.key, ref.path)
         assert got == direct
+
+
+@pytest.mark.parametrize(
+    ("scheme", "netloc", "expected"),
+    [
+        ("https", "Me@Example.ORG:443", "example.org"),
+        ("http", "example.org:80", "example.org"),
+        ("http", "example.org:443", "example.org:443"),
+        ("HTTPS", "example.org:8443", "example.org:8443"),
+    ],
+)
+def test_scheme_authority_drops_only_the_schemes_default_port(
+    scheme: str, netloc: str, expected: str
+) -> None:
+    assert scheme_authority(scheme, netloc) == expected
