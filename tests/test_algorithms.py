@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shard_assets.algorithms import (
+from shard_assets.placement.algorithms import (
     Jump,
     Rendezvous,
     hash64,
@@ -20,7 +20,7 @@ from shard_assets.algorithms import (
     jump_renumbering,
     make_placement,
 )
-from shard_assets.ring import Host
+from shard_assets.placement.ring import Host
 
 HOSTS = [Host(f"cdn{i}.example.com") for i in range(1, 5)]
 KEYS = [f"img/{i % 97}/photo-{i}.jpg" for i in range(10_000)]

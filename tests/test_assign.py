@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shard_assets.assign import assign_hosts, rebalance_assignment, resolve_pins
-from shard_assets.balance import PageSpread, balance_report, caps, most_uneven_page
-from shard_assets.ring import Host
+from shard_assets.placement.assign import assign_hosts, rebalance_assignment, resolve_pins
+from shard_assets.placement.balance import PageSpread, balance_report, caps, most_uneven_page
+from shard_assets.placement.ring import Host
 
 HOSTS = tuple(Host(f"cdn{i}.example.com") for i in range(1, 5))
 TENTH = Fraction(1, 10)
@@ -232,7 +232,7 @@ def test_an_asset_bigger_than_any_cap_goes_to_its_first_choice_alone() -> None:
     assets = ["video/intro.mp4", *ASSETS[:30]]
     loads = {"video/intro.mp4": 10_000, **dict.fromkeys(ASSETS[:30], 10)}
     result = assign_hosts(assets, HOSTS, TENTH, loads=loads)
-    from shard_assets.ring import Ring
+    from shard_assets.placement.ring import Ring
 
     host = Ring(HOSTS).lookup("video/intro.mp4")
     assert result.hosts_by_asset["video/intro.mp4"] == host

@@ -31,9 +31,9 @@ from typing import Any
 import pytest
 import trustme
 
+from shard_assets.check.connect import Routes, covers
+from shard_assets.check.hosts import _sample
 from shard_assets.cli import main
-from shard_assets.connect import Routes, covers
-from shard_assets.live import _sample
 
 from .conftest import SAMPLE_SITE
 from .nginx import Nginx, free_port, require_nginx

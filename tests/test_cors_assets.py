@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from shard_assets.build.pipeline import shard_site
 from shard_assets.cli import main
 from shard_assets.config import Settings, load_settings
 from shard_assets.messages import summary
-from shard_assets.pipeline import shard_site
 from shard_assets.verify import verify_site
 
 from .conftest import HOSTS, ROOT, assert_choice_checked, make_site, shard_urls, snapshot

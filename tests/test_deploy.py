@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shard_assets.build.pipeline import shard_site
 from shard_assets.config import load_settings
-from shard_assets.pipeline import shard_site
 
 from .conftest import HOSTS, ROOT, make_site
 from .nginx import MIME_TYPES, Nginx, free_port, nginx_conf, require_nginx

@@ -694,7 +694,7 @@ def test_pelican_page_write_fault_on_the_worker(
     from pelican import Pelican
     from pelican.settings import read_settings
 
-    from shard_assets import handover
+    from shard_assets.build import handover
 
     from .test_pelican import pelican_build
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shard_assets.files import decode_document
+from shard_assets.documents.text import decode_document
 
 
 @pytest.mark.parametrize("label", ["iso-8859-1", "ISO-8859-1", "latin1", "us-ascii"])

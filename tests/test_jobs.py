@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from shard_assets import scan
-from shard_assets.cli import ProgressBar, main
+from shard_assets.build import scan
+from shard_assets.cli.commands import ProgressBar, main
 from shard_assets.parallel import PARALLEL_MIN_ITEMS
 
 from .conftest import HOSTS, ROOT, make_site, snapshot

@@ -1,4 +1,4 @@
-"""Pages sharded as a generator hands them over (shard_assets.handover), driven the way
+"""Pages sharded as a generator hands them over (shard_assets.build.handover), driven the way
 the plugins drive it, and checked against what the end-of-build (disk) path gives."""
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shard_assets import handover
+from shard_assets.build import handover
+from shard_assets.build.handover import InMemoryPages, write_as_generated
+from shard_assets.build.pipeline import shard_site
+from shard_assets.build.rewrite import apply_edits, undo_edits, undone
 from shard_assets.config import Settings
 from shard_assets.errors import LockedError
-from shard_assets.handover import InMemoryPages, write_as_generated
-from shard_assets.pipeline import shard_site
 from shard_assets.results import BuildResult
-from shard_assets.rewrite import apply_edits, undo_edits, undone
 from shard_assets.verify import verify_site
 
 from .conftest import make_site, png, snapshot

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from shard_assets.build.pipeline import shard_site
 from shard_assets.config import load_settings
-from shard_assets.pipeline import shard_site
 
 from .conftest import HOSTS, SAMPLE_SITE, png, snapshot
 
@@ -179,7 +179,7 @@ def test_pages_the_workers_wrote_before_the_end_are_this_builds(
     """Pages sent to the workers one at a time are temporary files in the output by
     the time the end of the build lists it: they are this build's, to be renamed into
     place, not a killed build's leftovers to delete (a 300-page site failed so)."""
-    from shard_assets import handover
+    from shard_assets.build import handover
 
     monkeypatch.setattr(handover, "_BATCH_PAGES", 1)
     _set(project, "      jobs: 2")

@@ -751,7 +751,7 @@ def test_a_build_inside_the_one_going_on_is_nested(tmp_path: Path) -> None:
     import logging
 
     from shard_assets.errors import ShardAssetsError
-    from shard_assets.lifecycle import BuildLifecycle
+    from shard_assets.plugins.lifecycle import BuildLifecycle
 
     def fail(error: ShardAssetsError) -> NoReturn:
         raise error

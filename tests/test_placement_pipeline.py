@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from shard_assets import BalanceError, shard_site
-from shard_assets.balance import balance_report
 from shard_assets.config import Settings
 from shard_assets.messages import summary
+from shard_assets.placement.balance import balance_report
 
 from .conftest import HOSTS, snapshot
 
@@ -139,10 +139,10 @@ def styled_site(root: Path) -> Path:
 def test_requests_count_pages_that_load_an_asset_through_stylesheets_too(
     tmp_path: Path, make_settings: MakeSettings
 ) -> None:
-    from shard_assets.inventory import take_inventory
-    from shard_assets.loads import asset_loads
-    from shard_assets.rewrite import Sharder
-    from shard_assets.scan import collect
+    from shard_assets.build.measures import asset_loads
+    from shard_assets.build.rewrite import Sharder
+    from shard_assets.build.scan import collect
+    from shard_assets.documents.inventory import take_inventory
 
     site = styled_site(tmp_path / "site")
     # cors_assets: shard, so that the font the stylesheet loads is counted too.

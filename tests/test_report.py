@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from shard_assets.build.pipeline import shard_site
 from shard_assets.cli import main
 from shard_assets.config import Settings
 from shard_assets.errors import MissingFolderError
 from shard_assets.manifest import Manifest, read_manifest
-from shard_assets.pipeline import shard_site
-from shard_assets.report import (
+from shard_assets.placement.ring import Host
+from shard_assets.report.html import render_html
+from shard_assets.report.model import (
     BETWEEN_KEPT,
     DROPPED,
     HOST_REMOVED,
@@ -32,9 +34,7 @@ from shard_assets.report import (
     build_report,
     diff_manifests,
 )
-from shard_assets.report_html import render_html
-from shard_assets.report_text import render_json, render_text
-from shard_assets.ring import Host
+from shard_assets.report.text import render_json, render_text
 
 from .conftest import HOSTS, SAMPLE_SITE, png
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shard_assets.ring import Host, Ring, key_hash
+from shard_assets.placement.ring import Host, Ring, key_hash
 
 HOSTS = [Host(f"cdn{i}.example.com") for i in range(1, 5)]
 
@@ -74,7 +74,7 @@ def test_lookup_is_the_same_in_another_process() -> None:
     places every key where this process does."""
     sample = [f"assets/{i}/image-{i}.png" for i in range(200)]
     code = (
-        "import json, sys; from shard_assets.ring import Host, Ring; "
+        "import json, sys; from shard_assets.placement.ring import Host, Ring; "
         "hosts = [Host(f'cdn{i}.example.com') for i in range(1, 5)]; "
         "print(json.dumps([Ring(hosts).lookup(k) for k in json.load(sys.stdin)]))"
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from shard_assets.html import HtmlScanner, _attributes
+from shard_assets.documents.html import HtmlScanner, _attributes
 
 from .conftest import SAMPLE_SITE
 from .reference_tokenizer import tokens

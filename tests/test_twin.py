@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from shard_assets import twin
+from shard_assets.build import unsharded_copy as twin
+from shard_assets.build.pipeline import shard_site
+from shard_assets.build.rewrite import Sharder
+from shard_assets.build.unsharded_copy import unshard
 from shard_assets.cli import main
 from shard_assets.config import Settings
 from shard_assets.errors import ConfigError, FaultError, LockedError
-from shard_assets.pipeline import shard_site
-from shard_assets.rewrite import Sharder
-from shard_assets.twin import unshard
 
 from .conftest import HOSTS, ROOT, make_site, snapshot
 

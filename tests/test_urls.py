@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shard_assets.build.pipeline import shard_site
 from shard_assets.config import Settings
-from shard_assets.pipeline import shard_site
-from shard_assets.urls import Site, _resolve, asset_key, find_ref, scheme_authority
+from shard_assets.documents.urls import Site, _resolve, asset_key, find_ref, scheme_authority
 
 from .conftest import png
 

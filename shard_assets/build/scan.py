@@ -3,7 +3,7 @@
 
 A page's references come from reading it, or from what the generator handed over:
 :class:`PageRecord` (a page rewritten in memory) and :class:`ScannedPage` (a page
-only scanned) stand in for reading it (see :mod:`shard_assets.handover`).
+only scanned) stand in for reading it (see :mod:`shard_assets.build.handover`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .html import RefSpan
-from .inventory import Inventory, Stamp, is_folder, is_page, read_document
-from .origin import kept_stylesheet
-from .parallel import run_each
-from .results import Lines, Located, MissingRef
+from ..documents.html import RefSpan
+from ..documents.inventory import Inventory, Stamp, is_folder, is_page, read_document
+from ..documents.text import Lines
+from ..kept import kept_stylesheet
+from ..parallel import run_each
+from ..results import Located, MissingRef
 from .rewrite import Sharder, Undo
 
 #: Pass one keeps where each asset reference is (four integers each) so that pass
@@ -52,7 +53,7 @@ class PageRecord:
     ``links`` the pages, excluded files and files kept on the origin (``cors_assets``,
     ``stylesheets``) it references, which must exist when the build ends; ``styles`` the
     ``.css`` keys it references;
-    ``cors`` and ``crossorigin`` as in :class:`shard_assets.scan.Collected`, with
+    ``cors`` and ``crossorigin`` as in :class:`shard_assets.build.scan.Collected`, with
     (line, URL).
     """
 
@@ -91,7 +92,7 @@ class Scan:
     ``spans`` holds ``start, end, index into targets, crossorigin_at`` for each
     reference to an asset, in order; ``missing`` and ``crossorigin`` hold (line,
     URL) pairs; ``styles`` the stylesheets it references; ``css_size`` the size of a
-    stylesheet with its asset URLs written root-relative (-1 for a page); ``kept``,
+    stylesheet with its asset URLs written root-relative (-1 for a page); ``origin_refs``,
     in a stylesheet, the (key, line, URL) of each reference that does not name its
     file on the site's origin by an absolute URL, to an excluded file or (with
     ``cors_assets: origin``) to an asset that may stay on the origin: should the
@@ -108,7 +109,7 @@ class Scan:
     cors: tuple[str, ...] = ()
     crossorigin: tuple[tuple[int, str], ...] = ()
     css_size: int = -1
-    kept: tuple[tuple[str, int, str], ...] = ()
+    origin_refs: tuple[tuple[str, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ def scan_refs(
     styles: set[str] = set()
     cors: set[str] = set()
     crossorigin: list[tuple[int, str]] = []
-    kept: list[tuple[str, int, str]] = []
+    origin_refs: list[tuple[str, int, str]] = []
     sharder = context.sharder
     # Only a stylesheet that may move to a shard host can name a file on the origin
     # by a URL that would then resolve against that host (stylesheets: origin keeps
@@ -205,7 +206,7 @@ def scan_refs(
             if (located := locate(start, end)) is None:
                 return None
             if sharder.resolves_elsewhere(located[1]):
-                kept.append((key, *located))
+                origin_refs.append((key, *located))
     return Scan(
         document,
         True,
@@ -216,7 +217,7 @@ def scan_refs(
         tuple(sorted(styles)),
         tuple(sorted(cors)),
         tuple(crossorigin),
-        kept=tuple(kept),
+        origin_refs=tuple(origin_refs),
     )
 
 
@@ -270,8 +271,8 @@ class Collected:
     in_memory: Mapping[str, int] = field(default_factory=dict)
     scanned: int = 0
     direct: tuple[array[int], ...] = ()
-    #: Each stylesheet's ``kept`` references (see :class:`Scan`).
-    kept: Mapping[str, tuple[tuple[str, int, str], ...]] = field(default_factory=dict)
+    #: Each stylesheet's ``origin_refs`` (see :class:`Scan`).
+    origin_refs: Mapping[str, tuple[tuple[str, int, str], ...]] = field(default_factory=dict)
 
 
 class _Merge:
@@ -290,8 +291,8 @@ class _Merge:
         self.page_refs: list[tuple[str, array[int], tuple[str, ...]]] = []
         self.targets: dict[Target, int] = {}
         self.spans: dict[str, tuple[Stamp, array[int] | None]] = {}
-        self.kept = 0
-        self.kept_refs: dict[str, tuple[tuple[str, int, str], ...]] = {}
+        self.span_count = 0
+        self.origin_refs: dict[str, tuple[tuple[str, int, str], ...]] = {}
 
     def add(self, scan: Scan) -> None:
         document = scan.document
@@ -306,8 +307,8 @@ class _Merge:
         self._entry(document, found, scan.styles)
         if scan.css_size >= 0:
             self.css_sizes[document] = scan.css_size
-        if scan.kept:
-            self.kept_refs[document] = scan.kept
+        if scan.origin_refs:
+            self.origin_refs[document] = scan.origin_refs
         if scan.spans:
             self.add_spans(scan)
 
@@ -324,11 +325,11 @@ class _Merge:
         """Keep ``scan``'s spans for pass two (within :data:`SPAN_BUDGET`)."""
         ids = [self.targets.setdefault(target, len(self.targets)) for target in scan.targets]
         spans: array[int] | None = None
-        if self.kept + len(scan.spans) <= SPAN_BUDGET:
+        if self.span_count + len(scan.spans) <= SPAN_BUDGET:
             spans = array("q", scan.spans)
             for i in range(2, len(spans), 4):
                 spans[i] = ids[spans[i]]
-            self.kept += len(spans)
+            self.span_count += len(spans)
         self.spans[scan.document] = (scan.stamp, spans)
 
     def _entry(self, document: str, found: set[int], styles: tuple[str, ...]) -> None:
@@ -372,7 +373,7 @@ class _Merge:
             crossorigin=tuple(self.crossorigin),
             targets=tuple(self.targets),
             spans=self.spans,
-            kept=self.kept_refs,
+            origin_refs=self.origin_refs,
         )
 
 
@@ -392,7 +393,7 @@ def collect(
     ``jobs`` processes read and scan the documents; the results are merged in
     document order. The pages in ``in_memory`` are not read: their records stand in;
     nor are those in ``scanned`` whose references are enough (see
-    :class:`shard_assets.scan.ScannedPage`).
+    :class:`shard_assets.build.scan.ScannedPage`).
     """
     done = in_memory or {}
     context = _Context.of(output_dir, sharder, inventory)
@@ -434,7 +435,7 @@ def scan_again(
     merge = _Merge(context.stylesheets)
     merge.targets = dict(zip(collected.targets, range(len(collected.targets)), strict=True))
     merge.spans = dict(collected.spans)
-    merge.kept = sum(len(spans) for _, spans in collected.spans.values() if spans is not None)
+    merge.span_count = sum(len(spans) for _, spans in collected.spans.values() if spans is not None)
     for document in inventory.documents:
         if document in documents:
             scan = scan_document(context, document)
@@ -474,7 +475,7 @@ def _root_relative(text: str, refs: Iterable[RefSpan], assets: Iterable[str]) ->
 
 def without_assets(collected: Collected, kept: frozenset[str]) -> Collected:
     """``collected`` without the assets in ``kept`` (what
-    :func:`shard_assets.origin.kept_on_origin` keeps on the origin): they get no
+    :func:`shard_assets.kept.kept_assets` keeps on the origin): they get no
     host, count in no balance, and no page loads them from a shard host. Their
     references stay in ``spans``, so that a shard URL to one of them goes back to the
     origin."""

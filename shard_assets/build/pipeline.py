@@ -16,28 +16,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from .assign import Assignment, assign_hosts, rebalance_assignment, resolve_pins
-from .balance import (
-    BalanceReport,
-    PageSpread,
-    balance_report,
-    gate_message,
-    page_excess,
-    page_gate_message,
-)
-from .commit import build_state, staged_writes
-from .config import Settings
-from .errors import (
+from ..config import Settings
+from ..documents.inventory import Inventory, take_inventory
+from ..errors import (
     BalanceError,
     LockedError,
     MissingAssetError,
     MissingFolderError,
 )
-from .files import StagedFiles, manifest_lock
-from .inventory import Inventory, take_inventory
-from .loads import asset_loads, page_spreads
-from .manifest import Manifest, check_writable, manifest_update, read_manifest
-from .messages import (
+from ..files import StagedFiles, manifest_lock
+from ..kept import KEPT, kept_assets
+from ..manifest import Manifest, check_writable, manifest_update, read_manifest
+from ..messages import (
     jump_warnings,
     locked_message,
     manifest_changes,
@@ -46,9 +36,19 @@ from .messages import (
     origin_ref_warnings,
     placement_notes,
 )
-from .origin import ORIGIN, kept_on_origin
-from .parallel import run_each
-from .results import BuildResult, MissingRef
+from ..parallel import run_each
+from ..placement.assign import Assignment, assign_hosts, rebalance_assignment, resolve_pins
+from ..placement.balance import (
+    BalanceReport,
+    PageSpread,
+    balance_report,
+    gate_message,
+    page_excess,
+    page_gate_message,
+)
+from ..results import BuildResult, MissingRef
+from .commit import build_state, staged_writes
+from .measures import asset_loads, page_spreads
 from .rewrite import RewriteContext, Sharder, origin_refs, rewrite_document, rewrite_tasks
 from .scan import (
     Collected,
@@ -59,12 +59,12 @@ from .scan import (
     scan_again,
     without_assets,
 )
-from .twin import twin_folder, write_twin
+from .unsharded_copy import twin_folder, write_twin
 
 
 class HandedOver(Protocol):
     """The pages a generator handed over during the build, as the pipeline sees them
-    (:class:`shard_assets.handover.InMemoryPages` is the one implementation)."""
+    (:class:`shard_assets.build.handover.InMemoryPages` is the one implementation)."""
 
     @property
     def previous(self) -> Manifest | None:
@@ -118,7 +118,7 @@ class Plan:
     notes: tuple[str, ...] = ()
     in_memory: HandedOver | None = None
     #: The assets kept on the origin (``cors_assets`` and ``stylesheets``: ``origin``).
-    on_origin: frozenset[str] = frozenset()
+    kept: frozenset[str] = frozenset()
     #: Stylesheets on a shard host naming a file kept on the origin by a URL that would
     #: resolve against that host: pass two writes its origin URL (rewrite.origin_refs).
     restyled: frozenset[str] = frozenset()
@@ -155,7 +155,7 @@ def plan_build(
     ``jobs`` processes read and scan the documents.
 
     ``in_memory`` holds the pages a generator plugin prepared as it handed them over,
-    with the manifest's hosts (see :mod:`shard_assets.handover`), and the manifest it
+    with the manifest's hosts (see :mod:`shard_assets.build.handover`), and the manifest it
     read when the build started. Those pages are not read again, but their assets
     count; :func:`apply_plan` puts them in place.
     """
@@ -177,8 +177,8 @@ def plan_build(
         in_memory=done,
         scanned=in_memory.scanned(inventory) if in_memory else None,
     )
-    on_origin = kept_on_origin(settings, collected.assets, collected.cors)
-    collected = without_assets(collected, on_origin)
+    kept = kept_assets(settings, collected.assets, collected.cors)
+    collected = without_assets(collected, kept)
     loads = asset_loads(settings.balance_by, collected, output_dir)
     assignment = assign_hosts(
         collected.assets,
@@ -211,7 +211,7 @@ def plan_build(
         in_memory.release(again)  # as the generator wrote them
         collected = scan_again(collected, sharder, output_dir, inventory, again)
     collected = replace(collected, in_memory=confirmed)
-    moved = origin_refs(collected.kept, sharder, hosts_by_asset, on_origin)
+    moved = origin_refs(collected.origin_refs, sharder, hosts_by_asset, kept)
     report = balance_report(
         assignment.hosts_by_asset,
         settings.hosts,
@@ -239,11 +239,11 @@ def plan_build(
         report=report,
         pages=page_spreads(collected, assignment, settings),
         warnings=jump_warnings(previous, settings, collected.assets)
-        + (() if sharder.origin else origin_ref_warnings(moved, cors=on_origin)),
-        notes=placement_notes(previous, settings, report, on_origin),
+        + (() if sharder.origin else origin_ref_warnings(moved, cors=kept)),
+        notes=placement_notes(previous, settings, report, kept),
         collected=collected,
         in_memory=in_memory,
-        on_origin=on_origin,
+        kept=kept,
         restyled=frozenset(document for document, *_ in moved) if sharder.origin else frozenset(),
     )
 
@@ -282,8 +282,8 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     """
     collected = plan.collected
     hosts_by_asset: Mapping[str, str] = plan.assignment.hosts_by_asset
-    if plan.on_origin:
-        hosts_by_asset = {**hosts_by_asset, **dict.fromkeys(plan.on_origin, ORIGIN)}
+    if plan.kept:
+        hosts_by_asset = {**hosts_by_asset, **dict.fromkeys(plan.kept, KEPT)}
     tasks = rewrite_tasks(
         plan.sharder, hosts_by_asset, collected.targets, collected.spans, plan.restyled
     )
@@ -330,7 +330,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         undecodable=collected.skipped,
         manifest=manifest,
         manifest_changed=data is not None,
-        cors=tuple(sorted(collected.cors - plan.on_origin)),
+        cors=tuple(sorted(collected.cors - plan.kept)),
         # An element that would get crossorigin is fetched in CORS mode: kept too.
         crossorigin=() if plan.settings.cors_assets == "origin" else collected.crossorigin,
         pages=plan.pages,
@@ -366,7 +366,7 @@ def shard_site(
     carries that state as a note. ``jobs`` processes scan and
     rewrite the documents; the output is the same for any number. With
     ``unsharded_copy``, the twin of the documents is written last
-    (:mod:`shard_assets.twin`).
+    (:mod:`shard_assets.build.unsharded_copy`).
     """
     if not output_dir.is_dir():
         if in_memory is not None:
@@ -392,7 +392,7 @@ def shard_site(
         result = apply_plan(plan, jobs=jobs, progress=progress)  # notes its own faults
         written.done = True
         if settings.verify:
-            from .verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
+            from ..verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
 
             verify_or_raise(output_dir, settings)
         write_twin(output_dir, settings, plan.sharder, jobs=jobs)

@@ -39,13 +39,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Settings
-from .errors import ConfigError
-from .files import Decoded, decode_document
-from .inventory import is_page, is_stylesheet, take_inventory
-from .parallel import run_each
+from ..config import Settings
+from ..documents.inventory import is_page, is_stylesheet, take_inventory
+from ..documents.text import Decoded, decode_document
+from ..documents.urls import url_host
+from ..errors import ConfigError
+from ..parallel import run_each
 from .rewrite import Sharder, apply_edits
-from .urls import url_host
 
 #: The folders a build writes the twin into before swapping it in; a killed build
 #: may leave one, which the next build deletes.

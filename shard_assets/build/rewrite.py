@@ -13,13 +13,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .config import Settings
-from .css import find_css_refs
-from .files import ensure_replaceable, write_temporary
-from .html import HtmlScanner, RefSpan, preconnect_point
-from .inventory import Stamp, is_page, is_stylesheet, read_document
-from .origin import ORIGIN
-from .urls import Ref, url_host
+from ..config import Settings
+from ..documents.css import find_css_refs
+from ..documents.html import HtmlScanner, RefSpan, preconnect_point
+from ..documents.inventory import Stamp, is_page, is_stylesheet, read_document
+from ..documents.urls import Ref, url_host
+from ..files import ensure_replaceable, write_temporary
+from ..kept import KEPT
 
 
 def shard_url(prefix: str, host: str, path: str, suffix: str) -> str:
@@ -94,8 +94,8 @@ class Sharder:
         replacements = []
         for start, end, key, path, suffix, _, crossorigin_at in self.references(text, document):
             host = hosts_by_asset.get(key)
-            if origin and (host == ORIGIN or (host is None and self.is_excluded(key))):
-                replacements.append((start, end, origin + path + suffix, ORIGIN, -1))
+            if origin and (host == KEPT or (host is None and self.is_excluded(key))):
+                replacements.append((start, end, origin + path + suffix, KEPT, -1))
             elif host is not None:
                 url = self.url(host, path, suffix)
                 replacements.append((start, end, url, host, crossorigin_at))
@@ -112,12 +112,12 @@ class Sharder:
         """Whether ``document`` is a stylesheet served from a shard host: its relative
         URLs then resolve against that host, so a file that stays on the origin
         (excluded, or kept by ``cors_assets: origin``) needs its absolute origin URL."""
-        return is_stylesheet(document) and hosts_by_asset.get(document, ORIGIN) != ORIGIN
+        return is_stylesheet(document) and hosts_by_asset.get(document, KEPT) != KEPT
 
     def url(self, host: str, path: str, suffix: str) -> str:
         """The URL of ``path`` (and ``suffix``) on ``host``; root-relative on the site's
-        origin when ``host`` is :data:`~shard_assets.origin.ORIGIN`."""
-        if host == ORIGIN:
+        origin when ``host`` is :data:`~shard_assets.kept.KEPT`."""
+        if host == KEPT:
             return path + suffix
         return shard_url(self.settings.url_prefix, host, path, suffix)
 
@@ -147,7 +147,7 @@ class Sharder:
             if start < last:
                 continue
             last = end
-            if host == ORIGIN:
+            if host == KEPT:
                 # Kept on the origin: only a URL a build put on a shard host goes back,
                 # unless the new URL is absolute (in a stylesheet on a shard host).
                 if url_host(url) is None and url_host(text[start:end]) not in self.shard_hosts:
@@ -157,7 +157,7 @@ class Sharder:
             if text[start:end] == url:
                 continue
             edits.append((start, end, url))
-            if crossorigin_at >= 0 and host != ORIGIN:
+            if crossorigin_at >= 0 and host != KEPT:
                 edits.append((crossorigin_at, crossorigin_at, ' crossorigin="anonymous"'))
             count += 1
         if self.settings.preconnect and used and is_page(document):
@@ -252,15 +252,15 @@ class RewriteContext:
 
 
 def origin_refs(
-    kept: Mapping[str, Iterable[tuple[str, int, str]]],
+    origin_refs: Mapping[str, Iterable[tuple[str, int, str]]],
     sharder: Sharder,
     hosts_by_asset: Mapping[str, str],
-    on_origin: frozenset[str],
+    kept: frozenset[str],
 ) -> list[tuple[str, str, str, int, str]]:
     """(stylesheet, its host, key, line, URL) for each reference in a stylesheet on a
-    shard host to a file that stays on the origin (excluded, or in ``on_origin``)
+    shard host to a file that stays on the origin (excluded, or in ``kept``)
     written so that it resolves against the stylesheet's host, in document order
-    (``kept``: each stylesheet's such references, from pass one).
+    (``origin_refs``: each stylesheet's such references, from pass one).
 
     A relative URL resolves against the stylesheet's URL, a root-relative one against
     its host: either way the shard host, and ``exclude`` (or ``cors_assets: origin``)
@@ -268,10 +268,10 @@ def origin_refs(
     """
     return [
         (document, host, key, line, url)
-        for document, refs in kept.items()
+        for document, refs in origin_refs.items()
         if (host := hosts_by_asset.get(document)) is not None
         for key, line, url in refs
-        if key in on_origin or sharder.is_excluded(key)
+        if key in kept or sharder.is_excluded(key)
     ]
 
 
@@ -295,14 +295,14 @@ def rewrite_tasks(
     ]
 
     def tasks() -> Iterator[Rewrite]:
-        for document, (stamp, kept) in spans.items():
-            if kept is None or document in restyled:
+        for document, (stamp, found) in spans.items():
+            if found is None or document in restyled:
                 yield Rewrite(document, stamp, None)
                 continue
             replacements = tuple(
-                (kept[i], kept[i + 1], *url, kept[i + 3])
-                for i in range(0, len(kept), 4)
-                if (url := urls[kept[i + 2]]) is not None
+                (found[i], found[i + 1], *url, found[i + 3])
+                for i in range(0, len(found), 4)
+                if (url := urls[found[i + 2]]) is not None
             )
             if replacements:
                 yield Rewrite(document, stamp, replacements)

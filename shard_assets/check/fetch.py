@@ -1,4 +1,4 @@
-"""Reaching the shard hosts for ``shard-assets check-hosts`` (:mod:`shard_assets.live`):
+"""Reaching the shard hosts for ``shard-assets check-hosts`` (:mod:`shard_assets.check.hosts`):
 one connection to each host (:class:`Probe`), and every asset fetched from its host and
 compared with the output folder (:class:`Fetched`), each finding a :class:`Problem`.
 
@@ -35,7 +35,7 @@ class Probe:
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One finding: ``kind`` is one of :data:`shard_assets.live_text.PROBLEM_KINDS`
+    """One finding: ``kind`` is one of :data:`shard_assets.check.text.PROBLEM_KINDS`
     (or a warning's kind)."""
 
     kind: str

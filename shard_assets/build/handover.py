@@ -26,7 +26,7 @@ scanned again, only rewritten once the assignment is known.
 Each prepared page is recorded: the host used for each asset, the other files it
 links to, the size of the file on disk, and a temporary file beside it or how to
 undo its edits (see below). At the end,
-:func:`shard_assets.pipeline.plan_build` counts those assets without reading the
+:func:`shard_assets.build.pipeline.plan_build` counts those assets without reading the
 pages, computes the assignment as always, and uses a prepared page only when every
 file it references exists, the assignment gives every one of its assets the host
 used, and the file on disk still has the recorded size; any other page is read and
@@ -67,15 +67,15 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
-from .config import Settings
-from .errors import fault
-from .files import META_CHARSET, StagedFiles, atomic_write, write_temporary
-from .html import RefSpan
-from .inventory import Inventory, is_folder, is_page, is_stylesheet
-from .manifest import Manifest, cannot_stand, read_manifest
-from .origin import kept_stylesheet
-from .parallel import die_with_parent, start_pool
-from .results import reference_at
+from ..config import Settings
+from ..documents.html import RefSpan
+from ..documents.inventory import Inventory, is_folder, is_page, is_stylesheet
+from ..documents.text import META_CHARSET, reference_at
+from ..errors import fault
+from ..files import StagedFiles, atomic_write, write_temporary
+from ..kept import kept_stylesheet
+from ..manifest import Manifest, cannot_stand, read_manifest
+from ..parallel import die_with_parent, start_pool
 from .rewrite import Sharder, Undo, apply_edits, shard_url, undo_edits, undone
 from .scan import PageRecord, ScannedPage
 
@@ -241,7 +241,7 @@ class InMemoryPages:
     :func:`shard_assets.files.manifest_lock`); give it each page with
     :meth:`hand_over`, and write the text that returns, if any; call :meth:`drain`
     when the generator has written its pages and before anything reads them; pass it
-    to :func:`shard_assets.pipeline.shard_site` at the end, which confirms the
+    to :func:`shard_assets.build.pipeline.shard_site` at the end, which confirms the
     prepared pages only after every check has passed, and gives the generator's text
     back otherwise.
 

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from . import ConfigError, Settings, load_settings
-from .config import CHOICES, DEFAULT_MANIFEST, DEFAULTS, KNOWN_SETTINGS
-from .live_text import FORMATS as CHECK_FORMATS
-from .parallel import default_jobs
-from .report import REPORT_NAME
-from .report_html import RENDERERS
+from .. import ConfigError, Settings, load_settings
+from ..check.text import FORMATS as CHECK_FORMATS
+from ..config import CHOICES, DEFAULT_MANIFEST, DEFAULTS, KNOWN_SETTINGS
+from ..parallel import default_jobs
+from ..report.html import RENDERERS
+from ..report.model import REPORT_NAME
 
 
 class Parser(argparse.ArgumentParser):
@@ -88,7 +88,7 @@ def add_site_arguments(parser: argparse.ArgumentParser, hosts_required: bool = T
         help="never shard these asset paths (repeatable)",
     )
     _add_attribute(parser, "also rewrite this attribute")
-    for name, kept in (  # what stays on the site's origin (see shard_assets.origin)
+    for name, kept in (  # what stays on the site's origin (see shard_assets.kept)
         ("cors_assets", "web fonts, module scripts and crossorigin elements"),
         ("stylesheets", "stylesheets (.css files)"),
     ):

@@ -9,7 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import TEMP_FILE, Decoded, decode_document
+from ..files import TEMP_FILE
+from .text import Decoded, decode_document
 
 PAGE_SUFFIXES = (".html", ".htm")
 

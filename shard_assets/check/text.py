@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .connect import iso_date
 
 if TYPE_CHECKING:
-    from .live_verdicts import HostCheck, LiveReport
+    from .model import HostCheck, LiveReport
 
 #: Problems, in the order the text output lists them; each fails the check.
 PROBLEM_KINDS = (

@@ -9,9 +9,9 @@ import os
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
-from .errors import ShardAssetsError, fault
-from .files import NOTHING_WRITTEN, StagedFiles, remove_temporaries
-from .messages import ALL_WRITTEN, abandoned_state
+from ..errors import ShardAssetsError, fault
+from ..files import NOTHING_WRITTEN, StagedFiles, remove_temporaries
+from ..messages import ALL_WRITTEN, abandoned_state
 
 
 class Written:

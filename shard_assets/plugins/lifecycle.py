@@ -8,11 +8,11 @@ A build goes through four steps, each a method of :class:`BuildLifecycle`:
    manifest for the whole build and read it, and get ready to take pages over.
 2. :meth:`~BuildLifecycle.page`, for each page the generator is about to write: the
    page is sharded in memory when the manifest already places every asset it loads
-   (see :mod:`shard_assets.handover`); write the text it returns, if any.
+   (see :mod:`shard_assets.build.handover`); write the text it returns, if any.
    :meth:`~BuildLifecycle.drain` waits for the worker processes, before anything
    reads the pages.
 3. :meth:`~BuildLifecycle.finish`, when the whole output is written: the final
-   :func:`shard_assets.pipeline.shard_site` (check, put the pages in place, shard the
+   :func:`shard_assets.build.pipeline.shard_site` (check, put the pages in place, shard the
    rest, write the manifest), the ``report: true`` page, then the warnings and the
    summary are logged, and the lock released. ``finish`` without ``start`` locks
    and shards the output folder as the CLI does.
@@ -55,18 +55,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, NoReturn, Protocol
 
-from .config import Settings
-from .errors import ShardAssetsError
-from .files import manifest_lock
-from .handover import InMemoryPages
-from .inventory import is_page
-from .manifest import Manifest
-from .messages import summary, warnings_by_kind
-from .parallel import default_jobs
-from .pipeline import shard_site
-from .report import build_report, default_report_path, write_report
-from .report_html import render_html
-from .results import BuildResult
+from ..build.handover import InMemoryPages
+from ..build.pipeline import shard_site
+from ..config import Settings
+from ..documents.inventory import is_page
+from ..errors import ShardAssetsError
+from ..files import manifest_lock
+from ..manifest import Manifest
+from ..messages import summary, warnings_by_kind
+from ..parallel import default_jobs
+from ..report.html import render_html
+from ..report.model import build_report, default_report_path, write_report
+from ..results import BuildResult
 
 #: What every message of the lifecycle starts with (an adapter may strip it).
 PREFIX = "shard-assets: "
@@ -162,7 +162,7 @@ class BuildLifecycle:
         one per core). ``direct``: the generator writes the sharded text :meth:`page`
         returns (and nothing when it returns None), and a failed build puts the
         generator's text back; otherwise it writes its own text and the sharded page
-        is put in place at the end (see :mod:`shard_assets.handover`).
+        is put in place at the end (see :mod:`shard_assets.build.handover`).
         """
         self.abort()
         try:

@@ -1,6 +1,6 @@
 """The report's HTML page: one self-contained file (inline SVG and CSS: it loads
 nothing, so it opens offline and from CI artifacts). Only markup; the numbers come
-from :func:`shard_assets.report.build_report`.
+from :func:`shard_assets.report.model.build_report`.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import html
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from .manifest import json_number
-from .report import LISTED_CHANGES, REASONS, WORST_PAGES, Report
-from .report_text import byte_size, percent, render_json, render_text, verdict
+from ..manifest import json_number
+from .model import LISTED_CHANGES, REASONS, WORST_PAGES, Report
+from .text import byte_size, percent, render_json, render_text, verdict
 
 # Tableau 10 less its red, which marks a host over its cap; a host keeps its colour
 # in every chart.

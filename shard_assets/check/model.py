@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .connect import Handshake, covers, iso_date
-from .live_fetch import Fetched, Probe, Problem
+from .fetch import Fetched, Probe, Problem
 
 #: A certificate that expires sooner than this is a warning.
 EXPIRY_WARNING_DAYS = 21

@@ -29,18 +29,16 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 
 from .config import Settings
-from .inventory import is_stylesheet
+from .documents.inventory import is_stylesheet
 
 #: The "host" of an asset kept on the origin: its URL becomes root-relative.
-ORIGIN = ""
+KEPT = ""
 
 
-def kept_on_origin(
-    settings: Settings, assets: Collection[str], cors: Iterable[str]
-) -> frozenset[str]:
+def kept_assets(settings: Settings, assets: Collection[str], cors: Iterable[str]) -> frozenset[str]:
     """The ``assets`` that stay on the origin: those among ``cors`` (the assets fetched
     in CORS mode) with ``cors_assets: origin``, and the stylesheets with
-    ``stylesheets: origin``. Each gets :data:`ORIGIN` as its host: no manifest
+    ``stylesheets: origin``. Each gets :data:`KEPT` as its host: no manifest
     entry, and a URL an earlier build put on a shard host goes back."""
     kept = set(cors) if settings.cors_assets == "origin" else set()
     if settings.stylesheets == "origin":

@@ -2,12 +2,12 @@
 
 :func:`build_report` reads a manifest and the output folder it describes and counts,
 per host, the assets and their bytes against the host's fair share, the gate's
-verdict (:func:`shard_assets.balance.balance_report`), how each page's own assets
+verdict (:func:`shard_assets.placement.balance.balance_report`), how each page's own assets
 are spread (found with the build's :class:`Sharder`; after a build, ``report: true``
 takes them from the build) and, given an earlier manifest, which assets moved and why.
 :func:`render_text` is a table for terminals and CI logs, :func:`render_json` the same
-numbers for tools (both in :mod:`shard_assets.report_text`), and
-:mod:`shard_assets.report_html` the self-contained HTML page.
+numbers for tools (both in :mod:`shard_assets.report.text`), and
+:mod:`shard_assets.report.html` the self-contained HTML page.
 
 Everything is sorted, and the output holds no clock time: the same manifest and
 output give the same bytes.
@@ -23,16 +23,17 @@ from fractions import Fraction
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .assign import Move, assign_hosts
-from .balance import BalanceReport, balance_report, shares
-from .balance import PageSpread as BalanceSpread
-from .config import Settings, load_settings
-from .errors import ConfigError, MissingFolderError, ShardAssetsError
-from .files import atomic_write, decode_document
-from .inventory import is_page, take_inventory
-from .manifest import Manifest, json_number, read_manifest
-from .messages import missing_folder_message
-from .rewrite import Sharder
+from ..build.rewrite import Sharder
+from ..config import Settings, load_settings
+from ..documents.inventory import is_page, take_inventory
+from ..documents.text import decode_document
+from ..errors import ConfigError, MissingFolderError, ShardAssetsError
+from ..files import atomic_write
+from ..manifest import Manifest, json_number, read_manifest
+from ..messages import missing_folder_message
+from ..placement.assign import Move, assign_hosts
+from ..placement.balance import BalanceReport, balance_report, shares
+from ..placement.balance import PageSpread as BalanceSpread
 
 REPORT_NAME = "shard-report.html"
 # How many of the least evenly spread pages the HTML and text show (JSON has all).

@@ -2,7 +2,7 @@
 
 Every asset has a *load* (1 each, its bytes, or its page requests: ``balance_by``).
 Every host has a *fair share* of the total load (by weight) and a *cap*, the fair
-share plus ``max_imbalance`` (:func:`~shard_assets.balance.caps`, both rounded up).
+share plus ``max_imbalance`` (:func:`~shard_assets.placement.balance.caps`, both rounded up).
 New assets are placed aiming at the fair share, so fresh placements come out as even
 as the asset sizes allow and every host starts with ``max_imbalance`` of headroom:
 small changes to the site (an asset deleted, a page added) never trip the gate. Kept

@@ -1,5 +1,5 @@
 """The report as text (a table for terminals and CI logs) and as JSON (the same
-numbers for tools); the numbers come from :func:`shard_assets.report.build_report`.
+numbers for tools); the numbers come from :func:`shard_assets.report.model.build_report`.
 """
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 
-from .manifest import json_number
-from .report import LISTED_CHANGES, REASONS, WORST_PAGES, Report
+from ..manifest import json_number
+from .model import LISTED_CHANGES, REASONS, WORST_PAGES, Report
 
 
 def byte_size(n: float) -> str:

@@ -16,12 +16,12 @@ checks the status, the bytes against the output folder, and
 ``Access-Control-Allow-Origin`` on CORS-mode assets; it reports the cache headers.
 
 Which assets are CORS-mode is the build's own knowledge: the output is scanned by the
-build's pass one (:func:`shard_assets.scan.collect`), with URLs on the shard hosts
+build's pass one (:func:`shard_assets.build.scan.collect`), with URLs on the shard hosts
 counted as site-local.
 
-This module gathers the inputs and runs the check; :mod:`shard_assets.live_fetch`
-connects and fetches, :mod:`shard_assets.live_verdicts` says what the findings mean,
-and :mod:`shard_assets.live_text` writes the report as text or JSON.
+This module gathers the inputs and runs the check; :mod:`shard_assets.check.fetch`
+connects and fetches, :mod:`shard_assets.check.model` says what the findings mean,
+and :mod:`shard_assets.check.text` writes the report as text or JSON.
 """
 
 from __future__ import annotations
@@ -33,13 +33,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .config import Settings
+from ..build.rewrite import Sharder
+from ..build.scan import collect
+from ..config import Settings
+from ..documents.inventory import take_inventory
+from ..documents.urls import DEFAULT_PORTS, scheme_authority
+from ..errors import ConfigError
+from ..manifest import read_manifest
 from .connect import CHECK_EXTRA, Routes, covers, http_client, is_ip, trust
-from .errors import ConfigError
-from .inventory import take_inventory
-from .live_fetch import Fetched, Problem, fetch_all, fetch_asset, probe_host
-from .live_text import PROBLEM_KINDS, RENDERERS
-from .live_verdicts import (
+from .fetch import Fetched, Problem, fetch_all, fetch_asset, probe_host
+from .model import (
     HostCheck,
     LiveReport,
     coalescing_warnings,
@@ -49,12 +52,9 @@ from .live_verdicts import (
     site_summary,
     with_verdicts,
 )
-from .manifest import read_manifest
-from .rewrite import Sharder
-from .scan import collect
-from .urls import DEFAULT_PORTS, scheme_authority
+from .text import PROBLEM_KINDS, RENDERERS
 
-#: The command's entry points (the renderers live in :mod:`shard_assets.live_text`).
+#: The command's entry points (the renderers live in :mod:`shard_assets.check.text`).
 __all__ = ["RENDERERS", "CheckOptions", "check_hosts"]
 
 

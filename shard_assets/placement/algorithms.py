@@ -2,7 +2,7 @@
 
 Three algorithms share one small interface, :class:`Placement`:
 
-- ``ring`` (:class:`~shard_assets.ring.Ring`): the libketama ring, the default.
+- ``ring`` (:class:`~shard_assets.placement.ring.Ring`): the libketama ring, the default.
 - ``rendezvous`` (:class:`Rendezvous`): highest random weight hashing. Each host
   scores ``weight / -ln(h)`` for ``h`` uniform in (0, 1), taken from a 64-bit hash of
   the host and the key; hosts are preferred by descending score. Weights are exact

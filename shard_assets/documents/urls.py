@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from urllib.parse import quote, unquote, urlsplit
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 HTML_SPACE = " \t\n\r\f"
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from .assign import Assignment
-from .balance import PageSpread
-from .config import Settings
+from ..config import Settings
+from ..placement.assign import Assignment
+from ..placement.balance import PageSpread
 from .scan import Collected
 
 

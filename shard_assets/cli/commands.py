@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from . import (
+from .. import (
     BuildResult,
     ConfigError,
     MissingFolderError,
@@ -28,7 +28,19 @@ from . import (
     plan_build,
     shard_site,
 )
-from .cli_args import (
+from ..build.scan import Progress
+from ..check.connect import Routes
+from ..interrupts import describe, exit_status, interrupts_raise
+from ..manifest import json_number, read_manifest
+from ..messages import build_warnings, missing_folder_message, plan_text, summary
+from ..report.html import RENDERERS
+from ..report.model import (
+    default_report_path,
+    load_manifest,
+    report_settings,
+    write_report,
+)
+from .args import (
     Parser,
     add_check_arguments,
     add_jobs_argument,
@@ -38,18 +50,6 @@ from .cli_args import (
     add_site_arguments,
     settings_from,
 )
-from .connect import Routes
-from .interrupts import describe, exit_status, interrupts_raise
-from .manifest import json_number, read_manifest
-from .messages import build_warnings, missing_folder_message, plan_text, summary
-from .report import (
-    default_report_path,
-    load_manifest,
-    report_settings,
-    write_report,
-)
-from .report_html import RENDERERS
-from .scan import Progress
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -159,7 +159,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import verify_site  # noqa: PLC0415 (BeautifulSoup loads only for verify)
+    from ..verify import verify_site  # noqa: PLC0415 (BeautifulSoup loads only for verify)
 
     findings = verify_site(_output_dir(args.output_dir), settings_from(args))
     for finding in findings:
@@ -187,7 +187,7 @@ def _hosts_from_manifest(args: argparse.Namespace) -> None:
 
 
 def _cmd_check_hosts(args: argparse.Namespace) -> int:
-    from .live import RENDERERS, CheckOptions, check_hosts  # noqa: PLC0415 (loads asyncio)
+    from ..check.hosts import RENDERERS, CheckOptions, check_hosts  # noqa: PLC0415 (loads asyncio)
 
     _hosts_from_manifest(args)
     options = CheckOptions(
@@ -360,7 +360,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt as error:
             print(describe(error), file=sys.stderr)
             return exit_status(error)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
