@@ -20,7 +20,7 @@ from shard_assets.errors import LockedError
 from shard_assets.results import BuildResult
 from shard_assets.verify import verify_site
 
-from .conftest import make_site, png, snapshot
+from ..conftest import make_site, png, snapshot
 
 Build = Callable[..., BuildResult]
 

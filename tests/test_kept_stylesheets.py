@@ -115,7 +115,7 @@ def test_a_rebuild_shards_pages_in_memory(
 ) -> None:
     """The manifest has no stylesheet, and a page handed over that loads one is still
     sharded in memory, byte for byte as on disk."""
-    from .test_memory import _regenerate
+    from .build.test_handover import _regenerate
 
     root = styled_site(tmp_path / "site")
     pages = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.html")}

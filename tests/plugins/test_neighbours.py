@@ -28,8 +28,8 @@ import pytest
 from shard_assets.config import load_settings
 from shard_assets.verify import verify_site
 
-from .cdn_server import shard_hosts
-from .conftest import ROOT, SAMPLE_SITE, png, snapshot
+from ..cdn_server import shard_hosts
+from ..conftest import ROOT, SAMPLE_SITE, png, snapshot
 
 HOSTS = shard_hosts(4)
 SITE_URL = "https://docs.example.org/"
@@ -328,7 +328,7 @@ def test_privacy_fetches_first_and_never_sees_our_urls_or_hints(
 
 @pytest.mark.parametrize("order", SHARDED)
 def test_minified_output_keeps_every_asset(material: Rebuilt, order: str, tmp_path: Path) -> None:
-    from .compare import compare_builds
+    from ..compare import compare_builds
 
     site = material.built[order]
     assets = assets_of(site.manifest)
@@ -365,8 +365,8 @@ def test_material_rebuild_is_byte_identical(material: Rebuilt) -> None:
 def test_material_site_loads_cleanly_in_chromium(material: Rebuilt) -> None:
     from playwright.sync_api import sync_playwright
 
-    from .browser import check_site, launch, require_browser
-    from .cdn_server import CdnServer
+    from ..browser import check_site, launch, require_browser
+    from ..cdn_server import CdnServer
 
     chromium = require_browser()
     site = material.built["shard-assets last"]

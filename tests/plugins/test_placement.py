@@ -19,7 +19,7 @@ import pytest
 
 from shard_assets.cli import main
 
-from .conftest import png
+from ..conftest import png
 
 IMAGES = 24
 BIG = "img/photo-000.png"  # made far bigger than the others: bigger than any byte cap

@@ -135,7 +135,7 @@ def test_mkdocs_rebuild_with_the_manifest_keeps_fonts_on_the_origin(tmp_path: Pa
     """The rebuild shards pages in memory from the manifest, which has no font: the
     result is the first build's, byte for byte, and passes the audit."""
     pytest.importorskip("mkdocs")
-    from .test_mkdocs import mkdocs_build, set_option
+    from .plugins.test_mkdocs import mkdocs_build, set_option
 
     project = tmp_path / "docs-project"
     shutil.copytree(
@@ -169,7 +169,7 @@ def test_a_rebuild_shards_pages_with_cors_references_in_memory(
     with one (index.html: a module, an SRI script, an image with crossorigin) is still
     sharded as the generator hands it over; blog/post-1.html loads that image without
     crossorigin, which the manifest does not place, so it waits for the end."""
-    from .test_memory import _regenerate
+    from .build.test_handover import _regenerate
 
     root = cors_site(tmp_path / "site")
     pages = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.html")}

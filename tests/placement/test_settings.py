@@ -14,7 +14,7 @@ from shard_assets.config import Settings
 from shard_assets.messages import summary
 from shard_assets.placement.balance import balance_report
 
-from .conftest import HOSTS, snapshot
+from ..conftest import HOSTS, snapshot
 
 MakeSettings = Callable[..., Settings]
 

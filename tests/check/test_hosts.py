@@ -35,9 +35,9 @@ from shard_assets.check.connect import Routes, covers
 from shard_assets.check.hosts import _sample
 from shard_assets.cli import main
 
-from .conftest import SAMPLE_SITE
-from .nginx import Nginx, free_port, require_nginx
-from .nginx_hosts import Server, serve_hosts
+from ..conftest import SAMPLE_SITE
+from ..nginx import Nginx, free_port, require_nginx
+from ..nginx_hosts import Server, serve_hosts
 
 SITE = "www.site.test"
 OTHER_SITE = "www.elsewhere.test"

@@ -9,7 +9,7 @@ import pytest
 
 from shard_assets.cli import main
 
-from .conftest import HOSTS, snapshot
+from ..conftest import HOSTS, snapshot
 
 
 def run(site: Path, *extra: str) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HOSTS, ROOT, SAMPLE_SITE, snapshot
+from ..conftest import HOSTS, ROOT, SAMPLE_SITE, snapshot
 
 pytest.importorskip("pelican")
 

@@ -19,7 +19,7 @@ from shard_assets.cli import main
 from shard_assets.config import Settings
 from shard_assets.errors import ConfigError, FaultError, LockedError
 
-from .conftest import HOSTS, ROOT, make_site, snapshot
+from ..conftest import HOSTS, ROOT, make_site, snapshot
 
 SITE_URL = "https://www.example.com/"
 
@@ -174,7 +174,7 @@ def test_cli_path_is_relative_to_the_current_folder(
 
 def test_mkdocs_writes_the_twin_beside_mkdocs_yml(tmp_path: Path) -> None:
     pytest.importorskip("mkdocs")
-    from .test_mkdocs import mkdocs_build, set_option
+    from ..plugins.test_mkdocs import mkdocs_build, set_option
 
     shutil.copytree(
         ROOT / "sample_site" / "mkdocs",
@@ -196,7 +196,7 @@ def test_mkdocs_writes_the_twin_beside_mkdocs_yml(tmp_path: Path) -> None:
 
 def test_pelican_writes_the_twin(tmp_path: Path) -> None:
     pytest.importorskip("pelican")
-    from .test_pelican import pelican_build
+    from ..plugins.test_pelican import pelican_build
 
     shutil.copytree(
         ROOT / "sample_site" / "pelican",

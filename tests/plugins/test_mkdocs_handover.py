@@ -15,7 +15,7 @@ import pytest
 from shard_assets.build.pipeline import shard_site
 from shard_assets.config import load_settings
 
-from .conftest import HOSTS, SAMPLE_SITE, png, snapshot
+from ..conftest import HOSTS, SAMPLE_SITE, png, snapshot
 
 pytest.importorskip("mkdocs")
 

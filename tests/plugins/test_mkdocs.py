@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from .conftest import HOSTS, ROOT, SAMPLE_SITE, snapshot
+from ..conftest import HOSTS, ROOT, SAMPLE_SITE, snapshot
 
 pytest.importorskip("mkdocs")
 

@@ -14,7 +14,7 @@ from shard_assets.build.pipeline import shard_site
 from shard_assets.config import Settings
 from shard_assets.documents.urls import Site, _resolve, asset_key, find_ref, scheme_authority
 
-from .conftest import png
+from ..conftest import png
 
 SITE = Site.from_url("https://example.org/")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import HOSTS, ROOT, SAMPLE_SITE, snapshot
+from ..conftest import HOSTS, ROOT, SAMPLE_SITE, snapshot
 
 pytest.importorskip("sphinx")
 pytest.importorskip("pydata_sphinx_theme")

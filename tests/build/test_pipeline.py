@@ -16,7 +16,7 @@ from shard_assets import BalanceError, ManifestError, MissingAssetError, shard_s
 from shard_assets.config import Settings
 from shard_assets.verify import verify_site
 
-from .conftest import HOSTS, snapshot
+from ..conftest import HOSTS, ROOT, snapshot
 
 MakeSettings = Callable[..., Settings]
 
@@ -76,7 +76,7 @@ def test_second_run_changes_nothing(site: Path, make_settings: MakeSettings) -> 
 def test_rebuild_from_clean_output_is_byte_identical(
     tmp_path: Path, make_settings: MakeSettings
 ) -> None:
-    from .conftest import make_site
+    from ..conftest import make_site
 
     settings = make_settings()
     shard_site(make_site(tmp_path / "one"), settings)
@@ -98,9 +98,7 @@ def test_output_is_the_same_under_any_hash_seed(tmp_path: Path) -> None:
             f"{str(folder / 'm.json')!r}] + [a for h in {HOSTS!r} for a in ('--host', h)]))"
         )
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run(
-            [sys.executable, "-c", script], check=True, env=env, cwd=Path(__file__).parent.parent
-        )
+        subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=ROOT)
         outputs.append((snapshot(folder / "site"), (folder / "m.json").read_bytes()))
     assert outputs[0] == outputs[1] == outputs[2]
 

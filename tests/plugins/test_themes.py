@@ -28,8 +28,8 @@ from pelican import Pelican
 from pelican.plugins import signals
 from pelican.settings import read_settings
 
-from .compare import Comparison, compare_builds
-from .conftest import HOSTS, ROOT, png
+from ..compare import Comparison, compare_builds
+from ..conftest import HOSTS, ROOT, png
 
 NOMINAL_SITE_URL = "https://example.org/"
 

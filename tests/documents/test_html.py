@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 
 from shard_assets.documents.html import HtmlScanner, _attributes
 
-from .conftest import SAMPLE_SITE
-from .reference_tokenizer import tokens
-from .strategies import html_documents
+from ..conftest import SAMPLE_SITE
+from ..reference_tokenizer import tokens
+from ..strategies import html_documents
 
-GOLDEN = Path(__file__).parent / "golden" / "html"
+GOLDEN = Path(__file__).parent.parent / "golden" / "html"
 SCANNER = HtmlScanner()
 
 
