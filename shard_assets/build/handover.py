@@ -62,9 +62,8 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
-from collections import deque
-from collections.abc import Iterable, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Settings
@@ -75,7 +74,7 @@ from ..errors import fault
 from ..files import StagedFiles, atomic_write, write_temporary
 from ..kept import kept_stylesheet
 from ..manifest import Manifest, cannot_stand, read_manifest
-from ..parallel import die_with_parent, start_pool
+from ..parallel import Workers
 from .rewrite import Sharder, Undo, apply_edits, shard_url, undo_edits, undone
 from .scan import PageRecord, ScannedPage
 
@@ -258,18 +257,17 @@ class InMemoryPages:
         self.settings = settings
         self.output_dir = output_dir
         self.direct = direct
-        #: Worker processes (0: pages are prepared at once, in this process).
-        self.workers = 0 if jobs <= 1 else 1 if direct else jobs
         self.previous: Manifest | None = read_manifest(settings.manifest)
         self.reason = cannot_stand(self.previous, settings)
         self.preparer = PagePreparer(settings, output_dir, self.previous, not self.reason)
         self.pages: dict[str, PageRecord | ScannedPage | None] = {}
         self._seen: set[str] = set()
         self._twice: set[str] = set()
-        self._batch: list[tuple[str, str, bool]] = []
-        self._batch_size = 0
-        self._pending: deque[Future[list[tuple[str, PageRecord | ScannedPage | None]]]] = deque()
-        self._pool: ProcessPoolExecutor | None = None
+        #: The worker processes (None: pages are prepared at once, in this process).
+        self.workers: Workers[_Worker, _Page, _Prepared] | None = None
+        if jobs > 1:
+            worker = _Worker(self.preparer, direct)
+            self.workers = Workers(_prepare_page, worker, 1 if direct else jobs)
 
     @property
     def sharder(self) -> Sharder:
@@ -291,12 +289,10 @@ class InMemoryPages:
             self._twice.add(document)
             self._forget(document)
         self._seen.add(document)
-        if self.workers:
+        if self.workers is not None:
             # A page written twice goes to the worker too, to be written in order.
-            self._batch.append((text, document, not twice))
-            self._batch_size += len(text)
-            if len(self._batch) >= _BATCH_PAGES or self._batch_size >= _BATCH_CHARS:
-                self._send()
+            with _page_faults():
+                self._received(self.workers.submit((text, document, not twice), len(text)))
             return None if self.direct else text
         if twice:
             return text
@@ -306,11 +302,10 @@ class InMemoryPages:
     def drain(self) -> None:
         """Wait until the workers have done every page handed over (and, ``direct``,
         written it); pages handed over after this are prepared at once."""
-        self._send()
-        while self._pending:
-            self._receive()
+        if self.workers is not None:
+            with _page_faults():
+                self._received(self.workers.results())
         self.close()
-        self.workers = 0
 
     def scanned(self, inventory: Inventory) -> dict[str, ScannedPage]:
         """The pages of ``inventory`` scanned but not rewritten (pass one checks that
@@ -321,18 +316,6 @@ class InMemoryPages:
             for document, record in self.pages.items()
             if isinstance(record, ScannedPage) and document in documents
         }
-
-    def _send(self) -> None:
-        """Send the pages gathered so far to a worker (a few at a time: each task costs)."""
-        if not self._batch:
-            return
-        if self._pool is None:
-            self._pool = start_pool(self.workers, _set_worker, (self.preparer, self.direct))
-        self._pending.append(self._pool.submit(_prepare_all, self._batch))
-        self._batch = []
-        self._batch_size = 0
-        while len(self._pending) > self.workers * 4:  # a bounded number of pages in flight
-            self._receive()
 
     def finished(self, inventory: Inventory, sharder: Sharder) -> dict[str, PageRecord]:
         """The pages prepared whose file is as it was written, whose assets are all
@@ -419,16 +402,14 @@ class InMemoryPages:
             return False
 
     def close(self) -> None:
-        """Stop the worker processes, if any."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        """Stop the worker processes, if any: pages handed over after this are
+        prepared at once."""
+        if self.workers is not None:
+            self.workers.close()
+            self.workers = None
 
-    def _receive(self) -> None:
-        try:
-            done = self._pending.popleft().result()
-        except OSError as error:  # a worker could not write a page (direct): a full disk
-            raise fault(error, PAGES_WRITTEN_SO_FAR) from None
+    def _received(self, done: Iterable[_Prepared]) -> None:
+        """Keep the records of pages the workers prepared."""
         for document, record in done:
             self.pages[document] = record
             if document in self._twice:
@@ -442,35 +423,42 @@ class InMemoryPages:
                 os.unlink(record.temp)
 
 
-#: A worker's preparer, and whether it writes the pages (direct).
-_WORKER: tuple[PagePreparer, bool] | None = None
+@dataclass(frozen=True)
+class _Worker:
+    """What a worker process prepares pages with, and whether it writes them (direct)."""
+
+    preparer: PagePreparer
+    direct: bool
 
 
-def _set_worker(worker: tuple[PagePreparer, bool], parent: int) -> None:
-    global _WORKER  # noqa: PLW0603 (one per worker process, set once)
-    _WORKER = worker
-    die_with_parent(parent)
+#: A page for a worker: its text, its document, and whether to prepare it (a page
+#: written twice is only written).
+_Page = tuple[str, str, bool]
+#: A page's document and its record.
+_Prepared = tuple[str, "PageRecord | ScannedPage | None"]
 
 
-def _prepare_all(
-    batch: list[tuple[str, str, bool]],
-) -> list[tuple[str, PageRecord | ScannedPage | None]]:
-    """Prepare each (text, document, whether to prepare it) of ``batch``; direct,
-    write each page as the generator would have, whatever happens."""
-    assert _WORKER is not None
-    preparer, direct = _WORKER
-    done: list[tuple[str, PageRecord | ScannedPage | None]] = []
-    for text, document, prepare in batch:
-        record: PageRecord | ScannedPage | None = None
-        written = text
-        try:
-            if prepare:
-                record, written = preparer.prepare(text, document, direct=direct)
-        finally:
-            if direct:
-                write_as_generated(preparer.output_dir / document, written)
-        done.append((document, record))
-    return done
+def _prepare_page(worker: _Worker, page: _Page) -> _Prepared:
+    """Prepare a page; direct, write it as the generator would have, whatever happens."""
+    text, document, prepare = page
+    record: PageRecord | ScannedPage | None = None
+    written = text
+    try:
+        if prepare:
+            record, written = worker.preparer.prepare(text, document, direct=worker.direct)
+    finally:
+        if worker.direct:
+            write_as_generated(worker.preparer.output_dir / document, written)
+    return document, record
+
+
+@contextlib.contextmanager
+def _page_faults() -> Iterator[None]:
+    """A worker that could not write a page (direct: a full disk) fails the build."""
+    try:
+        yield
+    except OSError as error:
+        raise fault(error, PAGES_WRITTEN_SO_FAR) from None
 
 
 def write_as_generated(path: Path, text: str) -> None:
@@ -484,7 +472,3 @@ PAGES_WRITTEN_SO_FAR = (
     "The manifest is as it was, and each page written so far is whole (put back as the "
     "generator made it where there is room)"
 )
-
-#: Pages gathered before they are sent to a worker: at most this many, or characters.
-_BATCH_PAGES = 16
-_BATCH_CHARS = 1 << 20
