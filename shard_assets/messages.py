@@ -59,7 +59,7 @@ def summary(result: BuildResult) -> str:
             f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.report.rows)} "
             f"hosts; {result.references} references rewritten in {result.rewritten} of "
             f"{result.documents} files",
-            *_in_memory_line(result),
+            *_handover_lines(result),
             f"  kept {a.kept}, placed {len(a.placed)} new, moved {len(a.moves)}, "
             f"dropped {len(a.dropped)} no longer referenced",
             *describe_moves(a),
@@ -72,14 +72,17 @@ def summary(result: BuildResult) -> str:
     )
 
 
-def _in_memory_line(result: BuildResult) -> list[str]:
+def _handover_lines(result: BuildResult) -> list[str]:
     lines = []
-    if result.in_memory:
+    if result.rewritten_at_handover:
         lines.append(
-            f"  {result.in_memory} of those files in memory, as the generator handed them over"
+            f"  {result.rewritten_at_handover} of those files in memory, "
+            "as the generator handed them over"
         )
-    if result.scanned:
-        lines.append(f"  {result.scanned} pages scanned as the generator handed them over")
+    if result.scanned_at_handover:
+        lines.append(
+            f"  {result.scanned_at_handover} pages scanned as the generator handed them over"
+        )
     return lines
 
 

@@ -37,8 +37,8 @@ generator made it:
 
 - **Deferred** (MkDocs): the generator writes its own text, the rewritten page goes
   to the temporary file, and that is renamed into place only after every check has
-  passed (:meth:`InMemoryPages.commit`), and deleted when one fails
-  (:meth:`InMemoryPages.discard`). With several ``jobs``, worker processes prepare
+  passed (:meth:`Handover.commit`), and deleted when one fails
+  (:meth:`Handover.discard`). With several ``jobs``, worker processes prepare
   the pages while the generator goes on building: MkDocs' pages are large, and
   scanning them is most of the work.
 - **Direct** (Pelican): the generator writes the rewritten text itself, and the
@@ -50,7 +50,7 @@ generator made it:
   writing it (the filesystem flushes the new file first), so the direct way writes
   each page once. With several ``jobs``, one worker process rewrites and writes the
   pages, in the order they were handed over, while the generator renders the next;
-  :meth:`InMemoryPages.drain` waits for it before anything reads the pages. A page
+  :meth:`Handover.drain` waits for it before anything reads the pages. A page
   that changed on disk after it was written (another plugin rewrote it) is left as
   that plugin wrote it, and read again. A build that is killed leaves the pages it
   wrote sharded with the manifest's hosts, those of the last good build, each one
@@ -233,8 +233,9 @@ SCAN_BUDGET = 250_000
 UNDO_BUDGET = 500_000
 
 
-class InMemoryPages:
-    """Pages prepared as the generator hands them over, confirmed at the end.
+class Handover:
+    """The pages a generator hands over during one build, prepared as they come and
+    confirmed (or given back) at the end.
 
     Create it when the build starts, while holding the manifest's lock (see
     :func:`shard_assets.files.manifest_lock`); give it each page with

@@ -11,10 +11,10 @@ disk, a file that cannot be replaced) or an interrupt leaves them as they were t
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
 from ..config import Settings
 from ..documents.inventory import Inventory, take_inventory
@@ -24,7 +24,7 @@ from ..errors import (
     MissingAssetError,
     MissingFolderError,
 )
-from ..files import StagedFiles, manifest_lock
+from ..files import manifest_lock
 from ..kept import KEPT, kept_assets
 from ..manifest import Manifest, check_writable, manifest_update, read_manifest
 from ..messages import (
@@ -48,54 +48,11 @@ from ..placement.balance import (
 )
 from ..results import BuildResult, MissingRef
 from .commit import build_state, staged_writes
+from .handover import Handover
 from .measures import asset_loads, page_spreads
 from .rewrite import RewriteContext, Sharder, origin_refs, rewrite_document, rewrite_tasks
-from .scan import (
-    Collected,
-    PageRecord,
-    Progress,
-    ScannedPage,
-    collect,
-    scan_again,
-    without_assets,
-)
+from .scan import Collected, Progress, collect, scan_again, without_assets
 from .unsharded_copy import twin_folder, write_twin
-
-
-class HandedOver(Protocol):
-    """The pages a generator handed over during the build, as the pipeline sees them
-    (:class:`shard_assets.build.handover.InMemoryPages` is the one implementation)."""
-
-    @property
-    def previous(self) -> Manifest | None:
-        """The manifest as it was read when the build started (under the lock)."""
-        ...
-
-    @property
-    def sharder(self) -> Sharder:
-        """The sharder made for the build's settings and that manifest."""
-        ...
-
-    def finished(self, inventory: Inventory, sharder: Sharder) -> dict[str, PageRecord]:
-        """The pages rewritten in memory that may stand in for reading them."""
-        ...
-
-    def scanned(self, inventory: Inventory) -> dict[str, ScannedPage]:
-        """The pages only scanned, whose references may stand in for reading them."""
-        ...
-
-    def release(self, documents: Iterable[str]) -> int:
-        """Give up ``documents``' rewritten forms; how many could not be put back."""
-        ...
-
-    def commit(self, documents: Mapping[str, int], staged: StagedFiles) -> None:
-        """Confirm the rewritten forms of ``documents`` (to be put in place by
-        ``staged``), give up the others."""
-        ...
-
-    def discard(self) -> int:
-        """Give up every page: the build failed. How many could not be put back."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -116,7 +73,8 @@ class Plan:
     pages: tuple[PageSpread, ...] = ()
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    in_memory: HandedOver | None = None
+    #: The pages the generator handed over (a plugin's build), or None.
+    handover: Handover | None = None
     #: The assets kept on the origin (``cors_assets`` and ``stylesheets``: ``origin``).
     kept: frozenset[str] = frozenset()
     #: Stylesheets on a shard host naming a file kept on the origin by a URL that would
@@ -127,6 +85,12 @@ class Plan:
     def missing(self) -> tuple[MissingRef, ...]:
         """References to files that are not in the output."""
         return self.collected.missing
+
+    @property
+    def in_memory(self) -> Handover | None:
+        """Deprecated: the old name of :attr:`handover`."""
+        warnings.warn("Plan.in_memory is now Plan.handover", DeprecationWarning, stacklevel=2)
+        return self.handover
 
     def manifest_changes(self) -> list[str]:
         """How the manifest on disk would change, one line each (empty: it would not)."""
@@ -142,40 +106,40 @@ def plan_build(
     rebalance: bool = False,
     jobs: int = 1,
     progress: Progress | None = None,
-    in_memory: HandedOver | None = None,
+    handover: Handover | None = None,
 ) -> Plan:
     """Read the output and the manifest and work out the assignment.
 
-    Writes no file of its own. With ``in_memory``, a page whose hosts the assignment
-    does not confirm is given back (:meth:`HandedOver.release`): a page the generator
+    Writes no file of its own. With ``handover``, a page whose hosts the assignment
+    does not confirm is given back (:meth:`Handover.release`): a page the generator
     wrote sharded is put back as it made it, and then read from disk.
 
     ``rebalance`` moves the fewest assets needed to bring every host within its cap
     (the way out when the gate fails on a kept manifest, bounded or not).
     ``jobs`` processes read and scan the documents.
 
-    ``in_memory`` holds the pages a generator plugin prepared as it handed them over,
+    ``handover`` holds the pages a generator plugin prepared as it handed them over,
     with the manifest's hosts (see :mod:`shard_assets.build.handover`), and the manifest it
     read when the build started. Those pages are not read again, but their assets
     count; :func:`apply_plan` puts them in place.
     """
-    previous = in_memory.previous if in_memory else read_manifest(settings.manifest)
+    previous = handover.previous if handover else read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
     # The generator plugin's sharder was made for the same settings and manifest.
     sharder = (
-        in_memory.sharder
-        if in_memory
+        handover.sharder
+        if handover
         else Sharder(settings, [h.name for h in previous.hosts] if previous else ())
     )
-    done = in_memory.finished(inventory, sharder) if in_memory else {}
+    done = handover.finished(inventory, sharder) if handover else {}
     collected = collect(
         sharder,
         output_dir,
         inventory,
         jobs=jobs,
         progress=progress,
-        in_memory=done,
-        scanned=in_memory.scanned(inventory) if in_memory else None,
+        sharded=done,
+        scanned=handover.scanned(inventory) if handover else None,
     )
     kept = kept_assets(settings, collected.assets, collected.cors)
     collected = without_assets(collected, kept)
@@ -206,11 +170,11 @@ def plan_build(
         if all(hosts_by_asset.get(key) == host for key, host in page.hosts.items())
     }
     if len(confirmed) < len(done):
-        assert in_memory is not None
+        assert handover is not None
         again = done.keys() - confirmed.keys()
-        in_memory.release(again)  # as the generator wrote them
+        handover.release(again)  # as the generator wrote them
         collected = scan_again(collected, sharder, output_dir, inventory, again)
-    collected = replace(collected, in_memory=confirmed)
+    collected = replace(collected, sharded_at_handover=confirmed)
     moved = origin_refs(collected.origin_refs, sharder, hosts_by_asset, kept)
     report = balance_report(
         assignment.hosts_by_asset,
@@ -242,7 +206,7 @@ def plan_build(
         + (() if sharder.origin else origin_ref_warnings(moved, cors=kept)),
         notes=placement_notes(previous, settings, report, kept),
         collected=collected,
-        in_memory=in_memory,
+        handover=handover,
         kept=kept,
         restyled=frozenset(document for document, *_ in moved) if sharder.origin else frozenset(),
     )
@@ -288,15 +252,15 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         plan.sharder, hosts_by_asset, collected.targets, collected.spans, plan.restyled
     )
     context = RewriteContext(plan.output_dir, plan.sharder, hosts_by_asset)
-    in_memory = sum(1 for count in collected.in_memory.values() if count)
-    rewritten = in_memory
-    references = sum(collected.in_memory.values())
+    at_handover = sum(1 for count in collected.sharded_at_handover.values() if count)
+    rewritten = at_handover
+    references = sum(collected.sharded_at_handover.values())
     total = len(collected.spans) + len(plan.restyled - collected.spans.keys())
     manifest = plan.settings.manifest
     with staged_writes(
         plan.output_dir,
         plan.inventory.documents,
-        discard=plan.in_memory.discard if plan.in_memory is not None else None,
+        discard=plan.handover.discard if plan.handover is not None else None,
         needs=lambda: sum(stamp[0] for stamp, _ in collected.spans.values()),
     ) as staged:
         with contextlib.closing(
@@ -313,8 +277,8 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         data = manifest_update(manifest, plan.manifest)
         if data is not None:
             staged.stage(manifest, data, sync=True, last=True)
-        if plan.in_memory is not None:
-            plan.in_memory.commit(collected.in_memory, staged)
+        if plan.handover is not None:
+            plan.handover.commit(collected.sharded_at_handover, staged)
         staged.commit(jobs)
     # A killed build's temporary files go once this build's own (listed too) are in place.
     for stale in plan.inventory.stale:
@@ -336,8 +300,8 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         pages=plan.pages,
         warnings=plan.warnings,
         notes=plan.notes,
-        in_memory=in_memory,
-        scanned=collected.scanned,
+        rewritten_at_handover=at_handover,
+        scanned_at_handover=collected.scanned_at_handover,
         direct_pages=(
             page_spreads(collected, plan.assignment, plan.settings, direct=True)
             if plan.settings.report
@@ -353,11 +317,11 @@ def shard_site(
     rebalance: bool = False,
     jobs: int = 1,
     progress: Progress | None = None,
-    in_memory: HandedOver | None = None,
+    handover: Handover | None = None,
 ) -> BuildResult:
     """Shard every site-local asset reference in ``output_dir`` and write the manifest.
 
-    Holds a lock on the manifest for the whole build (with ``in_memory``, whose
+    Holds a lock on the manifest for the whole build (with ``handover``, whose
     creator holds it since the build started). Raises :class:`MissingFolderError`,
     :class:`BalanceError`, :class:`MissingAssetError` (``strict``),
     :class:`LockedError` (``locked``) or :class:`ManifestError` before any file is
@@ -369,10 +333,10 @@ def shard_site(
     (:mod:`shard_assets.build.unsharded_copy`).
     """
     if not output_dir.is_dir():
-        if in_memory is not None:
-            in_memory.discard()
+        if handover is not None:
+            handover.discard()
         raise MissingFolderError(missing_folder_message(output_dir))
-    lock = contextlib.nullcontext() if in_memory else manifest_lock(settings.manifest)
+    lock = contextlib.nullcontext() if handover else manifest_lock(settings.manifest)
     with build_state() as written, lock:
         try:
             twin_folder(output_dir, settings)  # a mistake there stops the build now
@@ -382,12 +346,12 @@ def shard_site(
                 rebalance=rebalance,
                 jobs=jobs,
                 progress=progress,
-                in_memory=in_memory,
+                handover=handover,
             )
             check_plan(plan, locked=settings.locked)
         except BaseException:
-            if in_memory is not None:
-                in_memory.discard()
+            if handover is not None:
+                handover.discard()
             raise
         result = apply_plan(plan, jobs=jobs, progress=progress)  # notes its own faults
         written.done = True

@@ -252,11 +252,12 @@ class Collected:
 
     For pass two, ``spans`` maps each document with asset references to its stamp
     and spans (``start, end, index into targets, crossorigin_at``; None past
-    :data:`SPAN_BUDGET`, when pass two scans it again), and ``in_memory`` maps the
-    pages a generator plugin already rewrote in memory to their count of changed
-    URLs: pass two skips them. ``scanned`` counts the documents whose references
-    came from the generator's text, not from reading them. ``direct`` holds, for
-    each page in ``pages``, the ids of the assets it references itself.
+    :data:`SPAN_BUDGET`, when pass two scans it again), and ``sharded_at_handover``
+    maps the pages a generator plugin sharded as it handed them over (and the
+    assignment confirmed) to their count of changed URLs: pass two skips them.
+    ``scanned_at_handover`` counts the pages whose references came from the text
+    the generator handed over, not from reading them. ``direct`` holds, for each
+    page in ``pages``, the ids of the assets it references itself.
     """
 
     assets: tuple[str, ...]
@@ -268,8 +269,8 @@ class Collected:
     crossorigin: tuple[Located, ...] = ()
     targets: tuple[Target, ...] = ()
     spans: Mapping[str, tuple[Stamp, array[int] | None]] = field(default_factory=dict)
-    in_memory: Mapping[str, int] = field(default_factory=dict)
-    scanned: int = 0
+    sharded_at_handover: Mapping[str, int] = field(default_factory=dict)
+    scanned_at_handover: int = 0
     direct: tuple[array[int], ...] = ()
     #: Each stylesheet's ``origin_refs`` (see :class:`Scan`).
     origin_refs: Mapping[str, tuple[tuple[str, int, str], ...]] = field(default_factory=dict)
@@ -384,18 +385,18 @@ def collect(
     *,
     jobs: int = 1,
     progress: Progress | None = None,
-    in_memory: Mapping[str, PageRecord] | None = None,
+    sharded: Mapping[str, PageRecord] | None = None,
     scanned: Mapping[str, ScannedPage] | None = None,
 ) -> Collected:
     """Pass one: the referenced assets, which pages load them, references to missing
     files, skipped documents, and where each asset reference is.
 
     ``jobs`` processes read and scan the documents; the results are merged in
-    document order. The pages in ``in_memory`` are not read: their records stand in;
-    nor are those in ``scanned`` whose references are enough (see
+    document order. The pages in ``sharded`` (at handover) are not read: their
+    records stand in; nor are those in ``scanned`` whose references are enough (see
     :class:`shard_assets.build.scan.ScannedPage`).
     """
-    done = in_memory or {}
+    done = sharded or {}
     context = _Context.of(output_dir, sharder, inventory)
     from_records: dict[str, Scan] = {}
     for document, record in (scanned or {}).items():
@@ -417,7 +418,7 @@ def collect(
             if progress is not None:
                 progress("scan", read, len(to_scan))
         merge.add(scan)
-    return replace(merge.result(), scanned=len(from_records))
+    return replace(merge.result(), scanned_at_handover=len(from_records))
 
 
 def scan_again(

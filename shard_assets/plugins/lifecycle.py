@@ -55,7 +55,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, NoReturn, Protocol
 
-from ..build.handover import InMemoryPages
+from ..build.handover import Handover
 from ..build.pipeline import shard_site
 from ..config import Settings
 from ..documents.inventory import is_page
@@ -115,14 +115,14 @@ class BuildLifecycle:
     def __init__(self, fail: Fail, log: BuildLog) -> None:
         self.fail = fail
         self.log = log
-        self.pages: InMemoryPages | None = None
+        self.handover: Handover | None = None
         self._lock = contextlib.ExitStack()
         self._runs: list[Path] = []  # the output folders of the builds going on, outermost first
 
     @property
     def started(self) -> bool:
         """Whether pages are being taken over (between :meth:`start` and the end)."""
-        return self.pages is not None
+        return self.handover is not None
 
     def begin(self, output_dir: Path, *, same_folder: bool = False) -> bool:
         """Note that a build of ``output_dir`` begins; False when it is nested in the
@@ -168,22 +168,22 @@ class BuildLifecycle:
         try:
             self._lock.enter_context(manifest_lock(settings.manifest))
             workers = (settings.jobs or default_jobs()) if jobs is None else jobs
-            self.pages = InMemoryPages(settings, output_dir, workers, direct=direct)
+            self.handover = Handover(settings, output_dir, workers, direct=direct)
         except ShardAssetsError as error:
             self._lock.close()
             self.fail(error)
-        if not self.pages.active:
+        if not self.handover.active:
             self.log.debug(
-                f"{PREFIX}pages are sharded at the end of the build: {self.pages.reason}"
+                f"{PREFIX}pages are sharded at the end of the build: {self.handover.reason}"
             )
 
     def page(self, text: str, document: str) -> str | None:
         """Take ``text``, the page at output-relative path ``document`` the generator
         is about to write, and return what to write (None: it is written already)."""
-        if self.pages is None or self.nested:
+        if self.handover is None or self.nested:
             return text
         try:
-            return self.pages.hand_over(text, document)
+            return self.handover.hand_over(text, document)
         except ShardAssetsError as error:  # a worker failed a page before this one
             self.abort()
             self.fail(error)
@@ -193,13 +193,13 @@ class BuildLifecycle:
         opened to write ``filename`` (a path in the output folder) in ``encoding``, or,
         for a UTF-8 page, a :class:`PageBuffer` that hands it over when closed."""
         if (
-            self.pages is None
+            self.handover is None
             or filename == os.devnull
             or not is_page(filename)
             or codecs.lookup(encoding).name != "utf-8"
         ):
             return handle
-        output = self.pages.output_dir
+        output = self.handover.output_dir
         root = os.path.join(str(output), "")
         if filename.startswith(root):
             document = filename[len(root) :].replace(os.sep, "/")
@@ -209,33 +209,33 @@ class BuildLifecycle:
 
     def drain(self) -> None:
         """Wait until every page handed over is done (and, direct, written)."""
-        if self.pages is not None:
+        if self.handover is not None:
             try:
-                self.pages.drain()
+                self.handover.drain()
             except ShardAssetsError as error:
                 self.abort()
                 self.fail(error)
 
     def abort(self) -> None:
         """The generator's build failed: give up the pages, release the lock."""
-        if self.pages is not None:
-            self.pages.discard()
-        self.pages = None
+        if self.handover is not None:
+            self.handover.discard()
+        self.handover = None
         self._lock.close()
 
     def finish(self, settings: Settings, output_dir: Path) -> BuildResult:
         """Shard the finished output, write the manifest and the report, log the
         warnings and the summary; the lock is released whatever happens."""
-        pages, self.pages = self.pages, None
+        handover, self.handover = self.handover, None
         try:
-            if pages is None:
+            if handover is None:
                 self._lock.enter_context(manifest_lock(settings.manifest))
-                pages = InMemoryPages(settings, output_dir)
+                handover = Handover(settings, output_dir)
             result = shard_site(
-                output_dir, settings, jobs=settings.jobs or default_jobs(), in_memory=pages
+                output_dir, settings, jobs=settings.jobs or default_jobs(), handover=handover
             )
             report = (
-                write_build_report(output_dir, settings, pages.previous, result)
+                write_build_report(output_dir, settings, handover.previous, result)
                 if settings.report
                 else None
             )

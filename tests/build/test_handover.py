@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shard_assets.build import handover
-from shard_assets.build.handover import InMemoryPages, write_as_generated
-from shard_assets.build.pipeline import shard_site
+from shard_assets.build.handover import Handover, write_as_generated
+from shard_assets.build.pipeline import apply_plan, plan_build, shard_site
 from shard_assets.build.rewrite import apply_edits, undo_edits, undone
 from shard_assets.config import Settings
 from shard_assets.errors import LockedError
@@ -45,16 +45,16 @@ def built(
 
 def _regenerate(
     site: Path, pages: dict[str, str], settings: Settings, *, jobs: int, direct: bool = True
-) -> InMemoryPages:
+) -> Handover:
     """Write every page again as a generator with the plugin's writer does."""
-    in_memory = InMemoryPages(settings, site, jobs, direct=direct)
-    assert in_memory.active, in_memory.reason
+    handed_over = Handover(settings, site, jobs, direct=direct)
+    assert handed_over.active, handed_over.reason
     for document, text in pages.items():
-        written = in_memory.hand_over(text, document)
+        written = handed_over.hand_over(text, document)
         if written is not None:
             write_as_generated(site / document, written)
-    in_memory.drain()
-    return in_memory
+    handed_over.drain()
+    return handed_over
 
 
 def _temporary_files(site: Path) -> list[Path]:
@@ -79,13 +79,27 @@ def test_a_direct_rebuild_is_what_the_disk_path_gives(
 ) -> None:
     site, pages, settings = built
     expected = snapshot(site)
-    in_memory = _regenerate(site, pages, settings, jobs=jobs)
+    handed_over = _regenerate(site, pages, settings, jobs=jobs)
     if budget == 0:
         assert len(_temporary_files(site)) == len(pages)
-    result = shard_site(site, settings, in_memory=in_memory)
-    assert result.in_memory == len(pages)
+    result = shard_site(site, settings, handover=handed_over)
+    assert result.rewritten_at_handover == len(pages)
     assert snapshot(site) == expected
     assert not _temporary_files(site)
+
+
+def test_the_old_names_still_answer_with_a_deprecation_warning(
+    built: tuple[Path, dict[str, str], Settings],
+) -> None:
+    site, pages, settings = built
+    plan = plan_build(site, settings, handover=_regenerate(site, pages, settings, jobs=1))
+    with pytest.warns(DeprecationWarning, match=r"Plan\.handover"):
+        assert plan.in_memory is plan.handover is not None
+    result = apply_plan(plan)
+    with pytest.warns(DeprecationWarning, match="rewritten_at_handover"):
+        assert result.in_memory == result.rewritten_at_handover == len(pages)
+    with pytest.warns(DeprecationWarning, match="scanned_at_handover"):
+        assert result.scanned == result.scanned_at_handover == 0
 
 
 def test_a_failed_check_puts_back_every_page_as_the_generator_wrote_it(
@@ -103,10 +117,10 @@ def test_a_failed_check_puts_back_every_page_as_the_generator_wrote_it(
     )
     settings = make_settings(locked=True)
     manifest = settings.manifest.read_bytes()
-    in_memory = _regenerate(site, pages, settings, jobs=jobs)
+    handed_over = _regenerate(site, pages, settings, jobs=jobs)
     assert "cdn" in (site / "index.html").read_text()  # written sharded, for now
     with pytest.raises(LockedError, match=r"brand-new\.png"):
-        shard_site(site, settings, in_memory=in_memory)
+        shard_site(site, settings, handover=handed_over)
     for document, text in pages.items():
         assert (site / document).read_text() == text, document
     assert not _temporary_files(site)
@@ -118,15 +132,16 @@ def test_a_page_written_twice_keeps_the_second_text(
 ) -> None:
     site, pages, settings = built
     expected = snapshot(site)
-    in_memory = InMemoryPages(settings, site, jobs, direct=True)
+    handed_over = Handover(settings, site, jobs, direct=True)
     first = pages["index.html"].replace("home", "first")
     for document, text in [("index.html", first), *pages.items()]:
-        written = in_memory.hand_over(text, document)
+        written = handed_over.hand_over(text, document)
         if written is not None:
             write_as_generated(site / document, written)
-    in_memory.drain()
-    result = shard_site(site, settings, in_memory=in_memory)
-    assert result.in_memory == len(pages) - 1  # the page written twice is read from disk
+    handed_over.drain()
+    result = shard_site(site, settings, handover=handed_over)
+    # The page written twice is read from disk.
+    assert result.rewritten_at_handover == len(pages) - 1
     assert snapshot(site) == expected
 
 
@@ -136,10 +151,10 @@ def test_a_link_missing_at_the_end_is_reported_as_on_the_disk_path(
     site, pages, settings = built
     expected = snapshot(site)
     pages["blog/post-2.html"] += '<link rel="prefetch" href="gone.html">\n'  # never built
-    in_memory = _regenerate(site, pages, settings, jobs=1)
-    result = shard_site(site, settings, in_memory=in_memory)
+    handed_over = _regenerate(site, pages, settings, jobs=1)
+    result = shard_site(site, settings, handover=handed_over)
     assert [(m.document, m.url) for m in result.missing] == [("blog/post-2.html", "gone.html")]
-    assert result.in_memory == len(pages) - 1  # that page was read from disk
+    assert result.rewritten_at_handover == len(pages) - 1  # that page was read from disk
     post = expected["blog/post-2.html"].decode() + '<link rel="prefetch" href="gone.html">\n'
     assert (site / "blog" / "post-2.html").read_text() == post
     assert not _temporary_files(site)
@@ -149,16 +164,16 @@ def test_an_asset_missing_at_the_end_is_reported_as_on_the_disk_path(
     built: tuple[Path, dict[str, str], Settings],
 ) -> None:
     site, pages, settings = built
-    in_memory = _regenerate(site, pages, settings, jobs=1)
+    handed_over = _regenerate(site, pages, settings, jobs=1)
     # Removed after the pages were written: the manifest still gave it a host.
     (site / "img" / "photo-003.png").unlink()
-    result = shard_site(site, settings, in_memory=in_memory)
+    result = shard_site(site, settings, handover=handed_over)
     assert {m.document for m in result.missing if m.url == "/img/photo-003.png"} == set(pages)
     for document in pages:
         text = (site / document).read_text()
         assert 'src="/img/photo-003.png"' in text, document  # left as written, not sharded
         assert 'src="/img/photo-004.png"' not in text, document
-    assert result.in_memory == 0  # every page loads the missing image
+    assert result.rewritten_at_handover == 0  # every page loads the missing image
     assert not _temporary_files(site)
 
 
@@ -166,11 +181,11 @@ def test_a_page_changed_after_it_was_written_is_read_again(
     built: tuple[Path, dict[str, str], Settings],
 ) -> None:
     site, pages, settings = built
-    in_memory = _regenerate(site, pages, settings, jobs=1)
+    handed_over = _regenerate(site, pages, settings, jobs=1)
     page = site / "blog" / "post-3.html"
     page.write_text(page.read_text() + "<!-- minified by another plugin -->\n")
-    result = shard_site(site, settings, in_memory=in_memory)
-    assert result.in_memory == len(pages) - 1
+    result = shard_site(site, settings, handover=handed_over)
+    assert result.rewritten_at_handover == len(pages) - 1
     assert page.read_text().endswith("<!-- minified by another plugin -->\n")
     assert verify_site(site, settings) == []
 
@@ -216,16 +231,16 @@ def test_a_first_build_scans_pages_as_handed_over_with_the_disk_paths_result(
     )
     expected = shard_site(reference, reference_settings)
     settings = make_settings(cors_assets="shard")
-    in_memory = InMemoryPages(settings, site, jobs, direct=direct)
-    assert not in_memory.active  # no manifest yet: nothing is rewritten in memory
+    handed_over = Handover(settings, site, jobs, direct=direct)
+    assert not handed_over.active  # no manifest yet: nothing is rewritten in memory
     for document, text in pages.items():
-        written = in_memory.hand_over(text, document)
+        written = handed_over.hand_over(text, document)
         assert written in (text, None)
         if written is not None:
             write_as_generated(site / document, written)
-    in_memory.drain()
-    result = shard_site(site, settings, in_memory=in_memory)
-    assert result.scanned == len(pages) - 1  # the page with the missing file is read
+    handed_over.drain()
+    result = shard_site(site, settings, handover=handed_over)
+    assert result.scanned_at_handover == len(pages) - 1  # the page with the missing file is read
     assert snapshot(site) == snapshot(reference)
     assert settings.manifest.read_bytes() == (tmp_path / "reference.json").read_bytes()
     assert (result.missing, result.crossorigin) == (expected.missing, expected.crossorigin)

@@ -83,7 +83,7 @@ def _assert_same_build(project: Path, reference: Path) -> None:
     assert (project / manifest).read_bytes() == (reference / manifest).read_bytes()
 
 
-def test_a_rebuild_in_memory_is_byte_identical(
+def test_a_rebuild_at_handover_is_byte_identical(
     project: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     first_log = _build(project, caplog)
