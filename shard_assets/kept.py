@@ -26,7 +26,7 @@ names are sharded (or kept) as usual, by their absolute URLs.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 from .config import Settings
 from .documents.inventory import is_stylesheet
@@ -49,3 +49,10 @@ def kept_assets(settings: Settings, assets: Collection[str], cors: Iterable[str]
 def kept_stylesheet(settings: Settings, key: str) -> bool:
     """Whether ``key`` is a stylesheet that stays on the origin (``stylesheets: origin``)."""
     return settings.stylesheets == "origin" and is_stylesheet(key)
+
+
+def with_kept(hosts_by_asset: Mapping[str, str], kept: Iterable[str]) -> Mapping[str, str]:
+    """``hosts_by_asset`` (an assignment) with :data:`KEPT` as the host of each of
+    ``kept``: every asset a build puts a URL for."""
+    kept = frozenset(kept)
+    return {**hosts_by_asset, **dict.fromkeys(kept, KEPT)} if kept else hosts_by_asset

@@ -17,15 +17,16 @@ is prepared as it is handed over when:
 Whether the files it references exist is checked at the end, against the finished
 output: a generator may copy its images after it writes its pages (Pelican does).
 
-A page that cannot be rewritten that way (the first build, a build that changes the
-hosts or the placement settings, a page that loads a file the manifest does not
-place) is still scanned as it is handed over: its references (a
-:class:`ScannedPage`) stand in for pass one at the end, so the page is not read and
-scanned again, only rewritten once the assignment is known.
+Every page is scanned as it is handed over, by pass one's own loop, the files it
+names assumed to exist: its scan stands in for pass one at the end. A page that
+cannot be rewritten with the manifest's hosts (the first build, a build that changes
+the hosts or the placement settings, a page that loads a file the manifest does not
+place) is then not read and scanned again, only rewritten once the assignment is
+known.
 
-Each prepared page is recorded: the host used for each asset, the other files it
-links to, the size of the file on disk, and a temporary file beside it or how to
-undo its edits (see below). At the end,
+Each page is recorded (a :class:`HandedOverPage`): its scan, the size of the file
+on disk and, when it was sharded, the host used for each asset and a temporary file
+beside it or how to undo its edits (see below). At the end,
 :func:`shard_assets.build.pipeline.plan_build` counts those assets without reading the
 pages, computes the assignment as always, and uses a prepared page only when every
 file it references exists, the assignment gives every one of its assets the host
@@ -62,30 +63,62 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..config import Settings
-from ..documents.html import RefSpan
-from ..documents.inventory import Inventory, is_folder, is_page, is_stylesheet
+from ..documents.inventory import Inventory, Stamp, is_page
 from ..documents.text import META_CHARSET, reference_at
 from ..errors import fault
 from ..files import StagedFiles, atomic_write, write_temporary
-from ..kept import kept_stylesheet
+from ..kept import KEPT, kept_stylesheet
 from ..manifest import Manifest, cannot_stand, read_manifest
 from ..parallel import Workers
-from .rewrite import Sharder, Undo, apply_edits, shard_url, undo_edits, undone
-from .scan import PageRecord, ScannedPage
+from .rewrite import (
+    Sharder,
+    Undo,
+    apply_edits,
+    span_replacements,
+    target_urls,
+    undo_edits,
+    undone,
+)
+from .scan import Kinds, Scan, ScanContext, kinds_hold, scan_refs
 
 _UTF8 = frozenset({"utf-8", "utf-16", "utf-32"})
 
 
+@dataclass(frozen=True)
+class HandedOverPage:
+    """A page as the generator handed it over.
+
+    ``scan`` is what pass one finds in it, the files it names assumed to exist (see
+    :class:`shard_assets.build.scan.Kinds`); ``size`` how many bytes the file on disk
+    has once the generator wrote it. When the page was sharded with the manifest's
+    hosts, ``hosts`` maps each asset it references to the host used
+    (:data:`~shard_assets.kept.KEPT` for one kept on the origin), in the order first
+    referenced (None: the page was only scanned), and ``references`` is how many
+    URLs changed; ``temp`` the temporary file beside it ('' when nothing changed)
+    that holds the sharded page (deferred) or the generator's (direct); ``undo``,
+    direct, instead of that file, how to get the generator's text back from the
+    sharded one (see :func:`~shard_assets.build.rewrite.undo_edits`). The scan of a
+    sharded page keeps no spans: pass two never rewrites it from them.
+    """
+
+    scan: Scan
+    size: int
+    hosts: Mapping[str, str] | None = None
+    references: int = 0
+    temp: str = ""
+    undo: Undo | None = None
+
+
 class PagePreparer:
-    """Rewrites one page's text with the manifest's hosts, when that is exact, and
-    keeps one of the two texts in a temporary file beside it, or else records the
-    page's references (see the module docstring). Small and picklable: worker
-    processes get a copy."""
+    """Scans one page's text and, when that is exact, shards it with the manifest's
+    hosts and keeps one of the two texts in a temporary file beside it (see the module
+    docstring). Small and picklable: worker processes get a copy."""
 
     def __init__(
         self, settings: Settings, output_dir: Path, previous: Manifest | None, rewrite: bool
@@ -94,11 +127,12 @@ class PagePreparer:
         self.output_dir = output_dir
         self.rewrite = rewrite
         self.sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
+        #: Pass one before the output is complete: the kinds of the keys are assumed.
+        self.context = ScanContext(output_dir, self.sharder, Kinds(self.sharder))
         self.hosts: dict[str, str] = {}
         if previous is not None:
             configured = set(settings.host_names)
             self.hosts = {k: h for k, h in previous.assets.items() if h in configured}
-        self._keys: dict[str, tuple[str | None, bool]] = {}
         #: Each original URL text once, however many pages' undo records hold it.
         self._texts: dict[str, str] = {}
         self.undo_budget = UNDO_BUDGET
@@ -106,71 +140,47 @@ class PagePreparer:
 
     def prepare(self, text: str, document: str, *, direct: bool = False) -> Prepared:
         """The record of ``text`` (the page at output-relative path ``document``) and
-        the text the generator writes: ``text`` itself, with the rewritten page in the
-        record's temporary file; or, ``direct``, the rewritten page, with the record's
+        the text the generator writes: ``text`` itself, with the sharded page in the
+        record's temporary file; or, ``direct``, the sharded page, with the record's
         ``undo`` (or, past :data:`UNDO_BUDGET`, a temporary file) to get ``text``
-        back. When the page cannot be rewritten (see :attr:`rewrite`) a
-        :class:`ScannedPage`, and ``text``. No record (and ``text``) when the page is
-        not exactly what the end of the build reads back, or past :data:`SCAN_BUDGET`."""
-        if "\0" in text[:8192]:
+        back. When the page cannot be sharded (see :attr:`rewrite`) a record without
+        hosts, and ``text``. No record (and ``text``) when the page is not exactly
+        what the end of the build reads back, or past :data:`SCAN_BUDGET`."""
+        data = _as_read_back(text) if is_page(document) else None
+        if data is None:
             return None, text
-        try:
-            data = text.encode("utf-8")
-        except UnicodeEncodeError:  # lone surrogates: the generator escapes them
-            return None, text
-        declared = META_CHARSET.search(data[:1024])
-        if declared and not data.startswith(codecs.BOM_UTF8):
-            try:
-                charset = codecs.lookup(declared.group(1).decode("ascii")).name
-            except LookupError:
-                charset = "utf-8"
-            if charset not in _UTF8:
-                return None, text
         refs = self.sharder.references(text, document)
+        if not self.rewrite and len(refs) > self.scan_budget:
+            return None, text
+        scan = scan_refs(
+            self.context, document, (0, 0), refs, lambda s, e: reference_at(text, s, e)
+        )
         if self.rewrite:
-            rewritten = self._rewritten(text, data, document, refs, direct)
-            if rewritten is not None:
-                return rewritten
-        return self._scanned(text, len(data), refs), text
+            sharded = self._sharded(text, data, scan, direct)
+            if sharded is not None:
+                return sharded
+        if len(refs) > self.scan_budget:
+            return None, text
+        self.scan_budget -= len(refs)
+        return HandedOverPage(scan, len(data)), text
 
-    def _rewritten(  # noqa: PLR0912, PLR0915  one pass over a page's references, read top down
-        self, text: str, data: bytes, document: str, refs: list[RefSpan], direct: bool
-    ) -> Prepared | None:
-        """:meth:`prepare` for a page rewritten with the manifest's hosts; None when
-        it loads a file the manifest does not place."""
-        sharder = self.sharder
-        prefix = self.settings.url_prefix
-        keep_cors = self.settings.cors_assets == "origin"
-        keys = self._keys
+    def _sharded(self, text: str, data: bytes, scan: Scan, direct: bool) -> Prepared | None:
+        """:meth:`prepare` for a page sharded with the manifest's hosts; None when it
+        loads a file the manifest does not place."""
         hosts: dict[str, str] = {}
-        links: dict[str, None] = {}
-        styles: set[str] = set()
-        cors: set[str] = set()
-        crossorigin: list[tuple[int, str]] = []
-        replacements: list[tuple[int, int, str, str, int]] = []
-        for start, end, key, path, suffix, in_cors, at in refs:
-            found = keys.get(key)
-            if found is None:
-                found = keys[key] = self._classify(key)
-            host, is_style = found
-            if is_style:
-                styles.add(key)
-            if in_cors and keep_cors:
-                # cors_assets: origin keeps it where it is, wherever else it is loaded.
-                cors.add(key)
-                links[key] = None
+        keep_cors = self.settings.cors_assets == "origin"
+        for key, _, _ in scan.targets:
+            if key in hosts:
                 continue
-            if host is None:
+            if kept_stylesheet(self.settings, key) or (keep_cors and key in scan.cors):
+                hosts[key] = KEPT  # an asset keeps one URL, wherever else it is loaded
+            elif (host := self.hosts.get(key)) is not None:
+                hosts[key] = host
+            else:
                 return None  # a new or missing file: the end of the build places or reports it
-            if not host:
-                links[key] = None  # a page or an excluded file: never sharded
-                continue
-            hosts[key] = host
-            if in_cors:
-                cors.add(key)
-            if at >= 0:
-                crossorigin.append(reference_at(text, start, end))
-            replacements.append((start, end, shard_url(prefix, host, path, suffix), host, at))
+        sharder = self.sharder
+        document = scan.document
+        replacements = span_replacements(scan.spans, target_urls(sharder, hosts, scan.targets))
         edits, count = sharder.edits(text, document, replacements)
         temp = ""
         undo: Undo | None = None
@@ -191,40 +201,35 @@ class PagePreparer:
                     return None, text  # the end of the build reads it from disk, and says why
             if direct:
                 size = len(new_data)
-        record = PageRecord(
-            hosts,
-            count,
-            size,
-            temp,
-            undo,
-            tuple(links),
-            tuple(sorted(styles)),
-            tuple(sorted(cors)),
-            tuple(crossorigin),
-        )
-        return record, (new_text if direct else text)
+        page = HandedOverPage(replace(scan, spans=array("q")), size, hosts, count, temp, undo)
+        return page, (new_text if direct else text)
 
-    def _scanned(self, text: str, size: int, refs: list[RefSpan]) -> ScannedPage | None:
-        """The page's references, to stand in for pass one (within the budget)."""
-        if len(refs) > self.scan_budget:
+
+def _as_read_back(text: str) -> bytes | None:
+    """The bytes of ``text`` written as UTF-8, when the end of the build reads them
+    back as ``text`` (no NUL bytes, no other declared charset); else None."""
+    if "\0" in text[:8192]:
+        return None
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: the generator escapes them
+        return None
+    declared = META_CHARSET.search(data[:1024])
+    if declared and not data.startswith(codecs.BOM_UTF8):
+        try:
+            charset = codecs.lookup(declared.group(1).decode("ascii")).name
+        except LookupError:
+            charset = "utf-8"
+        if charset not in _UTF8:
             return None
-        self.scan_budget -= len(refs)
-        located = {start: reference_at(text, start, end) for start, end, *_, at in refs if at >= 0}
-        return ScannedPage(size, tuple(refs), located)
-
-    def _classify(self, key: str) -> tuple[str | None, bool]:
-        """(the host to use: '' for a reference that is never sharded, None for one
-        that must wait for the end of the build; whether it names a stylesheet)."""
-        if is_page(key) or self.sharder.is_excluded(key) or kept_stylesheet(self.settings, key):
-            return "", is_stylesheet(key)
-        return self.hosts.get(key), is_stylesheet(key)
+    return data
 
 
 #: A page's record (None when pass one reads it) and the text the generator writes.
-Prepared = tuple["PageRecord | ScannedPage | None", str]
+Prepared = tuple["HandedOverPage | None", str]
 
-#: References kept per process for pages scanned but not rewritten (about 170 bytes
-#: each): past it, pages are read back in pass one as usual.
+#: References kept per process for pages scanned but not sharded: past it, pages are
+#: read back in pass one as usual.
 SCAN_BUDGET = 250_000
 
 
@@ -261,7 +266,7 @@ class Handover:
         self.previous: Manifest | None = read_manifest(settings.manifest)
         self.reason = cannot_stand(self.previous, settings)
         self.preparer = PagePreparer(settings, output_dir, self.previous, not self.reason)
-        self.pages: dict[str, PageRecord | ScannedPage | None] = {}
+        self.pages: dict[str, HandedOverPage | None] = {}
         self._seen: set[str] = set()
         self._twice: set[str] = set()
         #: The worker processes (None: pages are prepared at once, in this process).
@@ -277,7 +282,7 @@ class Handover:
 
     @property
     def active(self) -> bool:
-        """True when pages may be rewritten in memory in this build (otherwise they
+        """True when pages may be sharded at handover in this build (otherwise they
         are only scanned)."""
         return not self.reason
 
@@ -308,38 +313,27 @@ class Handover:
                 self._received(self.workers.results())
         self.close()
 
-    def scanned(self, inventory: Inventory) -> dict[str, ScannedPage]:
-        """The pages of ``inventory`` scanned but not rewritten (pass one checks that
-        each file still has the size recorded, as it stats it for its stamp)."""
-        documents = set(inventory.documents)
-        return {
-            document: record
-            for document, record in self.pages.items()
-            if isinstance(record, ScannedPage) and document in documents
-        }
-
-    def finished(self, inventory: Inventory, sharder: Sharder) -> dict[str, PageRecord]:
-        """The pages prepared whose file is as it was written, whose assets are all
-        assets of the finished output, and whose other links all exist in it. The
-        others are given back (:meth:`release`): pass one reads them from disk."""
+    def finished(self, inventory: Inventory) -> dict[str, HandedOverPage]:
+        """The pages handed over that stand in for reading them from ``inventory``, the
+        finished output: each file is as it was written, and pass one would find in
+        it what its scan assumed (:func:`~shard_assets.build.scan.kinds_hold`); their
+        scans carry the files' stamps. The other pages sharded at handover are given
+        back (:meth:`release`): pass one reads them from disk."""
         self.drain()
         documents = set(inventory.documents)
-        files = inventory.files
-        records = {d: r for d, r in self.pages.items() if isinstance(r, PageRecord)}
-        assets = {key for record in records.values() for key in record.hosts}
-        not_assets = {key for key in assets if not sharder.is_asset(key, files)}
-        links = {key for record in records.values() for key in record.links}
-        missing = {key for key in links if key not in files and not is_folder(key, files)}
-        done: dict[str, PageRecord] = {}
-        for document, record in records.items():
-            if (
-                document in documents
-                and self._intact(document, record)
-                and not_assets.isdisjoint(record.hosts)
-                and missing.isdisjoint(record.links)
-            ):
-                done[document] = record
-        self.release(records.keys() - done.keys())
+        kinds = Kinds(self.sharder, inventory.files, inventory.stylesheets)
+        done: dict[str, HandedOverPage] = {}
+        for document, page in self.pages.items():
+            if page is None or document not in documents:
+                continue
+            stamp = self._stamp(document, page)
+            if stamp is not None and kinds_hold(kinds, page.scan):
+                done[document] = replace(page, scan=replace(page.scan, stamp=stamp))
+        self.release(
+            document
+            for document, page in self.pages.items()
+            if page is not None and page.hosts is not None and document not in done
+        )
         return done
 
     def release(self, documents: Iterable[str]) -> int:
@@ -351,9 +345,9 @@ class Handover:
         failed = 0
         for document in sorted(documents):
             record = self.pages.pop(document, None)
-            if not isinstance(record, PageRecord):
+            if record is None or record.hosts is None:
                 continue
-            if self.direct and self._intact(document, record):
+            if self.direct and self._stamp(document, record) is not None:
                 try:
                     self._put_back(document, record)
                 except OSError:
@@ -369,7 +363,7 @@ class Handover:
         (:meth:`release`)."""
         for document in sorted(self.pages.keys() & documents.keys()):
             record = self.pages.pop(document)
-            if not isinstance(record, PageRecord) or not record.temp:
+            if record is None or not record.temp:
                 continue  # nothing changed, or the undo record is dropped with it
             if self.direct:  # the page is in place: the generator's text is not needed
                 with contextlib.suppress(FileNotFoundError):
@@ -386,7 +380,7 @@ class Handover:
         self.close()
         return self.release(list(self.pages))
 
-    def _put_back(self, document: str, record: PageRecord) -> None:
+    def _put_back(self, document: str, record: HandedOverPage) -> None:
         """Put the generator's text of a page written directly back in place."""
         path = self.output_dir / document
         if record.temp:
@@ -395,12 +389,13 @@ class Handover:
             text = path.read_bytes().decode("utf-8", "surrogateescape")
             atomic_write(path, undone(text, record.undo).encode("utf-8", "surrogateescape"))
 
-    def _intact(self, document: str, record: PageRecord | ScannedPage) -> bool:
-        """Whether the file on disk is still the size it had when it was written."""
+    def _stamp(self, document: str, record: HandedOverPage) -> Stamp | None:
+        """The file's stamp, when it is still the size it had when it was written."""
         try:
-            return (self.output_dir / document).stat().st_size == record.size
+            info = (self.output_dir / document).stat()
         except OSError:
-            return False
+            return None
+        return (info.st_size, info.st_mtime_ns) if info.st_size == record.size else None
 
     def close(self) -> None:
         """Stop the worker processes, if any: pages handed over after this are
@@ -419,7 +414,7 @@ class Handover:
     def _forget(self, document: str) -> None:
         """A page written a second time: its preparation no longer counts."""
         record = self.pages.pop(document, None)
-        if isinstance(record, PageRecord) and record.temp:
+        if record is not None and record.temp:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(record.temp)
 
@@ -436,13 +431,13 @@ class _Worker:
 #: written twice is only written).
 _Page = tuple[str, str, bool]
 #: A page's document and its record.
-_Prepared = tuple[str, "PageRecord | ScannedPage | None"]
+_Prepared = tuple[str, "HandedOverPage | None"]
 
 
 def _prepare_page(worker: _Worker, page: _Page) -> _Prepared:
     """Prepare a page; direct, write it as the generator would have, whatever happens."""
     text, document, prepare = page
-    record: PageRecord | ScannedPage | None = None
+    record: HandedOverPage | None = None
     written = text
     try:
         if prepare:

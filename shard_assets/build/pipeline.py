@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from ..errors import (
     MissingFolderError,
 )
 from ..files import manifest_lock
-from ..kept import KEPT, kept_assets
+from ..kept import kept_assets, with_kept
 from ..manifest import Manifest, check_writable, manifest_update, read_manifest
 from ..messages import (
     jump_warnings,
@@ -131,15 +130,14 @@ def plan_build(
         if handover
         else Sharder(settings, [h.name for h in previous.hosts] if previous else ())
     )
-    done = handover.finished(inventory, sharder) if handover else {}
+    handed_over = handover.finished(inventory) if handover else {}
     collected = collect(
         sharder,
         output_dir,
         inventory,
         jobs=jobs,
         progress=progress,
-        sharded=done,
-        scanned=handover.scanned(inventory) if handover else None,
+        handed_over={document: page.scan for document, page in handed_over.items()},
     )
     kept = kept_assets(settings, collected.assets, collected.cors)
     collected = without_assets(collected, kept)
@@ -164,17 +162,23 @@ def plan_build(
             loads=loads,
         )
     hosts_by_asset = assignment.hosts_by_asset
+    placed = with_kept(hosts_by_asset, kept)
+    sharded = {d: page.hosts for d, page in handed_over.items() if page.hosts is not None}
     confirmed = {
-        document: page.references
-        for document, page in done.items()
-        if all(hosts_by_asset.get(key) == host for key, host in page.hosts.items())
+        document: handed_over[document].references
+        for document, hosts in sharded.items()
+        if all(placed.get(key) == host for key, host in hosts.items())
     }
-    if len(confirmed) < len(done):
+    if len(confirmed) < len(sharded):
         assert handover is not None
-        again = done.keys() - confirmed.keys()
+        again = sharded.keys() - confirmed.keys()
         handover.release(again)  # as the generator wrote them
         collected = scan_again(collected, sharder, output_dir, inventory, again)
-    collected = replace(collected, sharded_at_handover=confirmed)
+    collected = replace(
+        collected,
+        sharded_at_handover=confirmed,
+        scanned_at_handover=len(handed_over) - len(sharded),
+    )
     moved = origin_refs(collected.origin_refs, sharder, hosts_by_asset, kept)
     report = balance_report(
         assignment.hosts_by_asset,
@@ -245,9 +249,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     renames leaves every file as it was.
     """
     collected = plan.collected
-    hosts_by_asset: Mapping[str, str] = plan.assignment.hosts_by_asset
-    if plan.kept:
-        hosts_by_asset = {**hosts_by_asset, **dict.fromkeys(plan.kept, KEPT)}
+    hosts_by_asset = with_kept(plan.assignment.hosts_by_asset, plan.kept)
     tasks = rewrite_tasks(
         plan.sharder, hosts_by_asset, collected.targets, collected.spans, plan.restyled
     )

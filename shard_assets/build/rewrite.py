@@ -287,29 +287,49 @@ def rewrite_tasks(
     target's host put at its spans; a document without kept spans, or ``restyled``
     (a stylesheet whose URLs to files on the origin need their origin URL, see
     :func:`origin_refs`), is scanned again."""
-    urls = [
-        None
-        if (host := hosts_by_asset.get(key)) is None
-        else (sharder.url(host, path, suffix), host)
-        for key, path, suffix in targets
-    ]
+    urls = target_urls(sharder, hosts_by_asset, targets)
 
     def tasks() -> Iterator[Rewrite]:
         for document, (stamp, found) in spans.items():
             if found is None or document in restyled:
                 yield Rewrite(document, stamp, None)
                 continue
-            replacements = tuple(
-                (found[i], found[i + 1], *url, found[i + 3])
-                for i in range(0, len(found), 4)
-                if (url := urls[found[i + 2]]) is not None
-            )
+            replacements = span_replacements(found, urls)
             if replacements:
                 yield Rewrite(document, stamp, replacements)
         for document in sorted(restyled - spans.keys()):
             yield Rewrite(document, (0, 0), None)  # only URLs that stay on the origin
 
     return tasks()
+
+
+#: Each target's new URL and host (None: the reference stays as it is).
+TargetUrls = Sequence["tuple[str, str] | None"]
+
+
+def target_urls(
+    sharder: Sharder,
+    hosts_by_asset: Mapping[str, str],
+    targets: Iterable[tuple[str, str, str]],
+) -> TargetUrls:
+    """The URL of each of pass one's ``targets`` (asset key, path, suffix) on its host,
+    and that host; None for an asset without one."""
+    return [
+        None
+        if (host := hosts_by_asset.get(key)) is None
+        else (sharder.url(host, path, suffix), host)
+        for key, path, suffix in targets
+    ]
+
+
+def span_replacements(spans: array[int], urls: TargetUrls) -> tuple[Replacement, ...]:
+    """What to put at each of pass one's ``spans`` (``start, end, index into targets,
+    crossorigin_at``), from :func:`target_urls`, in order."""
+    return tuple(
+        (spans[i], spans[i + 1], *url, spans[i + 3])
+        for i in range(0, len(spans), 4)
+        if (url := urls[spans[i + 2]]) is not None
+    )
 
 
 def rewrite_document(context: RewriteContext, task: Rewrite) -> tuple[str, int, str]:

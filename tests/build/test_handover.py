@@ -190,6 +190,48 @@ def test_a_page_changed_after_it_was_written_is_read_again(
     assert verify_site(site, settings) == []
 
 
+@pytest.mark.parametrize(
+    ("options", "extra"),
+    [
+        (
+            {"exclude": ["img/photo-001.png"]},
+            '<img src="../img/photo-001.png" crossorigin="anonymous">',
+        ),
+        (
+            {"stylesheets": "origin", "cors_assets": "shard"},
+            '<link rel="stylesheet" href="../css/base.css" integrity="sha384-x">',
+        ),
+    ],
+    ids=["excluded-cors-file", "kept-stylesheet-with-integrity"],
+)
+def test_a_rebuild_notes_files_kept_on_the_origin_as_the_disk_path_does(
+    generated: tuple[Path, dict[str, str]],
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    options: dict[str, object],
+    extra: str,
+) -> None:
+    """A page sharded at handover is scanned by pass one's own loop: what the build
+    says about CORS and ``crossorigin`` is what reading the page gives."""
+    site, pages = generated
+    pages["blog/post-1.html"] += extra + "\n"
+    for document, text in pages.items():
+        (site / document).write_text(text)
+    settings = make_settings(**options)
+    shard_site(site, settings)
+    reference = tmp_path / "reference"
+    shutil.copytree(site, reference)
+    reference_settings = make_settings(manifest=str(tmp_path / "reference.json"), **options)
+    shutil.copy(settings.manifest, reference_settings.manifest)
+    for document, text in pages.items():
+        (reference / document).write_text(text)
+    expected = shard_site(reference, reference_settings)
+    result = shard_site(site, settings, handover=_regenerate(site, pages, settings, jobs=1))
+    assert result.rewritten_at_handover == len(pages)
+    assert (result.cors, result.crossorigin) == (expected.cors, expected.crossorigin)
+    assert snapshot(site) == snapshot(reference)
+
+
 @given(
     st.text(max_size=200),
     st.lists(st.tuples(st.integers(0, 200), st.integers(0, 8), st.text(max_size=12))),
