@@ -133,6 +133,9 @@ class PagePreparer:
         if previous is not None:
             configured = set(settings.host_names)
             self.hosts = {k: h for k, h in previous.assets.items() if h in configured}
+        #: Each asset's host when the page does not load it in CORS mode: the
+        #: manifest's, KEPT for a kept stylesheet, None for a file it does not place.
+        self._placed: dict[str, str | None] = {}
         #: Each original URL text once, however many pages' undo records hold it.
         self._texts: dict[str, str] = {}
         self.undo_budget = UNDO_BUDGET
@@ -168,16 +171,18 @@ class PagePreparer:
         """:meth:`prepare` for a page sharded with the manifest's hosts; None when it
         loads a file the manifest does not place."""
         hosts: dict[str, str] = {}
-        keep_cors = self.settings.cors_assets == "origin"
+        cors = frozenset(scan.cors) if self.settings.cors_assets == "origin" else ()
+        placed = self._placed
         for key, _, _ in scan.targets:
-            if key in hosts:
-                continue
-            if kept_stylesheet(self.settings, key) or (keep_cors and key in scan.cors):
+            if key in cors:
                 hosts[key] = KEPT  # an asset keeps one URL, wherever else it is loaded
-            elif (host := self.hosts.get(key)) is not None:
-                hosts[key] = host
-            else:
+                continue
+            if key not in placed:
+                placed[key] = KEPT if kept_stylesheet(self.settings, key) else self.hosts.get(key)
+            host = placed[key]
+            if host is None:
                 return None  # a new or missing file: the end of the build places or reports it
+            hosts[key] = host
         sharder = self.sharder
         document = scan.document
         replacements = span_replacements(scan.spans, target_urls(sharder, hosts, scan.targets))

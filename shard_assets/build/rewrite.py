@@ -22,11 +22,6 @@ from ..files import ensure_replaceable, write_temporary
 from ..kept import KEPT
 
 
-def shard_url(prefix: str, host: str, path: str, suffix: str) -> str:
-    """An asset's URL on its shard host: ``prefix`` is ``https://`` or ``//``."""
-    return f"{prefix}{host}{path}{suffix}"
-
-
 def _start(ref: RefSpan) -> int:
     return ref[0]
 
@@ -115,11 +110,12 @@ class Sharder:
         return is_stylesheet(document) and hosts_by_asset.get(document, KEPT) != KEPT
 
     def url(self, host: str, path: str, suffix: str) -> str:
-        """The URL of ``path`` (and ``suffix``) on ``host``; root-relative on the site's
-        origin when ``host`` is :data:`~shard_assets.kept.KEPT`."""
+        """The URL of ``path`` (and ``suffix``) on ``host`` (the prefix is ``https://``,
+        ``http://`` or ``//``); root-relative on the site's origin when ``host`` is
+        :data:`~shard_assets.kept.KEPT`."""
         if host == KEPT:
             return path + suffix
-        return shard_url(self.settings.url_prefix, host, path, suffix)
+        return f"{self.settings.url_prefix}{host}{path}{suffix}"
 
     def splice(
         self, text: str, document: str, replacements: Iterable[Replacement]
