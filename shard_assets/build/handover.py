@@ -72,10 +72,11 @@ from ..config import Settings
 from ..documents.inventory import Inventory, Stamp, is_page
 from ..documents.text import META_CHARSET, reference_at
 from ..errors import fault
-from ..files import StagedFiles, atomic_write, write_temporary
+from ..files import atomic_write, write_temporary
 from ..kept import KEPT, kept_stylesheet
 from ..manifest import Manifest, cannot_stand, read_manifest
 from ..parallel import Workers
+from .commit import StagedFiles
 from .rewrite import (
     Sharder,
     Undo,

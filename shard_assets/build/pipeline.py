@@ -4,7 +4,7 @@ manifest), each step on top of the leaf modules (see docs/architecture.md).
 
 Nothing is written before the checks pass, so a failed build leaves the output and
 the manifest exactly as they were; and nothing is replaced before every new file was
-written (:class:`shard_assets.files.StagedFiles`), so a fault of the machine (a full
+written (:class:`shard_assets.build.commit.StagedFiles`), so a fault of the machine (a full
 disk, a file that cannot be replaced) or an interrupt leaves them as they were too.
 """
 
@@ -240,7 +240,7 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
 def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -> BuildResult:
     """Rewrite the documents and write the manifest, in two phases: every new file is
     written to a temporary file first, and they are renamed into place, the manifest
-    last, only when all were written (:class:`shard_assets.files.StagedFiles`).
+    last, only when all were written (:class:`shard_assets.build.commit.StagedFiles`).
 
     Only documents with asset references are opened again, and their URLs are put
     in at the spans pass one found; ``jobs`` processes do that and write them, and

@@ -330,7 +330,7 @@ def span_replacements(spans: array[int], urls: TargetUrls) -> tuple[Replacement,
 
 def rewrite_document(context: RewriteContext, task: Rewrite) -> tuple[str, int, str]:
     """Pass two for one document: put the new URLs in and, if one changed, write the
-    document to a temporary file beside it (see :class:`shard_assets.files.StagedFiles`).
+    document to a temporary file beside it (see :class:`shard_assets.build.commit.StagedFiles`).
 
     Returns the document, how many URLs changed and the temporary file ('' when none
     changed). A document that changed since pass one read it is scanned again, with
