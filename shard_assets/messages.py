@@ -56,14 +56,14 @@ def summary(result: BuildResult) -> str:
     changed = "updated" if result.manifest_changed else "unchanged"
     return "\n".join(
         [
-            f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.report.rows)} "
+            f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.balance.rows)} "
             f"hosts; {result.references} references rewritten in {result.rewritten} of "
             f"{result.documents} files",
             *_in_memory_line(result),
             f"  kept {a.kept}, placed {len(a.placed)} new, moved {len(a.moves)}, "
             f"dropped {len(a.dropped)} no longer referenced",
             *describe_moves(a),
-            result.report.table(),
+            result.balance.table(),
             *_pages_line(result),
             *(f"  note: {note}" for note in result.notes),
             f"  manifest: {result.manifest} ({changed})",
@@ -84,7 +84,7 @@ def _in_memory_line(result: BuildResult) -> list[str]:
 
 
 def _pages_line(result: BuildResult) -> list[str]:
-    hosts = [Host(row.host, row.weight) for row in result.report.rows]
+    hosts = [Host(row.host, row.weight) for row in result.balance.rows]
     worst = most_uneven_page(result.pages, hosts)
     if worst is None:
         return []
@@ -158,7 +158,7 @@ def origin_ref_warnings(
 def placement_notes(
     previous: Manifest | None,
     settings: Settings,
-    report: BalanceReport,
+    balance: BalanceReport,
     kept: Collection[str] = (),
 ) -> tuple[str, ...]:
     notes: list[str] = []
@@ -187,7 +187,7 @@ def placement_notes(
             f"the manifest was written with algorithm {previous.algorithm}: its assets keep "
             f"their hosts, and only new ones are placed with {settings.algorithm}"
         )
-    for row in report.rows:
+    for row in balance.rows:
         if row.pinned_over_cap:
             notes.append(
                 f"{row.host}'s pinned assets alone exceed its cap ({row.pinned} > {row.cap}): "
@@ -197,19 +197,19 @@ def placement_notes(
 
 
 def plan_text(
-    assignment: Assignment, report: BalanceReport, max_imbalance: Fraction, verb: str
+    assignment: Assignment, balance: BalanceReport, max_imbalance: Fraction, verb: str
 ) -> str:
     """What ``plan`` and ``rebalance`` print: the moves, the table, the gate's verdict."""
     moves = assignment.moves
     total = len(assignment.hosts_by_asset)
     share = f" ({len(moves) / total:.1%})" if total else ""
-    verdict = "passes" if report.ok else "FAILS"
+    verdict = "passes" if balance.ok else "FAILS"
     return "\n".join(
         [
             f"shard-assets: {verb} {len(moves)} of {total} assets{share}; "
             f"{len(assignment.placed)} new, {len(assignment.dropped)} dropped",
             *describe_moves(assignment, limit=len(moves)),
-            report.table(),
+            balance.table(),
             f"  the gate {verdict} (max_imbalance {float(max_imbalance):g}); nothing was written",
         ]
     )

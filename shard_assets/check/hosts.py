@@ -21,7 +21,7 @@ counted as site-local.
 
 This module gathers the inputs and runs the check; :mod:`shard_assets.check.fetch`
 connects and fetches, :mod:`shard_assets.check.model` says what the findings mean,
-and :mod:`shard_assets.check.text` writes the report as text or JSON.
+and :mod:`shard_assets.check.text` writes what it found as text or JSON.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from .connect import CHECK_EXTRA, Routes, covers, http_client, is_ip, trust
 from .fetch import Fetched, Problem, fetch_all, fetch_asset, probe_host
 from .model import (
     HostCheck,
-    LiveReport,
+    HostsCheck,
     coalescing_warnings,
     host_problems,
     host_warnings,
@@ -72,7 +72,7 @@ class CheckOptions:
     timeout: float = 10.0
 
 
-def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> LiveReport:
+def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> HostsCheck:
     """Check every configured host live against ``output_dir`` and the manifest."""
     manifest = read_manifest(settings.manifest)
     if manifest is None:
@@ -153,7 +153,7 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
         warnings += host_warnings(check)
     shards = [c for c in checks.values() if c.role == "shard"]
     warnings += coalescing_warnings(shards)
-    return LiveReport(
+    return HostsCheck(
         scheme=scheme,
         site_url=settings.site_url,
         hosts=tuple(checks.values()),
