@@ -29,12 +29,14 @@ from ..files import StagedFiles, manifest_lock
 from ..kept import KEPT, kept_assets
 from ..manifest import Manifest, check_writable, manifest_update, read_manifest
 from ..messages import (
+    gate_message,
     jump_warnings,
     locked_message,
     manifest_changes,
     missing_folder_message,
     missing_message,
     origin_ref_warnings,
+    page_gate_message,
     placement_notes,
 )
 from ..parallel import run_each
@@ -43,9 +45,7 @@ from ..placement.balance import (
     BalanceReport,
     PageSpread,
     balance_report,
-    gate_message,
     page_excess,
-    page_gate_message,
 )
 from ..results import BuildResult, MissingRef
 from .commit import build_state, staged_writes

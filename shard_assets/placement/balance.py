@@ -198,38 +198,6 @@ def balance_report(
     )
 
 
-def gate_message(report: BalanceReport, manifest: str) -> str:
-    """The text a failed gate prints: what is wrong, the table, and what to do."""
-    over = [r for r in report.rows if r.over_by]
-    names = ", ".join(r.host for r in over)
-    pct = f"{float(report.max_imbalance):.0%}"
-    unit = "assets" if report.measure == "count" else f"load ({report.measure})"
-    head = (
-        f"shard-assets: the {unit} {'are' if report.measure == 'count' else 'is'} spread too "
-        f"unevenly over the hosts: {names} {'carries' if len(over) == 1 else 'carry'} more "
-        f"than the fair share plus max_imbalance ({pct}).\n\n{report.table()}\n\n"
-        "Nothing was rewritten and the manifest was left as it was. To fix it, either:\n"
-    )
-    suggestion = report.smallest_passing_imbalance()
-    if not report.bounded:
-        return head + (
-            "  - set bounded to true (CLI: drop --no-bounded); it places new assets only, so "
-            "delete the manifest too if every asset should be placed again within the caps;\n"
-            "  - or run 'shard-assets rebalance OUTPUT_DIR' with the same settings: it moves "
-            "the fewest assets needed and lists them;\n"
-            f"  - or raise max_imbalance to {float(suggestion):g} or more: with bounded false "
-            "the placement is the plain hash, whose spread over few hosts is uneven."
-        )
-    return head + (
-        "  - run 'shard-assets rebalance OUTPUT_DIR' with the same settings: it moves the "
-        "fewest assets needed and lists them ('--dry-run' shows them first);\n"
-        f"  - or remove the over-loaded hosts' entries from {manifest} (or delete the file) "
-        "so those assets are placed again;\n"
-        f"  - or raise max_imbalance (to {float(suggestion):g} for this spread) if it is "
-        "acceptable."
-    )
-
-
 @dataclass(frozen=True)
 class PageSpread:
     """How one page's asset requests split over the hosts (in configured order).
@@ -313,21 +281,3 @@ def most_uneven_page(spreads: Iterable[PageSpread], hosts: Sequence[Host]) -> Pa
     page, i, total, on_host = worst
     fair = total * scales[i]
     return PageExcess(page, hosts[i].name, total, on_host, fair, math.ceil(fair))
-
-
-def page_gate_message(excesses: Sequence[PageExcess], max_page_imbalance: Fraction) -> str:
-    """The text a failed per-page gate prints."""
-    pct = f"{float(max_page_imbalance):.0%}"
-    listed = "\n".join(
-        f"  {e.page}: {e.on_host} of its {e.requests} requests on {e.host} "
-        f"(fair share {float(e.fair_share):.1f}, allowed {e.allowed})"
-        for e in excesses[:20]
-    )
-    more = f"\n  ... and {len(excesses) - 20} more" if len(excesses) > 20 else ""
-    return (
-        f"shard-assets: {len(excesses)} page(s) put more than their fair share plus "
-        f"max_page_imbalance ({pct}) of their asset requests on one host:\n{listed}{more}\n\n"
-        "Nothing was rewritten and the manifest was left as it was. Per-page spread follows "
-        "from the hash, not from the bounded-load pass, so a page with few assets is often "
-        "uneven: raise max_page_imbalance, or unset it to only report the spread."
-    )
