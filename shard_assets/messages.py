@@ -103,7 +103,7 @@ def _pages_line(result: BuildResult) -> list[str]:
     return [
         f"  pages: the most uneven, {worst.page}, puts {worst.on_host} of its "
         f"{worst.requests} asset requests on {worst.host} "
-        f"(fair share {float(worst.fair_share):.1f})"
+        f"(fair share {float(worst.fair_share):.1f}, +{worst.excess} over an even split)"
     ]
 
 

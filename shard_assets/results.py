@@ -42,13 +42,12 @@ class BuildResult:
     cors: tuple[str, ...] = ()
     crossorigin: tuple[Located, ...] = ()
     pages: tuple[PageSpread, ...] = ()
+    """Each page's asset requests by host (what the summary, the per-page gate and
+    ``report: true`` read)."""
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     in_memory: int = 0
     scanned: int = 0
-    direct_pages: tuple[PageSpread, ...] | None = None
-    """Each page's own assets (not through its stylesheets) by host, for ``report``
-    (None when it is off)."""
 
     @property
     def report(self) -> BalanceReport:

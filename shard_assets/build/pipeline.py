@@ -45,7 +45,7 @@ from ..placement.balance import (
     BalanceReport,
     PageSpread,
     balance_report,
-    page_excess,
+    pages_over,
 )
 from ..results import BuildResult, MissingRef
 from .commit import build_state, staged_writes
@@ -245,7 +245,9 @@ def plan_build(
         ),
         assignment=assignment,
         balance=balance,
-        pages=page_spreads(collected, assignment, settings),
+        pages=page_spreads(
+            collected, assignment.hosts_by_asset, settings.host_names, assignment.pinned
+        ),
         warnings=jump_warnings(previous, settings, collected.assets)
         + (() if sharder.origin else origin_ref_warnings(moved, cors=kept)),
         notes=placement_notes(previous, settings, balance, kept),
@@ -265,9 +267,7 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
         raise BalanceError(gate_message(plan.balance, str(settings.manifest)), plan.balance)
     if settings.max_page_imbalance is not None:
         limit = settings.max_page_imbalance
-        excesses = [
-            e for p in plan.pages if (e := page_excess(p, settings.hosts, limit)) is not None
-        ]
+        excesses = pages_over(plan.pages, settings.hosts, limit)
         if excesses:
             raise BalanceError(page_gate_message(excesses, limit), excesses)
     if locked:
@@ -346,11 +346,6 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         notes=plan.notes,
         in_memory=in_memory,
         scanned=collected.scanned,
-        direct_pages=(
-            page_spreads(collected, plan.assignment, plan.settings, direct=True)
-            if plan.settings.report
-            else None
-        ),
     )
 
 

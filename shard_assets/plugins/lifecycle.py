@@ -293,7 +293,7 @@ def write_build_report(
         settings=settings,
         since=previous,
         since_path="the previous build" if previous is not None else None,
-        pages=result.direct_pages,
+        pages=result.pages,
         moves=result.assignment.moves,
     )
     path = default_report_path(settings.manifest)
