@@ -21,7 +21,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ..build.measures import page_spreads
 from ..build.rewrite import Sharder
@@ -29,6 +28,7 @@ from ..build.scan import collect
 from ..config import Settings, load_settings
 from ..documents.inventory import is_page, take_inventory
 from ..documents.text import decode_document
+from ..documents.urls import normal_host, url_host
 from ..errors import ConfigError, MissingFolderError, ShardAssetsError
 from ..files import atomic_write
 from ..manifest import Manifest, json_number, read_manifest
@@ -265,14 +265,9 @@ def _read_pages(
         text = decoded.text
         for ref in sharder.find_refs(text, document):
             host = manifest.assets.get(ref.key)
-            if host is not None and _url_host(text[ref.start : ref.end]) != host.lower():
+            if host is not None and url_host(text[ref.start : ref.end]) != normal_host(host):
                 stale += 1
     return spreads, stale
-
-
-def _url_host(url: str) -> str | None:
-    netloc = urlsplit(url.strip()).netloc
-    return netloc.rpartition("@")[2].partition(":")[0].lower() or None
 
 
 def _replayed_moves(since: Manifest, manifest: Manifest) -> tuple[Move, ...]:

@@ -195,6 +195,24 @@ def test_failed_gate_missing_files_and_stale_pages(site: Path, built: Settings) 
     assert json.loads(render_json(report))["gate"]["ok"] is False
 
 
+def test_the_report_compares_hosts_by_the_one_rule(site: Path, built: Settings) -> None:
+    # https's own port and upper case name the manifest's host: not stale. Another
+    # port is another origin: no reference to the asset at all, as in the build.
+    manifest = _manifest(built)
+    page = site / "index.html"
+    text = page.read_text()
+    for key, port in (("img/photo-001.png", ":443"), ("img/photo-002.png", ":8443")):
+        host = manifest.assets[key]
+        url = f"https://{host}/{key}"
+        assert url in text
+        text = text.replace(url, f"https://{host.upper()}{port}/{key}")
+    page.write_text(text)
+    report = build_report(site, built.manifest)
+    assert report.stale == 0
+    requests = {p.page: p.requests for p in report.pages}
+    assert requests == {"index.html": 42, "blog/post-1.html": 43, "blog/post-2.html": 43}
+
+
 def test_every_format_is_deterministic(site: Path, built: Settings) -> None:
     for render in (render_html, render_text, render_json):
         assert render(build_report(site, built.manifest)) == render(
