@@ -231,10 +231,10 @@ SIZES = {a: (i * 7919) % 5000 + 1 for i, a in enumerate(ASSETS)}
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_bytes_are_balanced_within_the_byte_caps(algorithm: str) -> None:
     result = assign_hosts(ASSETS, HOSTS, TENTH, algorithm=algorithm, loads=SIZES)
-    report = balance_report(result.hosts_by_asset, HOSTS, TENTH, loads=SIZES, measure="bytes")
-    assert report.ok
-    assert all(row.load <= row.cap for row in report.rows)
-    assert report.total == sum(SIZES.values())
+    balance = balance_report(result.hosts_by_asset, HOSTS, TENTH, loads=SIZES, measure="bytes")
+    assert balance.ok
+    assert all(row.load <= row.cap for row in balance.rows)
+    assert balance.total == sum(SIZES.values())
 
 
 def test_an_asset_bigger_than_any_cap_goes_to_its_first_choice_alone() -> None:
@@ -246,9 +246,9 @@ def test_an_asset_bigger_than_any_cap_goes_to_its_first_choice_alone() -> None:
     host = Ring(HOSTS).lookup("video/intro.mp4")
     assert result.hosts_by_asset["video/intro.mp4"] == host
     assert [a for a, h in result.hosts_by_asset.items() if h == host] == ["video/intro.mp4"]
-    report = balance_report(result.hosts_by_asset, HOSTS, TENTH, loads=loads, measure="bytes")
-    assert report.ok  # over its cap, but the best any split can do
-    assert next(r for r in report.rows if r.host == host).load > caps(10_300, HOSTS, TENTH)[host]
+    balance = balance_report(result.hosts_by_asset, HOSTS, TENTH, loads=loads, measure="bytes")
+    assert balance.ok  # over its cap, but the best any split can do
+    assert next(r for r in balance.rows if r.host == host).load > caps(10_300, HOSTS, TENTH)[host]
 
 
 def test_the_best_possible_split_of_unequal_loads_passes() -> None:
@@ -290,11 +290,11 @@ def test_pins_over_the_cap_stay_and_do_not_fail_the_gate() -> None:
     result = rebalance_assignment(kept, HOSTS, TENTH)
     on_cdn1 = sorted(a for a, h in result.hosts_by_asset.items() if h == "cdn1.example.com")
     assert on_cdn1 == sorted(pins)  # every movable asset left the over-full host
-    report = balance_report(result.hosts_by_asset, HOSTS, TENTH, pinned=result.pinned)
-    assert report.ok
-    row = report.rows[0]
+    balance = balance_report(result.hosts_by_asset, HOSTS, TENTH, pinned=result.pinned)
+    assert balance.ok
+    row = balance.rows[0]
     assert row.pinned_over_cap and row.over_by == 0
-    assert "over cap by its pins (allowed)" in report.table()
+    assert "over cap by its pins (allowed)" in balance.table()
     # The same split with one unpinned asset left on cdn1 fails.
     extra = dict(result.hosts_by_asset, **{ASSETS[700]: "cdn1.example.com"})
     assert not balance_report(extra, HOSTS, TENTH, pinned=result.pinned).ok
@@ -337,8 +337,8 @@ def test_bound_holds_for_any_algorithm_weights_and_loads(
     asset_loads = dict(zip(assets, sizes, strict=False))
     result = assign_hosts(assets, hosts, eps, algorithm=algorithm, loads=asset_loads)
     assert set(result.hosts_by_asset) == set(assets)
-    report = balance_report(result.hosts_by_asset, hosts, eps, loads=asset_loads, measure="bytes")
-    assert report.ok
+    balance = balance_report(result.hosts_by_asset, hosts, eps, loads=asset_loads, measure="bytes")
+    assert balance.ok
 
 
 @settings(max_examples=30, deadline=None)
@@ -358,10 +358,10 @@ def test_removing_a_host_moves_only_its_assets_for_any_algorithm_and_loads(
         algorithm=algorithm,
         loads=asset_loads,
     )
-    report = balance_report(
+    balance = balance_report(
         second.hosts_by_asset, remaining, TENTH, loads=asset_loads, measure="bytes"
     )
-    assert report.ok
+    assert balance.ok
     # The other hosts' caps only grew, so they keep every asset.
     for asset, host in first.hosts_by_asset.items():
         if host != HOSTS[removed].name:

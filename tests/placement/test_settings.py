@@ -281,7 +281,7 @@ def test_weighted_hosts_get_weighted_caps_for_bytes(
     assert rows["cdn1.example.com"].fair_share == 3 * rows["cdn2.example.com"].fair_share
     assert all(row.load <= row.cap for row in rows.values())
     sizes = {a: (site / a).stat().st_size for a in assets_of(settings)}
-    report = balance_report(
+    balance = balance_report(
         assets_of(settings), settings.hosts, settings.max_imbalance, loads=sizes
     )
-    assert report.ok
+    assert balance.ok
