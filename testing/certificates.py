@@ -1,9 +1,9 @@
 """A test certificate authority (trustme) and the PEM files servers read.
 
-Each certificate is written as ``NAME.pem`` (the leaf, then the CA: Chromium's
-``--ignore-certificate-errors-spki-list`` needs the CA in the served chain, and
-servers accept it there), ``NAME.key`` (its private key) and ``NAME.bundle.pem``
-(the chain and the key in one file, as HAProxy's ``crt`` reads it). Clients trust
+Each certificate is written as ``NAME.pem`` (its chain, as a server sends it:
+without the CA, unless Chromium's ``--ignore-certificate-errors-spki-list`` needs it
+there), ``NAME.key`` (its private key) and ``NAME.bundle.pem`` (the chain and the
+key in one file, as HAProxy's ``crt`` reads it). Clients trust
 the CA only: :meth:`LocalCA.context` for httpx, ``ca.pem`` for curl and
 ``check-hosts --ca-file``.
 """
@@ -57,11 +57,13 @@ class LocalCA:
         self.ca_file = folder / "ca.pem"
         self._ca.cert_pem.write_to_path(str(self.ca_file))
 
-    def issue(self, stem: str, *names: str) -> Certificate:
-        """A certificate for ``names``, written as ``stem.pem``, ``stem.key`` and
-        ``stem.bundle.pem``."""
+    def issue(self, stem: str, *names: str, with_ca: bool = False) -> Certificate:
+        """A certificate for ``names``, written as ``stem.pem`` (with the CA at the end
+        of the chain if ``with_ca``), ``stem.key`` and ``stem.bundle.pem``."""
         leaf = self._ca.issue_cert(*names)
-        chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems) + self._ca.cert_pem.bytes()
+        chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems)
+        if with_ca:
+            chain += self._ca.cert_pem.bytes()
         key = leaf.private_key_pem.bytes()
         certificate = Certificate(
             tuple(names),

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 #: Values of ``$CI`` that make a missing program fail a test instead of skipping it.
 CI_VALUES = ("1", "true", "yes")
@@ -35,7 +36,7 @@ CI_VALUES = ("1", "true", "yes")
 QUOTED_LINES = 40
 
 
-def skip_or_fail(reason: str, what: str, *, module_level: bool = False) -> None:
+def skip_or_fail(reason: str, what: str, *, module_level: bool = False) -> NoReturn:
     """Skip the calling test because ``reason``, except in CI (``$CI`` set), where
     ``.ci/run`` installs everything and a skip would hide a broken setup: there the
     test fails, saying that CI must run ``what``."""
