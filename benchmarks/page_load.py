@@ -36,10 +36,10 @@ from pathlib import Path
 from playwright.sync_api import Browser, sync_playwright
 
 from benchmarks.sites import encode_png
+from shard_assets.build.pipeline import shard_site
 from shard_assets.config import load_settings
-from shard_assets.pipeline import shard_site
 from testing.browser import find_chromium, launch
-from testing.cdn_server import ORIGIN, CdnServer, shard_hosts
+from testing.cdn_server import KEPT, CdnServer, shard_hosts
 
 HOST_COUNTS = (0, 2, 4, 8)
 
@@ -134,7 +134,7 @@ def prepare(root: Path, images: int, max_imbalance: float = 0.10) -> list[Varian
                 {
                     "hosts": shard_hosts(count),
                     "scheme": "http",
-                    "site_url": f"http://{ORIGIN}/{name}/",
+                    "site_url": f"http://{KEPT}/{name}/",
                     "manifest": str(root / f"{name}.json"),
                     "max_imbalance": max_imbalance,
                 },

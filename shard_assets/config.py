@@ -16,11 +16,11 @@ from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType
 
-from .algorithms import ALGORITHMS
-from .balance import MEASURES, exact
+from .documents.urls import Site
 from .errors import ConfigError
-from .ring import Host
-from .urls import Site
+from .placement.algorithms import ALGORITHMS
+from .placement.balance import MEASURES, exact
+from .placement.ring import Host
 
 SCHEMES = ("https", "http", "relative")
 #: Where CORS-mode assets (web fonts, module scripts, ``crossorigin`` elements) go;

@@ -9,14 +9,14 @@ from collections.abc import Collection, Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from .algorithms import jump_moved_share, jump_renumbering
-from .assign import Assignment
-from .balance import BalanceReport, most_uneven_page
 from .config import Settings
+from .kept import kept_stylesheet
 from .manifest import PLACEMENT_SETTINGS, Manifest, render_manifest
-from .origin import kept_stylesheet
+from .placement.algorithms import jump_moved_share, jump_renumbering
+from .placement.assign import Assignment
+from .placement.balance import BalanceReport, most_uneven_page
+from .placement.ring import Host
 from .results import BuildResult, MissingRef
-from .ring import Host
 
 
 def describe_moves(assignment: Assignment, limit: int = 20) -> list[str]:
@@ -159,27 +159,27 @@ def placement_notes(
     previous: Manifest | None,
     settings: Settings,
     report: BalanceReport,
-    on_origin: Collection[str] = (),
+    kept: Collection[str] = (),
 ) -> tuple[str, ...]:
     notes: list[str] = []
-    styles = sum(1 for key in on_origin if kept_stylesheet(settings, key))
+    styles = sum(1 for key in kept if kept_stylesheet(settings, key))
     if styles:
         notes.append(
             f"{styles} stylesheet(s) stay on the origin, on the connection the page came "
             "on (stylesheets: origin)"
         )
-    if len(on_origin) > styles:
+    if len(kept) > styles:
         notes.append(
-            f"{len(on_origin) - styles} asset(s) fetched in CORS mode (web fonts, module "
+            f"{len(kept) - styles} asset(s) fetched in CORS mode (web fonts, module "
             "scripts, crossorigin elements) stay on the origin (cors_assets: origin)"
         )
     for pattern, host in settings.pins:
-        kept = sorted(key for key in on_origin if fnmatch.fnmatchcase(key, pattern))
-        if kept:
-            why = "stylesheets" if kept_stylesheet(settings, kept[0]) else "cors_assets"
+        matched = sorted(key for key in kept if fnmatch.fnmatchcase(key, pattern))
+        if matched:
+            why = "stylesheets" if kept_stylesheet(settings, matched[0]) else "cors_assets"
             notes.append(
-                f"pin {pattern}={host} matches {len(kept)} file(s) kept on the origin "
-                f"({why}: origin), such as {kept[0]}: they stay there; set {why}: shard "
+                f"pin {pattern}={host} matches {len(matched)} file(s) kept on the origin "
+                f"({why}: origin), such as {matched[0]}: they stay there; set {why}: shard "
                 "to pin them"
             )
     if previous is not None and previous.algorithm != settings.algorithm:

@@ -30,7 +30,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-ORIGIN = "site.test"
+KEPT = "site.test"
 SHARD_DOMAIN = "shard.test"
 
 
@@ -39,7 +39,7 @@ def shard_hosts(count: int) -> list[str]:
     return [f"cdn{i}.{SHARD_DOMAIN}" for i in range(1, count + 1)]
 
 
-def resolver_rules(port: int, hosts: Iterable[str], origin: str = ORIGIN) -> str:
+def resolver_rules(port: int, hosts: Iterable[str], origin: str = KEPT) -> str:
     """Chromium's ``--host-resolver-rules`` value: ``origin`` and ``hosts`` go to the
     server on ``port`` (so URLs need no port), and every other name fails to resolve,
     so the browser never asks a real DNS server or reaches the network."""
@@ -131,7 +131,7 @@ class CdnServer:
         root: Path,
         hosts: Sequence[str] = (),
         *,
-        origin: str = ORIGIN,
+        origin: str = KEPT,
         latency: float = 0.0,
         connection_latency: float = 0.0,
     ) -> None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import pytest
 
 from testing.browser import check_page, check_site, host_problems, launch, require_browser
-from testing.cdn_server import ORIGIN, CdnServer, shard_hosts
+from testing.cdn_server import KEPT, CdnServer, shard_hosts
 
 from .conftest import ROOT, SAMPLE_SITE
 
@@ -43,7 +43,7 @@ pytest.importorskip("pydata_sphinx_theme")
 HOSTS = shard_hosts(4)
 #: Where the test server serves the origin, which keeps the stylesheets and the fonts
 #: (stylesheets and cors_assets: origin, the defaults); the site's public URL.
-SITE_URL = f"http://{ORIGIN}/"
+SITE_URL = f"http://{KEPT}/"
 
 # Expressions that must be true on every page: the CSS (on the origin) and the
 # sharded JS took effect.

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shard_assets.build.pipeline import shard_site
 from shard_assets.config import load_settings
-from shard_assets.pipeline import shard_site
 from testing.certificates import LocalCA
 from testing.recipes import SERVERS, Deployment, recipe, require, serve_nginx, serve_recipe
 from testing.servers import Server, readable_folder
