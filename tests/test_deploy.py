@@ -14,46 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shard_assets.build.pipeline import shard_site
-from shard_assets.config import load_settings
 from testing.certificates import LocalCA
 from testing.recipes import SERVERS, Deployment, recipe, require, serve_nginx, serve_recipe
 from testing.servers import Server, readable_folder
 
-from .conftest import HOSTS, make_site
+from .conftest import HOSTS, make_served_site
 
 SITE = "www.example.com"
 SHARD_URL = re.compile(r"https://(cdn\d\.example\.com)(/[^\"')\s]*)")
 LOCAL_URL = re.compile(r"(?:src|href)=\"(/[^\"]+)\"|url\((/[^)]+)\)")
-
-
-def build(folder: Path) -> tuple[Path, Path]:
-    """The sample site sharded over HOSTS, with a font, folder indexes, a page without
-    assets, a folder whose index is not in the twin, and the twin."""
-    site = make_site(folder / "site", images=12, pages=3)
-    (site / "fonts").mkdir()
-    (site / "fonts" / "body.woff2").write_bytes(b"wOF2 not really a font")
-    css = site / "css" / "site.css"
-    css.write_text(
-        css.read_text() + '@font-face { font-family: b; src: url("../fonts/body.woff2") }\n'
-    )
-    (site / "blog" / "index.html").write_text('<!DOCTYPE html><img src="../img/photo-001.png">\n')
-    (site / "about.html").write_text("<!DOCTYPE html><p>no assets here</p>\n")
-    (site / "docs").mkdir()
-    (site / "docs" / "index.html").write_text("<!DOCTYPE html><p>the docs</p>\n")
-    (site / "docs" / "page.html").write_text('<!DOCTYPE html><img src="../img/photo-002.png">\n')
-    settings = load_settings(
-        {
-            "hosts": HOSTS,
-            "manifest": str(folder / "shard-manifest.json"),
-            "site_url": f"https://{SITE}/",
-            "unsharded_copy": "site-h2",
-        },
-        base_dir=folder,
-        source="test",
-    )
-    shard_site(site, settings)
-    return site, folder / "site-h2"
 
 
 @dataclass(frozen=True)
@@ -77,7 +46,7 @@ class Served:
 @pytest.fixture(scope="module")
 def site() -> Iterator[Site]:
     with readable_folder() as folder:
-        output, twin = build(folder)
+        output, twin = make_served_site(folder, SITE)
         ca = LocalCA(folder / "tls")
         certificate = ca.issue("site", SITE, *HOSTS)
         yield Site(folder, Deployment(output, twin, certificate), ca.context())
