@@ -31,7 +31,7 @@ class BuildResult:
     """What a build did, for the front ends to report."""
 
     assignment: Assignment
-    report: BalanceReport
+    balance: BalanceReport
     documents: int
     rewritten: int
     references: int
@@ -42,6 +42,8 @@ class BuildResult:
     cors: tuple[str, ...] = ()
     crossorigin: tuple[Located, ...] = ()
     pages: tuple[PageSpread, ...] = ()
+    """Each page's asset requests by host (what the summary, the per-page gate and
+    ``report: true`` read)."""
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     rewritten_at_handover: int = 0
@@ -50,9 +52,6 @@ class BuildResult:
     scanned_at_handover: int = 0
     """The pages whose references came from the text the generator handed over, not
     from reading them."""
-    direct_pages: tuple[PageSpread, ...] | None = None
-    """Each page's own assets (not through its stylesheets) by host, for ``report``
-    (None when it is off)."""
 
     @property
     def in_memory(self) -> int:
@@ -73,3 +72,11 @@ class BuildResult:
             stacklevel=2,
         )
         return self.scanned_at_handover
+
+    @property
+    def report(self) -> BalanceReport:
+        """Deprecated: the old name of :attr:`balance`."""
+        warnings.warn(
+            "BuildResult.report is now BuildResult.balance", DeprecationWarning, stacklevel=2
+        )
+        return self.balance

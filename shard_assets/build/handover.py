@@ -75,6 +75,7 @@ from ..errors import fault
 from ..files import atomic_write, write_temporary
 from ..kept import KEPT, kept_stylesheet
 from ..manifest import Manifest, cannot_stand, read_manifest
+from ..messages import PAGES_WRITTEN_SO_FAR
 from ..parallel import Workers
 from .commit import StagedFiles
 from .rewrite import (
@@ -467,10 +468,3 @@ def write_as_generated(path: Path, text: str) -> None:
     """Write a page the way Pelican's and MkDocs' writers do (UTF-8, not atomic)."""
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
-
-
-#: The state of the files when a worker process fails to write a page for the generator.
-PAGES_WRITTEN_SO_FAR = (
-    "The manifest is as it was, and each page written so far is whole (put back as the "
-    "generator made it where there is room)"
-)

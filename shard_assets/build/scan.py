@@ -262,8 +262,7 @@ class Collected:
     maps the pages a generator plugin sharded as it handed them over (and the
     assignment confirmed) to their count of changed URLs: pass two skips them.
     ``scanned_at_handover`` counts the pages whose references came from the text
-    the generator handed over, not from reading them. ``direct`` holds, for each
-    page in ``pages``, the ids of the assets it references itself.
+    the generator handed over, not from reading them.
     """
 
     assets: tuple[str, ...]
@@ -277,7 +276,6 @@ class Collected:
     spans: Mapping[str, tuple[Stamp, array[int] | None]] = field(default_factory=dict)
     sharded_at_handover: Mapping[str, int] = field(default_factory=dict)
     scanned_at_handover: int = 0
-    direct: tuple[array[int], ...] = ()
     #: Each stylesheet's ``origin_refs`` (see :class:`Scan`).
     origin_refs: Mapping[str, tuple[tuple[str, int, str], ...]] = field(default_factory=dict)
 
@@ -364,7 +362,6 @@ class _Merge:
         return Collected(
             assets=tuple(self.ids),
             pages=tuple(pages),
-            direct=tuple(own for _, own, _ in self.page_refs),
             css_sizes=self.css_sizes,
             missing=tuple(self.missing),
             skipped=tuple(self.skipped),
@@ -469,5 +466,4 @@ def without_assets(collected: Collected, kept: frozenset[str]) -> Collected:
         collected,
         assets=tuple(assets),
         pages=tuple((page, renumbered(ids)) for page, ids in collected.pages),
-        direct=tuple(renumbered(ids) for ids in collected.direct),
     )
