@@ -203,7 +203,7 @@ def _build_rows(site: str, times: Times, builds: dict[str, str]) -> list[str]:
 def bench_rewriter(site: Path, manifest: Path, sample: int, repeat: int) -> str:
     from bs4 import BeautifulSoup
 
-    from shard_assets.build.rewrite import Sharder
+    from shard_assets.build.rewrite import Sharder, UrlRules
     from shard_assets.config import load_settings
     from shard_assets.documents.text import decode_document
     from shard_assets.manifest import read_manifest
@@ -222,7 +222,7 @@ def bench_rewriter(site: Path, manifest: Path, sample: int, repeat: int) -> str:
     found = read_manifest(manifest)
     assert found is not None
     hosts = dict(found.assets)
-    sharder = Sharder(settings)
+    sharder = Sharder(UrlRules.of(settings))
     out = Path(tempfile.mkdtemp(prefix="rewriter-"))
 
     def read_write() -> None:

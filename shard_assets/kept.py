@@ -28,27 +28,28 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
 
-from .config import Settings
 from .documents.inventory import is_stylesheet
 
 #: The "host" of an asset kept on the origin: its URL becomes root-relative.
 KEPT = ""
 
 
-def kept_assets(settings: Settings, assets: Collection[str], cors: Iterable[str]) -> frozenset[str]:
+def kept_assets(
+    assets: Collection[str], cors: Iterable[str], *, cors_assets: str, stylesheets: str
+) -> frozenset[str]:
     """The ``assets`` that stay on the origin: those among ``cors`` (the assets fetched
     in CORS mode) with ``cors_assets: origin``, and the stylesheets with
     ``stylesheets: origin``. Each gets :data:`KEPT` as its host: no manifest
     entry, and a URL an earlier build put on a shard host goes back."""
-    kept = set(cors) if settings.cors_assets == "origin" else set()
-    if settings.stylesheets == "origin":
+    kept = set(cors) if cors_assets == "origin" else set()
+    if stylesheets == "origin":
         kept.update(key for key in assets if is_stylesheet(key))
     return frozenset(kept.intersection(assets))
 
 
-def kept_stylesheet(settings: Settings, key: str) -> bool:
+def kept_stylesheet(key: str, *, stylesheets: str) -> bool:
     """Whether ``key`` is a stylesheet that stays on the origin (``stylesheets: origin``)."""
-    return settings.stylesheets == "origin" and is_stylesheet(key)
+    return stylesheets == "origin" and is_stylesheet(key)
 
 
 def with_kept(hosts_by_asset: Mapping[str, str], kept: Iterable[str]) -> Mapping[str, str]:

@@ -177,7 +177,7 @@ def placement_notes(
     kept: Collection[str] = (),
 ) -> tuple[str, ...]:
     notes: list[str] = []
-    styles = sum(1 for key in kept if kept_stylesheet(settings, key))
+    styles = sum(1 for key in kept if kept_stylesheet(key, stylesheets=settings.stylesheets))
     if styles:
         notes.append(
             f"{styles} stylesheet(s) stay on the origin, on the connection the page came "
@@ -191,7 +191,8 @@ def placement_notes(
     for pattern, host in settings.pins:
         matched = sorted(key for key in kept if fnmatch.fnmatchcase(key, pattern))
         if matched:
-            why = "stylesheets" if kept_stylesheet(settings, matched[0]) else "cors_assets"
+            kept_style = kept_stylesheet(matched[0], stylesheets=settings.stylesheets)
+            why = "stylesheets" if kept_style else "cors_assets"
             notes.append(
                 f"pin {pattern}={host} matches {len(matched)} file(s) kept on the origin "
                 f"({why}: origin), such as {matched[0]}: they stay there; set {why}: shard "

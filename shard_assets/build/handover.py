@@ -74,13 +74,14 @@ from ..documents.text import META_CHARSET, reference_at
 from ..errors import fault
 from ..files import atomic_write, write_temporary
 from ..kept import KEPT, kept_stylesheet
-from ..manifest import Manifest, cannot_stand, read_manifest
+from ..manifest import cannot_stand, placed_on, read_manifest
 from ..messages import PAGES_WRITTEN_SO_FAR
 from ..parallel import Workers
 from .commit import StagedFiles
 from .rewrite import (
     Sharder,
     Undo,
+    UrlRules,
     apply_edits,
     span_replacements,
     target_urls,
@@ -122,19 +123,14 @@ class PagePreparer:
     hosts and keeps one of the two texts in a temporary file beside it (see the module
     docstring). Small and picklable: worker processes get a copy."""
 
-    def __init__(
-        self, settings: Settings, output_dir: Path, previous: Manifest | None, rewrite: bool
-    ) -> None:
-        self.settings = settings
+    def __init__(self, sharder: Sharder, output_dir: Path, hosts: Mapping[str, str] | None) -> None:
+        self.sharder = sharder
         self.output_dir = output_dir
-        self.rewrite = rewrite
-        self.sharder = Sharder(settings, [h.name for h in previous.hosts] if previous else ())
+        #: The manifest's host of each asset it places on a configured host; None
+        #: when it cannot stand as it is: pages are then only scanned.
+        self.hosts = hosts
         #: Pass one before the output is complete: the kinds of the keys are assumed.
-        self.context = ScanContext(output_dir, self.sharder, Kinds(self.sharder))
-        self.hosts: dict[str, str] = {}
-        if previous is not None:
-            configured = set(settings.host_names)
-            self.hosts = {k: h for k, h in previous.assets.items() if h in configured}
+        self.context = ScanContext(output_dir, sharder, Kinds(sharder))
         #: Each asset's host when the page does not load it in CORS mode: the
         #: manifest's, KEPT for a kept stylesheet, None for a file it does not place.
         self._placed: dict[str, str | None] = {}
@@ -155,13 +151,13 @@ class PagePreparer:
         if data is None:
             return None, text
         refs = self.sharder.references(text, document)
-        if not self.rewrite and len(refs) > self.scan_budget:
+        if self.hosts is None and len(refs) > self.scan_budget:
             return None, text
         scan = scan_refs(
             self.context, document, (0, 0), refs, lambda s, e: reference_at(text, s, e)
         )
-        if self.rewrite:
-            sharded = self._sharded(text, data, scan, direct)
+        if self.hosts is not None:
+            sharded = self._sharded(text, data, scan, self.hosts, direct)
             if sharded is not None:
                 return sharded
         if len(refs) > self.scan_budget:
@@ -169,18 +165,22 @@ class PagePreparer:
         self.scan_budget -= len(refs)
         return HandedOverPage(scan, len(data)), text
 
-    def _sharded(self, text: str, data: bytes, scan: Scan, direct: bool) -> Prepared | None:
-        """:meth:`prepare` for a page sharded with the manifest's hosts; None when it
-        loads a file the manifest does not place."""
+    def _sharded(
+        self, text: str, data: bytes, scan: Scan, manifest: Mapping[str, str], direct: bool
+    ) -> Prepared | None:
+        """:meth:`prepare` for a page sharded with the ``manifest``'s hosts; None when
+        it loads a file the manifest does not place."""
+        rules = self.sharder.rules
         hosts: dict[str, str] = {}
-        cors = frozenset(scan.cors) if self.settings.cors_assets == "origin" else ()
+        cors = frozenset(scan.cors) if rules.cors_assets == "origin" else ()
         placed = self._placed
         for key, _, _ in scan.targets:
             if key in cors:
                 hosts[key] = KEPT  # an asset keeps one URL, wherever else it is loaded
                 continue
             if key not in placed:
-                placed[key] = KEPT if kept_stylesheet(self.settings, key) else self.hosts.get(key)
+                kept = kept_stylesheet(key, stylesheets=rules.stylesheets)
+                placed[key] = KEPT if kept else manifest.get(key)
             host = placed[key]
             if host is None:
                 return None  # a new or missing file: the end of the build places or reports it
@@ -267,12 +267,20 @@ class Handover:
     def __init__(
         self, settings: Settings, output_dir: Path, jobs: int = 1, *, direct: bool = False
     ) -> None:
-        self.settings = settings
         self.output_dir = output_dir
         self.direct = direct
-        self.previous: Manifest | None = read_manifest(settings.manifest)
-        self.reason = cannot_stand(self.previous, settings)
-        self.preparer = PagePreparer(settings, output_dir, self.previous, not self.reason)
+        previous = self.previous = read_manifest(settings.manifest)
+        self.reason = cannot_stand(
+            previous,
+            settings.hosts,
+            settings.max_imbalance,
+            algorithm=settings.algorithm,
+            bounded=settings.bounded,
+            balance_by=settings.balance_by,
+        )
+        sharder = Sharder.for_build(UrlRules.of(settings), previous)
+        hosts = placed_on(previous, settings.hosts) if previous and not self.reason else None
+        self.preparer = PagePreparer(sharder, output_dir, hosts)
         self.pages: dict[str, HandedOverPage | None] = {}
         self._seen: set[str] = set()
         self._twice: set[str] = set()

@@ -49,7 +49,7 @@ from ..results import BuildResult, MissingRef
 from .commit import build_state, staged_writes
 from .handover import Handover
 from .measures import asset_loads, page_spreads
-from .rewrite import RewriteContext, Sharder, origin_refs, rewrite_document, rewrite_tasks
+from .rewrite import RewriteContext, Sharder, UrlRules, origin_refs, rewrite_document, rewrite_tasks
 from .scan import Collected, Progress, collect, scan_again, without_assets
 from .unsharded_copy import twin_folder, write_twin
 
@@ -132,11 +132,7 @@ def plan_build(
     previous = handover.previous if handover else read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
     # The generator plugin's sharder was made for the same settings and manifest.
-    sharder = (
-        handover.sharder
-        if handover
-        else Sharder(settings, [h.name for h in previous.hosts] if previous else ())
-    )
+    sharder = handover.sharder if handover else Sharder.for_build(UrlRules.of(settings), previous)
     handed_over = handover.finished(inventory) if handover else {}
     collected = collect(
         sharder,
@@ -146,7 +142,12 @@ def plan_build(
         progress=progress,
         handed_over={document: page.scan for document, page in handed_over.items()},
     )
-    kept = kept_assets(settings, collected.assets, collected.cors)
+    kept = kept_assets(
+        collected.assets,
+        collected.cors,
+        cors_assets=settings.cors_assets,
+        stylesheets=settings.stylesheets,
+    )
     collected = without_assets(collected, kept)
     loads = asset_loads(settings.balance_by, collected, output_dir)
     assignment = assign_hosts(
@@ -343,7 +344,7 @@ def shard_site(
     lock = contextlib.nullcontext() if handover else manifest_lock(settings.manifest)
     with build_state() as written, lock:
         try:
-            twin_folder(output_dir, settings)  # a mistake there stops the build now
+            twin_folder(output_dir, settings.unsharded_copy)  # a mistake stops the build now
             plan = plan_build(
                 output_dir,
                 settings,
@@ -363,5 +364,5 @@ def shard_site(
             from ..verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
 
             verify_or_raise(output_dir, settings)
-        write_twin(output_dir, settings, plan.sharder, jobs=jobs)
+        write_twin(output_dir, settings.unsharded_copy, plan.sharder, jobs=jobs)
         return result

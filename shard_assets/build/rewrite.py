@@ -17,34 +17,81 @@ from ..config import Settings
 from ..documents.css import find_css_refs
 from ..documents.html import HtmlScanner, RefSpan, preconnect_point
 from ..documents.inventory import Stamp, is_page, is_stylesheet, read_document
-from ..documents.urls import Ref, normal_host, url_host
+from ..documents.urls import Ref, Site, normal_host, url_host
 from ..files import ensure_replaceable, write_temporary
 from ..kept import KEPT
+from ..manifest import Manifest
 
 
 def _start(ref: RefSpan) -> int:
     return ref[0]
 
 
-class Sharder:
-    """Finds references in documents and rewrites them, for one site and settings."""
+@dataclass(frozen=True)
+class UrlRules:
+    """The settings a site's URLs follow: which URLs are references (``site``,
+    ``attributes``), which files stay on the origin besides the shard hosts
+    (``exclude``, ``cors_assets``, ``stylesheets``), and how a shard URL is written
+    (the configured ``hosts`` in order, ``url_prefix``, ``origin``, ``preconnect``)."""
 
-    def __init__(self, settings: Settings, shard_hosts: Iterable[str] = ()) -> None:
-        self.settings = settings
-        self.scanner = HtmlScanner(settings.attributes)
-        # URLs already on a shard host are references too: that makes a second run
-        # over sharded output a no-op, and lets it re-point assets whose host changed.
-        hosts = {normal_host(h) for h in (*settings.host_names, *shard_hosts)}
-        self.site = replace(settings.site, origins=settings.site.origins | hosts)
-        #: Lower-cased: the configured hosts and those the manifest named.
-        self.shard_hosts = frozenset(hosts)
-        #: What goes before an origin path in an absolute URL on the site's origin
-        #: (``https://example.org``), or None when ``site_url`` is not set.
-        self.origin: str | None = None
+    site: Site
+    attributes: tuple[tuple[str, str, str], ...]
+    exclude: tuple[str, ...]
+    cors_assets: str
+    stylesheets: str
+    hosts: tuple[str, ...]
+    #: What goes before the hostname in a shard URL (``https://``, ``//``).
+    url_prefix: str
+    #: What goes before an origin path in an absolute URL on the site's origin
+    #: (``https://example.org``), or None when ``site_url`` is not set.
+    origin: str | None
+    preconnect: bool
+
+    @classmethod
+    def of(cls, settings: Settings) -> UrlRules:
+        """The URL rules of ``settings``."""
+        origin = None
         if settings.site_url:
             parts = urlsplit(settings.site_url.strip())
             scheme = "//" if settings.scheme == "relative" else f"{parts.scheme.lower()}://"
-            self.origin = scheme + parts.netloc.rpartition("@")[2]
+            origin = scheme + parts.netloc.rpartition("@")[2]
+        return cls(
+            site=settings.site,
+            attributes=settings.attributes,
+            exclude=settings.exclude,
+            cors_assets=settings.cors_assets,
+            stylesheets=settings.stylesheets,
+            hosts=settings.host_names,
+            url_prefix=settings.url_prefix,
+            origin=origin,
+            preconnect=settings.preconnect,
+        )
+
+
+class Sharder:
+    """Finds references in documents and rewrites them, by a site's URL rules.
+
+    ``shard_hosts`` are the hosts a manifest named besides the configured ones: URLs
+    on them are references too.
+    """
+
+    def __init__(self, rules: UrlRules, shard_hosts: Iterable[str] = ()) -> None:
+        self.rules = rules
+        self.scanner = HtmlScanner(rules.attributes)
+        # URLs already on a shard host are references too: that makes a second run
+        # over sharded output a no-op, and lets it re-point assets whose host changed.
+        hosts = {normal_host(h) for h in (*rules.hosts, *shard_hosts)}
+        self.site = replace(rules.site, origins=rules.site.origins | hosts)
+        #: Lower-cased: the configured hosts and those the manifest named.
+        self.shard_hosts = frozenset(hosts)
+        #: See :attr:`UrlRules.origin`.
+        self.origin = rules.origin
+
+    @classmethod
+    def for_build(cls, rules: UrlRules, previous: Manifest | None) -> Sharder:
+        """The sharder of a build whose output the build that wrote ``previous`` (the
+        manifest, if any) may have sharded."""
+        return cls(rules, [host.name for host in previous.hosts] if previous else ())
 
     def find_refs(self, text: str, document: str) -> Iterator[Ref]:
         """All site-local references in ``text``, the content of ``document``."""
@@ -72,7 +119,7 @@ class Sharder:
 
     def is_excluded(self, key: str) -> bool:
         """Whether ``key`` matches an ``exclude`` pattern."""
-        exclude = self.settings.exclude
+        exclude = self.rules.exclude
         return bool(exclude) and any(fnmatch.fnmatchcase(key, p) for p in exclude)
 
     def rewrite(
@@ -115,7 +162,7 @@ class Sharder:
         :data:`~shard_assets.kept.KEPT`."""
         if host == KEPT:
             return path + suffix
-        return f"{self.settings.url_prefix}{host}{path}{suffix}"
+        return f"{self.rules.url_prefix}{host}{path}{suffix}"
 
     def splice(
         self, text: str, document: str, replacements: Iterable[Replacement]
@@ -156,7 +203,7 @@ class Sharder:
             if crossorigin_at >= 0 and host != KEPT:
                 edits.append((crossorigin_at, crossorigin_at, ' crossorigin="anonymous"'))
             count += 1
-        if self.settings.preconnect and used and is_page(document):
+        if self.rules.preconnect and used and is_page(document):
             edits += self._preconnect(text, used)
         edits.sort(key=_edit_order)
         return edits, count
@@ -165,10 +212,10 @@ class Sharder:
         at, present = preconnect_point(text)
         if at < 0:
             return []
-        prefix = self.settings.url_prefix
+        prefix = self.rules.url_prefix
         links = "".join(
             f'<link rel="preconnect" href="{prefix}{host}">'
-            for host in self.settings.host_names
+            for host in self.rules.hosts
             if host in used and normal_host(host) not in present
         )
         return [(at, at, links)] if links else []

@@ -195,10 +195,11 @@ def scan_refs(
     # Only a stylesheet that may move to a shard host can name a file on the origin
     # by a URL that would then resolve against that host (stylesheets: origin keeps
     # every stylesheet where it is).
+    rules = sharder.rules
     in_stylesheet = context.is_stylesheet(document) and not kept_stylesheet(
-        sharder.settings, document
+        document, stylesheets=rules.stylesheets
     )
-    cors_origin = sharder.settings.cors_assets == "origin"
+    cors_origin = rules.cors_assets == "origin"
     for start, end, key, path, suffix, in_cors, crossorigin_at in refs:
         found = known.get(key)
         if found is None:

@@ -39,7 +39,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Settings
 from ..documents.inventory import is_page, is_stylesheet, take_inventory
 from ..documents.text import Decoded, decode_document
 from ..documents.urls import url_host
@@ -53,22 +52,14 @@ from .rewrite import Sharder, apply_edits
 _WORK_DIR = re.compile(r"\..+\.shard-assets-(?:new|old)-[A-Za-z0-9_]+")
 
 
-@dataclass(frozen=True)
-class TwinResult:
-    """What :func:`write_twin` wrote: the folder and how many documents it holds."""
-
-    folder: Path
-    documents: int
-
-
-def twin_folder(output_dir: Path, settings: Settings) -> Path | None:
-    """The twin's folder, or None when ``unsharded_copy`` is off.
+def twin_folder(output_dir: Path, folder: Path | None) -> Path | None:
+    """The twin's folder, resolved, for the setting ``unsharded_copy`` (``folder``;
+    None when it is off).
 
     Raises :class:`ConfigError` when it is the output folder, inside it (the next
     build would shard it as part of the site, and generators clean the output), or
     contains it (the swap would replace the site).
     """
-    folder = settings.unsharded_copy
     if folder is None:
         return None
     twin = folder.resolve()
@@ -101,11 +92,12 @@ def unshard(text: str, document: str, sharder: Sharder) -> str:
     return apply_edits(text, edits) if edits else text
 
 
-def write_twin(output_dir: Path, settings: Settings, sharder: Sharder, *, jobs: int = 1) -> None:
-    """Write the twin of ``output_dir``'s documents into ``settings.unsharded_copy``,
-    replacing the folder there whole (see the module docstring). ``sharder`` is the
-    build's (it knows every shard host its output may name)."""
-    twin = twin_folder(output_dir, settings)
+def write_twin(output_dir: Path, folder: Path | None, sharder: Sharder, *, jobs: int = 1) -> None:
+    """Write the twin of ``output_dir``'s documents into ``folder`` (the setting
+    ``unsharded_copy``; nothing when it is None), replacing the folder there whole
+    (see the module docstring). ``sharder`` is the build's (it knows every shard host
+    its output may name)."""
+    twin = twin_folder(output_dir, folder)
     if twin is None:
         return
     twin.parent.mkdir(parents=True, exist_ok=True)
