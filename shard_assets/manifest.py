@@ -1,25 +1,9 @@
-"""The manifest: which host each asset is on, kept between builds.
-
-Format (version 1), JSON with sorted keys, 2-space indent and a trailing newline::
-
-    {
-      "algorithm": "ring",
-      "assets": {"img/a.png": "cdn2.example.com"},
-      "hosts": {"cdn1.example.com": 1, "cdn2.example.com": 1},
-      "ring": {"bounded_load": true, "digests_per_host": 40, "layout": "ketama",
-               "max_imbalance": 0.1},
-      "version": 1
-    }
-
-``"ring"`` holds the placement settings the file was written with, whatever the
-algorithm (the name is kept for version 1): ``bounded_load`` and ``max_imbalance``
-always; ``digests_per_host`` and ``layout`` for the ring; ``hash`` (and ``score``)
-for rendezvous and jump; ``host_order`` for jump, which numbers hosts by position;
-``balance_by`` when it is not ``count``. The assets keep their hosts whatever these
-say: the manifest is authoritative even when the algorithm changes.
-
-Reading, rendering and writing are separate functions; an unreadable, malformed or
-unknown-version file is a :class:`ManifestError` and is never overwritten.
+"""The manifest: which host each asset is on, kept between builds. Reading,
+rendering and writing it are separate functions (JSON, version 1: the format is in
+README.md, The manifest; what its ``ring`` block records, whatever the algorithm, in
+docs/algorithms.md); an unreadable, malformed or unknown-version file is a
+:class:`ManifestError` and is never overwritten. Also: whether a manifest stands for
+a build's hosts as it is.
 """
 
 from __future__ import annotations

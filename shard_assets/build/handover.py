@@ -1,61 +1,8 @@
-"""Pages sharded from memory as a generator hands them over (MkDocs' ``on_post_page``,
-Pelican's writer), confirmed only when the build's checks have passed.
-
-A host depends on the whole asset set (the bounded-load pass), which is known only
-when the build ends. But in the steady state, every rebuild after the first, the
-manifest already gives every asset a host, and those hosts do not change. So a page
-is prepared as it is handed over when:
-
-- the manifest exists, names exactly the configured hosts and weights and the same
-  placement settings, and passes the gate on its own (checked once, when the build
-  starts);
-- every asset the page references has a host in that manifest (a page with a
-  reference to a file the manifest does not know waits for the end);
-- the page's text is exactly what the end of the build would read back from disk
-  (UTF-8, no other declared charset, no NUL bytes).
-
-Whether the files it references exist is checked at the end, against the finished
-output: a generator may copy its images after it writes its pages (Pelican does).
-
-Every page is scanned as it is handed over, by pass one's own loop, the files it
-names assumed to exist: its scan stands in for pass one at the end. A page that
-cannot be rewritten with the manifest's hosts (the first build, a build that changes
-the hosts or the placement settings, a page that loads a file the manifest does not
-place) is then not read and scanned again, only rewritten once the assignment is
-known.
-
-Each page is recorded (a :class:`HandedOverPage`): its scan, the size of the file
-on disk and, when it was sharded, the host used for each asset and a temporary file
-beside it or how to undo its edits (see below). At the end,
-:func:`shard_assets.build.pipeline.plan_build` counts those assets without reading the
-pages, computes the assignment as always, and uses a prepared page only when every
-file it references exists, the assignment gives every one of its assets the host
-used, and the file on disk still has the recorded size; any other page is read and
-sharded from disk like any other document.
-
-There are two ways to keep the promise that a failed build leaves every page as the
-generator made it:
-
-- **Deferred** (MkDocs): the generator writes its own text, the rewritten page goes
-  to the temporary file, and that is renamed into place only after every check has
-  passed (:meth:`Handover.commit`), and deleted when one fails
-  (:meth:`Handover.discard`). With several ``jobs``, worker processes prepare
-  the pages while the generator goes on building: MkDocs' pages are large, and
-  scanning them is most of the work.
-- **Direct** (Pelican): the generator writes the rewritten text itself, and the
-  record keeps how to undo the URL edits (or, past :data:`UNDO_BUDGET`, the
-  generator's text in the temporary file). When the checks pass, nothing is left to
-  do; when they fail, or a page is not confirmed, the generator's text is put back
-  (atomically), so the page is read from disk as it made it. Pelican's pages are
-  small and many, and on ext4 renaming a new file over an old one costs more than
-  writing it (the filesystem flushes the new file first), so the direct way writes
-  each page once. With several ``jobs``, one worker process rewrites and writes the
-  pages, in the order they were handed over, while the generator renders the next;
-  :meth:`Handover.drain` waits for it before anything reads the pages. A page
-  that changed on disk after it was written (another plugin rewrote it) is left as
-  that plugin wrote it, and read again. A build that is killed leaves the pages it
-  wrote sharded with the manifest's hosts, those of the last good build, each one
-  whole as far as the generator writes whole files.
+"""The handover: the pages a generator hands over as it builds (MkDocs'
+``on_post_page``, Pelican's writer), each scanned as it comes and, when the
+manifest's hosts stand, sharded at once (deferred: into a temporary file; direct:
+written sharded, with how to undo it); the end of the build confirms the pages or
+gives them back. How it stays exact, and why two ways: docs/handover.md.
 """
 
 from __future__ import annotations
@@ -120,8 +67,8 @@ class HandedOverPage:
 
 class PagePreparer:
     """Scans one page's text and, when that is exact, shards it with the manifest's
-    hosts and keeps one of the two texts in a temporary file beside it (see the module
-    docstring). Small and picklable: worker processes get a copy."""
+    hosts and keeps one of the two texts in a temporary file beside it (see
+    docs/handover.md). Small and picklable: worker processes get a copy."""
 
     def __init__(self, sharder: Sharder, output_dir: Path, hosts: Mapping[str, str] | None) -> None:
         self.sharder = sharder
@@ -260,8 +207,8 @@ class Handover:
     With ``jobs`` above 1, worker processes take the pages while the generator goes
     on building: deferred, ``jobs`` of them prepare the pages; ``direct``, one worker
     prepares each page and writes it in the generator's place, in the order they
-    were handed over. Otherwise each page is prepared at once. See the module
-    docstring.
+    were handed over. Otherwise each page is prepared at once. See
+    docs/handover.md.
     """
 
     def __init__(
