@@ -91,7 +91,7 @@ class PagePreparer:
         the text the generator writes: ``text`` itself, with the sharded page in the
         record's temporary file; or, ``direct``, the sharded page, with the record's
         ``undo`` (or, past :data:`UNDO_BUDGET`, a temporary file) to get ``text``
-        back. When the page cannot be sharded (see :attr:`rewrite`) a record without
+        back. When the page cannot be sharded (see :attr:`hosts`) a record without
         hosts, and ``text``. No record (and ``text``) when the page is not exactly
         what the end of the build reads back, or past :data:`SCAN_BUDGET`."""
         data = _as_read_back(text) if is_page(document) else None

@@ -45,8 +45,9 @@ Target = tuple[str, str, str]
 
 #: How pass one classifies a referenced key: an asset (a file of the output that is
 #: not a page and not excluded), a missing file, anything else (a page, an excluded
-#: file, a folder, template markup); and, for a page handed over before the output is
-#: complete, a page or excluded file assumed to exist (see :class:`Kinds`).
+#: file, a folder, template markup); and, in a page handed over before the output is
+#: complete, a key assumed to be one of those others, checked at the end
+#: (see :class:`Kinds`).
 ASSET, MISSING, OTHER, LINK = range(4)
 
 
@@ -57,12 +58,13 @@ class Scan:
     ``spans`` holds ``start, end, index into targets, crossorigin_at`` for each
     reference to an asset, in order; ``missing`` and ``crossorigin`` hold (line,
     URL) pairs; ``styles`` the stylesheets it references; ``links``, in a page handed
-    over, the other files it names that must exist (:data:`LINK`); ``css_size`` the size of a
-    stylesheet with its asset URLs written root-relative (-1 for a page); ``origin_refs``,
-    in a stylesheet, the (key, line, URL) of each reference that does not name its
-    file on the site's origin by an absolute URL, to an excluded file or (with
-    ``cors_assets: origin``) to an asset that may stay on the origin: should the
-    stylesheet move to a shard host, such a URL would resolve against that host.
+    over, the keys it names that are assumed not to be assets (:data:`LINK`);
+    ``css_size`` the size of a stylesheet with its asset URLs written root-relative
+    (-1 for a page); ``origin_refs``, in a stylesheet, the (key, line, URL) of each
+    reference that does not name its file on the site's origin by an absolute URL, to
+    an excluded file or (with ``cors_assets: origin``) to an asset that may stay on
+    the origin: should the stylesheet move to a shard host, such a URL would resolve
+    against that host.
     """
 
     document: str
@@ -86,8 +88,8 @@ class Kinds:
 
     Over the output's ``files`` (and ``stylesheets``, its CSS documents) the kinds are
     pass one's. Without them (a page handed over before the output is complete), a
-    key is assumed to name a file of the output: an asset unless it is a page or
-    excluded (a :data:`LINK` then), or holds template markup (:data:`OTHER`).
+    key is assumed to name an asset of the output unless it is a page, excluded or
+    template markup (a :data:`LINK` then): :func:`kinds_hold` checks that at the end.
     """
 
     def __init__(
@@ -111,9 +113,9 @@ class Kinds:
     def _kind(self, key: str) -> int:
         files = self.files
         if files is None:
-            if is_page(key) or self.sharder.is_excluded(key):
+            if is_page(key) or self.sharder.is_excluded(key) or _template_markup(key):
                 return LINK
-            return OTHER if _template_markup(key) else ASSET
+            return ASSET
         if self.sharder.is_asset(key, files):
             return ASSET
         if key not in files and not is_folder(key, files) and not _template_markup(key):
@@ -145,9 +147,10 @@ class ScanContext:
 
 
 def kinds_hold(kinds: Kinds, scan: Scan) -> bool:
-    """Whether every key ``scan`` (a page handed over) assumed to be an asset is one in
-    the finished output, and every other file it names exists: then ``scan`` is what
-    pass one would find reading the page (``kinds``: the finished output's)."""
+    """Whether pass one over the finished output (``kinds``) gives every key ``scan``
+    (a page handed over) names the kind assumed: each key assumed to be an asset is
+    one, and each other is not (a page or an excluded file it links to exists).
+    Then ``scan`` is what pass one would find reading the page."""
     return all(kinds.of(key)[0] == ASSET for key, _, _ in scan.targets) and all(
         kinds.of(key)[0] == OTHER for key in scan.links
     )

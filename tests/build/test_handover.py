@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -229,6 +230,25 @@ def test_a_rebuild_notes_files_kept_on_the_origin_as_the_disk_path_does(
     result = shard_site(site, settings, handover=_regenerate(site, pages, settings, jobs=1))
     assert result.rewritten_at_handover == len(pages)
     assert (result.cors, result.crossorigin) == (expected.cors, expected.crossorigin)
+    assert snapshot(site) == snapshot(reference)
+
+
+def test_template_markup_in_a_page_is_left_as_on_the_disk_path(
+    built: tuple[Path, dict[str, str], Settings], tmp_path: Path
+) -> None:
+    """A URL holding template markup names no file, here as in pass one: the page is
+    still sharded as it is handed over, and the markup stays as written."""
+    site, pages, settings = built
+    pages["blog/post-1.html"] += "<img src=\"{{ pathto('img/photo-001.png', 1) }}\">\n"
+    reference = tmp_path / "reference"
+    shutil.copytree(site, reference)
+    for document, text in pages.items():
+        (reference / document).write_text(text)
+    shutil.copy(settings.manifest, tmp_path / "reference.json")
+    expected = shard_site(reference, replace(settings, manifest=tmp_path / "reference.json"))
+    result = shard_site(site, settings, handover=_regenerate(site, pages, settings, jobs=1))
+    assert result.rewritten_at_handover == len(pages)
+    assert result.missing == expected.missing == ()
     assert snapshot(site) == snapshot(reference)
 
 
