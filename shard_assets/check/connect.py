@@ -7,34 +7,28 @@ TCP connection moves: TLS still sends the real hostname (SNI) and checks the
 certificate against it, and HTTP still sends it as ``Host``, so a staging server or a
 test server is checked exactly as the public one will be.
 
-:func:`http_client` is an ``httpx.AsyncClient`` (HTTP/1.1 and HTTP/2) whose connections
-go through the routes: httpcore's connection pool with a network backend that maps the
-address, wrapped as an httpx transport. :func:`probe_tls` is one TLS handshake that
-verifies the chain but reads the hostnames itself, so that a certificate for the wrong
-names is reported with the names it does cover, not as a bare handshake failure.
+:func:`http_client` is an ``httpx.AsyncClient`` (HTTP/1.1 and HTTP/2) whose
+connections go through the routes (:mod:`shard_assets.check.transport`).
+:func:`probe_tls` is one TLS handshake that verifies the chain but reads the hostnames
+itself, so that a certificate for the wrong names is reported with the names it does
+cover, not as a bare handshake failure.
 
-httpx and httpcore are imported only here, and only when a client is made: they are
-the ``check`` extra, not a dependency of the build.
+httpx and httpcore are imported only when a client is made: they are the ``check``
+extra, not a dependency of the build, and the command line imports this module for
+every command.
 """
 
 from __future__ import annotations
 
-import contextlib
+import importlib
 import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 
@@ -43,6 +37,8 @@ if TYPE_CHECKING:
 
 #: What the ``check`` extra installs, named in the error when it is missing.
 CHECK_EXTRA = "pip install 'shard-assets[check]'"
+#: What the HTTP client needs (httpcore needs h2 for HTTP/2), checked before it is made.
+_CLIENT_MODULES = ("anyio", "h2", "httpcore", "httpx")
 
 
 @dataclass(frozen=True)
@@ -263,7 +259,8 @@ def covers(names: Iterable[str], host: str) -> bool:
 def http_client(
     routes: Routes, context: ssl.SSLContext, connections: int, timeout: float
 ) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` speaking HTTP/1.1 and HTTP/2 over ``routes``.
+    """An ``httpx.AsyncClient`` speaking HTTP/1.1 and HTTP/2 over ``routes``
+    (:mod:`shard_assets.check.transport`).
 
     At most ``connections`` connections in all; every phase (connect, read, write,
     waiting for a pooled connection) has ``timeout`` seconds. Certificates are
@@ -272,134 +269,12 @@ def http_client(
     table and stream events race), and one event loop multiplexes requests safely.
     """
     try:
-        import anyio  # noqa: PLC0415
-        import h2  # noqa: F401, PLC0415 (httpcore needs it for HTTP/2)
-        import httpcore  # noqa: PLC0415
-        import httpx  # noqa: PLC0415
+        for name in _CLIENT_MODULES:
+            importlib.import_module(name)
     except ImportError as error:
         raise ConfigError(
             f"check-hosts needs httpx with HTTP/2 ({error.name} is not installed): {CHECK_EXTRA}"
         ) from None
+    from .transport import routed_client  # noqa: PLC0415 (loads httpx and asyncio)
 
-    class Backend(httpcore.AsyncNetworkBackend):
-        """Opens TCP connections where the routes say; TLS keeps the real hostname."""
-
-        def __init__(self) -> None:
-            self.system = httpcore.AnyIOBackend()
-
-        async def connect_tcp(
-            self,
-            host: str,
-            port: int,
-            timeout: float | None = None,
-            local_address: str | None = None,
-            socket_options: Iterable[Any] | None = None,
-        ) -> httpcore.AsyncNetworkStream:
-            try:
-                addresses, port = await anyio.to_thread.run_sync(routes.addresses, host, port)
-            except OSError as error:
-                raise httpcore.ConnectError(f"{host} does not resolve ({error})") from None
-            failure: Exception = httpcore.ConnectError(f"{host} has no address")
-            for address in addresses:
-                try:
-                    return await self.system.connect_tcp(
-                        address, port, timeout, local_address, socket_options
-                    )
-                except httpcore.ConnectError as error:
-                    failure = error
-            raise failure
-
-        async def sleep(self, seconds: float) -> None:
-            await self.system.sleep(seconds)
-
-    # httpx's own exceptions for httpcore's, by name, most specific first (as httpx's
-    # HTTPTransport maps them).
-    errors = [
-        (getattr(httpcore, name), getattr(httpx, name))
-        for name in (
-            "ConnectTimeout",
-            "ReadTimeout",
-            "WriteTimeout",
-            "PoolTimeout",
-            "ConnectError",
-            "ReadError",
-            "WriteError",
-            "RemoteProtocolError",
-            "LocalProtocolError",
-            "UnsupportedProtocol",
-            "ProtocolError",
-            "NetworkError",
-            "TimeoutException",
-        )
-    ]
-
-    @contextlib.contextmanager
-    def as_httpx_errors() -> Iterator[None]:
-        try:
-            yield
-        except Exception as error:
-            for theirs, ours in errors:
-                if isinstance(error, theirs):
-                    raise ours(str(error)) from error
-            raise
-
-    class Body(httpx.AsyncByteStream):
-        def __init__(self, stream: AsyncIterable[bytes]) -> None:
-            self.stream = stream
-
-        async def __aiter__(self) -> AsyncIterator[bytes]:
-            with as_httpx_errors():
-                async for chunk in self.stream:
-                    yield chunk
-
-        async def aclose(self) -> None:
-            close = getattr(self.stream, "aclose", None)
-            if close is not None:
-                await close()
-
-    class Transport(httpx.AsyncBaseTransport):
-        """httpx's own AsyncHTTPTransport, with the routes' network backend."""
-
-        def __init__(self) -> None:
-            self.pool = httpcore.AsyncConnectionPool(
-                ssl_context=context,
-                max_connections=connections,
-                max_keepalive_connections=connections,
-                http1=True,
-                http2=True,
-                network_backend=Backend(),
-            )
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            assert isinstance(request.stream, httpx.AsyncByteStream)
-            core = httpcore.Request(
-                method=request.method,
-                url=httpcore.URL(
-                    scheme=request.url.raw_scheme,
-                    host=request.url.raw_host,
-                    port=request.url.port,
-                    target=request.url.raw_path,
-                ),
-                headers=request.headers.raw,
-                content=request.stream,
-                extensions=request.extensions,
-            )
-            with as_httpx_errors():
-                response = await self.pool.handle_async_request(core)
-            assert isinstance(response.stream, AsyncIterable)
-            return httpx.Response(
-                status_code=response.status,
-                headers=response.headers,
-                stream=Body(response.stream),
-                extensions=response.extensions,
-            )
-
-        async def aclose(self) -> None:
-            await self.pool.aclose()
-
-    return httpx.AsyncClient(
-        transport=Transport(),
-        timeout=httpx.Timeout(timeout),
-        follow_redirects=False,
-        trust_env=False,
-    )
+    return routed_client(routes.addresses, context, connections, timeout)
