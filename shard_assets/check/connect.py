@@ -160,15 +160,32 @@ def _connect_to(value: str) -> tuple[tuple[str, int], tuple[str, int]]:
     )
 
 
-def trust(ca_file: Path | None, *, check_hostname: bool = True) -> ssl.SSLContext:
+class BrowserOrder(ssl.SSLContext):
+    """A TLS context that offers ``h2`` before ``http/1.1`` in ALPN, as browsers and
+    curl do. httpcore offers ``http/1.1`` first; a server that follows the client's
+    order (lighttpd) would then speak HTTP/1.1 to a client that browsers get HTTP/2
+    from."""
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        super().set_alpn_protocols(sorted(alpn_protocols, key=lambda p: p != "h2"))
+
+
+def trust(
+    ca_file: Path | None, *, check_hostname: bool = True, browser_order: bool = False
+) -> ssl.SSLContext:
     """A verifying TLS context: the CA file's certificates only (as curl's ``--cacert``),
     or the system's, which honours ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``.
 
     The chain is always verified; ``check_hostname=False`` leaves matching the names
-    to the caller (see :func:`probe_tls`).
+    to the caller (see :func:`probe_tls`). ``browser_order`` offers ``h2`` first
+    whatever the client asks for (:class:`BrowserOrder`).
     """
+    context = (BrowserOrder if browser_order else ssl.SSLContext)(ssl.PROTOCOL_TLS_CLIENT)
     try:
-        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        if ca_file:
+            context.load_verify_locations(cafile=str(ca_file))
+        else:
+            context.load_default_certs(ssl.Purpose.SERVER_AUTH)
     except FileNotFoundError:
         raise ConfigError(
             f"--ca-file {ca_file}: no such file; give a PEM file of CA certificates"
@@ -256,11 +273,27 @@ def covers(names: Iterable[str], host: str) -> bool:
     return False
 
 
+def missing_module(names: Iterable[str]) -> ImportError | None:
+    """The error importing the first of the modules ``names`` that cannot be
+    imported, or None when all can."""
+    try:
+        for name in names:
+            importlib.import_module(name)
+    except ImportError as error:
+        return error
+    return None
+
+
 def http_client(
-    routes: Routes, context: ssl.SSLContext, connections: int, timeout: float
+    routes: Routes,
+    context: ssl.SSLContext,
+    connections: int,
+    timeout: float,
+    *,
+    http2: bool = True,
 ) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` speaking HTTP/1.1 and HTTP/2 over ``routes``
-    (:mod:`shard_assets.check.transport`).
+    """An ``httpx.AsyncClient`` speaking HTTP/1.1 and HTTP/2 (only HTTP/1.1 with
+    ``http2=False``) over ``routes`` (:mod:`shard_assets.check.transport`).
 
     At most ``connections`` connections in all; every phase (connect, read, write,
     waiting for a pooled connection) has ``timeout`` seconds. Certificates are
@@ -268,13 +301,11 @@ def http_client(
     httpcore 1.0's HTTP/2 connection is not safe to share between threads (its HPACK
     table and stream events race), and one event loop multiplexes requests safely.
     """
-    try:
-        for name in _CLIENT_MODULES:
-            importlib.import_module(name)
-    except ImportError as error:
+    missing = missing_module(_CLIENT_MODULES)
+    if missing is not None:
         raise ConfigError(
-            f"check-hosts needs httpx with HTTP/2 ({error.name} is not installed): {CHECK_EXTRA}"
-        ) from None
+            f"check-hosts needs httpx with HTTP/2 ({missing.name} is not installed): {CHECK_EXTRA}"
+        )
     from .transport import routed_client  # noqa: PLC0415 (loads httpx and asyncio)
 
-    return routed_client(routes.addresses, context, connections, timeout)
+    return routed_client(routes.addresses, context, connections, timeout, http2=http2)

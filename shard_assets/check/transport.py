@@ -112,13 +112,15 @@ class _Body(httpx.AsyncByteStream):
 class RoutedTransport(httpx.AsyncBaseTransport):
     """httpx's own AsyncHTTPTransport, with :class:`RoutedBackend`."""
 
-    def __init__(self, resolve: Resolver, context: ssl.SSLContext, connections: int) -> None:
+    def __init__(
+        self, resolve: Resolver, context: ssl.SSLContext, connections: int, http2: bool
+    ) -> None:
         self.pool = httpcore.AsyncConnectionPool(
             ssl_context=context,
             max_connections=connections,
             max_keepalive_connections=connections,
             http1=True,
-            http2=True,
+            http2=http2,
             network_backend=RoutedBackend(resolve),
         )
 
@@ -151,11 +153,11 @@ class RoutedTransport(httpx.AsyncBaseTransport):
 
 
 def routed_client(
-    resolve: Resolver, context: ssl.SSLContext, connections: int, timeout: float
+    resolve: Resolver, context: ssl.SSLContext, connections: int, timeout: float, *, http2: bool
 ) -> httpx.AsyncClient:
     """See :func:`shard_assets.check.connect.http_client`."""
     return httpx.AsyncClient(
-        transport=RoutedTransport(resolve, context, connections),
+        transport=RoutedTransport(resolve, context, connections, http2),
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,
