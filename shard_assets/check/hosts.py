@@ -15,11 +15,15 @@ through one HTTP/2-capable client with bounded connections and explicit timeouts
 checks the status, the bytes against the output folder, and
 ``Access-Control-Allow-Origin`` on CORS-mode assets; it reports the cache headers.
 
+With the unsharded copy (the twin), it fetches a sample of pages from the site over
+HTTP/1.1, HTTP/2 and HTTP/3 and says which copy each protocol's visitors get
+(:mod:`shard_assets.check.pages`, :mod:`shard_assets.check.serving`).
+
 Which assets are CORS-mode is the build's own knowledge: the output is scanned by the
 build's pass one (:func:`shard_assets.build.scan.collect`), with URLs on the shard hosts
 counted as site-local.
 
-This module gathers the inputs and runs the check; :mod:`shard_assets.check.fetch`
+This module gathers the inputs and runs the check in steps; :mod:`shard_assets.check.fetch`
 connects and fetches, :mod:`shard_assets.check.model` says what the findings mean,
 and :mod:`shard_assets.check.text` writes the report as text or JSON.
 """
@@ -54,6 +58,8 @@ from .model import (
     site_summary,
     with_verdicts,
 )
+from .pages import DEFAULT_PAGES, fetch_pages, load_pages, sample_pages, twin_pages
+from .serving import empty_copy_warning, judge_serving, no_copy_warning
 from .text import PROBLEM_KINDS, RENDERERS
 
 if TYPE_CHECKING:
@@ -101,7 +107,8 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
     fetched: dict[str, list[Fetched]] = {h: [] for h in scope.names}
     for (host, _), result in zip(jobs, results, strict=True):
         fetched[host].append(result)
-    return _judge(scope, checks, probes, problems, fetched, options)
+    report = _judge(scope, checks, probes, problems, fetched, options)
+    return _serving(scope, probes, options, report)
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,8 @@ class _Scope:
     paths: Site
     #: The shard hosts, then the site's own host if it is not one of them.
     targets: tuple[str, ...]
+    #: The unsharded copy (the twin), if one was given.
+    twin: Path | None
 
     @property
     def port(self) -> int:
@@ -156,6 +165,14 @@ def _scope(output_dir: Path, settings: Settings) -> _Scope:
     site = urlsplit(settings.site_url) if settings.site_url else None
     site_host = site.hostname if site else None
     extra = (site_host,) if site_host and site_host not in by_host else ()
+    twin = settings.unsharded_copy
+    if twin is not None and site is None:
+        raise ConfigError("--unsharded-copy needs --site-url: the pages are fetched from the site")
+    if twin is not None and not twin.is_dir():
+        raise ConfigError(
+            f"--unsharded-copy {twin}: no such folder; give the folder the build wrote "
+            "(the unsharded_copy setting), or leave the flag out"
+        )
     return _Scope(
         output_dir=output_dir,
         scheme=_scheme(settings),
@@ -167,6 +184,7 @@ def _scope(output_dir: Path, settings: Settings) -> _Scope:
         site=site,
         paths=settings.site,
         targets=(*names, *extra),
+        twin=twin,
     )
 
 
@@ -250,6 +268,36 @@ def _judge(
         summary=site_summary(shards, scope.scheme, site_host),
         sampled=options.sample is not None,
     )
+
+
+def _serving(
+    scope: _Scope, probes: Mapping[str, Probe], options: CheckOptions, report: LiveReport
+) -> LiveReport:
+    """The report with what each protocol's visitors get: a sample of the twin's pages
+    fetched from the site over each protocol; without a twin, a warning when the
+    site answers HTTP/2."""
+    site, twin = scope.site, scope.twin
+    site_host = scope.site_host or ""
+    if twin is None or site is None:
+        probe = probes.get(site_host)
+        protocol = probe.handshake.protocol if probe and probe.handshake else ""
+        found = no_copy_warning(scope.site_host, protocol)
+        return replace(report, warnings=tuple(sorted({*report.warnings, *found})))
+    keys = twin_pages(scope.output_dir, twin)
+    if not keys:
+        empty = empty_copy_warning(site_host, scope.output_dir, twin)
+        return replace(report, warnings=tuple(sorted({*report.warnings, empty})))
+    sampled = sample_pages(keys, options.sample or DEFAULT_PAGES)
+    pages = load_pages(scope.output_dir, twin, sampled, scope.origin or "", scope.paths)
+    fetched = asyncio.run(
+        fetch_pages(pages, options.routes, options.ca_file, options.connections, options.timeout)
+    )
+    https = site.scheme == "https"
+    serving, found = judge_serving(
+        scope.output_dir, twin, len(keys), [p.url for p in pages], fetched, https, site_host
+    )
+    problems = tuple(sorted({*report.problems, *found}, key=_problem_order))
+    return replace(report, serving=serving, problems=problems)
 
 
 def _assets_by_host(

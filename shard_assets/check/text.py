@@ -15,12 +15,17 @@ from .connect import iso_date
 
 if TYPE_CHECKING:
     from .model import HostCheck, LiveReport
+    from .serving import Serving
+
+#: The protocols, as the report names them and as people write them.
+_PROTOCOLS = (("http/1.1", "HTTP/1.1"), ("http/2", "HTTP/2"), ("http/3", "HTTP/3"))
 
 #: Problems, in the order the text output lists them; each fails the check.
 PROBLEM_KINDS = (
     "unreachable",
     "certificate",
     "misdirected",
+    "protocol",
     "missing",
     "status",
     "stale",
@@ -36,12 +41,14 @@ def render_text(report: LiveReport) -> str:
         f"{report.scheme}" + (f", site {report.site_url}" if report.site_url else "")
     ]
     lines += [f"  {_host_line(check)}" for check in report.hosts]
-    for protocol, label in (("http/1.1", "HTTP/1.1"), ("http/2", "HTTP/2"), ("http/3", "HTTP/3")):
+    for protocol, label in _PROTOCOLS:
         if protocol in report.summary:
             lines.append(f"{label} visitors: {report.summary[protocol]}")
     for check in report.shard_hosts:
         if check.verdicts.get("http/2") and check.coalesces is False:
             lines.append(f"  {check.host}, HTTP/2: {check.verdicts['http/2']}")
+    if report.serving is not None:
+        lines += _serving_lines(report.serving)
     for kind in PROBLEM_KINDS:
         found = [p for p in report.problems if p.kind == kind]
         if found:
@@ -54,12 +61,32 @@ def render_text(report: LiveReport) -> str:
     sound = sum(c.sound for c in report.shard_hosts)
     total = sum(c.assets for c in report.shard_hosts)
     verdict = "ok" if report.ok else "FAILED"
+    serving = report.serving
     lines.append(
         f"shard-assets check-hosts: {verdict}: {len(report.problems)} problem(s), "
         f"{len(report.warnings)} warning(s); {sound} of {checked} fetched asset(s) sound"
         + (f" (a sample of {total})" if report.sampled and checked < total else "")
+        + (
+            f"; {serving.right} of {len(serving.fetches)} page(s) fetched as their protocol's copy"
+            if serving
+            else ""
+        )
     )
     return "\n".join(lines) + "\n"
+
+
+def _serving_lines(serving: Serving) -> list[str]:
+    """What each protocol's visitors get: a heading, then one line per protocol."""
+    lines = [
+        f"Pages by protocol: {len(serving.sampled)} of the {serving.pages} page(s) that "
+        f"differ between {serving.output_dir} and {serving.unsharded_copy}"
+    ]
+    lines += [
+        f"  {label}: {serving.verdicts[protocol]}"
+        for protocol, label in _PROTOCOLS
+        if protocol in serving.verdicts
+    ]
+    return lines
 
 
 def _host_line(check: HostCheck) -> str:
@@ -99,6 +126,7 @@ def render_json(report: LiveReport) -> str:
         "summary": dict(report.summary),
         "warnings": [w.as_json() for w in report.warnings],
         "hosts": [_host_json(c) for c in report.hosts],
+        "serving": _serving_json(report.serving) if report.serving else None,
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
@@ -140,6 +168,30 @@ def _host_json(check: HostCheck) -> dict[str, object]:
         "tls_version": handshake.tls_version if handshake and handshake.tls_version else None,
         "verdicts": dict(check.verdicts),
         "with_age": sum(1 for f in check.fetched if f.age is not None),
+    }
+
+
+def _serving_json(serving: Serving) -> dict[str, object]:
+    return {
+        "output_dir": str(serving.output_dir),
+        "unsharded_copy": str(serving.unsharded_copy),
+        "pages": serving.pages,
+        "sampled": list(serving.sampled),
+        "verdicts": dict(serving.verdicts),
+        "http3_not_probed_because": serving.http3 or None,
+        "http3_at": serving.http3_at or None,
+        "fetches": [
+            {
+                "url": f.url,
+                "protocol": f.protocol,
+                "http_version": f.spoken or None,
+                "status": f.status or None,
+                "copy": f.copy or None,
+                "location": f.location,
+                "error": f.error or None,
+            }
+            for f in serving.fetches
+        ],
     }
 
 
