@@ -284,11 +284,11 @@ def _serving(
         found = no_copy_warning(scope.site_host, protocol)
         return replace(report, warnings=tuple(sorted({*report.warnings, *found})))
     keys = twin_pages(scope.output_dir, twin)
-    if not keys:
-        empty = empty_copy_warning(site_host, scope.output_dir, twin)
-        return replace(report, warnings=tuple(sorted({*report.warnings, empty})))
     sampled = sample_pages(keys, options.sample or DEFAULT_PAGES)
     pages = load_pages(scope.output_dir, twin, sampled, scope.origin or "", scope.paths)
+    if not pages:
+        empty = empty_copy_warning(site_host, scope.output_dir, twin)
+        return replace(report, warnings=tuple(sorted({*report.warnings, empty})))
     fetched = asyncio.run(
         fetch_pages(pages, options.routes, options.ca_file, options.connections, options.timeout)
     )

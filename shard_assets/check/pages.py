@@ -1,7 +1,7 @@
 """Which copy of the pages each protocol's visitors get (``check-hosts --unsharded-copy``).
 
-The pages worth fetching are those of the unsharded copy (the twin) whose bytes
-differ from the sharded page in the output: :func:`twin_pages`, of which
+The pages worth fetching are those of the unsharded copy (the twin), which differ
+from the sharded pages in the output: :func:`twin_pages`, of which
 :func:`sample_pages` takes the same ones every run. Each is fetched from the site
 over HTTP/1.1, over HTTP/2 (a client that offers ``h2`` first in ALPN, as browsers
 do) and, when the site advertises it in ``Alt-Svc``, over HTTP/3
@@ -87,20 +87,14 @@ class PagesFetched:
 
 
 def twin_pages(output_dir: Path, twin_dir: Path) -> list[str]:
-    """The pages (output-relative keys, sorted) that the twin holds and whose bytes
-    differ from the sharded output's: those that tell the two apart."""
-    keys = []
-    for path in sorted(twin_dir.rglob("*")):
-        key = path.relative_to(twin_dir).as_posix()
-        sharded = output_dir / key
-        if (
-            is_page(key)
-            and path.is_file()
-            and sharded.is_file()
-            and path.read_bytes() != sharded.read_bytes()
-        ):
-            keys.append(key)
-    return sorted(keys)
+    """The pages (output-relative keys, sorted) of the twin that the output holds too.
+    The build writes a page into the twin only when it has shard URLs, so the two
+    copies differ (:func:`load_pages` compares the ones sampled)."""
+    return sorted(
+        key
+        for key in (path.relative_to(twin_dir).as_posix() for path in twin_dir.rglob("*"))
+        if is_page(key) and (twin_dir / key).is_file() and (output_dir / key).is_file()
+    )
 
 
 def sample_pages(keys: Sequence[str], size: int) -> list[str]:
@@ -138,11 +132,12 @@ def load_pages(
     output_dir: Path, twin_dir: Path, keys: Sequence[str], origin: str, paths: Site
 ) -> list[Page]:
     """The pages ``keys`` on the site at ``origin``, with the digests of their two
-    copies."""
-    return [
+    copies; a page whose copies are the same bytes tells nothing and is left out."""
+    pages = [
         Page(key, origin, page_path(paths, key), _digest(output_dir / key), _digest(twin_dir / key))
         for key in keys
     ]
+    return [page for page in pages if page.sharded != page.twin]
 
 
 async def fetch_pages(

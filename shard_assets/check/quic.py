@@ -13,6 +13,7 @@ aioquic is the ``check`` extra: this module is imported only when HTTP/3 is prob
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,15 @@ from aioquic.h3.connection import H3_ALPN, H3Connection
 from aioquic.h3.events import DataReceived, H3Event, HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
+from aioquic.tls import AlertDescription
+
+# aioquic logs a closed connection as a warning; the report says it once, and without
+# a handler of the program's, Python would print it to standard error as well.
+for _name in ("quic", "http3"):
+    logging.getLogger(_name).addHandler(logging.NullHandler())
+
+#: QUIC's CRYPTO_ERROR range: 0x100 plus the TLS alert (RFC 9001, 4.8).
+_CRYPTO_ERROR = range(0x100, 0x200)
 
 
 class QuicFailed(Exception):
@@ -55,9 +65,7 @@ class H3Client(QuicConnectionProtocol):
         if isinstance(event, HandshakeCompleted) and not self.handshake.done():
             self.handshake.set_result(None)
         if isinstance(event, ConnectionTerminated):
-            failure = QuicFailed(
-                event.reason_phrase or f"the connection was closed (QUIC error {event.error_code})"
-            )
+            failure = QuicFailed(_closed_because(event))
             if not self.handshake.done():
                 self.handshake.set_exception(failure)
             for _, waiter in self._answers.values():
@@ -103,6 +111,18 @@ class H3Client(QuicConnectionProtocol):
         self._http.send_headers(stream, headers, end_stream=True)
         self.transmit()
         return await waiter
+
+
+def _closed_because(event: ConnectionTerminated) -> str:
+    if event.reason_phrase:
+        return f"the QUIC connection failed: {event.reason_phrase}"
+    if event.error_code in _CRYPTO_ERROR:
+        try:
+            alert = AlertDescription(event.error_code - 0x100).name
+        except ValueError:
+            alert = str(event.error_code - 0x100)
+        return f"the QUIC handshake failed: the server sent the TLS alert {alert}"
+    return f"the QUIC connection was closed (error {event.error_code:#x})"
 
 
 @asynccontextmanager

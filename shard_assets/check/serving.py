@@ -34,9 +34,9 @@ _RECIPES = "docs/deploy.md has a tested recipe for each server"
 class Serving:
     """What the sample of pages showed, protocol by protocol.
 
-    ``pages`` is how many pages of the twin differ from the output (the sample is
-    taken from them); ``verdicts`` has one line per protocol; ``http3`` says why
-    HTTP/3 was not probed ("" when it was), ``http3_at`` where it was.
+    ``pages`` is how many pages the twin holds (the sample is taken from them);
+    ``verdicts`` has one line per protocol; ``http3`` says why HTTP/3 was not probed
+    ("" when it was), ``http3_at`` where it was.
     """
 
     output_dir: Path
@@ -100,7 +100,7 @@ def no_copy_warning(site_host: str | None, site_protocol: str) -> list[Problem]:
 
 
 def empty_copy_warning(site_host: str, output_dir: Path, twin_dir: Path) -> Problem:
-    """The twin has no page that tells it from the output."""
+    """The twin has no page (in the sample) that tells it from the output."""
     message = (
         f"{twin_dir} holds no page that differs from {output_dir}: nothing tells the two "
         "apart, so serving by protocol is not checked (is it the folder the build wrote "
@@ -193,7 +193,11 @@ def _page_problems(serving: Serving, site_host: str) -> list[Problem]:
 def _failure(fetch: PageFetch, serving: Serving) -> tuple[str, str, str]:
     """The kind of problem, what came back, and what to do."""
     if fetch.error:
-        return "fetch", fetch.error, "is the site up, and reachable there?"
+        return (
+            "fetch",
+            fetch.error,
+            "the site must answer every protocol: is it up there, with a trusted certificate?",
+        )
     if fetch.status in (404, 410):
         return (
             "missing",

@@ -78,8 +78,8 @@ def render_text(report: LiveReport) -> str:
 def _serving_lines(serving: Serving) -> list[str]:
     """What each protocol's visitors get: a heading, then one line per protocol."""
     lines = [
-        f"Pages by protocol: {len(serving.sampled)} of the {serving.pages} page(s) that "
-        f"differ between {serving.output_dir} and {serving.unsharded_copy}"
+        f"Pages by protocol: {len(serving.sampled)} of the {serving.pages} page(s) of "
+        f"{serving.unsharded_copy}, each compared with {serving.output_dir}"
     ]
     lines += [
         f"  {label}: {serving.verdicts[protocol]}"

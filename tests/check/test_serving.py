@@ -11,6 +11,7 @@ probe (aioquic) meets a real server.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sys
@@ -59,10 +60,13 @@ class Deployed:
     chain: Path
     key: Path
 
-    def check(self, port: int, *extra: str, twin: bool = True, sample: int = 3) -> int:
-        """check-hosts with the site and every shard name sent to 127.0.0.1:``port``."""
+    def check(
+        self, port: int, *extra: str, twin: bool = True, copy: Path | None = None, sample: int = 3
+    ) -> int:
+        """check-hosts with the site and every shard name sent to 127.0.0.1:``port``,
+        with ``copy`` (by default the twin) as the unsharded copy."""
         routes = [f for h in [SITE, *HOSTS] for f in ("--connect-to", f"{h}:443:127.0.0.1:{port}")]
-        copy = ["--unsharded-copy", str(self.twin)] if twin else []
+        given = ["--unsharded-copy", str(copy or self.twin)] if twin else []
         return main(
             [
                 "check-hosts",
@@ -75,7 +79,7 @@ class Deployed:
                 f"https://{SITE}/",
                 "--sample",
                 str(sample),
-                *copy,
+                *given,
                 *routes,
                 *extra,
             ]
@@ -165,7 +169,7 @@ def test_the_recipe_serves_each_protocol_its_copy(
     with nginx_recipe(deployed, "right", deployed.output, deployed.twin) as nginx:
         assert deployed.check(nginx.port) == 0
     out = capsys.readouterr().out
-    assert "Pages by protocol: 3 of the 4 page(s) that differ between" in out
+    assert f"Pages by protocol: 3 of the 4 page(s) of {deployed.twin}, each compared with" in out
     verdicts = _lines(out, "Pages by protocol:")
     assert verdicts[0] == "HTTP/1.1: the sharded pages (3 of 3): right"
     assert verdicts[1] == "HTTP/2: the unsharded copy (3 of 3): right"
@@ -249,7 +253,9 @@ def test_a_site_that_answers_neither_protocol(
     assert len(failed) == 3
     for line, path in zip(failed, ("/blog/", "/blog/post-1.html", "/"), strict=True):
         assert line.startswith(f"https://{SITE}{path}: over HTTP/1.1 and HTTP/2: ConnectError")
-        assert line.endswith("; is the site up, and reachable there?")
+        assert line.endswith(
+            "; the site must answer every protocol: is it up there, with a trusted certificate?"
+        )
     assert "HTTP/3: not probed" in out
 
 
@@ -382,6 +388,23 @@ def test_http3_advertised_but_udp_unanswered(
     )
 
 
+def test_a_failed_quic_handshake_says_why(deployed: Deployed, caddy: Running) -> None:
+    """Verified against the system's CAs, which do not hold the test CA; and a name
+    Caddy has no site for, which it refuses with a TLS alert."""
+    from shard_assets.check.quic import QuicFailed, h3_connection
+
+    async def connect(name: str, ca_file: Path | None) -> None:
+        async with h3_connection("127.0.0.1", caddy.caddy.port, name, ca_file, 5):
+            pass
+
+    untrusted = r"^the QUIC connection failed: unable to get local issuer certificate$"
+    with pytest.raises(QuicFailed, match=untrusted):
+        asyncio.run(connect(SITE, None))
+    refused = r"^the QUIC handshake failed: the server sent the TLS alert internal_error$"
+    with pytest.raises(QuicFailed, match=refused):
+        asyncio.run(connect("nobody.test", deployed.ca_file))
+
+
 def test_http3_without_aioquic(
     deployed: Deployed,
     caddy: Running,
@@ -438,6 +461,19 @@ def test_page_paths_name_folders_as_visitors_do() -> None:
 )
 def test_alt_svc_h3_entries(alt_svc: str, expected: tuple[str, int] | None) -> None:
     assert h3_authority(alt_svc, SITE) == expected
+
+
+def test_a_copy_that_is_the_output_is_a_warning(
+    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with nginx_recipe(deployed, "same", deployed.output, deployed.twin) as nginx:
+        assert deployed.check(nginx.port, copy=deployed.output, sample=1) == 0
+    out = capsys.readouterr().out
+    assert "Pages by protocol" not in out
+    assert (
+        f"{deployed.output} holds no page that differs from {deployed.output}: nothing tells "
+        "the two apart, so serving by protocol is not checked" in out
+    )
 
 
 def test_unsharded_copy_needs_the_site_url_and_a_folder(
