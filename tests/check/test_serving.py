@@ -1,12 +1,13 @@
 """``check-hosts --unsharded-copy``: which copy of the pages each protocol's visitors
-get, against real servers over TLS from a test CA.
+get, against the real servers of docs/deploy.md's recipes over TLS from a test CA.
 
-A small site is sharded once with its twin. nginx runs docs/deploy.md's recipe as
-written, and wrongly: the sharded pages to everyone (the twin's path points at the
-output), the twin to everyone (the output's path points at a copy of it with the
-twin's pages), HTTP/2 visitors redirected elsewhere, HTTP/1.1 only, pages of neither
-copy. Caddy 2.6 serves HTTP/3 over UDP (and advertises it in Alt-Svc), so the HTTP/3
-probe (aioquic) meets a real server.
+A small site is sharded once with its twin. Every server's recipe (testing.recipes:
+nginx, Apache httpd, Caddy, HAProxy in front of nginx, lighttpd) runs as written,
+and with two mistakes: the twin's path pointing at the output (the sharded pages to
+everyone) and a rule by protocol that matches every protocol (the twin to everyone).
+nginx's recipe also runs with HTTP/2 visitors redirected elsewhere, with HTTP/1.1
+only, and with pages of neither copy. Caddy 2.6 serves HTTP/3 over UDP (and
+advertises it in Alt-Svc), so the HTTP/3 probe (aioquic) meets a real server.
 """
 
 from __future__ import annotations
@@ -16,29 +17,28 @@ import json
 import shutil
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pytest
-import trustme
 
 from shard_assets.build.pipeline import shard_site
 from shard_assets.check.pages import h3_authority, page_path, sample_pages
 from shard_assets.cli import main
 from shard_assets.config import load_settings
 from shard_assets.documents.urls import Site
+from testing.certificates import LocalCA
+from testing.recipes import SERVERS, Deployment, require, serve_recipe
+from testing.servers import Server, free_port, readable_folder
 
 from ..conftest import HOSTS, make_site
-from ..nginx import MIME_TYPES, Nginx, free_port, nginx_conf, require_nginx
-from ..test_deploy import recipe
-from .caddy import Caddy, require_caddy
 
 SITE = "www.example.com"
 ELSEWHERE = "www.elsewhere.test"
 #: The pages of the twin: those with shard URLs (about.html has none).
 TWIN_PAGES = ["blog/index.html", "blog/post-1.html", "blog/post-2.html", "index.html"]
-
 #: What the server that serves neither copy has for every page.
 LAST_YEAR = b"<!DOCTYPE html><p>last year's page</p>\n"
 
@@ -47,18 +47,15 @@ Edit = Callable[[str], str]
 
 @dataclass(frozen=True)
 class Deployed:
-    """The sharded output, its twin, the same output with the twin's pages (for a
-    server that serves the twin to everyone), pages of neither copy, and the TLS files."""
+    """The sharded output, its twin, pages of neither copy, the certificate and CA."""
 
     root: Path
     output: Path
     twin: Path
-    everyone_twin: Path
     neither: Path
     manifest: Path
-    ca_file: Path
-    chain: Path
-    key: Path
+    ca: LocalCA
+    deployment: Deployment
 
     def check(
         self, port: int, *extra: str, twin: bool = True, copy: Path | None = None, sample: int = 3
@@ -74,7 +71,7 @@ class Deployed:
                 "--manifest",
                 str(self.manifest),
                 "--ca-file",
-                str(self.ca_file),
+                str(self.ca.ca_file),
                 "--site-url",
                 f"https://{SITE}/",
                 "--sample",
@@ -85,67 +82,58 @@ class Deployed:
             ]
         )
 
+    def serve(
+        self,
+        server: str,
+        name: str,
+        *,
+        output: Path | None = None,
+        twin: Path | None = None,
+        edit: Edit | None = None,
+    ) -> AbstractContextManager[Server]:
+        """``server``'s recipe serving the output and the twin (or ``output`` and
+        ``twin`` in their places), edited by ``edit``."""
+        require(server)
+        deployment = Deployment(
+            output or self.output, twin or self.twin, self.deployment.certificate
+        )
+        prefix = self.root / "servers" / f"{server}-{name}"
+        if edit is None:
+            return serve_recipe(server, prefix, deployment)
+        return serve_recipe(server, prefix, deployment, edit=edit)
+
 
 @pytest.fixture(scope="module")
-def deployed(tmp_path_factory: pytest.TempPathFactory) -> Deployed:
-    root = tmp_path_factory.mktemp("serving")
-    output = make_site(root / "site", images=8, pages=3)
-    (output / "blog" / "index.html").write_text('<!DOCTYPE html><img src="../img/photo-001.png">\n')
-    (output / "about.html").write_text("<!DOCTYPE html><p>no assets here</p>\n")
-    manifest = root / "shard-manifest.json"
-    settings = load_settings(
-        {
-            "hosts": HOSTS,
-            "manifest": str(manifest),
-            "site_url": f"https://{SITE}/",
-            "unsharded_copy": "site-h2",
-        },
-        base_dir=root,
-        source="test",
-    )
-    shard_site(output, settings)
-    twin = root / "site-h2"
-    assert sorted(p.relative_to(twin).as_posix() for p in twin.rglob("*.html")) == TWIN_PAGES
-    everyone_twin = root / "everyone-twin"
-    shutil.copytree(output, everyone_twin)
-    shutil.copytree(twin, everyone_twin, dirs_exist_ok=True)
-    neither = root / "neither"
-    shutil.copytree(output, neither)
-    for page in TWIN_PAGES:
-        (neither / page).write_bytes(LAST_YEAR)
-    ca = trustme.CA()
-    ca_file = root / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    cert = ca.issue_cert(SITE, ELSEWHERE, *HOSTS)
-    chain, key = root / "fullchain.pem", root / "privkey.pem"
-    chain.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
-    cert.private_key_pem.write_to_path(str(key))
-    return Deployed(root, output, twin, everyone_twin, neither, manifest, ca_file, chain, key)
-
-
-def _unchanged(text: str) -> str:
-    return text
-
-
-@contextmanager
-def nginx_recipe(
-    deployed: Deployed, name: str, output: Path, twin: Path, edit: Edit = _unchanged
-) -> Iterator[Nginx]:
-    """docs/deploy.md's nginx recipe serving ``output`` and ``twin``, edited by ``edit``."""
-    require_nginx()
-    prefix = deployed.root / f"nginx-{name}"
-    port = free_port()
-    conf = edit(
-        (recipe("nginx-protocol-map") + recipe("nginx-server"))
-        .replace("/srv/example/site-h2", str(twin))
-        .replace("/srv/example/site", str(output))
-        .replace("/etc/ssl/example/fullchain.pem", str(deployed.chain))
-        .replace("/etc/ssl/example/privkey.pem", str(deployed.key))
-        .replace("listen 443 ", f"listen 127.0.0.1:{port} ")
-    )
-    config = nginx_conf(prefix, f"include {MIME_TYPES};\n{conf}")
-    with Nginx(prefix, config, [("127.0.0.1", port)]) as nginx:
-        yield nginx
+def deployed() -> Iterator[Deployed]:
+    """In a folder every server can read (Apache's children run as nobody)."""
+    with readable_folder() as root:
+        output = make_site(root / "site", images=8, pages=3)
+        (output / "blog" / "index.html").write_text(
+            '<!DOCTYPE html><img src="../img/photo-001.png">\n'
+        )
+        (output / "about.html").write_text("<!DOCTYPE html><p>no assets here</p>\n")
+        manifest = root / "shard-manifest.json"
+        settings = load_settings(
+            {
+                "hosts": HOSTS,
+                "manifest": str(manifest),
+                "site_url": f"https://{SITE}/",
+                "unsharded_copy": "site-h2",
+            },
+            base_dir=root,
+            source="test",
+        )
+        shard_site(output, settings)
+        twin = root / "site-h2"
+        assert sorted(p.relative_to(twin).as_posix() for p in twin.rglob("*.html")) == TWIN_PAGES
+        neither = root / "neither"
+        shutil.copytree(output, neither)
+        for page in TWIN_PAGES:
+            (neither / page).write_bytes(LAST_YEAR)
+        ca = LocalCA(root / "tls")
+        certificate = ca.issue("site", SITE, ELSEWHERE, *HOSTS)
+        deployment = Deployment(output, twin, certificate)
+        yield Deployed(root, output, twin, neither, manifest, ca, deployment)
 
 
 def _lines(out: str, heading: str) -> list[str]:
@@ -160,45 +148,97 @@ def _lines(out: str, heading: str) -> list[str]:
     return found
 
 
-# --------------------------------------------------------------------------- nginx
+# ------------------------------------------------------------------ every server
 
 
-def test_the_recipe_serves_each_protocol_its_copy(
-    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+def _every_protocol(deployed: Deployed) -> dict[str, Edit]:
+    """Each recipe with its rule by protocol matching every protocol (the mistake
+    that serves the twin to everyone)."""
+
+    def nginx(text: str) -> str:
+        return _replace(text, f'"HTTP/1.1" {deployed.output};', f'"HTTP/1.1" {deployed.twin};')
+
+    def haproxy(text: str) -> str:
+        # HAProxy tells nginx that every visitor spoke HTTP/2. The edit reaches the nginx
+        # behind it too, which has no such line.
+        return text.replace("X-Visitor-Http-Version %[req.ver]", "X-Visitor-Http-Version 2.0")
+
+    def lighttpd(text: str) -> str:
+        # The Lua script takes every protocol for HTTP/2 (the edit also reaches the
+        # configuration file, which has no such line).
+        protocols = 'if protocol == "HTTP/1.0" or protocol == "HTTP/1.1" then'
+        return text.replace(protocols, "if false then")
+
+    return {
+        "nginx": nginx,
+        "apache": partial(_replace, old="RewriteCond expr \"%{HTTP2} == 'on'\"\n", new=""),
+        "caddy": partial(_replace, old="\t\tprotocol http/2+\n", new=""),
+        "haproxy": haproxy,
+        "lighttpd": lighttpd,
+    }
+
+
+def _replace(text: str, old: str, new: str) -> str:
+    """``text`` with ``old`` replaced: the recipe must still have it."""
+    assert old in text, f"the recipe no longer has {old!r}"
+    return text.replace(old, new)
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_each_recipe_serves_each_protocol_its_copy(
+    deployed: Deployed, server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with nginx_recipe(deployed, "right", deployed.output, deployed.twin) as nginx:
-        assert deployed.check(nginx.port) == 0
+    with deployed.serve(server, "right") as running:
+        assert deployed.check(running.port, "--resolve", f"{SITE}:{running.port}:127.0.0.1") == 0
     out = capsys.readouterr().out
     assert f"Pages by protocol: 3 of the 4 page(s) of {deployed.twin}, each compared with" in out
     verdicts = _lines(out, "Pages by protocol:")
-    assert verdicts[0] == "HTTP/1.1: the sharded pages (3 of 3): right"
-    assert verdicts[1] == "HTTP/2: the unsharded copy (3 of 3): right"
-    assert verdicts[2] == (
-        f"HTTP/3: not probed: {SITE} does not advertise it (no Alt-Svc header with h3)"
-    )
-    assert "0 problem(s)" in out and "6 of 6 page(s) fetched as their protocol's copy" in out
+    assert verdicts[:2] == [
+        "HTTP/1.1: the sharded pages (3 of 3): right",
+        "HTTP/2: the unsharded copy (3 of 3): right",
+    ]
+    if server == "caddy":
+        assert verdicts[2].startswith("HTTP/3: the unsharded copy (3 of 3): right; QUIC to")
+    else:
+        assert verdicts[2] == (
+            f"HTTP/3: not probed: {SITE} does not advertise it (no Alt-Svc header with h3)"
+        )
+    assert "0 problem(s)" in out and "page(s) fetched as their protocol's copy" in out
 
 
+@pytest.mark.parametrize("server", SERVERS)
 def test_the_sharded_pages_to_everyone(
-    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+    deployed: Deployed, server: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with nginx_recipe(deployed, "sharded", deployed.output, deployed.output) as nginx:
-        assert deployed.check(nginx.port) == 1
+    """The twin's path points at the output."""
+    with deployed.serve(server, "sharded", twin=deployed.output) as running:
+        assert deployed.check(running.port, "--resolve", f"{SITE}:{running.port}:127.0.0.1") == 1
     out = capsys.readouterr().out
     assert _lines(out, "Pages by protocol:")[1] == (
         "HTTP/2: the sharded pages (3 of 3): wrong (see the problems)"
     )
-    assert _lines(out, "protocol (1):") == [
+    problems = _lines(out, f"protocol ({2 if server == 'caddy' else 1}):")
+    assert problems[0] == (
         f"HTTP/2 visitors get the sharded pages (3 of 3 sampled page(s), e.g. "
         f"https://{SITE}/blog/: the bytes of {deployed.output / 'blog/index.html'}): serve "
         f"them the unsharded copy ({deployed.twin}); the server's choice by protocol is "
         "missing or does not match (docs/deploy.md has a tested recipe for each server)"
-    ]
+    )
+    if server == "caddy":
+        assert problems[1].startswith("HTTP/3 visitors get the sharded pages (3 of 3 sampled")
 
 
-def test_the_twin_to_everyone(deployed: Deployed, capsys: pytest.CaptureFixture[str]) -> None:
-    with nginx_recipe(deployed, "twin", deployed.everyone_twin, deployed.twin) as nginx:
-        assert deployed.check(nginx.port, "--format", "json") == 1
+@pytest.mark.parametrize("server", SERVERS)
+def test_the_twin_to_everyone(
+    deployed: Deployed, server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The rule by protocol matches every protocol."""
+    edit = _every_protocol(deployed)[server]
+    with deployed.serve(server, "twin", edit=edit) as running:
+        port = running.port
+        assert (
+            deployed.check(port, "--format", "json", "--resolve", f"{SITE}:{port}:127.0.0.1") == 1
+        )
     report = json.loads(capsys.readouterr().out)
     assert [(p["kind"], p["key"]) for p in report["problems"]] == [("protocol", "blog/index.html")]
     assert report["problems"][0]["message"].startswith(
@@ -212,10 +252,13 @@ def test_the_twin_to_everyone(deployed: Deployed, capsys: pytest.CaptureFixture[
         f"https://{SITE}/blog/post-1.html",
         f"https://{SITE}/",
     ]
-    assert {(f["protocol"], f["http_version"], f["copy"]) for f in serving["fetches"]} == {
-        ("http/1.1", "HTTP/1.1", "twin"),
-        ("http/2", "HTTP/2", "twin"),
-    }
+    expected = {("http/1.1", "HTTP/1.1", "twin"), ("http/2", "HTTP/2", "twin")}
+    if server == "caddy":
+        expected.add(("http/3", "HTTP/3", "twin"))
+    assert {(f["protocol"], f["http_version"], f["copy"]) for f in serving["fetches"]} == expected
+
+
+# ------------------------------------------------------------- nginx, faults
 
 
 def test_http2_redirected_elsewhere_one_line_per_page(
@@ -228,9 +271,7 @@ def test_http2_redirected_elsewhere_one_line_per_page(
         rule = f'if ($server_protocol = "HTTP/2.0") {{ return 301 https://{ELSEWHERE}$uri; }}'
         return conf.replace(pages, f"{pages}\n        {rule}")
 
-    with nginx_recipe(
-        deployed, "redirect", deployed.output, deployed.twin, redirect_http2
-    ) as nginx:
+    with deployed.serve("nginx", "redirect", edit=redirect_http2) as nginx:
         assert deployed.check(nginx.port) == 1
     out = capsys.readouterr().out
     assert _lines(out, "status (3):") == [
@@ -244,7 +285,7 @@ def test_http2_redirected_elsewhere_one_line_per_page(
 def test_a_site_that_answers_neither_protocol(
     deployed: Deployed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with nginx_recipe(deployed, "hosts", deployed.output, deployed.twin) as nginx:
+    with deployed.serve("nginx", "hosts") as nginx:
         refused = free_port()
         site = ["--connect-to", f"{SITE}:443:127.0.0.1:{refused}"]
         assert deployed.check(nginx.port, *site) == 1
@@ -260,8 +301,10 @@ def test_a_site_that_answers_neither_protocol(
 
 
 def test_pages_of_neither_copy(deployed: Deployed, capsys: pytest.CaptureFixture[str]) -> None:
-    with nginx_recipe(deployed, "neither", deployed.neither, deployed.neither) as nginx:
-        assert deployed.check(nginx.port, "--sample", "1") == 1
+    with deployed.serve(
+        "nginx", "neither", output=deployed.neither, twin=deployed.neither
+    ) as nginx:
+        assert deployed.check(nginx.port, sample=1) == 1
     out = capsys.readouterr().out
     assert _lines(out, "stale (1):") == [
         f"https://{SITE}/: over HTTP/1.1 and HTTP/2: {len(LAST_YEAR)} bytes that are neither "
@@ -277,7 +320,7 @@ def test_an_http11_only_site_serves_everyone_the_sharded_pages(
     def http11_only(conf: str) -> str:
         return conf.replace(" ssl http2;", " ssl;")
 
-    with nginx_recipe(deployed, "h1", deployed.output, deployed.twin, http11_only) as nginx:
+    with deployed.serve("nginx", "h1", edit=http11_only) as nginx:
         assert deployed.check(nginx.port) == 0
     verdicts = _lines(capsys.readouterr().out, "Pages by protocol:")
     assert verdicts[1] == (
@@ -289,7 +332,7 @@ def test_an_http11_only_site_serves_everyone_the_sharded_pages(
 def test_without_a_twin_an_http2_site_is_a_warning(
     deployed: Deployed, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with nginx_recipe(deployed, "no-twin", deployed.output, deployed.output) as nginx:
+    with deployed.serve("nginx", "no-twin", twin=deployed.output) as nginx:
         assert deployed.check(nginx.port, twin=False) == 0
     out = capsys.readouterr().out
     assert "Pages by protocol" not in out
@@ -301,86 +344,48 @@ def test_without_a_twin_an_http2_site_is_a_warning(
     )
 
 
-# --------------------------------------------------------------------------- Caddy
+def test_a_copy_that_is_the_output_is_a_warning(
+    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with deployed.serve("nginx", "same") as nginx:
+        assert deployed.check(nginx.port, copy=deployed.output, sample=1) == 0
+    out = capsys.readouterr().out
+    assert "Pages by protocol" not in out
+    assert (
+        f"{deployed.output} holds no page that differs from {deployed.output}: nothing tells "
+        "the two apart, so serving by protocol is not checked" in out
+    )
 
 
-def caddy_by_protocol(output: Path, twin: Path, chain: Path, key: str) -> str:
-    """A site block that serves HTTP/1.1 the output and HTTP/2 and HTTP/3 the twin
-    (falling back to the output)."""
-    return f"""{SITE}, {ELSEWHERE}, {", ".join(HOSTS)} {{
-    tls {chain} {key}
-    @twin {{
-        not protocol http/1.1
-        file {{
-            root {twin}
-            try_files {{path}} {{path}}index.html
-        }}
-    }}
-    root * {output}
-    root @twin {twin}
-    file_server
-}}
-"""
-
-
-@dataclass(frozen=True)
-class Running:
-    """A Caddy serving ``deployed`` and the flags that reach its HTTP/3: Alt-Svc names
-    Caddy's own port, which --resolve maps to the loopback address."""
-
-    caddy: Caddy
-    resolve: tuple[str, ...]
-
-
-@contextmanager
-def caddy_serving(deployed: Deployed, name: str, twin: Path) -> Iterator[Running]:
-    require_caddy()
-    block = caddy_by_protocol(deployed.output, twin, deployed.chain, str(deployed.key))
-    with Caddy(deployed.root / name, block) as caddy:
-        yield Running(caddy, ("--resolve", f"{SITE}:{caddy.port}:127.0.0.1"))
+# ------------------------------------------------------------------ Caddy, HTTP/3
 
 
 @pytest.fixture(scope="module")
-def caddy(deployed: Deployed) -> Iterator[Running]:
-    """Caddy serving each protocol its copy."""
-    with caddy_serving(deployed, "caddy", deployed.twin) as running:
+def caddy(deployed: Deployed) -> Iterator[Server]:
+    """Caddy's recipe, which serves HTTP/3 and names its own port in Alt-Svc."""
+    with deployed.serve("caddy", "h3") as running:
         yield running
 
 
-def test_http3_over_quic_against_caddy(
-    deployed: Deployed, caddy: Running, capsys: pytest.CaptureFixture[str]
+def test_http3_over_quic_names_where(
+    deployed: Deployed, caddy: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert deployed.check(caddy.caddy.port, *caddy.resolve) == 0
-    out = capsys.readouterr().out
-    port = caddy.caddy.port
-    assert _lines(out, "Pages by protocol:") == [
-        "HTTP/1.1: the sharded pages (3 of 3): right",
-        "HTTP/2: the unsharded copy (3 of 3): right",
-        f"HTTP/3: the unsharded copy (3 of 3): right; QUIC to 127.0.0.1 port "
-        f'{port} (UDP; Alt-Svc: h3=":{port}"; ma=2592000)',
-    ]
-    assert "9 of 9 page(s) fetched as their protocol's copy" in out
-
-
-def test_http3_gets_the_sharded_pages_from_caddy_without_a_rule(
-    deployed: Deployed, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with caddy_serving(deployed, "caddy-sharded", deployed.output) as sharded:
-        assert deployed.check(sharded.caddy.port, *sharded.resolve, "--sample", "1") == 1
-    out = capsys.readouterr().out
-    problems = _lines(out, "protocol (2):")
-    assert problems[0].startswith("HTTP/2 visitors get the sharded pages (1 of 1 sampled")
-    assert problems[1].startswith("HTTP/3 visitors get the sharded pages (1 of 1 sampled")
+    port = caddy.port
+    assert deployed.check(port, "--resolve", f"{SITE}:{port}:127.0.0.1", sample=1) == 0
+    assert _lines(capsys.readouterr().out, "Pages by protocol:")[2] == (
+        f"HTTP/3: the unsharded copy (1 of 1): right; QUIC to 127.0.0.1 port {port} "
+        f'(UDP; Alt-Svc: h3=":{port}"; ma=2592000)'
+    )
 
 
 def test_http3_advertised_but_udp_unanswered(
-    deployed: Deployed, caddy: Running, capsys: pytest.CaptureFixture[str]
+    deployed: Deployed, caddy: Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Caddy's Alt-Svc names its port; the QUIC packets go to a UDP port where no
     one listens."""
-    port, silent = caddy.caddy.port, free_port()
+    port, silent = caddy.port, free_port(udp=True)
     elsewhere = ["--connect-to", f"{SITE}:{port}:127.0.0.1:{silent}"]
-    assert deployed.check(port, *elsewhere, "--sample", "1", "--timeout", "1") == 0
+    assert deployed.check(port, *elsewhere, "--timeout", "1", sample=1) == 0
     out = capsys.readouterr().out
     assert _lines(out, "Pages by protocol:")[2] == (
         f"HTTP/3: not probed: no QUIC answer from 127.0.0.1 port {silent} (UDP) within 1 s: "
@@ -388,13 +393,13 @@ def test_http3_advertised_but_udp_unanswered(
     )
 
 
-def test_a_failed_quic_handshake_says_why(deployed: Deployed, caddy: Running) -> None:
+def test_a_failed_quic_handshake_says_why(deployed: Deployed, caddy: Server) -> None:
     """Verified against the system's CAs, which do not hold the test CA; and a name
     Caddy has no site for, which it refuses with a TLS alert."""
     from shard_assets.check.quic import QuicFailed, h3_connection
 
     async def connect(name: str, ca_file: Path | None) -> None:
-        async with h3_connection("127.0.0.1", caddy.caddy.port, name, ca_file, 5):
+        async with h3_connection("127.0.0.1", caddy.port, name, ca_file, 5):
             pass
 
     untrusted = r"^the QUIC connection failed: unable to get local issuer certificate$"
@@ -402,17 +407,18 @@ def test_a_failed_quic_handshake_says_why(deployed: Deployed, caddy: Running) ->
         asyncio.run(connect(SITE, None))
     refused = r"^the QUIC handshake failed: the server sent the TLS alert internal_error$"
     with pytest.raises(QuicFailed, match=refused):
-        asyncio.run(connect("nobody.test", deployed.ca_file))
+        asyncio.run(connect("nobody.test", deployed.ca.ca_file))
 
 
 def test_http3_without_aioquic(
     deployed: Deployed,
-    caddy: Running,
+    caddy: Server,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "aioquic", None)
-    assert deployed.check(caddy.caddy.port, *caddy.resolve, "--sample", "1") == 0
+    port = caddy.port
+    assert deployed.check(port, "--resolve", f"{SITE}:{port}:127.0.0.1", sample=1) == 0
     out = capsys.readouterr().out
     assert _lines(out, "Pages by protocol:")[2] == (
         "HTTP/3: not probed: aioquic is not installed (pip install 'shard-assets[check]')"
@@ -461,19 +467,6 @@ def test_page_paths_name_folders_as_visitors_do() -> None:
 )
 def test_alt_svc_h3_entries(alt_svc: str, expected: tuple[str, int] | None) -> None:
     assert h3_authority(alt_svc, SITE) == expected
-
-
-def test_a_copy_that_is_the_output_is_a_warning(
-    deployed: Deployed, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with nginx_recipe(deployed, "same", deployed.output, deployed.twin) as nginx:
-        assert deployed.check(nginx.port, copy=deployed.output, sample=1) == 0
-    out = capsys.readouterr().out
-    assert "Pages by protocol" not in out
-    assert (
-        f"{deployed.output} holds no page that differs from {deployed.output}: nothing tells "
-        "the two apart, so serving by protocol is not checked" in out
-    )
 
 
 def test_unsharded_copy_needs_the_site_url_and_a_folder(
