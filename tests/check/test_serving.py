@@ -385,10 +385,10 @@ def test_http3_advertised_but_udp_unanswered(
     one listens."""
     port, silent = caddy.port, free_port(udp=True)
     elsewhere = ["--connect-to", f"{SITE}:{port}:127.0.0.1:{silent}"]
-    assert deployed.check(port, *elsewhere, "--timeout", "1", sample=1) == 0
+    assert deployed.check(port, *elsewhere, "--timeout", "0.5", sample=1) == 0
     out = capsys.readouterr().out
     assert _lines(out, "Pages by protocol:")[2] == (
-        f"HTTP/3: not probed: no QUIC answer from 127.0.0.1 port {silent} (UDP) within 1 s: "
+        f"HTTP/3: not probed: no QUIC answer from 127.0.0.1 port {silent} (UDP) within 0.5 s: "
         "UDP blocked on the way, or no HTTP/3 server there"
     )
 
