@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import shutil
 import sys
 from collections.abc import Callable, Iterator
@@ -327,6 +328,32 @@ def test_an_http11_only_site_serves_everyone_the_sharded_pages(
         "HTTP/2: the sharded pages (3 of 3) (answered in HTTP/1.1: the site does not offer "
         "HTTP/2): right"
     )
+
+
+def test_a_plain_http_site_serves_everyone_the_sharded_pages(
+    deployed: Deployed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Browsers speak HTTP/2 and HTTP/3 only over https: over plain http, the sharded
+    pages are right for everyone."""
+
+    def plain_http(conf: str) -> str:
+        conf = re.sub(r"(?m)^\s*ssl_certificate(_key)?\s.*\n", "", conf)
+        return _replace(conf, "listen 443 ssl http2;", "listen 443;")
+
+    with deployed.serve("nginx", "http", edit=plain_http) as nginx:
+        routes = [
+            f for h in [SITE, *HOSTS] for f in ("--connect-to", f"{h}:80:127.0.0.1:{nginx.port}")
+        ]
+        command = ["check-hosts", str(deployed.output), "--manifest", str(deployed.manifest)]
+        command += ["--site-url", f"http://{SITE}/", "--unsharded-copy", str(deployed.twin)]
+        assert main([*command, "--scheme", "http", "--sample", "2", *routes]) == 0
+    out = capsys.readouterr().out
+    assert _lines(out, "Pages by protocol:") == [
+        "HTTP/1.1: the sharded pages (2 of 2): right",
+        "HTTP/2: not used: browsers speak HTTP/2 only over https",
+        "HTTP/3: not used: browsers speak HTTP/3 only over https",
+    ]
+    assert out.endswith("; 2 of 2 page(s) fetched as their protocol's copy\n")  # HTTP/1.1 only
 
 
 def test_without_a_twin_an_http2_site_is_a_warning(
