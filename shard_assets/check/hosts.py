@@ -25,7 +25,7 @@ counted as site-local.
 
 This module gathers the inputs and runs the check in steps; :mod:`shard_assets.check.fetch`
 connects and fetches, :mod:`shard_assets.check.model` says what the findings mean,
-and :mod:`shard_assets.check.text` writes the report as text or JSON.
+and :mod:`shard_assets.check.text` writes what it found as text or JSON.
 """
 
 from __future__ import annotations
@@ -43,14 +43,14 @@ from ..build.rewrite import Sharder
 from ..build.scan import collect
 from ..config import Settings
 from ..documents.inventory import take_inventory
-from ..documents.urls import DEFAULT_PORTS, Site, scheme_authority
+from ..documents.urls import DEFAULT_PORTS, Site, normal_authority, normal_host
 from ..errors import ConfigError
 from ..manifest import read_manifest
 from .connect import CHECK_EXTRA, Routes, covers, http_client, is_ip, trust
 from .fetch import Fetched, Probe, Problem, fetch_all, fetch_asset, probe_host
 from .model import (
     HostCheck,
-    LiveReport,
+    HostsCheck,
     coalescing_warnings,
     host_problems,
     host_warnings,
@@ -83,7 +83,7 @@ class CheckOptions:
     timeout: float = 10.0
 
 
-def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> LiveReport:
+def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> HostsCheck:
     """Check every configured host live against ``output_dir`` and the manifest."""
     scope = _scope(output_dir, settings)
     # Made first: without the check extra, nothing is probed.
@@ -105,10 +105,10 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
         fetch_all(client, partial(_fetch, client, scope), jobs, options.connections)
     )
     fetched: dict[str, list[Fetched]] = {h: [] for h in scope.names}
-    for (host, _), result in zip(jobs, results, strict=True):
-        fetched[host].append(result)
-    report = _judge(scope, checks, probes, problems, fetched, options)
-    return _serving(scope, probes, options, report)
+    for (host, _), answer in zip(jobs, results, strict=True):
+        fetched[host].append(answer)
+    result = _judge(scope, checks, probes, problems, fetched, options)
+    return _serving(scope, probes, options, result)
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ class _Scope:
     def origin(self) -> str | None:
         """The site's origin as a browser writes it in ``Origin``."""
         site = self.site
-        return f"{site.scheme}://{scheme_authority(site.scheme, site.netloc)}" if site else None
+        return f"{site.scheme}://{normal_authority(site.scheme, site.netloc)}" if site else None
 
 
 def _scope(output_dir: Path, settings: Settings) -> _Scope:
@@ -241,8 +241,8 @@ def _judge(
     problems: Mapping[str, list[Problem]],
     fetched: Mapping[str, list[Fetched]],
     options: CheckOptions,
-) -> LiveReport:
-    """The verdicts, problems and warnings of every host, and the report."""
+) -> HostsCheck:
+    """The verdicts, problems and warnings of every host, in one :class:`HostsCheck`."""
     site_host = scope.site_host
     site_probe = probes.get(site_host) if site_host else None
     warnings = setup_warnings(scope.absent, scope.output_dir, site_host)
@@ -259,7 +259,7 @@ def _judge(
         warnings += host_warnings(check)
     shards = [c for c in judged.values() if c.role == "shard"]
     warnings += coalescing_warnings(shards)
-    return LiveReport(
+    return HostsCheck(
         scheme=scope.scheme,
         site_url=scope.site_url,
         hosts=tuple(judged.values()),
@@ -271,9 +271,9 @@ def _judge(
 
 
 def _serving(
-    scope: _Scope, probes: Mapping[str, Probe], options: CheckOptions, report: LiveReport
-) -> LiveReport:
-    """The report with what each protocol's visitors get: a sample of the twin's pages
+    scope: _Scope, probes: Mapping[str, Probe], options: CheckOptions, result: HostsCheck
+) -> HostsCheck:
+    """``result`` with what each protocol's visitors get: a sample of the twin's pages
     fetched from the site over each protocol; without a twin, a warning when the
     site answers HTTP/2."""
     site, twin = scope.site, scope.twin
@@ -282,13 +282,13 @@ def _serving(
         probe = probes.get(site_host)
         protocol = probe.handshake.protocol if probe and probe.handshake else ""
         found = no_copy_warning(scope.site_host, protocol)
-        return replace(report, warnings=tuple(sorted({*report.warnings, *found})))
+        return replace(result, warnings=tuple(sorted({*result.warnings, *found})))
     keys = twin_pages(scope.output_dir, twin)
     sampled = sample_pages(keys, options.sample or DEFAULT_PAGES)
     pages = load_pages(scope.output_dir, twin, sampled, scope.origin or "", scope.paths)
     if not pages:
         empty = empty_copy_warning(site_host, scope.output_dir, twin)
-        return replace(report, warnings=tuple(sorted({*report.warnings, empty})))
+        return replace(result, warnings=tuple(sorted({*result.warnings, empty})))
     fetched = asyncio.run(
         fetch_pages(pages, options.routes, options.ca_file, options.connections, options.timeout)
     )
@@ -296,8 +296,8 @@ def _serving(
     serving, found = judge_serving(
         scope.output_dir, twin, len(keys), [p.url for p in pages], fetched, https, site_host
     )
-    problems = tuple(sorted({*report.problems, *found}, key=_problem_order))
-    return replace(report, serving=serving, problems=problems)
+    problems = tuple(sorted({*result.problems, *found}, key=_problem_order))
+    return replace(result, serving=serving, problems=problems)
 
 
 def _assets_by_host(
@@ -305,11 +305,11 @@ def _assets_by_host(
 ) -> tuple[dict[str, list[str]], int]:
     """Each configured host's assets that are in the output (sorted), and how many of
     the manifest's assets on these hosts are not in the output."""
-    configured = {h.lower(): h for h in hosts}
+    configured = {normal_host(h): h for h in hosts}
     by_host: dict[str, list[str]] = {h: [] for h in hosts}
     absent = 0
     for key, host in sorted(assets.items()):
-        name = configured.get(host.lower())
+        name = configured.get(normal_host(host))
         if name is None:
             continue
         if key in files:
@@ -355,7 +355,8 @@ def _public_suffixes() -> Callable[[str], str | None]:
 
 def _site(registrable: Callable[[str], str | None], host: str) -> str:
     """The host's site: its registrable domain (``example.co.uk``), or the host itself
-    for an IP address or a public suffix."""
+    for an IP address or a public suffix. The list's rule ignores a trailing dot."""
     if is_ip(host):
         return host
-    return registrable(host.lower().rstrip(".")) or host.lower()
+    host = normal_host(host)
+    return registrable(host.removesuffix(".")) or host
