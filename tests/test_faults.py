@@ -14,13 +14,13 @@ runs. The test ids say which is which.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
 import shutil
 import signal
 import subprocess
-import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
