@@ -278,19 +278,23 @@ class Handover:
     def finished(self, inventory: Inventory) -> dict[str, HandedOverPage]:
         """The pages handed over that stand in for reading them from ``inventory``, the
         finished output: each file is as it was written, and pass one would find in
-        it what its scan assumed (:func:`~shard_assets.build.scan.kinds_hold`); their
-        scans carry the files' stamps. The other pages sharded at handover are given
-        back (:meth:`release`): pass one reads them from disk."""
+        it what its scan assumed (:func:`~shard_assets.build.scan.kinds_hold`); the scan
+        of a page only scanned carries the file's stamp. The other pages sharded at
+        handover are given back (:meth:`release`): pass one reads them from disk."""
         self.drain()
         documents = set(inventory.documents)
         kinds = Kinds(self.sharder, inventory.files, inventory.stylesheets)
+        pages = {d: page for d, page in self.pages.items() if page is not None and d in documents}
+        holding = kinds_hold(kinds, (page.scan for page in pages.values()))
         done: dict[str, HandedOverPage] = {}
-        for document, page in self.pages.items():
-            if page is None or document not in documents:
+        for document, page in pages.items():
+            if document not in holding or (stamp := self._stamp(document, page)) is None:
                 continue
-            stamp = self._stamp(document, page)
-            if stamp is not None and kinds_hold(kinds, page.scan):
-                done[document] = replace(page, scan=replace(page.scan, stamp=stamp))
+            # Pass two rewrites a page only scanned from its scan's spans, if unchanged.
+            scanned = page.hosts is None
+            done[document] = (
+                replace(page, scan=replace(page.scan, stamp=stamp)) if scanned else page
+            )
         self.release(
             document
             for document, page in self.pages.items()

@@ -146,14 +146,22 @@ class ScanContext:
         return not is_page(document) and self.kinds.of(document)[1]
 
 
-def kinds_hold(kinds: Kinds, scan: Scan) -> bool:
-    """Whether pass one over the finished output (``kinds``) gives every key ``scan``
-    (a page handed over) names the kind assumed: each key assumed to be an asset is
-    one, and each other is not (a page or an excluded file it links to exists).
-    Then ``scan`` is what pass one would find reading the page."""
-    return all(kinds.of(key)[0] == ASSET for key, _, _ in scan.targets) and all(
-        kinds.of(key)[0] == OTHER for key in scan.links
-    )
+def kinds_hold(kinds: Kinds, scans: Iterable[Scan]) -> set[str]:
+    """The documents of ``scans`` (pages handed over) to whose every key pass one over
+    the finished output (``kinds``) gives the kind assumed: each key assumed to be an
+    asset is one, and each other is not (a page or an excluded file it links to
+    exists). Their scans are what pass one would find reading the pages."""
+    scans = list(scans)
+    assets = {key for scan in scans for key, _, _ in scan.targets}
+    others: set[str] = set().union(*(scan.links for scan in scans))
+    not_assets = {key for key in assets if kinds.of(key)[0] != ASSET}
+    not_others = {key for key in others if kinds.of(key)[0] != OTHER}
+    return {
+        scan.document
+        for scan in scans
+        if not_others.isdisjoint(scan.links)
+        and (not not_assets or not_assets.isdisjoint([key for key, _, _ in scan.targets]))
+    }
 
 
 def scan_document(context: ScanContext, document: str) -> Scan:
