@@ -117,14 +117,18 @@ def read_only_folder(folder: Path) -> Iterator[str]:
 
 
 def wait_until(
-    until: Callable[[], bool], process: subprocess.Popen[str], timeout: float = 30
+    until: Callable[[], bool],
+    process: subprocess.Popen[str],
+    timeout: float = 30,
+    pause: float = 0,
 ) -> bool:
-    """Poll ``until()`` while ``process`` runs; whether it came true (not: the process
-    ended, or ``timeout`` seconds passed)."""
+    """Poll ``until()`` while ``process`` runs, ``pause`` seconds apart; whether it came
+    true (not: the process ended, or ``timeout`` seconds passed)."""
     deadline = time.monotonic() + timeout
     while process.poll() is None and time.monotonic() < deadline:
         if until():
             return True
+        time.sleep(pause)
     return False
 
 
