@@ -151,7 +151,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
         plan = plan_build(output_dir, settings, rebalance=True, jobs=args.jobs)
         print(
             plan_text(
-                plan.assignment, plan.report, plan.settings.max_imbalance, "rebalance would move"
+                plan.assignment, plan.balance, plan.settings.max_imbalance, "rebalance would move"
             )
         )
         return 0
@@ -197,9 +197,9 @@ def _cmd_check_hosts(args: argparse.Namespace) -> int:
         connections=args.connections,
         timeout=args.timeout,
     )
-    report = check_hosts(_output_dir(args.output_dir), settings_from(args), options)
-    sys.stdout.write(RENDERERS[args.format](report))
-    return 0 if report.ok else 1
+    found = check_hosts(_output_dir(args.output_dir), settings_from(args), options)
+    sys.stdout.write(RENDERERS[args.format](found))
+    return 0 if found.ok else 1
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -212,8 +212,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         args.hosts = [h for h in args.hosts if h.partition("=")[0] != host]
     args.hosts += args.add_hosts
     plan = plan_build(output_dir, settings_from(args), jobs=args.jobs)
-    print(plan_text(plan.assignment, plan.report, plan.settings.max_imbalance, "would move"))
-    return 0 if plan.report.ok else 1
+    print(plan_text(plan.assignment, plan.balance, plan.settings.max_imbalance, "would move"))
+    return 0 if plan.balance.ok else 1
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -337,9 +337,11 @@ def _add_check_hosts(commands: argparse._SubParsersAction[Parser]) -> None:
         description="Connect to each shard host and report its addresses, certificate, "
         "protocol (ALPN), whether it is same-site with --site-url and what HTTP/1.1 and "
         "HTTP/2 visitors pay for it; then fetch every asset (or --sample N per host) from "
-        "the host the manifest names and compare it with OUTPUT_DIR. Exit 1 on a missing, "
-        "stale or CORS-blocked asset, a certificate that does not cover its host, or an "
-        "unreachable host.",
+        "the host the manifest names and compare it with OUTPUT_DIR. With --unsharded-copy, "
+        "fetch a sample of pages from --site-url over HTTP/1.1, HTTP/2 and HTTP/3 and say "
+        "which copy each protocol gets. Exit 1 on a missing, stale or CORS-blocked asset, a "
+        "certificate that does not cover its host, an unreachable host, or pages served to "
+        "the wrong protocol.",
     )
     add_check_arguments(check)
 

@@ -69,7 +69,7 @@ from ..errors import ShardAssetsError
 from ..files import manifest_lock
 from ..interrupts import Interrupted, InterruptGuard, describe
 from ..manifest import Manifest
-from ..messages import summary, warnings_by_kind
+from ..messages import sharded_at_the_end, summary, warnings_by_kind
 from ..parallel import default_jobs
 from ..report.html import render_html
 from ..report.model import build_report, default_report_path, write_report
@@ -183,9 +183,7 @@ class BuildLifecycle:
                 self.abort()
                 self.fail(error)
         if not self.pages.active:
-            self.log.debug(
-                f"{PREFIX}pages are sharded at the end of the build: {self.pages.reason}"
-            )
+            self.log.debug(PREFIX + sharded_at_the_end(self.pages.reason))
 
     def page(self, text: str, document: str) -> str | None:
         """Take ``text``, the page at output-relative path ``document`` the generator
@@ -348,7 +346,7 @@ def write_build_report(
         settings=settings,
         since=previous,
         since_path="the previous build" if previous is not None else None,
-        pages=result.direct_pages,
+        pages=result.pages,
         moves=result.assignment.moves,
     )
     path = default_report_path(settings.manifest)

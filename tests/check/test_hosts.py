@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from shard_assets.check.connect import Routes, covers
-from shard_assets.check.hosts import _sample
+from shard_assets.check.hosts import _sample, _site
 from shard_assets.cli import main
 from testing.certificates import Certificate, LocalCA
 from testing.nginx import ServerBlock, serve_hosts
@@ -189,7 +189,10 @@ def test_one_certificate_and_address_http2_visitors_share_one_connection(
     assert "CORS-mode assets open one more connection" in out
     assert f"HTTP/3 visitors: advertised by 4 of 4 host(s) (Alt-Svc: {ALT_SVC})" in out
     assert "Cache-Control 'public, max-age=31536000, immutable'" in out
-    assert f"0 problem(s), 0 warning(s); {len(live.assets)} of {len(live.assets)}" in out
+    # Without --unsharded-copy, the one warning: the site answers HTTP/2, whose visitors
+    # get the sharded pages (tests/check/test_serving.py checks serving by protocol).
+    assert f"0 problem(s), 1 warning(s); {len(live.assets)} of {len(live.assets)}" in out
+    assert f"no --unsharded-copy: {SITE} answers HTTP/2" in out
     served = [line for line in live.nginx.log("access.log").lines() if line.startswith("cdn")]
     assert any(" HTTP/2.0 " in line for line in served)
 
@@ -223,7 +226,7 @@ def test_per_host_certificates_on_their_own_addresses(
         verdict = host["verdicts"]["http/2"]
         assert f"no address in common with {SITE}'s connection" in verdict
         assert f"{SITE}'s certificate does not cover {host['host']}" in verdict
-    assert [w["kind"] for w in report["warnings"]] == ["http2"]
+    assert [w["kind"] for w in report["warnings"]] == ["http2", "unsharded-copy"]
 
 
 def test_cross_site_shard_names(live: Live, capsys: pytest.CaptureFixture[str]) -> None:
@@ -297,7 +300,7 @@ def test_a_certificate_that_misses_a_host(live: Live, capsys: pytest.CaptureFixt
         f"{SITE}, {', '.join(SHARDS[:3])}); browsers refuse every asset on it: add "
         f"{SHARDS[3]} to the certificate; {mine} asset(s) not fetched" in out
     )
-    assert f"1 problem(s), 1 warning(s); {len(live.assets) - mine} of" in out
+    assert f"1 problem(s), 2 warning(s); {len(live.assets) - mine} of" in out
 
 
 def test_misdirected_request(live: Live, capsys: pytest.CaptureFixture[str]) -> None:
@@ -380,10 +383,22 @@ def test_routes_follow_curl() -> None:
         (["*.example.com"], "example.com", False),
         (["*.example.com"], "a.cdn1.example.com", False),
         (["cdn1.example.com"], "cdn2.example.com", False),
+        # RFC 6125 ignores one trailing dot, on either side; only one (two were
+        # stripped before the one host rule).
+        (["cdn1.example.com."], "CDN1.example.com", True),
+        (["*.example.com"], "cdn1.example.com.", True),
+        (["cdn1.example.com"], "cdn1.example.com..", False),
     ],
 )
 def test_certificate_names(names: list[str], host: str, expected: bool) -> None:
     assert covers(names, host) is expected
+
+
+def test_a_hosts_site_ignores_case_and_the_trailing_dot_as_the_suffix_list_does() -> None:
+    registrable = {"cdn1.example.co.uk": "example.co.uk"}.get
+    assert _site(registrable, "CDN1.example.co.uk.") == "example.co.uk"
+    assert _site(registrable, "CO.uk.") == "co.uk."  # a public suffix is its own site
+    assert _site(registrable, "127.0.0.1") == "127.0.0.1"
 
 
 def test_sample_is_deterministic_and_takes_cors_mode_assets_first() -> None:
