@@ -168,7 +168,8 @@ class Interruptible:
             f"{'left' if self.lock.exists() else 'gone'}, manifest "
             f"{'new' if manifest == self.new_manifest else 'old'}; files: "
             + ", ".join(f"{count} {state}" for state, count in counts.items())
-            + f", {len(cut)} cut short {cut}"
+            + f", {len(cut)} cut short"
+            + (f" ({', '.join(cut[:3])})" if cut else "")
         )
         problems = []
         if temps:
@@ -322,7 +323,7 @@ def mkdocs_project(root: Path, pages: int = PAGES) -> Path:
     for p in range(pages):
         folder = docs / f"s{p % 10}"
         folder.mkdir(exist_ok=True)
-        shots = "\n".join(f"![shot](../../img/i{n:03d}.png)" for n in rng.sample(range(IMAGES), 6))
+        shots = "\n".join(f"![shot](../img/i{n:03d}.png)" for n in rng.sample(range(IMAGES), 6))
         (folder / f"p{p:03d}.md").write_text(f"# Page {p}\n\n{_prose(p)}\n\n{shots}\n")
     hosts = "".join(f"\n        - {host}" for host in HOSTS)
     (root / "mkdocs.yml").write_text(

@@ -256,10 +256,12 @@ class BuildLifecycle:
             with self._interrupts.ours():
                 yield
         except Interrupted as error:
-            self._interrupted()
-            if getattr(error, "__notes__", None):
-                self.log.warning(describe(error))
-            self._interrupts.uninstall()  # the generator's handler raises, or the process ends
+            try:
+                self._interrupted()
+                if getattr(error, "__notes__", None):
+                    self.log.warning(describe(error))
+            finally:
+                self._interrupts.uninstall()  # the generator's handler raises, or the process ends
             raise  # its handler returned: this step stops all the same
 
     def finish(self, settings: Settings, output_dir: Path) -> BuildResult:
