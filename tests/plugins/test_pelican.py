@@ -3,48 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from ..conftest import HOSTS, ROOT, SAMPLE_SITE, snapshot
+from ..conftest import HOSTS, snapshot
+from ..generators import copy_pelican, pelican_build
 
 pytest.importorskip("pelican")
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    shutil.copytree(
-        SAMPLE_SITE / "pelican",
-        tmp_path / "blog",
-        ignore=shutil.ignore_patterns("output", "shard-manifest.json", "__pycache__"),
-    )
-    return tmp_path / "blog"
-
-
-def pelican_build(
-    project: Path, *flags: str, **override: object
-) -> subprocess.CompletedProcess[str]:
-    """Run the real ``pelican`` command, as a user would, from the project folder."""
-    settings = [f"{key}={json.dumps(value)}" for key, value in override.items()]
-    command = [sys.executable, "-m", "pelican", "content", "-s", "pelicanconf.py", "-o", "output"]
-    command += flags
-    if settings:
-        command += ["-e", *settings]
-    # The child imports this checkout, whatever the test run's PYTHONPATH says.
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    return subprocess.run(
-        command,
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": path},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return copy_pelican(tmp_path / "blog")
 
 
 def test_build_shards_theme_and_content(project: Path) -> None:
