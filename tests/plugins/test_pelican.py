@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import HOSTS, snapshot
+from shard_assets.config import load_settings
+from shard_assets.verify import verify_site
+
+from ..conftest import HOSTS, shard_urls, snapshot
 from ..generators import copy_pelican, pelican_build
 
 pytest.importorskip("pelican")
@@ -88,15 +91,31 @@ def test_siteurl_is_the_default_site_url(project: Path) -> None:
 
 
 def test_api_build(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pelican's own API runs the plugin as the command does: the manifest holds the
+    configured hosts and settings, and exactly the assets the output puts on a shard
+    host (theme files and content images alike), each at the host the output names."""
     from pelican import Pelican
     from pelican.settings import read_settings
 
     monkeypatch.chdir(project)
-    settings = read_settings(
-        str(project / "pelicanconf.py"), override={"OUTPUT_PATH": str(project / "out")}
-    )
+    out = project / "out"
+    settings = read_settings(str(project / "pelicanconf.py"), override={"OUTPUT_PATH": str(out)})
     Pelican(settings).run()
-    assert (project / "shard-manifest.json").exists()
+    path = project / "shard-manifest.json"
+    manifest = json.loads(path.read_text())
+    assert manifest["hosts"] == dict.fromkeys(HOSTS, 1)
+    assert manifest["ring"]["max_imbalance"] == 0.10
+    assets = manifest["assets"]
+    assert set(assets) == {url.partition("?")[0] for url in shard_urls(out)}  # ?v=2 on a script
+    assert all((out / key).is_file() for key in assets)
+    assert {key.split("/")[0] for key in assets} >= {"theme", "images"}
+    assert set(assets.values()) == set(HOSTS)
+    audit = load_settings(
+        {"hosts": HOSTS, "manifest": str(path), "site_url": settings["SITEURL"]},
+        base_dir=project,
+        source="test",
+    )
+    assert verify_site(out, audit) == []
 
 
 def _settings(project: Path, **options: object) -> dict[str, object]:
