@@ -153,6 +153,10 @@ def test_conditions_are_not_references(css: str) -> None:
         ("@media print{@font-face{src:url(f.woff2)}} a{b:url(i.png)}", [True, False]),
         # A block the file ends in.
         ("@font-face{src:url(f.woff2)", [True]),
+        # A "}" in a string, a comment or a URL does not end the block.
+        ('@font-face{font-family:"a}b";src:url(f.woff2)}', [True]),
+        ("@font-face{/* } */src:url(f.woff2)}", [True]),
+        ("@font-face{src:url(f}.woff2), url(g.woff2)} a{b:url(i.png)}", [True, True, False]),
         # Not @font-face.
         ("@font-facex{src:url(f.woff2)}", [False]),
         ("/* @font-face{ */ a{src:url(f.woff2)}", [False]),
