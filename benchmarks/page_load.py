@@ -8,7 +8,7 @@ Run from the repository root (Chromium and the ``test`` extra installed)::
 The page (60 PNG images, a stylesheet, a script) is written
 once per variant and sharded by the real pipeline (``shard_site``), each variant
 under its own path with ``site_url`` saying so. One local HTTP/1.1 server
-(tests/cdn_server.py) answers for the origin and every shard host, adding a fixed
+(testing/cdn_server.py) answers for the origin and every shard host, adding a fixed
 delay to every response (``--latency``) and, optionally, to the first response on
 each new connection (``--connection-latency``, a stand-in for TCP and TLS set-up).
 Headless Chromium loads the page in a fresh context each run (empty cache, no open
@@ -38,8 +38,8 @@ from playwright.sync_api import Browser, sync_playwright
 from benchmarks.sites import encode_png
 from shard_assets.build.pipeline import shard_site
 from shard_assets.config import load_settings
-from tests.browser import find_chromium, launch
-from tests.cdn_server import KEPT, CdnServer, shard_hosts
+from testing.browser import find_chromium, launch
+from testing.cdn_server import KEPT, CdnServer, shard_hosts
 
 HOST_COUNTS = (0, 2, 4, 8)
 

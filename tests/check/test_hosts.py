@@ -29,15 +29,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 from shard_assets.check.connect import Routes, covers
 from shard_assets.check.hosts import _sample
 from shard_assets.cli import main
+from testing.certificates import Certificate, LocalCA
+from testing.nginx import ServerBlock, serve_hosts
+from testing.programs import NGINX, NGINX_MIME_TYPES
+from testing.servers import Server, free_port
 
 from ..conftest import SAMPLE_SITE
-from ..nginx import Nginx, free_port, require_nginx
-from ..nginx_hosts import Server, serve_hosts
 
 SITE = "www.site.test"
 OTHER_SITE = "www.elsewhere.test"
@@ -45,6 +46,8 @@ SHARDS = [f"cdn{i}.site.test" for i in range(1, 5)]
 STALE = "img/overview.png"
 GONE = "img/tuning-knob.png"
 ALT_SVC = 'h3=":443"; ma=86400'
+#: What the sample sites' fonts and long-lived assets are served with.
+FONT_LOCATION = r"\.(woff2?|ttf|otf|eot)$"
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Live:
     output: Path
     manifest: Path
     ca_file: Path
-    nginx: Nginx
+    nginx: Server
     assets: dict[str, str]
 
     def connect_to(self, hosts: Sequence[str], address: str, port: int = 443) -> list[str]:
@@ -109,9 +112,31 @@ def _build(folder: Path) -> tuple[Path, Path]:
     return output, manifest
 
 
+def _host(
+    names: Sequence[str],
+    root: Path,
+    address: str,
+    certificate: Certificate | None = None,
+    *,
+    http2: bool = True,
+    cors: bool = True,
+    extra: str = "",
+) -> ServerBlock:
+    """A host that serves ``root`` with long-lived caching, and CORS on fonts unless
+    not ``cors``."""
+    cors_header = "add_header Access-Control-Allow-Origin *;" if cors else ""
+    body = f"""    add_header Cache-Control "public, max-age=31536000, immutable";
+    {extra}
+    location ~* {FONT_LOCATION} {{
+        add_header Cache-Control "public, max-age=31536000, immutable";
+        {cors_header}
+    }}"""
+    return ServerBlock(names, certificate, address, http2=http2, root=root, body=body)
+
+
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    require_nginx()
+    NGINX.require()
     folder = tmp_path_factory.mktemp("live")
     output, manifest = _build(folder)
     stale = folder / "stale"
@@ -119,34 +144,34 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     (stale / STALE).write_bytes((stale / STALE).read_bytes() + b"old")
     (stale / GONE).unlink()
 
-    ca = trustme.CA()
-    ca_file = folder / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    everyone = ca.issue_cert(SITE, OTHER_SITE, *SHARDS)
+    ca = LocalCA(folder / "tls")
+    everyone = ca.issue("everyone", SITE, OTHER_SITE, *SHARDS)
     all_names = [SITE, OTHER_SITE, *SHARDS]
     servers = [
-        Server(all_names, output, "127.0.0.1", everyone, extra=f"add_header Alt-Svc '{ALT_SVC}';"),
+        _host(all_names, output, "127.0.0.1", everyone, extra=f"add_header Alt-Svc '{ALT_SVC}';"),
         *(
-            Server([host], output, f"127.0.0.{i}", ca.issue_cert(host))
+            _host([host], output, f"127.0.0.{i}", ca.issue(host, host))
             for i, host in enumerate(SHARDS, start=2)
         ),
-        Server(all_names, output, "127.0.0.6", everyone, http2=False),
-        Server(all_names, stale, "127.0.0.7", everyone),
-        Server(all_names, output, "127.0.0.8", everyone, cors=False),
-        Server(all_names, output, "127.0.0.9", ca.issue_cert(SITE, *SHARDS[:3])),
-        Server([SITE, *SHARDS[:3]], output, "127.0.0.10", everyone),
-        Server([], output, "127.0.0.10", everyone, default=True, extra="return 421;"),
-        Server([SITE], output, "127.0.0.11", ca.issue_cert(SITE)),
-        Server(
+        _host(all_names, output, "127.0.0.6", everyone, http2=False),
+        _host(all_names, stale, "127.0.0.7", everyone),
+        _host(all_names, output, "127.0.0.8", everyone, cors=False),
+        _host(all_names, output, "127.0.0.9", ca.issue("partial", SITE, *SHARDS[:3])),
+        _host([SITE, *SHARDS[:3]], output, "127.0.0.10", everyone),
+        ServerBlock([], everyone, "127.0.0.10", default=True, root=output, body="return 421;"),
+        _host([SITE], output, "127.0.0.11", ca.issue("site", SITE)),
+        _host(
             all_names,
             output,
             "127.0.0.12",
             extra=f"location = /{STALE} {{ return 301 http://{SITE}/moved; }}",
         ),
     ]
-    with serve_hosts(folder / "nginx", servers) as nginx:
+    http = f"include {NGINX_MIME_TYPES};\ndefault_type application/octet-stream;\n"
+    http += "ssl_protocols TLSv1.2 TLSv1.3;\n"
+    with serve_hosts(folder / "nginx", servers, http=http) as nginx:
         assets = json.loads(manifest.read_text())["assets"]
-        yield Live(output, manifest, ca_file, nginx, assets)
+        yield Live(output, manifest, ca.ca_file, nginx, assets)
 
 
 def test_one_certificate_and_address_http2_visitors_share_one_connection(
@@ -165,7 +190,7 @@ def test_one_certificate_and_address_http2_visitors_share_one_connection(
     assert f"HTTP/3 visitors: advertised by 4 of 4 host(s) (Alt-Svc: {ALT_SVC})" in out
     assert "Cache-Control 'public, max-age=31536000, immutable'" in out
     assert f"0 problem(s), 0 warning(s); {len(live.assets)} of {len(live.assets)}" in out
-    served = [line for line in live.nginx.requests() if line.startswith("cdn")]
+    served = [line for line in live.nginx.log("access.log").lines() if line.startswith("cdn")]
     assert any(" HTTP/2.0 " in line for line in served)
 
 

@@ -27,8 +27,8 @@ import pytest
 
 from shard_assets.config import load_settings
 from shard_assets.verify import verify_site
+from testing.cdn_server import shard_hosts
 
-from ..cdn_server import shard_hosts
 from ..conftest import ROOT, SAMPLE_SITE, png, snapshot
 
 HOSTS = shard_hosts(4)
@@ -365,8 +365,8 @@ def test_material_rebuild_is_byte_identical(material: Rebuilt) -> None:
 def test_material_site_loads_cleanly_in_chromium(material: Rebuilt) -> None:
     from playwright.sync_api import sync_playwright
 
-    from ..browser import check_site, launch, require_browser
-    from ..cdn_server import CdnServer
+    from testing.browser import check_site, launch, require_browser
+    from testing.cdn_server import CdnServer
 
     chromium = require_browser()
     site = material.built["shard-assets last"]

@@ -374,7 +374,7 @@ def test_pelican_plugin_writes_the_report(tmp_path: Path) -> None:
 def test_the_html_report_in_a_browser(
     site: Path, built: Settings, make_settings: Factory, tmp_path: Path
 ) -> None:
-    from ..browser import launch, require_browser
+    from testing.browser import launch, require_browser
 
     chromium = require_browser()
     from playwright.sync_api import sync_playwright

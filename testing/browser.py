@@ -1,7 +1,7 @@
 """Headless Chromium through Playwright, and the checks a person would make on a page.
 
-Shared by ``tests/test_browser.py``, ``tests/test_report.py`` and
-``benchmarks/page_load.py``. Playwright drives Debian's Chromium
+Shared by ``tests/test_browser.py``, ``tests/test_report.py`` and the page-load
+benchmarks. Playwright drives Debian's Chromium
 (``executable_path``); it never downloads a browser of its own.
 """
 
@@ -12,6 +12,8 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from .servers import skip_or_fail
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Playwright, Request, Response
@@ -42,20 +44,16 @@ def require_browser() -> str:
     """Chromium's path, after checking Playwright imports; otherwise skip the test (or
     the module, at import time), except in CI (``CI`` set), where ``.ci/run`` installs
     both and a skip would hide a broken setup: there it fails."""
-    import pytest
-
-    chromium = find_chromium()
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         reason = "playwright is not installed: pip install -e '.[test]'"
-    else:
-        if chromium is not None:
-            return chromium
+        skip_or_fail(reason, "the browser tests", module_level=True)
+    chromium = find_chromium()
+    if chromium is None:
         reason = "Chromium is not installed: apt-get install chromium (or set CHROMIUM)"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{reason}; CI must run the browser tests", pytrace=False)
-    raise pytest.skip.Exception(reason, allow_module_level=True)
+        skip_or_fail(reason, "the browser tests", module_level=True)
+    return chromium
 
 
 def launch(

@@ -13,8 +13,7 @@ The browser reaches the names through Chromium's ``--host-resolver-rules`` (see
 
 ``latency`` delays every response and ``connection_latency`` the first response on
 each new connection (a stand-in for the TCP and TLS handshakes), for the page-load
-benchmark. It lives in ``tests/`` because the test suite is its first user and runs
-in CI; ``benchmarks/page_load.py`` imports it from there (``tests`` is a package).
+benchmark.
 """
 
 from __future__ import annotations
