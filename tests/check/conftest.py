@@ -1,6 +1,6 @@
 """Small real servers on loopback for the check-hosts unit tests: an HTTP server that
 answers what a test tells it (and records what it was asked), and a TLS listener
-that completes handshakes with a trustme certificate. Each runs on a thread of the
+that completes handshakes with a certificate of the test CA (testing/). Each runs on a thread of the
 test process and stops with the test; the live check against nginx is
 test_hosts.py's."""
 
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
+
+from testing.certificates import LocalCA
 
 
 @dataclass(frozen=True)
@@ -96,25 +97,32 @@ def no_dns(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def ca() -> trustme.CA:
-    return trustme.CA()
+def ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
+    """The test CA the clients trust (its ``ca_file``)."""
+    return LocalCA(tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture(scope="session")
-def ca_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return path
+def ca_file(ca: LocalCA) -> Path:
+    """The CA file the clients trust (``--ca-file``)."""
+    return ca.ca_file
+
+
+@pytest.fixture(scope="session")
+def other_ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
+    """A CA the clients do not trust."""
+    return LocalCA(tmp_path_factory.mktemp("other-ca"))
 
 
 @contextlib.contextmanager
 def tls_listener(
-    ca: trustme.CA, names: Sequence[str], alpn: Sequence[str] = ("h2", "http/1.1")
+    ca: LocalCA, names: Sequence[str], alpn: Sequence[str] = ("h2", "http/1.1")
 ) -> Iterator[int]:
     """A TLS listener on 127.0.0.1 with a certificate from ``ca`` for ``names``,
     offering ``alpn``: it completes each handshake and closes. Yields its port."""
+    certificate = ca.issue("-".join(names), *names)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert(*names).configure_cert(context)
+    context.load_cert_chain(certificate.chain, certificate.key)
     context.set_alpn_protocols(list(alpn))
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
@@ -139,9 +147,3 @@ def tls_listener(
         stop.set()
         thread.join()
         listener.close()
-
-
-def closed_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on (refused)."""
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        return int(sock.getsockname()[1])

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import trustme
 
 from shard_assets.check.connect import (
     Routes,
@@ -26,8 +25,10 @@ from shard_assets.check.connect import (
     trust,
 )
 from shard_assets.errors import ConfigError
+from testing.certificates import LocalCA
+from testing.servers import free_port
 
-from .conftest import Answer, HttpServer, closed_port, tls_listener
+from .conftest import Answer, HttpServer, tls_listener
 
 SHARD = "cdn1.site.test"
 
@@ -245,7 +246,7 @@ def test_open_connection_takes_the_first_address_that_answers() -> None:
 
 def test_open_connection_raises_the_last_error() -> None:
     with pytest.raises(ConnectionRefusedError):
-        open_connection(["127.0.0.1"], closed_port(), 5)
+        open_connection(["127.0.0.1"], free_port(), 5)
     with pytest.raises(OSError, match="no address to connect to"):
         open_connection([], 443, 5)
 
@@ -254,7 +255,7 @@ def test_open_connection_raises_the_last_error() -> None:
     ("alpn", "protocol"), [(("h2", "http/1.1"), "h2"), (("http/1.1",), "http/1.1")]
 )
 def test_probe_tls_reports_the_certificate_and_protocol(
-    ca: trustme.CA, ca_file: Path, alpn: tuple[str, ...], protocol: str
+    ca: LocalCA, ca_file: Path, alpn: tuple[str, ...], protocol: str
 ) -> None:
     with tls_listener(ca, ["www.site.test", SHARD], alpn) as port:
         handshake = probe_tls(trust(ca_file, check_hostname=False), SHARD, ["127.0.0.1"], port, 5)
@@ -268,7 +269,7 @@ def test_probe_tls_reports_the_certificate_and_protocol(
     assert handshake.not_before < time.time() < handshake.not_after
 
 
-def test_probe_tls_reports_names_that_do_not_cover_the_host(ca: trustme.CA, ca_file: Path) -> None:
+def test_probe_tls_reports_names_that_do_not_cover_the_host(ca: LocalCA, ca_file: Path) -> None:
     # The caller matches the names: a certificate for other names is still read.
     with tls_listener(ca, ["www.site.test"]) as port:
         handshake = probe_tls(trust(ca_file, check_hostname=False), SHARD, ["127.0.0.1"], port, 5)
@@ -276,8 +277,8 @@ def test_probe_tls_reports_names_that_do_not_cover_the_host(ca: trustme.CA, ca_f
     assert not covers(handshake.names, SHARD)
 
 
-def test_probe_tls_reports_an_untrusted_chain(ca_file: Path) -> None:
-    with tls_listener(trustme.CA(), [SHARD]) as port:
+def test_probe_tls_reports_an_untrusted_chain(other_ca: LocalCA, ca_file: Path) -> None:
+    with tls_listener(other_ca, [SHARD]) as port:
         handshake = probe_tls(trust(ca_file, check_hostname=False), SHARD, ["127.0.0.1"], port, 5)
     assert handshake.untrusted == "unable to get local issuer certificate"
     assert (handshake.names, handshake.protocol, handshake.not_after) == ((), "", 0.0)
@@ -304,7 +305,7 @@ def test_the_client_goes_where_the_routes_say_with_the_real_name(
 
 
 def test_the_client_raises_httpx_errors(ca_file: Path) -> None:
-    routes = Routes.parse(connect_to=[f"{SHARD}:80:127.0.0.1:{closed_port()}"])
+    routes = Routes.parse(connect_to=[f"{SHARD}:80:127.0.0.1:{free_port()}"])
 
     async def get() -> None:
         async with http_client(routes, trust(ca_file), 2, 5) as client:

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-import trustme
 
 from shard_assets.check.connect import Handshake, Routes, trust
 from shard_assets.check.fetch import Fetched, Probe, Problem, fetch_all, fetch_asset, probe_host
+from testing.certificates import LocalCA
+from testing.servers import free_port
 
-from .conftest import Answer, HttpServer, closed_port, tls_listener
+from .conftest import Answer, HttpServer, tls_listener
 
 SHARD = "cdn1.site.test"
 ORIGIN = "https://www.site.test"
@@ -33,7 +34,7 @@ def test_probe_over_plain_http(http_server: HttpServer) -> None:
 
 
 def test_probe_a_host_that_refuses() -> None:
-    port = closed_port()
+    port = free_port()
     probe = probe_host(_to_loopback(port), None, SHARD, port, 5)
     assert probe == Probe(
         None, f"unreachable at 127.0.0.1 port {port} (Connection refused)", ("127.0.0.1",)
@@ -51,7 +52,7 @@ def test_probe_a_host_that_does_not_resolve(no_dns: list[str]) -> None:
     assert no_dns == [SHARD]
 
 
-def test_probe_over_tls(ca: trustme.CA, ca_file: Path) -> None:
+def test_probe_over_tls(ca: LocalCA, ca_file: Path) -> None:
     with tls_listener(ca, [SHARD]) as port:
         probe = probe_host(_to_loopback(port), trust(ca_file, check_hostname=False), SHARD, port, 5)
     assert (probe.error, probe.addresses) == ("", ("127.0.0.1",))
@@ -59,8 +60,8 @@ def test_probe_over_tls(ca: trustme.CA, ca_file: Path) -> None:
     assert (probe.handshake.protocol, probe.handshake.names) == ("h2", (SHARD,))
 
 
-def test_probe_an_untrusted_certificate(ca_file: Path) -> None:
-    with tls_listener(trustme.CA(), [SHARD]) as port:
+def test_probe_an_untrusted_certificate(other_ca: LocalCA, ca_file: Path) -> None:
+    with tls_listener(other_ca, [SHARD]) as port:
         probe = probe_host(_to_loopback(port), trust(ca_file, check_hostname=False), SHARD, port, 5)
     assert probe.error == (
         "its certificate is not trusted (unable to get local issuer certificate); for a "
@@ -227,7 +228,7 @@ def test_cors_mode_assets_need_their_header(
 def test_a_failed_fetch_is_a_problem(output: Path) -> None:
     async def run() -> Fetched:
         async with httpx.AsyncClient(trust_env=False) as client:
-            url = f"http://127.0.0.1:{closed_port()}/img/a.png"
+            url = f"http://127.0.0.1:{free_port()}/img/a.png"
             return await fetch_asset(client, output, url, (SHARD, "img/a.png"), False, None)
 
     fetched = asyncio.run(run())
