@@ -143,11 +143,11 @@ def prepare(root: Path, images: int, max_imbalance: float = 0.10) -> list[Varian
             )
             result = shard_site(root / name, settings)
             # The images and the script; the stylesheet stays on the origin (the default).
-            if result.report.total != images + 1:
+            if result.balance.total != images + 1:
                 raise RuntimeError(
-                    f"{name}: {result.report.total} assets sharded, not {images + 1}"
+                    f"{name}: {result.balance.total} assets sharded, not {images + 1}"
                 )
-            busiest = max(row.assets for row in result.report.rows)
+            busiest = max(row.assets for row in result.balance.rows)
         else:
             busiest = images + 2
         variants.append(Variant(count, f"/{name}/index.html", busiest))

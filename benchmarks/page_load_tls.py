@@ -175,8 +175,10 @@ def build(root: Path, setups: Sequence[Setup], images: int, scripts: int = 0) ->
         expected = images + (1 if setup.stylesheets == "shard" else 0)
         expected += 0 if "js/*" in setup.exclude else scripts
         expected += len(FONTS) if setup.cors_assets == "shard" else 0
-        if result.report.total != expected:
-            raise RuntimeError(f"{setup.key}: {result.report.total} assets sharded, not {expected}")
+        if result.balance.total != expected:
+            raise RuntimeError(
+                f"{setup.key}: {result.balance.total} assets sharded, not {expected}"
+            )
 
 
 # --- measuring ---------------------------------------------------------------------------

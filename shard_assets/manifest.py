@@ -203,9 +203,9 @@ def cannot_stand(previous: Manifest | None, settings: Settings) -> str:
     if settings.balance_by == "count":
         configured = set(settings.host_names)
         hosts = {k: h for k, h in previous.assets.items() if h in configured}
-        report = balance_report(
+        balance = balance_report(
             hosts, settings.hosts, settings.max_imbalance, bounded=settings.bounded
         )
-        if not report.ok:
+        if not balance.ok:
             return "the manifest does not pass the gate"
     return ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ class BuildResult:
     """What a build did, for the front ends to report."""
 
     assignment: Assignment
-    report: BalanceReport
+    balance: BalanceReport
     documents: int
     rewritten: int
     references: int
@@ -41,10 +42,17 @@ class BuildResult:
     cors: tuple[str, ...] = ()
     crossorigin: tuple[Located, ...] = ()
     pages: tuple[PageSpread, ...] = ()
+    """Each page's asset requests by host (what the summary, the per-page gate and
+    ``report: true`` read)."""
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     in_memory: int = 0
     scanned: int = 0
-    direct_pages: tuple[PageSpread, ...] | None = None
-    """Each page's own assets (not through its stylesheets) by host, for ``report``
-    (None when it is off)."""
+
+    @property
+    def report(self) -> BalanceReport:
+        """Deprecated: the old name of :attr:`balance`."""
+        warnings.warn(
+            "BuildResult.report is now BuildResult.balance", DeprecationWarning, stacklevel=2
+        )
+        return self.balance

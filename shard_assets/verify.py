@@ -36,7 +36,7 @@ from .config import Settings
 from .documents.html import LINK_RELS, SRCSET, URL_ATTRIBUTES
 from .documents.inventory import is_page, is_stylesheet, take_inventory
 from .documents.text import decode_document
-from .documents.urls import scheme_authority
+from .documents.urls import normal_authority, normal_host
 from .errors import VerifyError
 from .kept import kept_assets, kept_stylesheet
 from .manifest import read_manifest
@@ -95,9 +95,9 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
         settings=settings,
         assets=assets,
         files=inventory.files,
-        configured=frozenset(h.lower() for h in settings.host_names),
-        own=frozenset({scheme_authority(origin.scheme, origin.netloc)}),
-        manifest_hosts=frozenset(h.lower() for h in assets.values()),
+        configured=frozenset(normal_host(h) for h in settings.host_names),
+        own=frozenset({normal_authority(origin.scheme, origin.netloc)}),
+        manifest_hosts=frozenset(normal_host(h) for h in assets.values()),
     )
     findings: list[Finding] = []
     if manifest is None:
@@ -149,7 +149,7 @@ def _moved(document: str, urls: list[_Url], audit: _Audit) -> list[Finding]:
             continue
         key = _site_key(found, base, audit)
         absolute = urlsplit(urljoin(base, found.url.strip()))
-        if key is None or scheme_authority(absolute.scheme, absolute.netloc) != host.lower():
+        if key is None or normal_authority(absolute.scheme, absolute.netloc) != normal_host(host):
             continue
         excluded = any(fnmatch.fnmatchcase(key, p) for p in settings.exclude)
         if key in audit.files and (excluded or key in audit.kept):
@@ -176,7 +176,7 @@ def _site_key(found: _Url, base: str, audit: _Audit) -> str | None:
     absolute = urlsplit(urljoin(base, found.url.strip()))
     if absolute.scheme not in ("http", "https"):
         return None
-    netloc = scheme_authority(absolute.scheme, absolute.netloc)
+    netloc = normal_authority(absolute.scheme, absolute.netloc)
     if netloc not in audit.own and netloc not in audit.configured:
         return None
     path = posixpath.normpath(unquote(absolute.path)) if absolute.path else "/"
@@ -203,7 +203,7 @@ def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding
     absolute = urlsplit(urljoin(base, url))
     if absolute.scheme not in ("http", "https"):
         return []
-    netloc = scheme_authority(absolute.scheme, absolute.netloc)
+    netloc = normal_authority(absolute.scheme, absolute.netloc)
     path = posixpath.normpath(unquote(absolute.path)) if absolute.path else "/"
     prefix = settings.site.prefix
     if not (path + "/").startswith(prefix) or path + "/" == prefix:
@@ -230,7 +230,7 @@ def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding
     expected = assets.get(key)
     if expected is None:
         return [Finding(document, found.line, f"{url}: {key} is not in the manifest")]
-    if expected.lower() != netloc:
+    if normal_host(expected) != netloc:
         return [Finding(document, found.line, f"{url}: the manifest puts {key} on {expected}")]
     return []
 

@@ -8,6 +8,7 @@ import importlib.metadata
 import inspect
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 
 import shard_assets
 from shard_assets import errors
+from shard_assets.config import Settings
 
 
 def test_all_is_pinned() -> None:
@@ -134,3 +136,21 @@ def test_core_and_cli_import_no_generator() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_the_old_names_of_the_balance_still_answer_with_a_warning(
+    site: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """``report`` meant three things; the gate's verdict is now ``balance`` (and a
+    failed gate's numbers ``details``), and the old names warn for one release."""
+    settings = make_settings()
+    plan = shard_assets.plan_build(site, settings)
+    result = shard_assets.shard_site(site, settings)
+    error = shard_assets.BalanceError("too uneven", plan.balance)
+    for old, new in (
+        (lambda: plan.report, plan.balance),
+        (lambda: result.report, result.balance),
+        (lambda: error.report, error.details),
+    ):
+        with pytest.warns(DeprecationWarning, match="is now"):
+            assert old() is new

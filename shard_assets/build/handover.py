@@ -75,6 +75,7 @@ from ..errors import fault
 from ..files import StagedFiles, atomic_write, write_temporary
 from ..kept import kept_stylesheet
 from ..manifest import Manifest, cannot_stand, read_manifest
+from ..messages import PAGES_WRITTEN_SO_FAR
 from ..parallel import die_with_parent, start_pool
 from .rewrite import Sharder, Undo, apply_edits, shard_url, undo_edits, undone
 from .scan import PageRecord, ScannedPage
@@ -478,12 +479,6 @@ def write_as_generated(path: Path, text: str) -> None:
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
 
-
-#: The state of the files when a worker process fails to write a page for the generator.
-PAGES_WRITTEN_SO_FAR = (
-    "The manifest is as it was, and each page written so far is whole (put back as the "
-    "generator made it where there is room)"
-)
 
 #: Pages gathered before they are sent to a worker: at most this many, or characters.
 _BATCH_PAGES = 16

@@ -4,10 +4,9 @@ page's asset requests spread over the hosts once they are assigned."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from ..config import Settings
-from ..placement.assign import Assignment
 from ..placement.balance import PageSpread
 from .scan import Collected
 
@@ -29,24 +28,29 @@ def asset_loads(measure: str, collected: Collected, output_dir: Path) -> dict[st
 
 
 def page_spreads(
-    collected: Collected, assignment: Assignment, settings: Settings, *, direct: bool = False
+    collected: Collected,
+    hosts_by_asset: Mapping[str, str],
+    host_names: Sequence[str],
+    pinned: Collection[str] = (),
 ) -> tuple[PageSpread, ...]:
-    """How each page's asset requests split over the configured hosts (``direct``:
-    only the assets the page references itself, not through its stylesheets)."""
-    index = {name: i for i, name in enumerate(settings.host_names)}
-    host_of = [index[assignment.hosts_by_asset[key]] for key in collected.assets]
-    pinned = set(assignment.pinned)
-    is_pinned = [key in pinned for key in collected.assets]
+    """How each page's asset requests split over ``host_names`` (see
+    :class:`~shard_assets.placement.balance.PageSpread`): an asset with no host among
+    them (kept on the origin, or not in the manifest the report reads) is not counted;
+    ``pinned`` are the assets pins hold."""
+    index = {name: i for i, name in enumerate(host_names)}
+    host_of = [index.get(hosts_by_asset.get(key, ""), -1) for key in collected.assets]
+    pins = set(pinned)
+    is_pinned = [key in pins for key in collected.assets]
     spreads = []
-    pages = collected.pages
-    if direct:
-        pages = tuple((page, own) for (page, _), own in zip(pages, collected.direct, strict=True))
-    for page, ids in pages:
+    for page, ids in collected.pages:
         by_host = [0] * len(index)
         pinned_by_host = [0] * len(index)
         for i in ids:
-            by_host[host_of[i]] += 1
+            host = host_of[i]
+            if host < 0:
+                continue
+            by_host[host] += 1
             if is_pinned[i]:
-                pinned_by_host[host_of[i]] += 1
+                pinned_by_host[host] += 1
         spreads.append(PageSpread(page, tuple(by_host), tuple(pinned_by_host)))
     return tuple(spreads)

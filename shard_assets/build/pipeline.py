@@ -11,6 +11,7 @@ disk, a file that cannot be replaced) or an interrupt leaves them as they were t
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,12 +29,14 @@ from ..files import StagedFiles, manifest_lock
 from ..kept import KEPT, kept_assets
 from ..manifest import Manifest, check_writable, manifest_update, read_manifest
 from ..messages import (
+    gate_message,
     jump_warnings,
     locked_message,
     manifest_changes,
     missing_folder_message,
     missing_message,
     origin_ref_warnings,
+    page_gate_message,
     placement_notes,
 )
 from ..parallel import run_each
@@ -42,9 +45,7 @@ from ..placement.balance import (
     BalanceReport,
     PageSpread,
     balance_report,
-    gate_message,
-    page_excess,
-    page_gate_message,
+    pages_over,
 )
 from ..results import BuildResult, MissingRef
 from .commit import build_state, staged_writes
@@ -109,7 +110,8 @@ class Plan:
     previous: Manifest | None
     manifest: Manifest
     assignment: Assignment
-    report: BalanceReport
+    #: The gate's verdict on the hosts' loads (the balance table).
+    balance: BalanceReport
     #: What pass one found: the references to missing files, the documents skipped
     #: (undecodable), the CORS assets and added ``crossorigin``, and for pass two.
     collected: Collected
@@ -127,6 +129,12 @@ class Plan:
     def missing(self) -> tuple[MissingRef, ...]:
         """References to files that are not in the output."""
         return self.collected.missing
+
+    @property
+    def report(self) -> BalanceReport:
+        """Deprecated: the old name of :attr:`balance`."""
+        warnings.warn("Plan.report is now Plan.balance", DeprecationWarning, stacklevel=2)
+        return self.balance
 
     def manifest_changes(self) -> list[str]:
         """How the manifest on disk would change, one line each (empty: it would not)."""
@@ -212,7 +220,7 @@ def plan_build(
         collected = scan_again(collected, sharder, output_dir, inventory, again)
     collected = replace(collected, in_memory=confirmed)
     moved = origin_refs(collected.origin_refs, sharder, hosts_by_asset, kept)
-    report = balance_report(
+    balance = balance_report(
         assignment.hosts_by_asset,
         settings.hosts,
         settings.max_imbalance,
@@ -236,11 +244,13 @@ def plan_build(
             balance_by=settings.balance_by,
         ),
         assignment=assignment,
-        report=report,
-        pages=page_spreads(collected, assignment, settings),
+        balance=balance,
+        pages=page_spreads(
+            collected, assignment.hosts_by_asset, settings.host_names, assignment.pinned
+        ),
         warnings=jump_warnings(previous, settings, collected.assets)
         + (() if sharder.origin else origin_ref_warnings(moved, cors=kept)),
-        notes=placement_notes(previous, settings, report, kept),
+        notes=placement_notes(previous, settings, balance, kept),
         collected=collected,
         in_memory=in_memory,
         kept=kept,
@@ -253,13 +263,11 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
     settings = plan.settings
     if settings.strict and plan.missing:
         raise MissingAssetError(missing_message(plan.missing))
-    if not plan.report.ok:
-        raise BalanceError(gate_message(plan.report, str(settings.manifest)), plan.report)
+    if not plan.balance.ok:
+        raise BalanceError(gate_message(plan.balance, str(settings.manifest)), plan.balance)
     if settings.max_page_imbalance is not None:
         limit = settings.max_page_imbalance
-        excesses = [
-            e for p in plan.pages if (e := page_excess(p, settings.hosts, limit)) is not None
-        ]
+        excesses = pages_over(plan.pages, settings.hosts, limit)
         if excesses:
             raise BalanceError(page_gate_message(excesses, limit), excesses)
     if locked:
@@ -322,7 +330,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
             (plan.output_dir / stale).unlink()
     return BuildResult(
         assignment=plan.assignment,
-        report=plan.report,
+        balance=plan.balance,
         documents=len(plan.inventory.documents),
         rewritten=rewritten,
         references=references,
@@ -338,11 +346,6 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         notes=plan.notes,
         in_memory=in_memory,
         scanned=collected.scanned,
-        direct_pages=(
-            page_spreads(collected, plan.assignment, plan.settings, direct=True)
-            if plan.settings.report
-            else None
-        ),
     )
 
 

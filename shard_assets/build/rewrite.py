@@ -17,7 +17,7 @@ from ..config import Settings
 from ..documents.css import find_css_refs
 from ..documents.html import HtmlScanner, RefSpan, preconnect_point
 from ..documents.inventory import Stamp, is_page, is_stylesheet, read_document
-from ..documents.urls import Ref, url_host
+from ..documents.urls import Ref, normal_host, url_host
 from ..files import ensure_replaceable, write_temporary
 from ..kept import KEPT
 
@@ -39,7 +39,7 @@ class Sharder:
         self.scanner = HtmlScanner(settings.attributes)
         # URLs already on a shard host are references too: that makes a second run
         # over sharded output a no-op, and lets it re-point assets whose host changed.
-        hosts = {h.lower() for h in (*settings.host_names, *shard_hosts)}
+        hosts = {normal_host(h) for h in (*settings.host_names, *shard_hosts)}
         self.site = replace(settings.site, origins=settings.site.origins | hosts)
         #: Lower-cased: the configured hosts and those the manifest named.
         self.shard_hosts = frozenset(hosts)
@@ -173,7 +173,7 @@ class Sharder:
         links = "".join(
             f'<link rel="preconnect" href="{prefix}{host}">'
             for host in self.settings.host_names
-            if host in used and host.lower() not in present
+            if host in used and normal_host(host) not in present
         )
         return [(at, at, links)] if links else []
 

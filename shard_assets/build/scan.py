@@ -255,8 +255,7 @@ class Collected:
     :data:`SPAN_BUDGET`, when pass two scans it again), and ``in_memory`` maps the
     pages a generator plugin already rewrote in memory to their count of changed
     URLs: pass two skips them. ``scanned`` counts the documents whose references
-    came from the generator's text, not from reading them. ``direct`` holds, for
-    each page in ``pages``, the ids of the assets it references itself.
+    came from the generator's text, not from reading them.
     """
 
     assets: tuple[str, ...]
@@ -270,7 +269,6 @@ class Collected:
     spans: Mapping[str, tuple[Stamp, array[int] | None]] = field(default_factory=dict)
     in_memory: Mapping[str, int] = field(default_factory=dict)
     scanned: int = 0
-    direct: tuple[array[int], ...] = ()
     #: Each stylesheet's ``origin_refs`` (see :class:`Scan`).
     origin_refs: Mapping[str, tuple[tuple[str, int, str], ...]] = field(default_factory=dict)
 
@@ -365,7 +363,6 @@ class _Merge:
         return Collected(
             assets=tuple(self.ids),
             pages=tuple(pages),
-            direct=tuple(own for _, own, _ in self.page_refs),
             css_sizes=self.css_sizes,
             missing=tuple(self.missing),
             skipped=tuple(self.skipped),
@@ -495,5 +492,4 @@ def without_assets(collected: Collected, kept: frozenset[str]) -> Collected:
         collected,
         assets=tuple(assets),
         pages=tuple((page, renumbered(ids)) for page, ids in collected.pages),
-        direct=tuple(renumbered(ids) for ids in collected.direct),
     )

@@ -44,6 +44,7 @@ from ..documents.inventory import is_page, is_stylesheet, take_inventory
 from ..documents.text import Decoded, decode_document
 from ..documents.urls import url_host
 from ..errors import ConfigError
+from ..messages import unsharded_copy_file_message, unsharded_copy_message
 from ..parallel import run_each
 from .rewrite import Sharder, apply_edits
 
@@ -73,17 +74,10 @@ def twin_folder(output_dir: Path, settings: Settings) -> Path | None:
     twin = folder.resolve()
     output = output_dir.resolve()
     if twin == output or twin.is_relative_to(output) or output.is_relative_to(twin):
-        raise ConfigError(
-            f"shard-assets setting 'unsharded_copy' is {folder}, which "
-            f"{'contains' if output.is_relative_to(twin) and twin != output else 'is in'} "
-            f"the output folder {output_dir}: put it beside the output, e.g. "
-            f"{output.parent / (output.name + '-h2')}"
-        )
+        contains = output.is_relative_to(twin) and twin != output
+        raise ConfigError(unsharded_copy_message(folder, output_dir, contains=contains))
     if twin.exists() and not twin.is_dir():
-        raise ConfigError(
-            f"shard-assets setting 'unsharded_copy' is {folder}, which is a file: "
-            "name a folder (it is created)"
-        )
+        raise ConfigError(unsharded_copy_file_message(folder))
     return twin
 
 

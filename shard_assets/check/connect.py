@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..documents.urls import normal_host
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class Routes:
 
     def target(self, host: str, port: int) -> tuple[str, int]:
         """The name and port a connection for ``host:port`` is made to."""
-        host = host.lower()
+        host = normal_host(host)
         for key in ((host, port), (host, 0), ("", port), ("", 0)):
             if key in self.connect_to:
                 return self.connect_to[key]
@@ -79,7 +80,7 @@ class Routes:
         Raises :class:`OSError` (``socket.gaierror``) when the name does not resolve.
         """
         name, port = self.target(host, port)
-        given = self.resolve.get((name, port))
+        given = self.resolve.get((normal_host(name), port))
         if given:
             return given, port
         if is_ip(name):
@@ -149,17 +150,17 @@ def _resolve(value: str) -> tuple[tuple[str, int], tuple[str, ...]]:
             raise ConfigError(f"--resolve {value!r}: {address!r} is not an IP address")
     if not host:
         raise ConfigError(f"--resolve {value!r}: write {example}")
-    return (host.lower(), _port(port, value, "--resolve")), listed
+    return (normal_host(host), _port(port, value, "--resolve")), listed
 
 
 def _connect_to(value: str) -> tuple[tuple[str, int], tuple[str, int]]:
     example = "HOST:PORT:CONNECT_HOST:CONNECT_PORT, e.g. cdn1.example.com:443:127.0.0.1:8443"
     host, port, connect_host, connect_port = _split(value, "--connect-to", 4, example)
-    connect_host = connect_host.removeprefix("[").removesuffix("]").lower()
+    connect_host = normal_host(connect_host.removeprefix("[").removesuffix("]"))
     if not connect_host:
         raise ConfigError(f"--connect-to {value!r}: write {example}")
     return (
-        (host.lower(), _port(port, value, "--connect-to", empty_ok=True)),
+        (normal_host(host), _port(port, value, "--connect-to", empty_ok=True)),
         (connect_host, _port(connect_port, value, "--connect-to")),
     )
 
@@ -247,10 +248,10 @@ def probe_tls(
 
 def covers(names: Iterable[str], host: str) -> bool:
     """Whether a certificate for ``names`` is valid for ``host`` (RFC 6125: a ``*``
-    stands for exactly one whole left-most label)."""
-    host = host.lower().rstrip(".")
+    stands for exactly one whole left-most label, and a trailing dot is ignored)."""
+    host = normal_host(host).removesuffix(".")
     for written in names:
-        name = written.lower().rstrip(".")
+        name = normal_host(written).removesuffix(".")
         if name == host:
             return True
         if name.startswith("*.") and "." in host:

@@ -21,7 +21,7 @@ counted as site-local.
 
 This module gathers the inputs and runs the check; :mod:`shard_assets.check.fetch`
 connects and fetches, :mod:`shard_assets.check.model` says what the findings mean,
-and :mod:`shard_assets.check.text` writes the report as text or JSON.
+and :mod:`shard_assets.check.text` writes what it found as text or JSON.
 """
 
 from __future__ import annotations
@@ -37,14 +37,14 @@ from ..build.rewrite import Sharder
 from ..build.scan import collect
 from ..config import Settings
 from ..documents.inventory import take_inventory
-from ..documents.urls import DEFAULT_PORTS, scheme_authority
+from ..documents.urls import DEFAULT_PORTS, normal_authority, normal_host
 from ..errors import ConfigError
 from ..manifest import read_manifest
 from .connect import CHECK_EXTRA, Routes, covers, http_client, is_ip, trust
 from .fetch import Fetched, Problem, fetch_all, fetch_asset, probe_host
 from .model import (
     HostCheck,
-    LiveReport,
+    HostsCheck,
     coalescing_warnings,
     host_problems,
     host_warnings,
@@ -72,7 +72,7 @@ class CheckOptions:
     timeout: float = 10.0
 
 
-def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> LiveReport:
+def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> HostsCheck:
     """Check every configured host live against ``output_dir`` and the manifest."""
     manifest = read_manifest(settings.manifest)
     if manifest is None:
@@ -90,7 +90,7 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
     site = urlsplit(settings.site_url) if settings.site_url else None
     site_host = site.hostname if site else None
     warnings = setup_warnings(absent, output_dir, site_host)
-    origin = f"{site.scheme}://{scheme_authority(site.scheme, site.netloc)}" if site else None
+    origin = f"{site.scheme}://{normal_authority(site.scheme, site.netloc)}" if site else None
     psl = _public_suffixes()
     routes = options.routes
     probe_context = trust(options.ca_file, check_hostname=False) if scheme == "https" else None
@@ -153,7 +153,7 @@ def check_hosts(output_dir: Path, settings: Settings, options: CheckOptions) -> 
         warnings += host_warnings(check)
     shards = [c for c in checks.values() if c.role == "shard"]
     warnings += coalescing_warnings(shards)
-    return LiveReport(
+    return HostsCheck(
         scheme=scheme,
         site_url=settings.site_url,
         hosts=tuple(checks.values()),
@@ -169,11 +169,11 @@ def _assets_by_host(
 ) -> tuple[dict[str, list[str]], int]:
     """Each configured host's assets that are in the output (sorted), and how many of
     the manifest's assets on these hosts are not in the output."""
-    configured = {h.lower(): h for h in hosts}
+    configured = {normal_host(h): h for h in hosts}
     by_host: dict[str, list[str]] = {h: [] for h in hosts}
     absent = 0
     for key, host in sorted(assets.items()):
-        name = configured.get(host.lower())
+        name = configured.get(normal_host(host))
         if name is None:
             continue
         if key in files:
@@ -219,7 +219,8 @@ def _public_suffixes() -> Callable[[str], str | None]:
 
 def _site(registrable: Callable[[str], str | None], host: str) -> str:
     """The host's site: its registrable domain (``example.co.uk``), or the host itself
-    for an IP address or a public suffix."""
+    for an IP address or a public suffix. The list's rule ignores a trailing dot."""
     if is_ip(host):
         return host
-    return registrable(host.lower().rstrip(".")) or host.lower()
+    host = normal_host(host)
+    return registrable(host.removesuffix(".")) or host

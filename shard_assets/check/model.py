@@ -1,5 +1,5 @@
 """What ``shard-assets check-hosts`` found, host by host (:class:`HostCheck`) and in
-all (:class:`LiveReport`), and what it means: what HTTP/1.1, HTTP/2 and HTTP/3 visitors
+all (:class:`HostsCheck`), and what it means: what HTTP/1.1, HTTP/2 and HTTP/3 visitors
 pay for each shard host, the problems that fail the check and the warnings.
 
 HTTP/1.1 visitors get the shard host's own connections (what sharding is for); HTTP/2
@@ -60,8 +60,9 @@ class HostCheck:
 
 
 @dataclass(frozen=True)
-class LiveReport:
-    """Everything ``check-hosts`` found."""
+class HostsCheck:
+    """Everything ``check-hosts`` found: each host's :class:`HostCheck`, the problems
+    that fail the check, the warnings and what each protocol's visitors get."""
 
     scheme: str
     site_url: str | None

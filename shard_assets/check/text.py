@@ -1,7 +1,8 @@
-"""``shard-assets check-hosts``'s report for a person (text) and for programs (JSON).
+"""What ``shard-assets check-hosts`` found (a :class:`HostsCheck`), written for a person
+(text) and for programs (JSON).
 
 The CLI imports this module on every command, for the ``--format`` choices: it loads
-nothing the CLI has not loaded already (the report's types are for type checking).
+nothing the CLI has not loaded already (the check's types are for type checking).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 from .connect import iso_date
 
 if TYPE_CHECKING:
-    from .model import HostCheck, LiveReport
+    from .model import HostCheck, HostsCheck
 
 #: Problems, in the order the text output lists them; each fails the check.
 PROBLEM_KINDS = (
@@ -29,35 +30,35 @@ PROBLEM_KINDS = (
 )
 
 
-def render_text(report: LiveReport) -> str:
+def render_text(result: HostsCheck) -> str:
     """For a person: one line per host, the verdicts, then the problems by kind."""
     lines = [
-        f"shard-assets check-hosts: {len(report.shard_hosts)} shard host(s) over "
-        f"{report.scheme}" + (f", site {report.site_url}" if report.site_url else "")
+        f"shard-assets check-hosts: {len(result.shard_hosts)} shard host(s) over "
+        f"{result.scheme}" + (f", site {result.site_url}" if result.site_url else "")
     ]
-    lines += [f"  {_host_line(check)}" for check in report.hosts]
+    lines += [f"  {_host_line(check)}" for check in result.hosts]
     for protocol, label in (("http/1.1", "HTTP/1.1"), ("http/2", "HTTP/2"), ("http/3", "HTTP/3")):
-        if protocol in report.summary:
-            lines.append(f"{label} visitors: {report.summary[protocol]}")
-    for check in report.shard_hosts:
+        if protocol in result.summary:
+            lines.append(f"{label} visitors: {result.summary[protocol]}")
+    for check in result.shard_hosts:
         if check.verdicts.get("http/2") and check.coalesces is False:
             lines.append(f"  {check.host}, HTTP/2: {check.verdicts['http/2']}")
     for kind in PROBLEM_KINDS:
-        found = [p for p in report.problems if p.kind == kind]
+        found = [p for p in result.problems if p.kind == kind]
         if found:
             lines.append(f"{kind} ({len(found)}):")
             lines += [f"  {p.message}" for p in found]
-    if report.warnings:
-        lines.append(f"warnings ({len(report.warnings)}):")
-        lines += [f"  {w.message}" for w in report.warnings]
-    checked = sum(len(c.fetched) for c in report.shard_hosts)
-    sound = sum(c.sound for c in report.shard_hosts)
-    total = sum(c.assets for c in report.shard_hosts)
-    verdict = "ok" if report.ok else "FAILED"
+    if result.warnings:
+        lines.append(f"warnings ({len(result.warnings)}):")
+        lines += [f"  {w.message}" for w in result.warnings]
+    checked = sum(len(c.fetched) for c in result.shard_hosts)
+    sound = sum(c.sound for c in result.shard_hosts)
+    total = sum(c.assets for c in result.shard_hosts)
+    verdict = "ok" if result.ok else "FAILED"
     lines.append(
-        f"shard-assets check-hosts: {verdict}: {len(report.problems)} problem(s), "
-        f"{len(report.warnings)} warning(s); {sound} of {checked} fetched asset(s) sound"
-        + (f" (a sample of {total})" if report.sampled and checked < total else "")
+        f"shard-assets check-hosts: {verdict}: {len(result.problems)} problem(s), "
+        f"{len(result.warnings)} warning(s); {sound} of {checked} fetched asset(s) sound"
+        + (f" (a sample of {total})" if result.sampled and checked < total else "")
     )
     return "\n".join(lines) + "\n"
 
@@ -89,16 +90,16 @@ def _host_line(check: HostCheck) -> str:
     return "  ".join(parts)
 
 
-def render_json(report: LiveReport) -> str:
+def render_json(result: HostsCheck) -> str:
     """For programs: stable, sorted keys, 2-space indent."""
     data = {
-        "ok": report.ok,
-        "problems": [p.as_json() for p in report.problems],
-        "scheme": report.scheme,
-        "site_url": report.site_url,
-        "summary": dict(report.summary),
-        "warnings": [w.as_json() for w in report.warnings],
-        "hosts": [_host_json(c) for c in report.hosts],
+        "ok": result.ok,
+        "problems": [p.as_json() for p in result.problems],
+        "scheme": result.scheme,
+        "site_url": result.site_url,
+        "summary": dict(result.summary),
+        "warnings": [w.as_json() for w in result.warnings],
+        "hosts": [_host_json(c) for c in result.hosts],
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
@@ -143,6 +144,6 @@ def _host_json(check: HostCheck) -> dict[str, object]:
     }
 
 
-RENDERERS: Mapping[str, Callable[[LiveReport], str]] = {"text": render_text, "json": render_json}
+RENDERERS: Mapping[str, Callable[[HostsCheck], str]] = {"text": render_text, "json": render_json}
 #: The formats ``check-hosts --format`` takes (the CLI's choices).
 FORMATS = tuple(RENDERERS)

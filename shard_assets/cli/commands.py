@@ -151,7 +151,7 @@ def _cmd_rebalance(args: argparse.Namespace) -> int:
         plan = plan_build(output_dir, settings, rebalance=True, jobs=args.jobs)
         print(
             plan_text(
-                plan.assignment, plan.report, plan.settings.max_imbalance, "rebalance would move"
+                plan.assignment, plan.balance, plan.settings.max_imbalance, "rebalance would move"
             )
         )
         return 0
@@ -197,9 +197,9 @@ def _cmd_check_hosts(args: argparse.Namespace) -> int:
         connections=args.connections,
         timeout=args.timeout,
     )
-    report = check_hosts(_output_dir(args.output_dir), settings_from(args), options)
-    sys.stdout.write(RENDERERS[args.format](report))
-    return 0 if report.ok else 1
+    found = check_hosts(_output_dir(args.output_dir), settings_from(args), options)
+    sys.stdout.write(RENDERERS[args.format](found))
+    return 0 if found.ok else 1
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -212,8 +212,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         args.hosts = [h for h in args.hosts if h.partition("=")[0] != host]
     args.hosts += args.add_hosts
     plan = plan_build(output_dir, settings_from(args), jobs=args.jobs)
-    print(plan_text(plan.assignment, plan.report, plan.settings.max_imbalance, "would move"))
-    return 0 if plan.report.ok else 1
+    print(plan_text(plan.assignment, plan.balance, plan.settings.max_imbalance, "would move"))
+    return 0 if plan.balance.ok else 1
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

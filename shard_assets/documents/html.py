@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 
 from .css import find_css_refs
-from .urls import HTML_SPACE, Ref, Site, absolute_path, find_ref
+from .urls import HTML_SPACE, Ref, Site, absolute_path, find_ref, url_host
 
 URL = "url"
 SRCSET = "srcset"
@@ -408,5 +408,5 @@ def preconnect_point(text: str) -> tuple[int, set[str]]:
         rel = attrs.get("rel")
         href = attrs.get("href")
         if rel and href and "preconnect" in rel[0].lower().split():
-            present.add(href[0].split("//", 1)[-1].split("/", 1)[0].lower())
+            present.add(url_host(href[0].strip(HTML_SPACE)) or "")
     return at, present

@@ -4,6 +4,10 @@ Everything here works on URL *text*: a path keeps the percent-encoding it was wr
 with, and only the lookup key (the file's path in the output folder) is decoded.
 Resolution follows the browser (WHATWG URL): dot segments are removed, including
 their percent-encoded spellings, and a backslash is a slash in http(s) URLs.
+
+Hosts follow one rule, :func:`normal_host` and :func:`normal_authority`, wherever
+two are compared (site-local URLs, shard URLs, the report, ``verify``,
+``check-hosts``): the URL standard's, as a browser's URL parser writes an origin.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.\-]*:")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 #: The port each scheme's URLs go to when they name none.
 DEFAULT_PORTS: Mapping[str, int] = MappingProxyType({"http": 80, "https": 443})
-_DEFAULT_PORT_SUFFIXES = tuple(f":{port}" for port in DEFAULT_PORTS.values())
+#: A scheme-relative URL (``//host/...``) is fetched with the page's scheme, either one.
+_EITHER_DEFAULT = frozenset(DEFAULT_PORTS.values())
 _LEADING_UPS = re.compile(r"(?:\.\./)+")
 _DOT = frozenset({".", "%2e"})
 _DOT_DOT = frozenset({"..", ".%2e", "%2e.", "%2e%2e"})
@@ -35,8 +40,8 @@ class Site:
     """Where the built output is served: its own origins and its path prefix.
 
     ``prefix`` always starts and ends with ``/`` (``/docs/`` for a site served under
-    ``/docs/``). ``origins`` holds ``host[:port]`` strings, lower-cased and without
-    default ports; absolute URLs on them count as site-local, over http or https.
+    ``/docs/``). ``origins`` holds ``host[:port]`` strings (:func:`normal_authority`);
+    absolute URLs on them count as site-local, over http or https.
     """
 
     prefix: str = "/"
@@ -56,7 +61,7 @@ class Site:
         prefix = parts.path or "/"
         if not prefix.endswith("/"):
             prefix += "/"
-        return cls(prefix=prefix, origins=frozenset({_authority(parts.netloc)}))
+        return cls(prefix=prefix, origins=frozenset({normal_authority(parts.scheme, parts.netloc)}))
 
     def document_path(self, key: str) -> str:
         """The URL path the file ``key`` (output-relative) is served at."""
@@ -89,27 +94,42 @@ class Ref:
     crossorigin_at: int = -1
 
 
-def _authority(netloc: str) -> str:
-    """``host[:port]`` lower-cased, without user info or a default port."""
-    host = netloc.rpartition("@")[2].lower()
-    for suffix in _DEFAULT_PORT_SUFFIXES:
-        if host.endswith(suffix):
-            return host[: -len(suffix)]
-    return host
+def normal_host(host: str) -> str:
+    """A hostname as shard-assets compares it: lower-cased, and nothing else.
+
+    A trailing dot stays (``example.org.`` is another host, and another origin, to a
+    browser); certificate names and the Public Suffix List, whose own rules ignore it,
+    drop it where they are used. Non-ASCII names are not converted to their ``xn--``
+    form (the URL standard's UTS #46 mapping is not Python's IDNA 2003 codec): the
+    settings take hosts in ASCII, as pages write them.
+    """
+    return host.lower()
 
 
-def scheme_authority(scheme: str, netloc: str) -> str:
-    """``host[:port]`` of a URL with ``scheme``, lower-cased, without user info or the
-    scheme's own default port: as a browser writes it in an ``Origin`` header."""
-    host = netloc.rpartition("@")[2].lower()
-    port = DEFAULT_PORTS.get(scheme.lower())
-    return host.removesuffix(f":{port}") if port else host
+def normal_authority(scheme: str | None, netloc: str) -> str:
+    """``host[:port]`` of a URL's ``netloc`` as a browser writes it in an origin: user
+    info dropped, the host by :func:`normal_host`, and the port dropped when it is the
+    default of ``scheme`` (80 for http, 443 for https), or of either when ``scheme``
+    is None (a scheme-relative ``//host`` URL takes the page's); an empty port is no
+    port, and a port is written without leading zeros."""
+    host = netloc.rpartition("@")[2]
+    if host.startswith("[") and "]" in host:  # an IPv6 address: [::1]:8443
+        end = host.index("]") + 1
+        host, port = host[:end], host[end + 1 :] if host[end : end + 1] == ":" else ""
+    else:
+        host, _, port = host.partition(":")
+    host = normal_host(host)
+    if not port.isdigit():
+        return f"{host}:{port}" if port else host
+    number = int(port)
+    scheme = scheme.lower() if scheme else None
+    default = _EITHER_DEFAULT if scheme is None else {DEFAULT_PORTS.get(scheme)}
+    return host if number in default else f"{host}:{number}"
 
 
 def url_host(url: str) -> str | None:
-    """The lower-cased ``host[:port]`` (no default port) of an absolute
-    (``https://h/...``) or scheme-relative (``//h/...``) URL as written, or None for
-    any other URL."""
+    """The ``host[:port]`` (:func:`normal_authority`) of an absolute (``https://h/...``)
+    or scheme-relative (``//h/...``) URL as written, or None for any other URL."""
     scheme = _SCHEME.match(url)
     rest = url[scheme.end() :] if scheme else url
     if not rest.startswith("//"):
@@ -119,7 +139,7 @@ def url_host(url: str) -> str | None:
         found = rest.find(mark, 2, end)
         if found >= 0:
             end = found
-    return _authority(rest[2:end]) or None
+    return normal_authority(scheme.group()[:-1] if scheme else None, rest[2:end]) or None
 
 
 def remove_dot_segments(path: str) -> str:
@@ -152,13 +172,14 @@ def absolute_path(url: str, base_path: str | None, site: Site) -> str | None:
     """
     scheme = _SCHEME.match(url)
     if scheme:
-        if scheme.group()[:-1].lower() not in DEFAULT_PORTS:
+        name = scheme.group()[:-1]
+        if name.lower() not in DEFAULT_PORTS:
             return None
         rest = url[scheme.end() :].replace("\\", "/")
-        return _on_origin(rest, site) if rest.startswith("//") else None
+        return _on_origin(name, rest, site) if rest.startswith("//") else None
     url = url.replace("\\", "/")
     if url.startswith("//"):
-        return _on_origin(url, site)
+        return _on_origin(None, url, site)
     if base_path is None:
         return None
     if url.startswith("/"):
@@ -166,10 +187,10 @@ def absolute_path(url: str, base_path: str | None, site: Site) -> str | None:
     return remove_dot_segments(base_path[: base_path.rfind("/") + 1] + url)
 
 
-def _on_origin(rest: str, site: Site) -> str | None:
+def _on_origin(scheme: str | None, rest: str, site: Site) -> str | None:
     end = rest.find("/", 2)
     authority = rest[2:end] if end >= 0 else rest[2:]
-    if _authority(authority) not in site.origins:
+    if normal_authority(scheme, authority) not in site.origins:
         return None
     return remove_dot_segments(rest[end:]) if end >= 0 else "/"
 

@@ -1,4 +1,5 @@
-"""How evenly assets are spread over hosts, and the gates that fail a build.
+"""How evenly assets are spread over hosts, how uneven each page is, and the gates
+that fail a build.
 
 Balance is measured in *load*: one per asset (``balance_by: count``), the asset's
 size in bytes (``bytes``), or the number of pages that load it (``requests``). A
@@ -12,6 +13,9 @@ move). For ``count`` this is exactly "at most ``cap`` assets", and the caps add 
 at least the total, so the gate never fails the best possible split: 5 assets on 4
 hosts gives caps of 2, and 2-1-1-1 passes.
 
+A page is measured by one formula, :func:`page_excess`, for the per-page gate, the
+build summary and ``shard-assets report`` (docs/algorithms.md, "Per-page spread").
+
 Arithmetic is exact (``Fraction``): with floats, ``1.1 * 40 / 4`` is
 ``11.000000000000002`` and its ceiling would wrongly be 12.
 """
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -198,44 +202,15 @@ def balance_report(
     )
 
 
-def gate_message(report: BalanceReport, manifest: str) -> str:
-    """The text a failed gate prints: what is wrong, the table, and what to do."""
-    over = [r for r in report.rows if r.over_by]
-    names = ", ".join(r.host for r in over)
-    pct = f"{float(report.max_imbalance):.0%}"
-    unit = "assets" if report.measure == "count" else f"load ({report.measure})"
-    head = (
-        f"shard-assets: the {unit} {'are' if report.measure == 'count' else 'is'} spread too "
-        f"unevenly over the hosts: {names} {'carries' if len(over) == 1 else 'carry'} more "
-        f"than the fair share plus max_imbalance ({pct}).\n\n{report.table()}\n\n"
-        "Nothing was rewritten and the manifest was left as it was. To fix it, either:\n"
-    )
-    suggestion = report.smallest_passing_imbalance()
-    if not report.bounded:
-        return head + (
-            "  - set bounded to true (CLI: drop --no-bounded); it places new assets only, so "
-            "delete the manifest too if every asset should be placed again within the caps;\n"
-            "  - or run 'shard-assets rebalance OUTPUT_DIR' with the same settings: it moves "
-            "the fewest assets needed and lists them;\n"
-            f"  - or raise max_imbalance to {float(suggestion):g} or more: with bounded false "
-            "the placement is the plain hash, whose spread over few hosts is uneven."
-        )
-    return head + (
-        "  - run 'shard-assets rebalance OUTPUT_DIR' with the same settings: it moves the "
-        "fewest assets needed and lists them ('--dry-run' shows them first);\n"
-        f"  - or remove the over-loaded hosts' entries from {manifest} (or delete the file) "
-        "so those assets are placed again;\n"
-        f"  - or raise max_imbalance (to {float(suggestion):g} for this spread) if it is "
-        "acceptable."
-    )
-
-
 @dataclass(frozen=True)
 class PageSpread:
     """How one page's asset requests split over the hosts (in configured order).
 
-    A page requests every asset it references and, through the stylesheets it loads
-    (and their ``@import``s), the assets those reference; each asset counts once.
+    A page requests every sharded asset it references and, through the stylesheets it
+    loads (and their ``@import``s), every one those reference; each asset counts once,
+    pinned or not, since the browser fetches it all the same. Assets kept on the
+    origin are not on a shard host and do not count. ``pinned`` says how many of each
+    host's requests a pin holds there.
     """
 
     page: str
@@ -244,90 +219,138 @@ class PageSpread:
 
     @property
     def requests(self) -> int:
-        """Asset requests the page makes, pins included."""
+        """The asset requests the page makes to the shard hosts."""
         return sum(self.by_host)
-
-    def movable(self) -> tuple[int, ...]:
-        """Requests per host that are not pinned: what placement decides."""
-        return tuple(a - p for a, p in zip(self.by_host, self.pinned, strict=True))
 
 
 @dataclass(frozen=True)
 class PageExcess:
-    """A page that puts more of its requests on one host than ``max_page_imbalance`` allows."""
+    """How uneven one page is: its host furthest over its allowance.
 
-    page: str
+    ``allowed`` is ``ceil((1 + imbalance) * fair_share)`` of the page's requests,
+    ``fair_share`` the host's weighted share of them; with no imbalance (the build
+    summary's and the report's figure) that is an even split. ``excess`` is
+    ``on_host - allowed``: 0 or less when the page is within it.
+    """
+
+    spread: PageSpread
     host: str
-    requests: int
     on_host: int
     fair_share: Fraction
     allowed: int
 
+    @property
+    def page(self) -> str:
+        """The page, as an output-relative path."""
+        return self.spread.page
+
+    @property
+    def requests(self) -> int:
+        """All the page's asset requests."""
+        return self.spread.requests
+
+    @property
+    def excess(self) -> int:
+        """Requests on :attr:`host` above its allowance."""
+        return self.on_host - self.allowed
+
+
+class _Measure:
+    """The one measure of a page's unevenness for ``hosts`` and an imbalance, with each
+    host's ``(1 + imbalance) * share`` as integers: a site has many pages."""
+
+    def __init__(self, hosts: Sequence[Host], imbalance: Fraction) -> None:
+        self.hosts = hosts
+        self.shares = shares(hosts)
+        self.terms = [((1 + imbalance) * share).as_integer_ratio() for share in self.shares]
+
+    def worst(self, spread: PageSpread, *, gate: bool = False) -> tuple[int, int] | None:
+        """The index and allowance of ``spread``'s host furthest over its allowance
+        (the first in host order on a tie); ``gate``: only among the hosts over it
+        that the gate judges, None when there is none."""
+        total = sum(spread.by_host)
+        worst: tuple[int, int] | None = None
+        most = 0
+        for i, ((num, den), on_host) in enumerate(zip(self.terms, spread.by_host, strict=True)):
+            allowed = -(-total * num // den)
+            # The host gate's rule, for one page: pins are the user's choice, so a
+            # host whose requests are all pinned is never over.
+            if gate and within_cap(on_host, allowed, on_host - spread.pinned[i], 1):
+                continue
+            if worst is None or on_host - allowed > most:
+                worst, most = (i, allowed), on_host - allowed
+        return worst
+
+    def excess(self, spread: PageSpread, i: int, allowed: int) -> PageExcess:
+        """The :class:`PageExcess` of ``spread``'s host ``i``."""
+        fair = spread.requests * self.shares[i]
+        return PageExcess(spread, self.hosts[i].name, spread.by_host[i], fair, allowed)
+
 
 def page_excess(
-    spread: PageSpread, hosts: Sequence[Host], max_page_imbalance: Fraction
-) -> PageExcess | None:
-    """The page's worst host when it exceeds its allowance, else None.
+    spread: PageSpread, hosts: Sequence[Host], imbalance: Fraction = Fraction(0)
+) -> PageExcess:
+    """How uneven ``spread`` is: the one formula behind the per-page gate, the build
+    summary and ``shard-assets report`` (see :class:`PageExcess`)."""
+    measure = _Measure(hosts, imbalance)
+    found = measure.worst(spread)
+    assert found is not None  # there is at least one host
+    return measure.excess(spread, *found)
 
-    Only pages with at least ``2 x hosts`` unpinned requests are judged; pinned
-    requests are left out (pins are the user's choice). A host may carry
-    ``ceil((1 + max_page_imbalance) * fair share)`` of the page's requests.
+
+#: A page is judged by ``max_page_imbalance`` only with this many requests per host.
+JUDGED_PER_HOST = 2
+
+
+def pages_over(
+    spreads: Iterable[PageSpread], hosts: Sequence[Host], max_page_imbalance: Fraction
+) -> list[PageExcess]:
+    """The per-page gate: each page with a host over its allowance, and that host.
+
+    Only pages with at least ``2 x hosts`` requests are judged (a smaller page is
+    uneven by chance more often than not); a host is over by the host gate's rule
+    (:func:`within_cap`), so one that carries only pinned requests of the page is not.
     """
-    movable = spread.movable()
-    total = sum(movable)
-    if total < 2 * len(hosts):
-        return None
-    worst: PageExcess | None = None
-    for host, share, on_host in zip(hosts, shares(hosts), movable, strict=True):
-        fair = total * share
-        allowed = math.ceil((1 + max_page_imbalance) * fair)
-        if on_host > allowed and (
-            worst is None or on_host / fair > worst.on_host / worst.fair_share
-        ):
-            worst = PageExcess(spread.page, host.name, total, on_host, fair, allowed)
-    return worst
+    measure = _Measure(hosts, max_page_imbalance)
+    judged = JUDGED_PER_HOST * len(hosts)
+    found = []
+    for spread in spreads:
+        if spread.requests >= judged and (worst := measure.worst(spread, gate=True)):
+            found.append(measure.excess(spread, *worst))
+    return found
+
+
+#: A page in the order of :func:`least_even_first`: its sort key, spread, worst host
+#: and that host's allowance.
+_Ranked = tuple[tuple[int, int, str], PageSpread, int, int]
+
+
+def _ranked(spreads: Iterable[PageSpread], measure: _Measure) -> Iterator[_Ranked]:
+    """Each page with a request, with its worst host, its allowance and its place in
+    the order: by requests over an even split, then on that host, then by name."""
+    for spread in spreads:
+        if spread.requests:
+            found = measure.worst(spread)
+            assert found is not None
+            i, allowed = found
+            on_host = spread.by_host[i]
+            yield (allowed - on_host, -on_host, spread.page), spread, i, allowed
+
+
+def least_even_first(spreads: Iterable[PageSpread], hosts: Sequence[Host]) -> list[PageExcess]:
+    """Every page with a request, least even first: by requests over an even split,
+    then by requests on that host, then by name."""
+    measure = _Measure(hosts, Fraction(0))
+    ranked = sorted(_ranked(spreads, measure), key=_first)
+    return [measure.excess(spread, i, allowed) for _, spread, i, allowed in ranked]
 
 
 def most_uneven_page(spreads: Iterable[PageSpread], hosts: Sequence[Host]) -> PageExcess | None:
-    """The judged page (``2 x hosts`` requests or more) whose busiest host is furthest over
-    its fair share, described as if its allowance were the fair share itself."""
-    # on_host / fair share = on_host / (total * share): compared as integer
-    # fractions (one per page and host, so no Fraction objects in the loop).
-    scales = shares(hosts)
-    numerators = [s.denominator for s in scales]
-    denominators = [s.numerator for s in scales]
-    worst: tuple[str, int, int, int] | None = None  # page, host index, total, on_host
-    best_num, best_den = 0, 1
-    for spread in spreads:
-        movable = spread.movable()
-        total = sum(movable)
-        if total < 2 * len(hosts):
-            continue
-        for i, on_host in enumerate(movable):
-            num, den = on_host * numerators[i], total * denominators[i]
-            if worst is None or num * best_den > best_num * den:
-                best_num, best_den = num, den
-                worst = (spread.page, i, total, on_host)
-    if worst is None:
-        return None
-    page, i, total, on_host = worst
-    fair = total * scales[i]
-    return PageExcess(page, hosts[i].name, total, on_host, fair, math.ceil(fair))
+    """The first page of :func:`least_even_first` (None when no page makes a request)."""
+    measure = _Measure(hosts, Fraction(0))
+    best = min(_ranked(spreads, measure), key=_first, default=None)
+    return None if best is None else measure.excess(*best[1:])
 
 
-def page_gate_message(excesses: Sequence[PageExcess], max_page_imbalance: Fraction) -> str:
-    """The text a failed per-page gate prints."""
-    pct = f"{float(max_page_imbalance):.0%}"
-    listed = "\n".join(
-        f"  {e.page}: {e.on_host} of its {e.requests} requests on {e.host} "
-        f"(fair share {float(e.fair_share):.1f}, allowed {e.allowed})"
-        for e in excesses[:20]
-    )
-    more = f"\n  ... and {len(excesses) - 20} more" if len(excesses) > 20 else ""
-    return (
-        f"shard-assets: {len(excesses)} page(s) put more than their fair share plus "
-        f"max_page_imbalance ({pct}) of their asset requests on one host:\n{listed}{more}\n\n"
-        "Nothing was rewritten and the manifest was left as it was. Per-page spread follows "
-        "from the hash, not from the bounded-load pass, so a page with few assets is often "
-        "uneven: raise max_page_imbalance, or unset it to only report the spread."
-    )
+def _first(item: _Ranked) -> tuple[int, int, str]:
+    return item[0]

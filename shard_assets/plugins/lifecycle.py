@@ -62,7 +62,7 @@ from ..documents.inventory import is_page
 from ..errors import ShardAssetsError
 from ..files import manifest_lock
 from ..manifest import Manifest
-from ..messages import summary, warnings_by_kind
+from ..messages import sharded_at_the_end, summary, warnings_by_kind
 from ..parallel import default_jobs
 from ..report.html import render_html
 from ..report.model import build_report, default_report_path, write_report
@@ -173,9 +173,7 @@ class BuildLifecycle:
             self._lock.close()
             self.fail(error)
         if not self.pages.active:
-            self.log.debug(
-                f"{PREFIX}pages are sharded at the end of the build: {self.pages.reason}"
-            )
+            self.log.debug(PREFIX + sharded_at_the_end(self.pages.reason))
 
     def page(self, text: str, document: str) -> str | None:
         """Take ``text``, the page at output-relative path ``document`` the generator
@@ -295,7 +293,7 @@ def write_build_report(
         settings=settings,
         since=previous,
         since_path="the previous build" if previous is not None else None,
-        pages=result.direct_pages,
+        pages=result.pages,
         moves=result.assignment.moves,
     )
     path = default_report_path(settings.manifest)

@@ -208,8 +208,8 @@ def _pages_section(report: Report) -> str:
     )
     worst = report.pages[:WORST_PAGES]
     intro = (
-        f"<p class=note>Each page's own asset references (HTML only: what its CSS loads "
-        f"is not counted), split by host. A browser opens at most 6 HTTP/1.1 connections "
+        f"<p class=note>Each page's asset requests (what it references and what its "
+        f"stylesheets load), split by host. A browser opens at most 6 HTTP/1.1 connections "
         f"per host, so the busiest host sets the pace. The {len(worst)} least even of "
         f"{len(report.pages)} pages, by how far the busiest host is above an even split.</p>"
     )
@@ -218,7 +218,7 @@ def _pages_section(report: Report) -> str:
             '<section class="card" id="pages"><h2>Least evenly spread pages</h2>'
             "<p class=note>No page references a sharded asset.</p></section>"
         )
-    top = max(p.assets for p in worst)
+    top = max(p.requests for p in worst)
     label_width = 300
     bar_width = _CHART_WIDTH - label_width - 280
     height = _ROW * len(worst) + 8
@@ -230,12 +230,12 @@ def _pages_section(report: Report) -> str:
         y = 4 + i * _ROW
         name = page.page if len(page.page) <= 40 else "\u2026" + page.page[-39:]
         parts.append(
-            f'<g class="page" data-page="{_e(page.page)}" data-assets="{page.assets}">'
+            f'<g class="page" data-page="{_e(page.page)}" data-assets="{page.requests}">'
             f'<text x="{label_width - 10}" y="{y + 18}" text-anchor="end">{_e(name)}'
             f"<title>{_e(page.page)}</title></text>"
         )
         x = float(label_width)
-        for host, count in page.counts:
+        for host, count in report.page_counts(page):
             if not count:
                 continue
             width = round(bar_width * count / top, 1)
@@ -245,10 +245,10 @@ def _pages_section(report: Report) -> str:
                 f'stroke="#fff" stroke-width="1"><title>{_e(host)}: {count}</title></rect>'
             )
             x += width
-        host, count = page.busiest
         parts.append(
-            f'<text class="num" x="{x + 8:.1f}" y="{y + 18}">{page.assets} assets; '
-            f"{_e(host.split('.')[0])} has {count} (+{page.excess} over even)</text></g>"
+            f'<text class="num" x="{x + 8:.1f}" y="{y + 18}">{page.requests} assets; '
+            f"{_e(page.host.split('.')[0])} has {page.on_host} "
+            f"(+{page.excess} over even)</text></g>"
         )
     parts.append("</svg>")
     return (

@@ -2,9 +2,10 @@
 
 :func:`build_report` reads a manifest and the output folder it describes and counts,
 per host, the assets and their bytes against the host's fair share, the gate's
-verdict (:func:`shard_assets.placement.balance.balance_report`), how each page's own assets
-are spread (found with the build's :class:`Sharder`; after a build, ``report: true``
-takes them from the build) and, given an earlier manifest, which assets moved and why.
+verdict (:func:`shard_assets.placement.balance.balance_report`), how each page's asset
+requests are spread and how uneven that is, as the build measures it (found by the
+build's pass one; after a build, ``report: true`` takes them from the build) and,
+given an earlier manifest, which assets moved and why.
 :func:`render_text` is a table for terminals and CI logs, :func:`render_json` the same
 numbers for tools (both in :mod:`shard_assets.report.text`), and
 :mod:`shard_assets.report.html` the self-contained HTML page.
@@ -15,25 +16,32 @@ output give the same bytes.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from ..build.measures import page_spreads
 from ..build.rewrite import Sharder
+from ..build.scan import collect
 from ..config import Settings, load_settings
 from ..documents.inventory import is_page, take_inventory
 from ..documents.text import decode_document
+from ..documents.urls import normal_host, url_host
 from ..errors import ConfigError, MissingFolderError, ShardAssetsError
 from ..files import atomic_write
 from ..manifest import Manifest, json_number, read_manifest
 from ..messages import missing_folder_message
 from ..placement.assign import Move, assign_hosts
-from ..placement.balance import BalanceReport, balance_report, shares
-from ..placement.balance import PageSpread as BalanceSpread
+from ..placement.balance import (
+    BalanceReport,
+    PageExcess,
+    PageSpread,
+    balance_report,
+    least_even_first,
+    shares,
+)
 
 REPORT_NAME = "shard-report.html"
 # How many of the least evenly spread pages the HTML and text show (JSON has all).
@@ -75,30 +83,6 @@ class HostShare:
 
 
 @dataclass(frozen=True)
-class PageSpread:
-    """How the assets one page references directly are spread over the hosts.
-
-    ``counts`` follows the manifest's host order. ``excess`` is how many more assets
-    the busiest host carries than an even split of this page would give it
-    (``ceil`` of its weighted share): 0 is as even as the page allows.
-    """
-
-    page: str
-    counts: tuple[tuple[str, int], ...]
-    excess: int
-
-    @property
-    def assets(self) -> int:
-        """The page's distinct sharded assets."""
-        return sum(n for _, n in self.counts)
-
-    @property
-    def busiest(self) -> tuple[str, int]:
-        """The host with the most of this page's assets (first in host order on a tie)."""
-        return max(self.counts, key=lambda item: item[1])
-
-
-@dataclass(frozen=True)
 class Change:
     """An asset whose host differs from the earlier manifest's, and why."""
 
@@ -124,7 +108,9 @@ class Report:
     output_dir: str
     balance: BalanceReport
     hosts: tuple[HostShare, ...]
-    pages: tuple[PageSpread, ...]
+    pages: tuple[PageExcess, ...]
+    """Every page with a sharded asset and how uneven it is, least even first
+    (:func:`shard_assets.placement.balance.least_even_first`)."""
     missing: tuple[str, ...]
     stale: int
     since: str | None
@@ -140,6 +126,10 @@ class Report:
     def total_bytes(self) -> int:
         """Bytes of the manifest's assets that are in the output."""
         return sum(h.bytes for h in self.hosts)
+
+    def page_counts(self, page: PageExcess) -> tuple[tuple[str, int], ...]:
+        """Each host and how many of ``page``'s requests it takes, in the manifest's order."""
+        return tuple(zip((h.host for h in self.hosts), page.spread.by_host, strict=True))
 
     def change_counts(self) -> dict[str, int]:
         """How many changes of each reason, in :data:`REASONS` order."""
@@ -184,16 +174,16 @@ def build_report(
     settings: Settings | None = None,
     since: Manifest | None = None,
     since_path: str | None = None,
-    pages: Sequence[BalanceSpread] | None = None,
+    pages: Sequence[PageSpread] | None = None,
     moves: Iterable[Move] | None = None,
 ) -> Report:
     """Read the manifest at ``manifest_path`` and the built site in ``output_dir``.
 
     ``settings`` (default: from the manifest) decides which references count;
     ``since`` is an earlier manifest to compare with, named ``since_path``. ``pages``
-    is each page's own assets by host as the build that wrote the manifest found
-    them (:attr:`shard_assets.results.BuildResult.direct_pages`): then the pages
-    are not read again. ``moves`` are the moves the assignment made from ``since``
+    is each page's spread as the build that wrote the manifest found it
+    (:attr:`shard_assets.results.BuildResult.pages`): then the pages are not read
+    again. ``moves`` are the moves the assignment made from ``since``
     (a build's own, for ``report: true``); without them, the moves the assignment
     makes from ``since`` to this manifest's hosts are replayed (new and grown hosts;
     not pins, which the manifest does not keep, nor ``rebalance``).
@@ -232,18 +222,15 @@ def build_report(
         )
         for row, share in zip(balance.rows, shares(manifest.hosts), strict=True)
     )
+    stale = 0  # the build just pointed every reference at its manifest host
     if pages is None:
-        spreads, stale = _page_spreads(output_dir, settings, manifest, assets)
-    else:  # the build just pointed every reference at its manifest host
-        names = [h.name for h in manifest.hosts]
-        found = [(p.page, dict(zip(names, p.by_host, strict=True))) for p in pages if p.requests]
-        spreads, stale = _sorted_spreads(found, manifest), 0
+        pages, stale = _read_pages(output_dir, settings, manifest)
     return Report(
         manifest=str(manifest_path),
         output_dir=str(output_dir),
         balance=balance,
         hosts=hosts,
-        pages=spreads,
+        pages=tuple(least_even_first(pages, manifest.hosts)),
         missing=tuple(missing),
         stale=stale,
         since=since_path if since is not None else None,
@@ -258,53 +245,29 @@ def build_report(
     )
 
 
-def _page_spreads(
-    output_dir: Path, settings: Settings, manifest: Manifest, assets: Mapping[str, str]
+def _read_pages(
+    output_dir: Path, settings: Settings, manifest: Manifest
 ) -> tuple[tuple[PageSpread, ...], int]:
-    """Every page's spread, least even first, and how many references do not name
-    the manifest's host (the output is older or newer than the manifest)."""
-    sharder = Sharder(settings, [h.name for h in manifest.hosts])
-    found: list[tuple[str, Mapping[str, int]]] = []
+    """Every page's spread, found by the build's own pass one, and how many references
+    in the pages do not name the manifest's host (the output is older or newer than
+    the manifest)."""
+    names = [h.name for h in manifest.hosts]
+    sharder = Sharder(settings, names)
+    inventory = take_inventory(output_dir)
+    spreads = page_spreads(collect(sharder, output_dir, inventory), manifest.assets, names)
     stale = 0
-    for document in take_inventory(output_dir).documents:
+    for document in inventory.documents:
         if not is_page(document):
             continue
         decoded = decode_document((output_dir / document).read_bytes(), False)
         if decoded is None:
             continue
         text = decoded.text
-        keys: set[str] = set()
         for ref in sharder.find_refs(text, document):
-            host = assets.get(ref.key)
-            if host is None:
-                continue
-            keys.add(ref.key)
-            if _url_host(text[ref.start : ref.end]) != host.lower():
+            host = manifest.assets.get(ref.key)
+            if host is not None and url_host(text[ref.start : ref.end]) != normal_host(host):
                 stale += 1
-        if keys:
-            found.append((document, Counter(assets[k] for k in keys)))
-    return _sorted_spreads(found, manifest), stale
-
-
-def _sorted_spreads(
-    pages: Iterable[tuple[str, Mapping[str, int]]], manifest: Manifest
-) -> tuple[PageSpread, ...]:
-    """Each page's spread from its assets per host, least even first."""
-    names = [h.name for h in manifest.hosts]
-    host_shares = list(zip(names, shares(manifest.hosts), strict=True))
-    spreads: list[PageSpread] = []
-    for document, counts in pages:
-        total = sum(counts.values())
-        excess = max(counts.get(name, 0) - math.ceil(total * share) for name, share in host_shares)
-        by_host = tuple((n, counts.get(n, 0)) for n in names)
-        spreads.append(PageSpread(document, by_host, max(0, excess)))
-    spreads.sort(key=lambda p: (-p.excess, -p.busiest[1], p.page))
-    return tuple(spreads)
-
-
-def _url_host(url: str) -> str | None:
-    netloc = urlsplit(url.strip()).netloc
-    return netloc.rpartition("@")[2].partition(":")[0].lower() or None
+    return spreads, stale
 
 
 def _replayed_moves(since: Manifest, manifest: Manifest) -> tuple[Move, ...]:

@@ -105,13 +105,12 @@ def render_text(report: Report) -> str:
         short = _short_names([h.host for h in report.hosts])
         rows = [["page", "assets", *short, "busiest", "over even"]]
         for page in report.pages[:WORST_PAGES]:
-            host, count = page.busiest
             rows.append(
                 [
                     page.page,
-                    str(page.assets),
-                    *(str(n) for _, n in page.counts),
-                    f"{short[[h.host for h in report.hosts].index(host)]} ({count})",
+                    str(page.requests),
+                    *(str(n) for n in page.spread.by_host),
+                    f"{short[[h.host for h in report.hosts].index(page.host)]} ({page.on_host})",
                     f"+{page.excess}",
                 ]
             )
@@ -164,9 +163,9 @@ def render_json(report: Report) -> str:
         "pages": [
             {
                 "page": p.page,
-                "assets": p.assets,
-                "hosts": dict(p.counts),
-                "busiest": p.busiest[0],
+                "assets": p.requests,
+                "hosts": dict(report.page_counts(p)),
+                "busiest": p.host,
                 "excess": p.excess,
             }
             for p in report.pages

@@ -16,7 +16,7 @@ from shard_assets import BalanceError, ManifestError, MissingAssetError, shard_s
 from shard_assets.config import Settings
 from shard_assets.verify import verify_site
 
-from ..conftest import HOSTS, ROOT, snapshot
+from ..conftest import HOSTS, ROOT, png, snapshot
 
 MakeSettings = Callable[..., Settings]
 
@@ -376,3 +376,30 @@ def test_cross_origin_report(tmp_path: Path, make_settings: MakeSettings) -> Non
     assert (root / "index.html").read_text() == page
     assert again.crossorigin == ()
     assert again.cors == result.cors
+
+
+@pytest.mark.parametrize(
+    ("href", "added"),
+    [
+        ("https://cdn1.example.com", False),
+        # The one host rule: :443 is https's own port, so this link is there already
+        # (it was added a second time); a bare name is a relative URL, no preconnect
+        # (it was taken for one).
+        ("https://CDN1.example.com:443", False),
+        ("cdn1.example.com", True),
+    ],
+)
+def test_a_preconnect_already_there_is_found_by_its_host(
+    tmp_path: Path, make_settings: MakeSettings, href: str, added: bool
+) -> None:
+    root = tmp_path / "out"
+    (root / "img").mkdir(parents=True)
+    (root / "img" / "a.png").write_bytes(png())
+    (root / "index.html").write_text(
+        f'<head><meta charset="utf-8"><link rel="preconnect" href="{href}"></head>'
+        '<img src="img/a.png">'
+    )
+    shard_site(root, make_settings(hosts=["cdn1.example.com"], preconnect=True))
+    page = (root / "index.html").read_text()
+    assert 'src="https://cdn1.example.com/img/a.png"' in page
+    assert page.count('rel="preconnect"') == (2 if added else 1)

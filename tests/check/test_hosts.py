@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 
 from shard_assets.check.connect import Routes, covers
-from shard_assets.check.hosts import _sample
+from shard_assets.check.hosts import _sample, _site
 from shard_assets.cli import main
 from testing.certificates import Certificate, LocalCA
 from testing.nginx import ServerBlock, serve_hosts
@@ -380,10 +380,22 @@ def test_routes_follow_curl() -> None:
         (["*.example.com"], "example.com", False),
         (["*.example.com"], "a.cdn1.example.com", False),
         (["cdn1.example.com"], "cdn2.example.com", False),
+        # RFC 6125 ignores one trailing dot, on either side; only one (two were
+        # stripped before the one host rule).
+        (["cdn1.example.com."], "CDN1.example.com", True),
+        (["*.example.com"], "cdn1.example.com.", True),
+        (["cdn1.example.com"], "cdn1.example.com..", False),
     ],
 )
 def test_certificate_names(names: list[str], host: str, expected: bool) -> None:
     assert covers(names, host) is expected
+
+
+def test_a_hosts_site_ignores_case_and_the_trailing_dot_as_the_suffix_list_does() -> None:
+    registrable = {"cdn1.example.co.uk": "example.co.uk"}.get
+    assert _site(registrable, "CDN1.example.co.uk.") == "example.co.uk"
+    assert _site(registrable, "CO.uk.") == "co.uk."  # a public suffix is its own site
+    assert _site(registrable, "127.0.0.1") == "127.0.0.1"
 
 
 def test_sample_is_deterministic_and_takes_cors_mode_assets_first() -> None:

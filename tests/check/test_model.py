@@ -16,7 +16,7 @@ from shard_assets.check.fetch import Fetched, Probe, Problem
 from shard_assets.check.model import (
     EXPIRY_WARNING_DAYS,
     HostCheck,
-    LiveReport,
+    HostsCheck,
     coalescing_warnings,
     host_problems,
     host_warnings,
@@ -405,7 +405,7 @@ def test_a_report_fails_on_problems_not_warnings() -> None:
     problem = Problem("stale", SHARD, "img/a.png", "stale")
     warning = Problem("cache", SHARD, "", "no Cache-Control")
     site = replace(SHARED, host=SITE, role="site")
-    report = LiveReport("https", f"https://{SITE}/", (SHARED, site), (), (warning,), {}, False)
+    report = HostsCheck("https", f"https://{SITE}/", (SHARED, site), (), (warning,), {}, False)
     assert report.ok and report.shard_hosts == (SHARED,)
     assert not replace(report, problems=(problem,)).ok
 

@@ -12,7 +12,7 @@ import pytest
 
 from shard_assets.check.connect import Handshake
 from shard_assets.check.fetch import Fetched, Problem
-from shard_assets.check.model import HostCheck, LiveReport
+from shard_assets.check.model import HostCheck, HostsCheck
 from shard_assets.check.text import FORMATS, PROBLEM_KINDS, RENDERERS, render_json, render_text
 
 SITE = "www.site.test"
@@ -75,7 +75,7 @@ THREE = HostCheck(
 )
 HOME = replace(ONE, host=SITE, role="site", verdicts={}, coalesces=None, assets=0, fetched=())
 HTTP2 = Problem("http2", "", "", "HTTP/2 visitors open 1 extra connection(s), for cdn2.site.test")
-REPORT = LiveReport(
+REPORT = HostsCheck(
     scheme="https",
     site_url=f"https://{SITE}/",
     hosts=(ONE, TWO, THREE, HOME),

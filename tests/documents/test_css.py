@@ -170,7 +170,11 @@ def test_font_face_sources_load_in_cors_mode(css: str, cors: list[bool]) -> None
     ("url", "key"),
     [
         ("https://example.org/img/a.png", "img/a.png"),
-        ("http://EXAMPLE.org:443/img/a.png", "img/a.png"),
+        # A scheme's own default port is no port; the other's is another origin.
+        ("https://EXAMPLE.org:443/img/a.png", "img/a.png"),
+        ("http://example.org:80/img/a.png", "img/a.png"),
+        ("http://example.org:443/img/a.png", None),
+        ("//example.org:443/img/a.png", "img/a.png"),
         ("//example.org/img/a.png", "img/a.png"),
         ("https://other.example/img/a.png", None),
         ("//other.example/img/a.png", None),

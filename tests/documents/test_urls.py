@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from shard_assets.build.pipeline import shard_site
 from shard_assets.config import Settings
-from shard_assets.documents.urls import Site, _resolve, asset_key, find_ref, scheme_authority
+from shard_assets.documents.urls import (
+    Site,
+    _resolve,
+    asset_key,
+    find_ref,
+    normal_authority,
+    normal_host,
+    url_host,
+)
 
 from ..conftest import png
 
@@ -78,13 +86,68 @@ def test_remembered_resolution_of_leading_dot_dots_is_exact(base: str, ups: int,
 @pytest.mark.parametrize(
     ("scheme", "netloc", "expected"),
     [
-        ("https", "Me@Example.ORG:443", "example.org"),
-        ("http", "example.org:80", "example.org"),
+        # Lower-cased, without user info.
+        ("https", "Me:secret@Example.ORG", "example.org"),
+        # The scheme's own default port only.
+        ("https", "example.org:443", "example.org"),
+        ("HTTP", "example.org:80", "example.org"),
         ("http", "example.org:443", "example.org:443"),
-        ("HTTPS", "example.org:8443", "example.org:8443"),
+        ("https", "example.org:80", "example.org:80"),
+        ("https", "example.org:8443", "example.org:8443"),
+        # A scheme-relative URL takes the page's scheme: either default.
+        (None, "example.org:443", "example.org"),
+        (None, "example.org:80", "example.org"),
+        (None, "example.org:8080", "example.org:8080"),
+        # An empty port is no port; a port is a number.
+        ("https", "example.org:", "example.org"),
+        ("https", "example.org:0443", "example.org"),
+        ("http", "example.org:08080", "example.org:8080"),
+        # IPv6 addresses keep their brackets.
+        ("https", "[::1]:443", "[::1]"),
+        ("http", "[FE80::1]:8080", "[fe80::1]:8080"),
+        ("https", "[::1]", "[::1]"),
+        # A trailing dot is another host to a browser; a Unicode name is not converted.
+        ("https", "Example.ORG.:443", "example.org."),
+        ("https", "BÜCHER.example", "bücher.example"),
     ],
 )
-def test_scheme_authority_drops_only_the_schemes_default_port(
-    scheme: str, netloc: str, expected: str
+def test_one_rule_for_every_host_and_authority(
+    scheme: str | None, netloc: str, expected: str
 ) -> None:
-    assert scheme_authority(scheme, netloc) == expected
+    assert normal_authority(scheme, netloc) == expected
+    url = f"{scheme}://{netloc}/a.png" if scheme else f"//{netloc}/a.png"
+    assert url_host(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("CDN1.Example.com", "cdn1.example.com"),
+        ("cdn1.example.com.", "cdn1.example.com."),
+        ("127.0.0.1", "127.0.0.1"),
+        ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+    ],
+)
+def test_a_hostname_is_compared_lower_cased(host: str, expected: str) -> None:
+    assert normal_host(host) == expected
+    assert normal_authority("https", host) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "site_local"),
+    [
+        ("https://example.org/img/a.png", True),
+        ("https://example.org:443/img/a.png", True),
+        ("http://example.org:80/img/a.png", True),
+        ("//example.org:443/img/a.png", True),
+        # Changed by the one rule: :443 over http and :80 over https are other ports,
+        # not the site's origin (each default port was dropped whatever the scheme).
+        ("http://example.org:443/img/a.png", False),
+        ("https://example.org:80/img/a.png", False),
+        # Changed too: an empty port is no port (it was kept, and not the site's).
+        ("https://example.org:/img/a.png", True),
+        ("https://example.org./img/a.png", False),
+    ],
+)
+def test_site_local_absolute_urls_follow_the_rule(url: str, site_local: bool) -> None:
+    assert (_key(url) is not None) is site_local

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from fractions import Fraction
 
@@ -10,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shard_assets.placement.assign import assign_hosts, rebalance_assignment, resolve_pins
-from shard_assets.placement.balance import PageSpread, balance_report, caps, most_uneven_page
+from shard_assets.placement.balance import (
+    PageSpread,
+    balance_report,
+    caps,
+    least_even_first,
+    most_uneven_page,
+    page_excess,
+    pages_over,
+)
 from shard_assets.placement.ring import Host
 
 HOSTS = tuple(Host(f"cdn{i}.example.com") for i in range(1, 5))
@@ -222,10 +231,10 @@ SIZES = {a: (i * 7919) % 5000 + 1 for i, a in enumerate(ASSETS)}
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_bytes_are_balanced_within_the_byte_caps(algorithm: str) -> None:
     result = assign_hosts(ASSETS, HOSTS, TENTH, algorithm=algorithm, loads=SIZES)
-    report = balance_report(result.hosts_by_asset, HOSTS, TENTH, loads=SIZES, measure="bytes")
-    assert report.ok
-    assert all(row.load <= row.cap for row in report.rows)
-    assert report.total == sum(SIZES.values())
+    balance = balance_report(result.hosts_by_asset, HOSTS, TENTH, loads=SIZES, measure="bytes")
+    assert balance.ok
+    assert all(row.load <= row.cap for row in balance.rows)
+    assert balance.total == sum(SIZES.values())
 
 
 def test_an_asset_bigger_than_any_cap_goes_to_its_first_choice_alone() -> None:
@@ -237,9 +246,9 @@ def test_an_asset_bigger_than_any_cap_goes_to_its_first_choice_alone() -> None:
     host = Ring(HOSTS).lookup("video/intro.mp4")
     assert result.hosts_by_asset["video/intro.mp4"] == host
     assert [a for a, h in result.hosts_by_asset.items() if h == host] == ["video/intro.mp4"]
-    report = balance_report(result.hosts_by_asset, HOSTS, TENTH, loads=loads, measure="bytes")
-    assert report.ok  # over its cap, but the best any split can do
-    assert next(r for r in report.rows if r.host == host).load > caps(10_300, HOSTS, TENTH)[host]
+    balance = balance_report(result.hosts_by_asset, HOSTS, TENTH, loads=loads, measure="bytes")
+    assert balance.ok  # over its cap, but the best any split can do
+    assert next(r for r in balance.rows if r.host == host).load > caps(10_300, HOSTS, TENTH)[host]
 
 
 def test_the_best_possible_split_of_unequal_loads_passes() -> None:
@@ -281,11 +290,11 @@ def test_pins_over_the_cap_stay_and_do_not_fail_the_gate() -> None:
     result = rebalance_assignment(kept, HOSTS, TENTH)
     on_cdn1 = sorted(a for a, h in result.hosts_by_asset.items() if h == "cdn1.example.com")
     assert on_cdn1 == sorted(pins)  # every movable asset left the over-full host
-    report = balance_report(result.hosts_by_asset, HOSTS, TENTH, pinned=result.pinned)
-    assert report.ok
-    row = report.rows[0]
+    balance = balance_report(result.hosts_by_asset, HOSTS, TENTH, pinned=result.pinned)
+    assert balance.ok
+    row = balance.rows[0]
     assert row.pinned_over_cap and row.over_by == 0
-    assert "over cap by its pins (allowed)" in report.table()
+    assert "over cap by its pins (allowed)" in balance.table()
     # The same split with one unpinned asset left on cdn1 fails.
     extra = dict(result.hosts_by_asset, **{ASSETS[700]: "cdn1.example.com"})
     assert not balance_report(extra, HOSTS, TENTH, pinned=result.pinned).ok
@@ -328,8 +337,8 @@ def test_bound_holds_for_any_algorithm_weights_and_loads(
     asset_loads = dict(zip(assets, sizes, strict=False))
     result = assign_hosts(assets, hosts, eps, algorithm=algorithm, loads=asset_loads)
     assert set(result.hosts_by_asset) == set(assets)
-    report = balance_report(result.hosts_by_asset, hosts, eps, loads=asset_loads, measure="bytes")
-    assert report.ok
+    balance = balance_report(result.hosts_by_asset, hosts, eps, loads=asset_loads, measure="bytes")
+    assert balance.ok
 
 
 @settings(max_examples=30, deadline=None)
@@ -349,10 +358,10 @@ def test_removing_a_host_moves_only_its_assets_for_any_algorithm_and_loads(
         algorithm=algorithm,
         loads=asset_loads,
     )
-    report = balance_report(
+    balance = balance_report(
         second.hosts_by_asset, remaining, TENTH, loads=asset_loads, measure="bytes"
     )
-    assert report.ok
+    assert balance.ok
     # The other hosts' caps only grew, so they keep every asset.
     for asset, host in first.hosts_by_asset.items():
         if host != HOSTS[removed].name:
@@ -371,30 +380,36 @@ def test_removing_a_host_never_moves_assets_between_the_hosts_that_stay() -> Non
     assert all(second.hosts_by_asset[a] == h for a, h in previous.items() if h != names[3])
 
 
-def _most_uneven_by_fractions(
+def _least_even_by_fractions(
     spreads: list[PageSpread], hosts: list[Host]
-) -> tuple[str, str, Fraction] | None:
-    """The definition :func:`most_uneven_page` computes with integers: the first
-    (page, host) with the largest requests-to-fair-share ratio, pages of 2 x hosts
-    requests or more."""
+) -> list[tuple[str, str, int, Fraction]]:
+    """The definition :func:`least_even_first` computes with integers: each page with
+    a request, its first host with the most requests over ``ceil(fair share)``, least
+    even first (by those requests, then by the host's requests, then by name)."""
     weight_sum = sum((h.weight for h in hosts), Fraction(0))
-    worst: tuple[str, str, Fraction] | None = None
+    found = []
     for spread in spreads:
         total = sum(spread.by_host)
-        if total < 2 * len(hosts):
+        if not total:
             continue
-        for host, on_host in zip(hosts, spread.by_host, strict=True):
-            fair = total * host.weight / weight_sum
-            if worst is None or on_host / fair > worst[2]:
-                worst = (spread.page, host.name, on_host / fair)
-    return worst
+        over = [
+            (on_host - math.ceil(total * host.weight / weight_sum), -i)
+            for i, (host, on_host) in enumerate(zip(hosts, spread.by_host, strict=True))
+        ]
+        excess, minus_i = max(over)
+        fair = total * hosts[-minus_i].weight / weight_sum
+        found.append((spread.page, hosts[-minus_i].name, excess, fair))
+    by_host = {s.page: s.by_host for s in spreads}
+    names = [h.name for h in hosts]
+    found.sort(key=lambda f: (-f[2], -by_host[f[0]][names.index(f[1])], f[0]))
+    return found
 
 
 @given(
     st.lists(st.integers(1, 9), min_size=1, max_size=4),
     st.lists(st.lists(st.integers(0, 12), min_size=4, max_size=4), max_size=12),
 )
-def test_the_most_uneven_page_is_the_one_furthest_over_its_fair_share(
+def test_the_least_even_page_is_the_one_furthest_over_an_even_split(
     weights: list[int], counts: list[list[int]]
 ) -> None:
     hosts = [Host(f"cdn{i}.example.com", Fraction(w, 3)) for i, w in enumerate(weights)]
@@ -402,10 +417,51 @@ def test_the_most_uneven_page_is_the_one_furthest_over_its_fair_share(
         PageSpread(f"page-{n}.html", tuple(c[: len(hosts)]), (0,) * len(hosts))
         for n, c in enumerate(counts)
     ]
+    expected = _least_even_by_fractions(spreads, hosts)
+    ranked = least_even_first(spreads, hosts)
+    assert [(e.page, e.host, e.excess, e.fair_share) for e in ranked] == expected
     found = most_uneven_page(spreads, hosts)
-    expected = _most_uneven_by_fractions(spreads, hosts)
-    if expected is None:
-        assert found is None
-    else:
-        assert found is not None
-        assert (found.page, found.host, found.on_host / found.fair_share) == expected
+    assert found == (ranked[0] if ranked else None)
+
+
+_EQUAL = [Host(f"cdn{i}.example.com") for i in range(1, 5)]
+_THREE_TO_ONE = [Host("cdn1.example.com", Fraction(3)), Host("cdn2.example.com")]
+
+
+@pytest.mark.parametrize(
+    ("hosts", "by_host", "pinned", "limit", "over"),
+    [
+        # 8 requests on 4 hosts: fair share 2, allowed ceil(1.5 x 2) = 3.
+        (_EQUAL, (5, 1, 1, 1), (0, 0, 0, 0), "0.5", ("cdn1.example.com", 3)),
+        (_EQUAL, (3, 3, 1, 1), (0, 0, 0, 0), "0.5", None),
+        # Fewer than 2 x hosts requests: not judged.
+        (_EQUAL, (4, 1, 1, 1), (0, 0, 0, 0), "0.5", None),
+        # Pins count as requests; a host whose requests are all pinned is not over,
+        # as in the host gate, but one with a movable request is judged as usual.
+        (_EQUAL, (5, 1, 1, 1), (5, 0, 0, 0), "0.5", None),
+        (_EQUAL, (5, 1, 1, 1), (4, 0, 0, 0), "0.5", ("cdn1.example.com", 3)),
+        (_EQUAL, (7, 1, 0, 0), (6, 0, 0, 0), "0", ("cdn1.example.com", 2)),
+        # Two hosts over by as much: the first in host order, unless it is all pins.
+        (_EQUAL, (4, 4, 0, 0), (0, 0, 0, 0), "0.5", ("cdn1.example.com", 3)),
+        (_EQUAL, (4, 4, 0, 0), (4, 0, 0, 0), "0.5", ("cdn2.example.com", 3)),
+        # Weights: fair shares 6 and 2 of 8.
+        (_THREE_TO_ONE, (6, 2), (0, 0), "0", None),
+        (_THREE_TO_ONE, (5, 3), (0, 0), "0", ("cdn2.example.com", 2)),
+        (_THREE_TO_ONE, (5, 3), (0, 0), "0.5", None),
+    ],
+)
+def test_the_page_gate_judges_every_request_and_spares_hosts_of_pins_only(
+    hosts: list[Host],
+    by_host: tuple[int, ...],
+    pinned: tuple[int, ...],
+    limit: str,
+    over: tuple[str, int] | None,
+) -> None:
+    spread = PageSpread("page.html", by_host, pinned)
+    found = next(iter(pages_over([spread], hosts, Fraction(limit))), None)
+    assert (None if found is None else (found.host, found.allowed)) == over
+    if found is not None:
+        assert found.excess > 0 and found.requests == sum(by_host)
+    if found is not None and not any(pinned):
+        # The one formula the summary and the report use, with the gate's limit.
+        assert found == page_excess(spread, hosts, Fraction(limit))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from shard_assets.cli import main
 from shard_assets.config import Settings
 from shard_assets.errors import MissingFolderError
 from shard_assets.manifest import Manifest, read_manifest
+from shard_assets.messages import summary
 from shard_assets.placement.ring import Host
 from shard_assets.report.html import RENDERERS, render_html
 from shard_assets.report.model import (
@@ -77,14 +79,15 @@ def test_json_has_the_manifests_numbers(site: Path, built: Settings) -> None:
     assert data["gate"]["ok"] is True
     assert data["gate"]["verdict"].startswith("gate passed (max_imbalance 10%)")
     assert data["missing"] == [] and data["stale_references"] == 0
-    # Each page shows the 40 images, site.css and app.js: 42 assets, split by host.
+    # Each page loads the 40 images, site.css, base.css (through site.css's @import)
+    # and app.js: 43 requests, split by host.
     assert [p["page"] for p in sorted(data["pages"], key=lambda p: p["page"])] == [
         "blog/post-1.html",
         "blog/post-2.html",
         "index.html",
     ]
     for page in data["pages"]:
-        assert page["assets"] == sum(page["hosts"].values()) == 42
+        assert page["assets"] == sum(page["hosts"].values()) == 43
         assert page["excess"] == max(page["hosts"].values()) - 11
     assert data["changes"] is None and data["since"] is None
 
@@ -193,6 +196,24 @@ def test_failed_gate_missing_files_and_stale_pages(site: Path, built: Settings) 
     assert json.loads(render_json(report))["gate"]["ok"] is False
 
 
+def test_the_report_compares_hosts_by_the_one_rule(site: Path, built: Settings) -> None:
+    # https's own port and upper case name the manifest's host: not stale. Another
+    # port is another origin: no reference to the asset at all, as in the build.
+    manifest = _manifest(built)
+    page = site / "index.html"
+    text = page.read_text()
+    for key, port in (("img/photo-001.png", ":443"), ("img/photo-002.png", ":8443")):
+        host = manifest.assets[key]
+        url = f"https://{host}/{key}"
+        assert url in text
+        text = text.replace(url, f"https://{host.upper()}{port}/{key}")
+    page.write_text(text)
+    report = build_report(site, built.manifest)
+    assert report.stale == 0
+    requests = {p.page: p.requests for p in report.pages}
+    assert requests == {"index.html": 42, "blog/post-1.html": 43, "blog/post-2.html": 43}
+
+
 def test_every_format_is_the_same_under_any_hash_seed(
     site: Path, make_settings: Factory, tmp_path: Path
 ) -> None:
@@ -241,11 +262,61 @@ def test_a_build_report_from_the_builds_spreads_is_the_one_read_from_disk(
     )
     settings = make_settings(pin=pin, report=True)
     result = shard_site(site, settings)
-    assert result.direct_pages is not None  # kept for the report only when it is on
-    from_build = build_report(site, settings.manifest, settings=settings, pages=result.direct_pages)
+    from_build = build_report(site, settings.manifest, settings=settings, pages=result.pages)
     from_disk = build_report(site, settings.manifest, settings=settings)
     assert render_json(from_build) == render_json(from_disk)
     assert len(from_disk.pages) == 4
+
+
+def _uneven_site(root: Path) -> dict[str, str]:
+    """A site whose least even page depends on what counts as its requests: a.html
+    puts 5 of its 8 images on cdn1; b.html names 2 images itself and loads 14 more
+    through its stylesheet, 11 of its 16 requests on cdn4. Returns the hosts to put
+    in the manifest."""
+    (root / "img").mkdir(parents=True)
+    hosts: dict[str, str] = {}
+    for i in range(8):
+        hosts[f"img/a{i}.png"] = HOSTS[0] if i < 5 else HOSTS[i - 4]
+    hosts["img/b0.png"], hosts["img/b1.png"] = HOSTS[1], HOSTS[2]
+    for i in range(14):
+        hosts[f"img/c{i}.png"] = HOSTS[3] if i < 11 else HOSTS[i - 11]
+    for key in hosts:
+        (root / key).write_bytes(png())
+    a = "".join(f'<img src="img/a{i}.png">' for i in range(8))
+    (root / "a.html").write_text(f"<html><body>{a}</body></html>")
+    (root / "b.html").write_text(
+        '<html><head><link rel="stylesheet" href="b.css"></head>'
+        '<body><img src="img/b0.png"><img src="img/b1.png"></body></html>'
+    )
+    rules = "".join(f".c{i} {{ background: url(img/c{i}.png) }}\n" for i in range(14))
+    (root / "b.css").write_text(rules)
+    return hosts
+
+
+@pytest.mark.parametrize("report", [False, True])
+def test_the_build_and_the_report_name_the_same_least_even_page(
+    tmp_path: Path, make_settings: Factory, report: bool
+) -> None:
+    # The summary used to judge only unpinned requests by their ratio to the fair
+    # share, and the report only each page's own references by how many a host
+    # carries above an even split: here they named a.html and b.html.
+    site = tmp_path / "site"
+    hosts = _uneven_site(site)
+    settings = make_settings(stylesheets="origin", max_imbalance=3, report=report)
+    shard_site(site, settings)
+    data = json.loads(settings.manifest.read_text())
+    data["assets"] = hosts  # the manifest is authoritative: these hosts stay
+    settings.manifest.write_text(json.dumps(data))
+    result = shard_site(site, settings)
+    assert result.assignment.hosts_by_asset == hosts
+    named = re.search(r"pages: the most uneven, (\S+),", summary(result))
+    assert named is not None
+    from_disk = build_report(site, settings.manifest, settings=settings)
+    assert [p.page for p in from_disk.pages] == [named[1], "a.html"]
+    assert named[1] == "b.html"  # 11 of 16 requests on cdn4, against 5 of 8 on cdn1
+    if report:  # the plugins' report: true takes the build's own spreads
+        written = build_report(site, settings.manifest, settings=settings, pages=result.pages)
+        assert render_json(written) == render_json(from_disk)
 
 
 # ------------------------------------------------------------------------------ CLI
@@ -431,7 +502,8 @@ def test_the_html_report_in_a_browser(
     scale = {round(width / value, 1) for _, value, width, _ in bars if value}
     assert max(scale) - min(scale) <= 0.2, scale
     assert [(h, int(v)) for h, v in byte_bars] == [(h, sizes[h]) for h in hosts]
-    assert len(pages) == 3 and all(n == shown == 42 for n, shown in pages)
+    # 40 images, site.css, base.css (imported by site.css) and app.js on each page.
+    assert len(pages) == 3 and all(n == shown == 43 for n, shown in pages)
     moved = {reason: text for reason, text in chips}
     assert moved[TO_NEW_HOST] == f"{report.change_counts()[TO_NEW_HOST]}to a new host"
     assert (tmp_path / "report.png").stat().st_size > 10_000
