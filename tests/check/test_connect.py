@@ -20,6 +20,7 @@ from shard_assets.check.connect import (
     http_client,
     is_ip,
     iso_date,
+    missing_module,
     open_connection,
     probe_tls,
     trust,
@@ -232,6 +233,19 @@ def test_trust_a_ca_file_that_is_not_there_or_not_pem(tmp_path: Path) -> None:
     bad.write_text("not a certificate\n")
     with pytest.raises(ConfigError, match=r"bad\.pem: not a PEM file of CA certificates"):
         trust(bad)
+
+
+@pytest.mark.parametrize(
+    ("names", "missing"),
+    [
+        ([], None),
+        (["json", "ssl"], None),
+        (["json", "shard_assets_no_such_module", "no_such_either"], "shard_assets_no_such_module"),
+    ],
+)
+def test_missing_module_names_the_first(names: list[str], missing: str | None) -> None:
+    error = missing_module(names)
+    assert (error.name if error else None) == missing
 
 
 def test_open_connection_takes_the_first_address_that_answers() -> None:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import calendar
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from shard_assets.check.connect import Handshake
 from shard_assets.check.fetch import Fetched, Problem
 from shard_assets.check.model import HostCheck, HostsCheck
+from shard_assets.check.pages import PageFetch
+from shard_assets.check.serving import Serving
 from shard_assets.check.text import FORMATS, PROBLEM_KINDS, RENDERERS, render_json, render_text
 
 SITE = "www.site.test"
@@ -121,10 +124,12 @@ def test_problems_are_listed_by_kind_in_a_fixed_order() -> None:
     )
     lines = render_text(replace(REPORT, problems=problems, warnings=())).splitlines()
     headings = [line.split(" (")[0] for line in lines if line.endswith("(1):")]
-    # Those that stop every asset of a host first, then the servers' answers, then
-    # what the bytes and headers show.
-    order = ["unreachable", "certificate", "misdirected", "missing", "status", "stale", "cors"]
-    assert headings == list(PROBLEM_KINDS) == [*order, "fetch"]
+    # Those about a whole host first, then the servers' answers, then what the bytes
+    # and headers show.
+    hosts = ["unreachable", "certificate", "misdirected", "protocol"]
+    assert (
+        headings == list(PROBLEM_KINDS) == [*hosts, "missing", "status", "stale", "cors", "fetch"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -260,6 +265,77 @@ def test_the_json_certificate(handshake: Handshake, certificate: object) -> None
     check = replace(ONE, handshake=handshake, covered=())
     (host,) = json.loads(render_json(replace(REPORT, hosts=(check,))))["hosts"]
     assert host["certificate"] == certificate
+
+
+SERVING = Serving(
+    output_dir=Path("/srv/site"),
+    unsharded_copy=Path("/srv/site-h2"),
+    pages=4,
+    sampled=("index.html", "blog/post.html"),
+    fetches=(
+        PageFetch("index.html", "https://www.site.test/", "http/1.1", "HTTP/1.1", 200, "sharded"),
+        PageFetch("index.html", "https://www.site.test/", "http/2", "HTTP/2", 200, "twin"),
+        PageFetch(
+            "blog/post.html",
+            "https://www.site.test/blog/post.html",
+            "http/2",
+            "HTTP/2",
+            301,
+            location="https://elsewhere.test/",
+        ),
+        PageFetch("blog/post.html", "https://www.site.test/blog/post.html", "http/3", error="x"),
+    ),
+    verdicts={"http/1.1": "the sharded pages", "http/2": "the unsharded copy", "http/3": "none"},
+    http3="no Alt-Svc h3",
+    http3_at="",
+)
+
+
+def test_what_each_protocol_gets_in_the_text() -> None:
+    lines = render_text(replace(REPORT, serving=SERVING)).splitlines()
+    start = lines.index("  cdn2.site.test, HTTP/2: its own connection: no address") + 1
+    assert lines[start : start + 4] == [
+        "Pages by protocol: 2 of the 4 page(s) of /srv/site-h2, each compared with /srv/site",
+        "  HTTP/1.1: the sharded pages",
+        "  HTTP/2: the unsharded copy",
+        "  HTTP/3: none",
+    ]
+    assert lines[-1].endswith("; 2 of 4 page(s) fetched as their protocol's copy")
+    assert "Pages by protocol" not in render_text(REPORT)
+
+
+def test_what_each_protocol_gets_in_the_json() -> None:
+    assert json.loads(render_json(REPORT))["serving"] is None
+    serving = json.loads(render_json(replace(REPORT, serving=SERVING)))["serving"]
+    assert {k: v for k, v in serving.items() if k != "fetches"} == {
+        "output_dir": "/srv/site",
+        "unsharded_copy": "/srv/site-h2",
+        "pages": 4,
+        "sampled": ["index.html", "blog/post.html"],
+        "verdicts": dict(SERVING.verdicts),
+        "http3_not_probed_because": "no Alt-Svc h3",
+        "http3_at": None,
+    }
+    assert serving["fetches"][2:] == [
+        {
+            "url": "https://www.site.test/blog/post.html",
+            "protocol": "http/2",
+            "http_version": "HTTP/2",
+            "status": 301,
+            "copy": None,
+            "location": "https://elsewhere.test/",
+            "error": None,
+        },
+        {
+            "url": "https://www.site.test/blog/post.html",
+            "protocol": "http/3",
+            "http_version": None,
+            "status": None,
+            "copy": None,
+            "location": None,
+            "error": "x",
+        },
+    ]
 
 
 def test_the_formats() -> None:

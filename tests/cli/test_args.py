@@ -292,6 +292,7 @@ def test_not_seconds(text: str) -> None:
                 "resolve": [],
                 "connect_to": [],
                 "ca_file": None,
+                "unsharded_copy": None,
                 "sample": None,
                 "format": "text",
                 "connections": 8,
