@@ -36,6 +36,7 @@ from testing.servers import free_port
 
 from .conftest import HOSTS, ROOT, SAMPLE_SITE, png, snapshot
 from .faults import group_gone, wait_until
+from .generators import SPHINX_OWN_DIFFERENCE
 
 #: What a document a build sharded shows.
 SHARDED = re.compile(rb"//cdn\d\.example\.com/")
@@ -526,8 +527,6 @@ def sphinx_case(tmp_path_factory: pytest.TempPathFactory) -> Interruptible:
     """A Sphinx project built with three hosts; the build interrupted adds a fourth,
     so Sphinx writes every page again and the extension shards them all at the end."""
     pytest.importorskip("sphinx")
-    from .plugins.test_sphinx import SPHINX_OWN_DIFFERENCE
-
     project = sphinx_project(tmp_path_factory.mktemp("sphinx") / "project")
     conf = project / "conf.py"
     conf.write_text(sphinx_conf(HOSTS[:3]))
