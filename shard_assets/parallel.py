@@ -9,6 +9,7 @@ its lock.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -20,7 +21,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import Any, Generic, TypeVar
 
-from .interrupts import SIGNALS
+from .interrupts import SIGNALS, held
 
 Context = TypeVar("Context")
 Item = TypeVar("Item")
@@ -127,6 +128,24 @@ class Workers(Generic[Context, Item, Result]):
             self._pool.shutdown(wait=True, cancel_futures=cancel)
             self._pool = None
 
+    def stop(self, *, finish: bool) -> list[Result]:
+        """Stop the workers, once they have done every item given (``finish``) or only
+        the batches they started (the others are dropped); the results of the batches
+        done, in order, a batch that failed left out (its failure was raised already,
+        or no longer matters)."""
+        if finish:
+            with contextlib.suppress(Exception):
+                self._send()
+        self._batch = []
+        self._size = 0
+        self.close(cancel=not finish)
+        done: list[Result] = []
+        while self._pending:
+            future = self._pending.popleft()
+            if not future.cancelled() and future.exception() is None:
+                done += future.result()
+        return done
+
     def _send(self) -> None:
         if not self._batch:
             return
@@ -138,13 +157,23 @@ class Workers(Generic[Context, Item, Result]):
 
 
 def _start_pool(jobs: int, context: object) -> ProcessPoolExecutor:
-    """A pool of ``jobs`` worker processes, each holding ``context``."""
+    """A pool of ``jobs`` worker processes, started, each holding ``context``."""
     start = _start_method()
     # A forked worker's parent is this process (0: do not check).
     parent = os.getpid() if start.get_start_method() == "fork" else 0
-    return ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=jobs, mp_context=start, initializer=_set_context, initargs=(context, parent)
     )
+    # The first task starts the workers. With Ctrl-C and SIGTERM held, they start with
+    # both blocked, and ignore them (die_with_parent) before they can see one: a
+    # terminal's Ctrl-C to a worker just forked would raise KeyboardInterrupt in it.
+    try:
+        with held():
+            pool.submit(int)
+    except BaseException:  # a signal held meanwhile: the caller never gets the pool
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    return pool
 
 
 def _start_method() -> BaseContext:
@@ -172,6 +201,7 @@ def die_with_parent(parent: int) -> None:
     Ctrl-C to every process of the group)."""
     for signum in SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)  # blocked while it started
     if not sys.platform.startswith("linux"):
         return
     try:

@@ -173,3 +173,20 @@ def test_workers_take_items_as_they_come_and_bound_the_batches_in_flight() -> No
         workers.close()
     assert rest == [*range(3, IN_FLIGHT + 3), *range(100, 100 + BATCH - 1)]
     assert os.getpid() not in {pid for results in due for _, pid in results}
+
+
+def test_workers_stop_after_every_item_or_only_the_batches_started() -> None:
+    """How a handover that is given up stops its workers: direct, every page handed
+    over is still written (``finish``); deferred, the pages not sent are dropped."""
+    from shard_assets.parallel import BATCH, Workers
+
+    given = range(BATCH + 3)  # one batch sent, three items not yet
+    workers = Workers(_pid, None, 1)
+    for item in given:
+        assert workers.submit(item) == []
+    assert [item for item, _ in workers.stop(finish=True)] == list(given)
+    workers = Workers(_pid, None, 1)
+    for item in given:
+        workers.submit(item)
+    # The batch sent may have started (then it finishes) or not; the rest never runs.
+    assert [item for item, _ in workers.stop(finish=False)] in ([], list(range(BATCH)))

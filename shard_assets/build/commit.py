@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import ShardAssetsError, fault
 from ..files import NOTHING_WRITTEN, naming, remove_temporaries, write_temporary
+from ..interrupts import held
 from ..messages import ALL_WRITTEN, abandoned_state
 from ..parallel import run_each
 
@@ -56,11 +57,12 @@ class StagedFiles:
     def stage(self, target: Path, data: bytes, *, sync: bool = False, last: bool = False) -> None:
         """Write ``data`` to a temporary file beside ``target``, to replace it at
         :meth:`commit` (after every other file, with ``last``)."""
-        temp = write_temporary(target, data, sync=sync)
-        if last:
-            self.last.append((temp, target))
-        else:
-            self.add(temp, target)
+        with held():  # kept before an interrupt can stop the build: discard() removes it
+            temp = write_temporary(target, data, sync=sync)
+            if last:
+                self.last.append((temp, target))
+            else:
+                self.add(temp, target)
 
     def commit(self, jobs: int = 1) -> None:
         """Rename every temporary file over its target, on up to ``jobs`` processes,
@@ -159,11 +161,11 @@ def _abandon(
 ) -> str:
     """Clean up after a build that failed or was interrupted while it wrote, and say
     what state the output and the manifest are in."""
-    kept = discard() if discard is not None else 0
-    staged.discard()
-    # Worker processes may have written temporary files the build never heard of.
-    folders = {os.path.dirname(document) for document in documents}
-    remove_temporaries(output_dir / folder for folder in sorted(folders))
+    with held():  # a second interrupt (or a first, after a fault) waits for the clean-up
+        kept = discard() if discard is not None else 0
+        staged.discard()
+        # Worker processes may have written temporary files the build never heard of.
+        remove_temporaries(output_dir, documents)
     return abandoned_state(
         committing=staged.committing,
         replaced=staged.replaced,

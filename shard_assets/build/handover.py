@@ -19,7 +19,7 @@ from ..config import Settings
 from ..documents.inventory import Inventory, Stamp, is_page
 from ..documents.text import META_CHARSET, reference_at
 from ..errors import fault
-from ..files import atomic_write, write_temporary
+from ..files import atomic_write, remove_temporaries, write_temporary
 from ..kept import KEPT, kept_stylesheet
 from ..manifest import cannot_stand, placed_on, read_manifest
 from ..messages import PAGES_WRITTEN_SO_FAR
@@ -339,12 +339,21 @@ class Handover:
         self.release(list(self.pages))
 
     def discard(self) -> int:
-        """Give up every prepared page: the build failed, the pages stay (or are put
-        back) as generated. Returns how many could not be put back (see :meth:`release`)."""
-        with contextlib.suppress(Exception):  # a worker's failure was raised already
-            self.drain()
-        self.close()
-        return self.release(list(self.pages))
+        """Give up every prepared page: the build failed or was interrupted, the pages
+        stay (or are put back) as generated, and the temporary files beside every page
+        handed over are removed (a page's record may never have come back). Returns how
+        many could not be put back (see :meth:`release`).
+
+        Deferred, the pages no worker has taken yet are dropped at once: the generator
+        wrote them itself. Direct, every page handed over is written first: the
+        generator opened its file, which is empty until a worker writes it.
+        """
+        if self.workers is not None:
+            self._received(self.workers.stop(finish=self.direct))
+            self.workers = None
+        failed = self.release(list(self.pages))
+        remove_temporaries(self.output_dir, self._seen)
+        return failed
 
     def _put_back(self, document: str, record: HandedOverPage) -> None:
         """Put the generator's text of a page written directly back in place."""

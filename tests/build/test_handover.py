@@ -22,6 +22,7 @@ from shard_assets.results import BuildResult
 from shard_assets.verify import verify_site
 
 from ..conftest import make_site, png, snapshot
+from ..generators import hand_over
 
 Build = Callable[..., BuildResult]
 
@@ -42,20 +43,6 @@ def built(
     settings = make_settings()
     shard_site(site, settings)
     return site, pages, settings
-
-
-def _regenerate(
-    site: Path, pages: dict[str, str], settings: Settings, *, jobs: int, direct: bool = True
-) -> Handover:
-    """Write every page again as a generator with the plugin's writer does."""
-    handed_over = Handover(settings, site, jobs, direct=direct)
-    assert handed_over.active, handed_over.reason
-    for document, text in pages.items():
-        written = handed_over.hand_over(text, document)
-        if written is not None:
-            write_as_generated(site / document, written)
-    handed_over.drain()
-    return handed_over
 
 
 def _temporary_files(site: Path) -> list[Path]:
@@ -80,7 +67,7 @@ def test_a_direct_rebuild_is_what_the_disk_path_gives(
 ) -> None:
     site, pages, settings = built
     expected = snapshot(site)
-    handed_over = _regenerate(site, pages, settings, jobs=jobs)
+    handed_over = hand_over(site, pages, settings, jobs=jobs)
     if budget == 0:
         assert len(_temporary_files(site)) == len(pages)
     result = shard_site(site, settings, handover=handed_over)
@@ -93,7 +80,7 @@ def test_the_old_names_still_answer_with_a_deprecation_warning(
     built: tuple[Path, dict[str, str], Settings],
 ) -> None:
     site, pages, settings = built
-    plan = plan_build(site, settings, handover=_regenerate(site, pages, settings, jobs=1))
+    plan = plan_build(site, settings, handover=hand_over(site, pages, settings, jobs=1))
     with pytest.warns(DeprecationWarning, match=r"Plan\.handover"):
         assert plan.in_memory is plan.handover is not None
     result = apply_plan(plan)
@@ -118,7 +105,7 @@ def test_a_failed_check_puts_back_every_page_as_the_generator_wrote_it(
     )
     settings = make_settings(locked=True)
     manifest = settings.manifest.read_bytes()
-    handed_over = _regenerate(site, pages, settings, jobs=jobs)
+    handed_over = hand_over(site, pages, settings, jobs=jobs)
     assert "cdn" in (site / "index.html").read_text()  # written sharded, for now
     with pytest.raises(LockedError, match=r"brand-new\.png"):
         shard_site(site, settings, handover=handed_over)
@@ -152,7 +139,7 @@ def test_a_link_missing_at_the_end_is_reported_as_on_the_disk_path(
     site, pages, settings = built
     expected = snapshot(site)
     pages["blog/post-2.html"] += '<link rel="prefetch" href="gone.html">\n'  # never built
-    handed_over = _regenerate(site, pages, settings, jobs=1)
+    handed_over = hand_over(site, pages, settings, jobs=1)
     result = shard_site(site, settings, handover=handed_over)
     assert [(m.document, m.url) for m in result.missing] == [("blog/post-2.html", "gone.html")]
     assert result.rewritten_at_handover == len(pages) - 1  # that page was read from disk
@@ -165,7 +152,7 @@ def test_an_asset_missing_at_the_end_is_reported_as_on_the_disk_path(
     built: tuple[Path, dict[str, str], Settings],
 ) -> None:
     site, pages, settings = built
-    handed_over = _regenerate(site, pages, settings, jobs=1)
+    handed_over = hand_over(site, pages, settings, jobs=1)
     # Removed after the pages were written: the manifest still gave it a host.
     (site / "img" / "photo-003.png").unlink()
     result = shard_site(site, settings, handover=handed_over)
@@ -182,7 +169,7 @@ def test_a_page_changed_after_it_was_written_is_read_again(
     built: tuple[Path, dict[str, str], Settings],
 ) -> None:
     site, pages, settings = built
-    handed_over = _regenerate(site, pages, settings, jobs=1)
+    handed_over = hand_over(site, pages, settings, jobs=1)
     page = site / "blog" / "post-3.html"
     page.write_text(page.read_text() + "<!-- minified by another plugin -->\n")
     result = shard_site(site, settings, handover=handed_over)
@@ -227,7 +214,7 @@ def test_a_rebuild_notes_files_kept_on_the_origin_as_the_disk_path_does(
     for document, text in pages.items():
         (reference / document).write_text(text)
     expected = shard_site(reference, reference_settings)
-    result = shard_site(site, settings, handover=_regenerate(site, pages, settings, jobs=1))
+    result = shard_site(site, settings, handover=hand_over(site, pages, settings, jobs=1))
     assert result.rewritten_at_handover == len(pages)
     assert (result.cors, result.crossorigin) == (expected.cors, expected.crossorigin)
     assert snapshot(site) == snapshot(reference)
@@ -246,7 +233,7 @@ def test_template_markup_in_a_page_is_left_as_on_the_disk_path(
         (reference / document).write_text(text)
     shutil.copy(settings.manifest, tmp_path / "reference.json")
     expected = shard_site(reference, replace(settings, manifest=tmp_path / "reference.json"))
-    result = shard_site(site, settings, handover=_regenerate(site, pages, settings, jobs=1))
+    result = shard_site(site, settings, handover=hand_over(site, pages, settings, jobs=1))
     assert result.rewritten_at_handover == len(pages)
     assert result.missing == expected.missing == ()
     assert snapshot(site) == snapshot(reference)
