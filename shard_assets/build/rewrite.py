@@ -282,7 +282,7 @@ class Rewrite:
 
     document: str
     stamp: Stamp
-    replacements: tuple[Replacement, ...] | None
+    replacements: Sequence[Replacement] | None
 
 
 @dataclass(frozen=True)
@@ -365,14 +365,15 @@ def target_urls(
     ]
 
 
-def span_replacements(spans: array[int], urls: TargetUrls) -> tuple[Replacement, ...]:
+def span_replacements(spans: array[int], urls: TargetUrls) -> list[Replacement]:
     """What to put at each of pass one's ``spans`` (``start, end, index into targets,
     crossorigin_at``), from :func:`target_urls`, in order."""
-    return tuple(
-        (spans[i], spans[i + 1], *url, spans[i + 3])
-        for i in range(0, len(spans), 4)
-        if (url := urls[spans[i + 2]]) is not None
-    )
+    fields = iter(spans)
+    return [
+        (start, end, *url, crossorigin_at)
+        for start, end, target, crossorigin_at in zip(fields, fields, fields, fields, strict=True)
+        if (url := urls[target]) is not None
+    ]
 
 
 def rewrite_document(context: RewriteContext, task: Rewrite) -> tuple[str, int, str]:

@@ -195,7 +195,7 @@ def scan_refs(
     kinds = context.kinds
     known = kinds.known
     targets: dict[Target, int] = {}
-    spans = array("q")
+    spans: list[int] = []  # an array at the end: a list grows faster
     missing: list[tuple[int, str]] = []
     styles: set[str] = set()
     links: dict[str, None] = {}
@@ -220,7 +220,7 @@ def scan_refs(
             styles.add(key)
         if kind == ASSET:
             target = (key, path, suffix)
-            spans.extend((start, end, targets.setdefault(target, len(targets)), crossorigin_at))
+            spans += (start, end, targets.setdefault(target, len(targets)), crossorigin_at)
             if in_cors:
                 cors.add(key)
             if crossorigin_at >= 0:
@@ -238,7 +238,7 @@ def scan_refs(
         True,
         stamp,
         tuple(targets),
-        spans,
+        array("q", spans),
         tuple(missing),
         tuple(sorted(styles)),
         tuple(sorted(cors)),
