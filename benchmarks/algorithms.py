@@ -43,8 +43,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 
-from shard_assets.assign import assign_hosts
-from shard_assets.ring import Host
+from shard_assets.placement.assign import assign_hosts
+from shard_assets.placement.ring import Host
 
 TENTH = Fraction(1, 10)
 ASSETS = 10_000

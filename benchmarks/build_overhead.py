@@ -203,10 +203,10 @@ def _build_rows(site: str, times: Times, builds: dict[str, str]) -> list[str]:
 def bench_rewriter(site: Path, manifest: Path, sample: int, repeat: int) -> str:
     from bs4 import BeautifulSoup
 
+    from shard_assets.build.rewrite import Sharder
     from shard_assets.config import load_settings
-    from shard_assets.files import decode_document
+    from shard_assets.documents.text import decode_document
     from shard_assets.manifest import read_manifest
-    from shard_assets.rewrite import Sharder
 
     pages = sorted(site.rglob("*.html"))
     step = max(1, len(pages) // sample)

@@ -8,7 +8,7 @@ Run from the repository root (Chromium and the ``test`` extra installed)::
 The page (60 PNG images, a stylesheet, a script) is written
 once per variant and sharded by the real pipeline (``shard_site``), each variant
 under its own path with ``site_url`` saying so. One local HTTP/1.1 server
-(tests/cdn_server.py) answers for the origin and every shard host, adding a fixed
+(testing/cdn_server.py) answers for the origin and every shard host, adding a fixed
 delay to every response (``--latency``) and, optionally, to the first response on
 each new connection (``--connection-latency``, a stand-in for TCP and TLS set-up).
 Headless Chromium loads the page in a fresh context each run (empty cache, no open
@@ -36,10 +36,10 @@ from pathlib import Path
 from playwright.sync_api import Browser, sync_playwright
 
 from benchmarks.sites import encode_png
+from shard_assets.build.pipeline import shard_site
 from shard_assets.config import load_settings
-from shard_assets.pipeline import shard_site
-from tests.browser import find_chromium, launch
-from tests.cdn_server import ORIGIN, CdnServer, shard_hosts
+from testing.browser import find_chromium, launch
+from testing.cdn_server import KEPT, CdnServer, shard_hosts
 
 HOST_COUNTS = (0, 2, 4, 8)
 
@@ -134,7 +134,7 @@ def prepare(root: Path, images: int, max_imbalance: float = 0.10) -> list[Varian
                 {
                     "hosts": shard_hosts(count),
                     "scheme": "http",
-                    "site_url": f"http://{ORIGIN}/{name}/",
+                    "site_url": f"http://{KEPT}/{name}/",
                     "manifest": str(root / f"{name}.json"),
                     "max_imbalance": max_imbalance,
                 },
@@ -143,11 +143,11 @@ def prepare(root: Path, images: int, max_imbalance: float = 0.10) -> list[Varian
             )
             result = shard_site(root / name, settings)
             # The images and the script; the stylesheet stays on the origin (the default).
-            if result.report.total != images + 1:
+            if result.balance.total != images + 1:
                 raise RuntimeError(
-                    f"{name}: {result.report.total} assets sharded, not {images + 1}"
+                    f"{name}: {result.balance.total} assets sharded, not {images + 1}"
                 )
-            busiest = max(row.assets for row in result.report.rows)
+            busiest = max(row.assets for row in result.balance.rows)
         else:
             busiest = images + 2
         variants.append(Variant(count, f"/{name}/index.html", busiest))

@@ -71,10 +71,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.page_load import write_page
-from benchmarks.tls_serving import Certificates, DelayProxy, LogLine, VirtualServer, nginx_config
+from benchmarks.tls_serving import DelayProxy, LogLine, VirtualHost, nginx_config
 from shard_assets import load_settings, shard_site
-from tests.browser import find_chromium, launch
-from tests.nginx import Nginx, find_nginx, free_port
+from testing.browser import find_chromium, launch
+from testing.certificates import LocalCA
+from testing.programs import NGINX
+from testing.servers import Server, free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -173,8 +175,10 @@ def build(root: Path, setups: Sequence[Setup], images: int, scripts: int = 0) ->
         expected = images + (1 if setup.stylesheets == "shard" else 0)
         expected += 0 if "js/*" in setup.exclude else scripts
         expected += len(FONTS) if setup.cors_assets == "shard" else 0
-        if result.report.total != expected:
-            raise RuntimeError(f"{setup.key}: {result.report.total} assets sharded, not {expected}")
+        if result.balance.total != expected:
+            raise RuntimeError(
+                f"{setup.key}: {result.balance.total} assets sharded, not {expected}"
+            )
 
 
 # --- measuring ---------------------------------------------------------------------------
@@ -228,10 +232,10 @@ class Phase:
         return f"{'HTTP/2' if self.protocol == 'h2' else 'HTTP/1.1'}, {self.latency}"
 
 
-def load(phase: Phase, nginx: Nginx, setup: Setup, latency_ms: float, images: int) -> Sample:
+def load(phase: Phase, nginx: Server, setup: Setup, latency_ms: float, images: int) -> Sample:
     """Load ``setup``'s page in a fresh context of ``phase``'s browser and measure it."""
     assert phase.browser is not None
-    offset = nginx.log_offset()
+    offset = nginx.log("access.log").offset()
     accepted = phase.proxy.accepted if phase.proxy else 0
     context = phase.browser.new_context()
     try:
@@ -258,7 +262,7 @@ def load(phase: Phase, nginx: Nginx, setup: Setup, latency_ms: float, images: in
         raise RuntimeError(f"{where}: only {seen['images']} of {images} images loaded")
     if seen["fonts"] != ["loaded"] * len(FONTS):
         raise RuntimeError(f"{where}: fonts {seen['fonts']}, not all loaded")
-    requests = [LogLine.parse(line) for line in nginx.requests(since=offset)]
+    requests = [LogLine.parse(line) for line in nginx.log("access.log").lines(since=offset)]
     failed = [line for line in requests if line.status >= 400]
     if failed:
         raise RuntimeError(f"{where}: {failed[0].status} for {failed[0].host}{failed[0].uri}")
@@ -301,26 +305,25 @@ class Run:
 @contextlib.contextmanager
 def serving(
     tmp: Path, setups: Sequence[Setup], images: int, rtt_ms: float, scripts: int = 0
-) -> Iterator[tuple[Nginx, Certificates, dict[str, dict[str, int]], DelayProxy]]:
+) -> Iterator[tuple[Server, LocalCA, dict[str, dict[str, int]], DelayProxy]]:
     """Build the pages, then run nginx and the delaying proxy until the block ends.
 
-    Yields nginx, the certificates, the ports (``"nginx"`` and ``"proxy"`` ->
+    Yields nginx, the CA, the ports (``"nginx"`` and ``"proxy"`` ->
     ``"address:protocol"`` -> port) and the proxy."""
-    if find_nginx() is None:
-        raise RuntimeError("nginx not found: apt-get install nginx (or set NGINX)")
+    if NGINX.find() is None:
+        raise RuntimeError(NGINX.missing())
     tmp.chmod(0o755)  # nginx's workers run as nobody when it is started as root (CI)
     build(tmp, setups, images, scripts)
-    certificates = Certificates.create(
-        tmp / "certs",
-        {
-            "site": (SITE, *SAME_SITE_HOSTS),
-            **{f"own-{i}": (host,) for i, host in enumerate(OWN_IP_HOSTS, 1)},
-        },
-    )
-    servers = [
-        VirtualServer(ORIGIN_ADDRESS, (SITE, *SAME_SITE_HOSTS), "site"),
+    ca = LocalCA(tmp / "certs")
+    # Chromium's --ignore-certificate-errors-spki-list needs the CA in the served chain.
+    hosts = [
+        VirtualHost(
+            ORIGIN_ADDRESS,
+            (SITE, *SAME_SITE_HOSTS),
+            ca.issue("site", SITE, *SAME_SITE_HOSTS, with_ca=True),
+        ),
         *(
-            VirtualServer(address, (host,), f"own-{i}")
+            VirtualHost(address, (host,), ca.issue(f"own-{i}", host, with_ca=True))
             for i, (address, host) in enumerate(zip(OWN_ADDRESSES, OWN_IP_HOSTS, strict=True), 1)
         ),
     ]
@@ -328,8 +331,7 @@ def serving(
     config = nginx_config(
         tmp / "nginx",
         tmp / "site",
-        certificates.folder,
-        servers,
+        hosts,
         nginx_ports["http/1.1"],
         nginx_ports["h2"],
         [f"/{s.key}/" for s in setups if s.aware],
@@ -337,14 +339,14 @@ def serving(
     addresses = (ORIGIN_ADDRESS, *OWN_ADDRESSES)
     listening = [(a, p) for a in addresses for p in nginx_ports.values()]
     with contextlib.ExitStack() as stack:
-        nginx = stack.enter_context(Nginx(tmp / "nginx", config, listening))
+        nginx = stack.enter_context(Server(NGINX, tmp / "nginx", config, listening))
         proxy = stack.enter_context(DelayProxy(rtt_ms / 1000))
         ports: dict[str, dict[str, int]] = {"nginx": {}, "proxy": {}}
         for address in addresses:
             for protocol, port in nginx_ports.items():
                 ports["nginx"][f"{address}:{protocol}"] = port
                 ports["proxy"][f"{address}:{protocol}"] = proxy.add(address, (address, port))
-        yield nginx, certificates, ports, proxy
+        yield nginx, ca, ports, proxy
 
 
 def resolver_rules(ports: dict[str, int], protocol: str) -> str:
@@ -381,7 +383,7 @@ def measure(
     )
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="page-load-tls-")))
-        nginx, certificates, ports, proxy = stack.enter_context(
+        nginx, ca, ports, proxy = stack.enter_context(
             serving(tmp, setups, images, latency_ms, scripts)
         )
         playwright = stack.enter_context(sync_playwright())
@@ -395,7 +397,7 @@ def measure(
                 chromium,
                 (
                     "--disable-quic",
-                    f"--ignore-certificate-errors-spki-list={certificates.ca_spki}",
+                    f"--ignore-certificate-errors-spki-list={ca.spki}",
                 ),
             )
             stack.callback(phase.browser.close)
@@ -422,7 +424,7 @@ def measure(
 
 
 def _nginx_version() -> str:
-    executable = find_nginx()
+    executable = NGINX.find()
     if executable is None:
         return ""
     out = subprocess.run([executable, "-v"], capture_output=True, text=True, check=False)

@@ -1,19 +1,14 @@
-"""The serving side of the TLS page-load benchmark: certificates, nginx, a delaying proxy.
+"""The serving side of the TLS page-load benchmark: nginx's configuration and a
+delaying proxy.
 
-``benchmarks/page_load_tls.py`` drives these; they are kept apart so that each piece
-can be read (and stopped) on its own:
+``benchmarks/page_load_tls.py`` drives these, with the certificates and the nginx
+process of ``testing/`` (the harness the tests share):
 
-- :class:`Certificates`: a trustme CA, one certificate for the origin and the
-  same-site shard names, and one per host for the shard hosts on their own
-  addresses. Every chain file holds the CA too, as Chromium's
-  ``--ignore-certificate-errors-spki-list`` needs it in the served chain.
-- :func:`nginx_config`: nginx's configuration, run by ``tests/nginx.py`` (the
-  launcher the tests share) as a non-daemon child, its whole configuration and state
-  in a temporary folder, on loopback only, TLS 1.3 only; one port speaks HTTP/1.1,
-  another HTTP/2 (nginx 1.22, Debian 12's, spells that ``listen ... ssl http2``;
-  ``http2 on;`` came in 1.25.1). The access log records nginx's ``$connection``
-  serial with every request (:class:`LogLine`), so a load's connections can be
-  counted.
+- :func:`nginx_config`: nginx's configuration, on loopback only, TLS 1.3 only; every
+  virtual server answers on one port that speaks HTTP/1.1 and another that speaks
+  HTTP/2 (nginx 1.22, Debian 12's, spells that ``listen ... ssl http2``; ``http2
+  on;`` came in 1.25.1). The access log records nginx's ``$connection`` serial with
+  every request (:class:`LogLine`), so a load's connections can be counted.
 - :class:`DelayProxy`: an asyncio TCP proxy, one listener per address and port,
   that delays each direction's bytes by half a round trip and holds the client's
   first bytes until a full round trip after it connected (the TCP handshake), so a
@@ -24,62 +19,26 @@ can be read (and stopped) on its own:
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.nginx import nginx_conf
-
-# --- certificates ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Certificates:
-    """PEM files in ``folder``: ``name.pem`` (leaf + CA) and ``name.key`` per certificate."""
-
-    folder: Path
-    #: base64 SHA-256 of the CA's SubjectPublicKeyInfo, for Chromium's SPKI list.
-    ca_spki: str
-
-    @classmethod
-    def create(cls, folder: Path, certificates: dict[str, Sequence[str]]) -> Certificates:
-        """One CA, and a certificate per entry (file stem -> the names it covers)."""
-        import trustme
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-
-        folder.mkdir(parents=True, exist_ok=True)
-        ca = trustme.CA()
-        ca.cert_pem.write_to_path(str(folder / "ca.pem"))
-        for stem, names in sorted(certificates.items()):
-            leaf = ca.issue_cert(*names)
-            chain = b"".join(blob.bytes() for blob in leaf.cert_chain_pems) + ca.cert_pem.bytes()
-            (folder / f"{stem}.pem").write_bytes(chain)
-            leaf.private_key_pem.write_to_path(str(folder / f"{stem}.key"))
-        spki = (
-            x509.load_pem_x509_certificate(ca.cert_pem.bytes())
-            .public_key()
-            .public_bytes(
-                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-        )
-        return cls(folder, base64.b64encode(hashlib.sha256(spki).digest()).decode("ascii"))
-
+from testing.certificates import Certificate
+from testing.nginx import ServerBlock
+from testing.programs import nginx_conf
 
 # --- nginx -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class VirtualServer:
-    """One nginx ``server``: ``names`` on ``address``, with certificate ``certificate``."""
+class VirtualHost:
+    """One group of names on one address, with a certificate that covers them."""
 
     address: str
     names: tuple[str, ...]
-    certificate: str
+    certificate: Certificate
 
 
 @dataclass(frozen=True)
@@ -106,34 +65,32 @@ _LOG_FORMAT = "$connection $server_addr:$server_port $host $server_protocol $sta
 def nginx_config(
     folder: Path,
     root: Path,
-    certificates: Path,
-    servers: Sequence[VirtualServer],
+    hosts: Sequence[VirtualHost],
     http1_port: int,
     http2_port: int,
     aware_prefixes: Sequence[str],
 ) -> str:
-    """nginx.conf: every server answers on ``http1_port`` (HTTP/1.1 only) and
+    """nginx.conf: every host answers on ``http1_port`` (HTTP/1.1 only) and
     ``http2_port`` (ALPN h2 and http/1.1), serves ``root``, sends the headers a CDN
     serving fonts sends, and under each of ``aware_prefixes`` picks the tree by protocol:
     ``root``/../aware-twin (unsharded) for HTTP/2 visitors, ``aware-sharded`` for the rest.
     """
     locations = "".join(
-        f"        location {prefix} {{ root {root.parent}/$aware_tree; }}\n"
+        f"    location {prefix} {{ root {root.parent}/$aware_tree; }}\n"
         for prefix in aware_prefixes
-    ).rstrip("\n")
-    blocks = []
-    for server in servers:
-        blocks.append(
-            f"""
-    server {{
-        listen {server.address}:{http1_port} ssl;
-        listen {server.address}:{http2_port} ssl http2;
-        server_name {" ".join(server.names)};
-        ssl_certificate {certificates / (server.certificate + ".pem")};
-        ssl_certificate_key {certificates / (server.certificate + ".key")};
-{locations}
-    }}"""
-        )
+    )
+    blocks = "".join(
+        ServerBlock(
+            host.names,
+            host.certificate,
+            host.address,
+            port,
+            http2=port == http2_port,
+            body=locations,
+        ).render(port)
+        for host in hosts
+        for port in (http1_port, http2_port)
+    )
     http = f"""    types {{
         text/html html;
         text/css css;
@@ -154,7 +111,7 @@ def nginx_config(
         "HTTP/3.0" aware-twin;
         default aware-sharded;
     }}
-{"".join(blocks)}"""
+{blocks}"""
     return nginx_conf(folder, http, access_log=_LOG_FORMAT, master_process=True)
 
 

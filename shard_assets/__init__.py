@@ -6,7 +6,7 @@ The stable library API is ``__all__``: load the settings, then build
 (:func:`verify_site`); and report on it (:func:`build_report`, then
 :func:`render_html`, :func:`render_text` or :func:`render_json`). Every error is a
 :class:`ShardAssetsError`. The core never imports MkDocs, Pelican or Sphinx; the
-adapters live in ``shard_assets.plugins`` on top of :mod:`shard_assets.lifecycle`, and
+adapters live in ``shard_assets.plugins`` on top of :mod:`shard_assets.plugins.lifecycle`, and
 docs/architecture.md maps the modules.
 """
 
@@ -15,8 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .assign import Assignment, Move
-from .balance import BalanceReport
+from .build.pipeline import Plan, apply_plan, check_plan, plan_build, shard_site
 from .config import Settings, load_settings
 from .errors import (
     BalanceError,
@@ -30,13 +29,14 @@ from .errors import (
     ShardAssetsError,
     VerifyError,
 )
-from .pipeline import Plan, apply_plan, check_plan, plan_build, shard_site
+from .placement.assign import Assignment, Move
+from .placement.balance import BalanceReport
 from .results import BuildResult
 
 if TYPE_CHECKING:
-    from .report import Report, build_report
-    from .report_html import render_html
-    from .report_text import render_json, render_text
+    from .report.html import render_html
+    from .report.model import Report, build_report
+    from .report.text import render_json, render_text
     from .verify import Finding, verify_site
 
 __version__ = "0.1.0"
@@ -78,11 +78,11 @@ __all__ = [
 #: BeautifulSoup).
 _LAZY = {
     "Finding": "verify",
-    "Report": "report",
-    "build_report": "report",
-    "render_html": "report_html",
-    "render_json": "report_text",
-    "render_text": "report_text",
+    "Report": "report.model",
+    "build_report": "report.model",
+    "render_html": "report.html",
+    "render_json": "report.text",
+    "render_text": "report.text",
     "verify_site": "verify",
 }
 

@@ -16,11 +16,11 @@ from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType
 
-from .algorithms import ALGORITHMS
-from .balance import MEASURES, exact
+from .documents.urls import Site, normal_host
 from .errors import ConfigError
-from .ring import Host
-from .urls import Site
+from .placement.algorithms import ALGORITHMS
+from .placement.balance import MEASURES, exact
+from .placement.ring import Host
 
 SCHEMES = ("https", "http", "relative")
 #: Where CORS-mode assets (web fonts, module scripts, ``crossorigin`` elements) go;
@@ -255,9 +255,9 @@ def _hosts(value: object, fail: _Fail) -> tuple[Host, ...]:
         if problem:
             raise fail("hosts", f"has a bad entry: {problem}")
         assert isinstance(name, str)
-        if name.lower() in seen:
+        if normal_host(name) in seen:
             raise fail("hosts", f"lists {name!r} twice: remove one")
-        seen[name.lower()] = name
+        seen[normal_host(name)] = name
         if (
             isinstance(weight, bool)
             or not isinstance(weight, int | float)
@@ -300,9 +300,9 @@ def _pins(value: object, hosts: tuple[Host, ...], fail: _Fail) -> tuple[tuple[st
         if host in names:
             pins.append((pattern, host))
             continue
-        by_case = {n.lower(): n for n in names}
-        if isinstance(host, str) and host.lower() in by_case:
-            hint = f"write it as configured: {by_case[host.lower()]!r}"
+        by_case = {normal_host(n): n for n in names}
+        if isinstance(host, str) and normal_host(host) in by_case:
+            hint = f"write it as configured: {by_case[normal_host(host)]!r}"
         else:
             close = difflib.get_close_matches(str(host), names, n=1)
             hint = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import warnings
 
 
 class ShardAssetsError(Exception):
@@ -24,14 +25,26 @@ class ManifestError(ShardAssetsError):
 
 
 class BalanceError(ShardAssetsError):
-    """The assignment puts more assets on a host than the gate allows.
+    """The assignment puts more assets on a host, or a page more of its requests on
+    one host, than the gate allows.
 
-    ``report`` holds the numbers behind the message, for callers that want them.
+    ``details`` holds the numbers behind the message, for callers that want them:
+    the :class:`~shard_assets.placement.balance.BalanceReport` when a host is over
+    its cap, the :class:`~shard_assets.placement.balance.PageExcess` of each page
+    when pages are over ``max_page_imbalance``.
     """
 
-    def __init__(self, message: str, report: object) -> None:
+    def __init__(self, message: str, details: object) -> None:
         super().__init__(message)
-        self.report = report
+        self.details = details
+
+    @property
+    def report(self) -> object:
+        """Deprecated: the old name of :attr:`details`."""
+        warnings.warn(
+            "BalanceError.report is now BalanceError.details", DeprecationWarning, stacklevel=2
+        )
+        return self.details
 
 
 class MissingAssetError(ShardAssetsError):

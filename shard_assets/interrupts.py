@@ -6,7 +6,7 @@ signal reaches them. Inside :func:`interrupts_raise`, both raise
 :class:`Interrupted`, which unwinds the build: the worker pool is stopped, the
 temporary files are removed, the lock is released, and the pipeline notes on the
 exception what state the output and the manifest are in (see
-:func:`shard_assets.pipeline.apply_plan`). A second signal while that cleanup runs is
+:func:`shard_assets.build.pipeline.apply_plan`). A second signal while that cleanup runs is
 not raised again, so the cleanup finishes. Worker processes ignore both signals and
 leave them to the parent (:func:`shard_assets.parallel.die_with_parent`).
 """

@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from .balance import balance_report, exact
 from .config import Settings
 from .errors import ManifestError
 from .files import atomic_write
-from .ring import DIGESTS_PER_HOST, Host
+from .placement.balance import balance_report, exact
+from .placement.ring import DIGESTS_PER_HOST, Host
 
 VERSION = 1
 ALGORITHM = "ring"
@@ -193,7 +193,7 @@ def cannot_stand(previous: Manifest | None, settings: Settings) -> str:
     """Why the manifest ``previous`` cannot stand for this build's hosts as it is ('' when
     it can): there is none, its hosts, weights or placement settings differ, or (with
     ``balance_by: count``) it does not pass the gate. Pages handed over are rewritten
-    in memory only when it can (:mod:`shard_assets.handover`)."""
+    in memory only when it can (:mod:`shard_assets.build.handover`)."""
     if previous is None:
         return "no manifest yet (the first build)"
     if {(h.name, h.weight) for h in previous.hosts} != {(h.name, h.weight) for h in settings.hosts}:
@@ -203,9 +203,9 @@ def cannot_stand(previous: Manifest | None, settings: Settings) -> str:
     if settings.balance_by == "count":
         configured = set(settings.host_names)
         hosts = {k: h for k, h in previous.assets.items() if h in configured}
-        report = balance_report(
+        balance = balance_report(
             hosts, settings.hosts, settings.max_imbalance, bounded=settings.bounded
         )
-        if not report.ok:
+        if not balance.ok:
             return "the manifest does not pass the gate"
     return ""

@@ -1,5 +1,17 @@
-"""What a build says to people: its summary, warnings and notes, and the text of the
-errors that stop it. The front ends print these; nothing here decides anything.
+"""What a build says to people: its summary, warnings and notes, the plan, the text of
+the errors that stop it (the gates included) and the state a failed build leaves the
+files in. The front ends print these; nothing here decides anything.
+
+Not here: the other commands' own text (``check-hosts`` in :mod:`shard_assets.check.text`
+and :mod:`~shard_assets.check.model`, ``report`` in :mod:`shard_assets.report.text` and
+:mod:`~shard_assets.report.html`, ``verify``'s findings in :mod:`shard_assets.verify`,
+an audit independent of the build), the CLI's usage mistakes (:mod:`shard_assets.cli.args`),
+and what the modules below this one say where they find it, since they cannot import
+it: a mistake in a setting (:mod:`shard_assets.config`), the manifest's read and write
+errors and why it cannot stand for a build (:mod:`shard_assets.manifest`), the lock
+(:mod:`shard_assets.files`), a fault of the machine (:mod:`shard_assets.errors`), an
+interrupt (:mod:`shard_assets.interrupts`), why an asset moved (``Move.reason``) and
+the balance table (``BalanceReport.table``).
 """
 
 from __future__ import annotations
@@ -9,14 +21,14 @@ from collections.abc import Collection, Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from .algorithms import jump_moved_share, jump_renumbering
-from .assign import Assignment
-from .balance import BalanceReport, most_uneven_page
 from .config import Settings
+from .kept import kept_stylesheet
 from .manifest import PLACEMENT_SETTINGS, Manifest, render_manifest
-from .origin import kept_stylesheet
+from .placement.algorithms import jump_moved_share, jump_renumbering
+from .placement.assign import Assignment
+from .placement.balance import BalanceReport, PageExcess, most_uneven_page
+from .placement.ring import Host
 from .results import BuildResult, MissingRef
-from .ring import Host
 
 
 def describe_moves(assignment: Assignment, limit: int = 20) -> list[str]:
@@ -56,14 +68,14 @@ def summary(result: BuildResult) -> str:
     changed = "updated" if result.manifest_changed else "unchanged"
     return "\n".join(
         [
-            f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.report.rows)} "
+            f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.balance.rows)} "
             f"hosts; {result.references} references rewritten in {result.rewritten} of "
             f"{result.documents} files",
             *_in_memory_line(result),
             f"  kept {a.kept}, placed {len(a.placed)} new, moved {len(a.moves)}, "
             f"dropped {len(a.dropped)} no longer referenced",
             *describe_moves(a),
-            result.report.table(),
+            result.balance.table(),
             *_pages_line(result),
             *(f"  note: {note}" for note in result.notes),
             f"  manifest: {result.manifest} ({changed})",
@@ -84,14 +96,14 @@ def _in_memory_line(result: BuildResult) -> list[str]:
 
 
 def _pages_line(result: BuildResult) -> list[str]:
-    hosts = [Host(row.host, row.weight) for row in result.report.rows]
+    hosts = [Host(row.host, row.weight) for row in result.balance.rows]
     worst = most_uneven_page(result.pages, hosts)
     if worst is None:
         return []
     return [
         f"  pages: the most uneven, {worst.page}, puts {worst.on_host} of its "
         f"{worst.requests} asset requests on {worst.host} "
-        f"(fair share {float(worst.fair_share):.1f})"
+        f"(fair share {float(worst.fair_share):.1f}, +{worst.excess} over an even split)"
     ]
 
 
@@ -158,28 +170,28 @@ def origin_ref_warnings(
 def placement_notes(
     previous: Manifest | None,
     settings: Settings,
-    report: BalanceReport,
-    on_origin: Collection[str] = (),
+    balance: BalanceReport,
+    kept: Collection[str] = (),
 ) -> tuple[str, ...]:
     notes: list[str] = []
-    styles = sum(1 for key in on_origin if kept_stylesheet(settings, key))
+    styles = sum(1 for key in kept if kept_stylesheet(settings, key))
     if styles:
         notes.append(
             f"{styles} stylesheet(s) stay on the origin, on the connection the page came "
             "on (stylesheets: origin)"
         )
-    if len(on_origin) > styles:
+    if len(kept) > styles:
         notes.append(
-            f"{len(on_origin) - styles} asset(s) fetched in CORS mode (web fonts, module "
+            f"{len(kept) - styles} asset(s) fetched in CORS mode (web fonts, module "
             "scripts, crossorigin elements) stay on the origin (cors_assets: origin)"
         )
     for pattern, host in settings.pins:
-        kept = sorted(key for key in on_origin if fnmatch.fnmatchcase(key, pattern))
-        if kept:
-            why = "stylesheets" if kept_stylesheet(settings, kept[0]) else "cors_assets"
+        matched = sorted(key for key in kept if fnmatch.fnmatchcase(key, pattern))
+        if matched:
+            why = "stylesheets" if kept_stylesheet(settings, matched[0]) else "cors_assets"
             notes.append(
-                f"pin {pattern}={host} matches {len(kept)} file(s) kept on the origin "
-                f"({why}: origin), such as {kept[0]}: they stay there; set {why}: shard "
+                f"pin {pattern}={host} matches {len(matched)} file(s) kept on the origin "
+                f"({why}: origin), such as {matched[0]}: they stay there; set {why}: shard "
                 "to pin them"
             )
     if previous is not None and previous.algorithm != settings.algorithm:
@@ -187,7 +199,7 @@ def placement_notes(
             f"the manifest was written with algorithm {previous.algorithm}: its assets keep "
             f"their hosts, and only new ones are placed with {settings.algorithm}"
         )
-    for row in report.rows:
+    for row in balance.rows:
         if row.pinned_over_cap:
             notes.append(
                 f"{row.host}'s pinned assets alone exceed its cap ({row.pinned} > {row.cap}): "
@@ -197,19 +209,19 @@ def placement_notes(
 
 
 def plan_text(
-    assignment: Assignment, report: BalanceReport, max_imbalance: Fraction, verb: str
+    assignment: Assignment, balance: BalanceReport, max_imbalance: Fraction, verb: str
 ) -> str:
     """What ``plan`` and ``rebalance`` print: the moves, the table, the gate's verdict."""
     moves = assignment.moves
     total = len(assignment.hosts_by_asset)
     share = f" ({len(moves) / total:.1%})" if total else ""
-    verdict = "passes" if report.ok else "FAILS"
+    verdict = "passes" if balance.ok else "FAILS"
     return "\n".join(
         [
             f"shard-assets: {verb} {len(moves)} of {total} assets{share}; "
             f"{len(assignment.placed)} new, {len(assignment.dropped)} dropped",
             *describe_moves(assignment, limit=len(moves)),
-            report.table(),
+            balance.table(),
             f"  the gate {verdict} (max_imbalance {float(max_imbalance):g}); nothing was written",
         ]
     )
@@ -247,6 +259,56 @@ def manifest_changes(
     return changes or ["the manifest file's formatting would change"]
 
 
+def gate_message(balance: BalanceReport, manifest: str) -> str:
+    """The text a failed gate prints: what is wrong, the table, and what to do."""
+    over = [r for r in balance.rows if r.over_by]
+    names = ", ".join(r.host for r in over)
+    pct = f"{float(balance.max_imbalance):.0%}"
+    unit = "assets" if balance.measure == "count" else f"load ({balance.measure})"
+    head = (
+        f"shard-assets: the {unit} {'are' if balance.measure == 'count' else 'is'} spread too "
+        f"unevenly over the hosts: {names} {'carries' if len(over) == 1 else 'carry'} more "
+        f"than the fair share plus max_imbalance ({pct}).\n\n{balance.table()}\n\n"
+        "Nothing was rewritten and the manifest was left as it was. To fix it, either:\n"
+    )
+    suggestion = balance.smallest_passing_imbalance()
+    if not balance.bounded:
+        return head + (
+            "  - set bounded to true (CLI: drop --no-bounded); it places new assets only, so "
+            "delete the manifest too if every asset should be placed again within the caps;\n"
+            "  - or run 'shard-assets rebalance OUTPUT_DIR' with the same settings: it moves "
+            "the fewest assets needed and lists them;\n"
+            f"  - or raise max_imbalance to {float(suggestion):g} or more: with bounded false "
+            "the placement is the plain hash, whose spread over few hosts is uneven."
+        )
+    return head + (
+        "  - run 'shard-assets rebalance OUTPUT_DIR' with the same settings: it moves the "
+        "fewest assets needed and lists them ('--dry-run' shows them first);\n"
+        f"  - or remove the over-loaded hosts' entries from {manifest} (or delete the file) "
+        "so those assets are placed again;\n"
+        f"  - or raise max_imbalance (to {float(suggestion):g} for this spread) if it is "
+        "acceptable."
+    )
+
+
+def page_gate_message(excesses: Sequence[PageExcess], max_page_imbalance: Fraction) -> str:
+    """The text a failed per-page gate prints."""
+    pct = f"{float(max_page_imbalance):.0%}"
+    listed = "\n".join(
+        f"  {e.page}: {e.on_host} of its {e.requests} requests on {e.host} "
+        f"(fair share {float(e.fair_share):.1f}, allowed {e.allowed})"
+        for e in excesses[:20]
+    )
+    more = f"\n  ... and {len(excesses) - 20} more" if len(excesses) > 20 else ""
+    return (
+        f"shard-assets: {len(excesses)} page(s) put more than their fair share plus "
+        f"max_page_imbalance ({pct}) of their asset requests on one host:\n{listed}{more}\n\n"
+        "Nothing was rewritten and the manifest was left as it was. Per-page spread follows "
+        "from the hash, not from the bounded-load pass, so a page with few assets is often "
+        "uneven: raise max_page_imbalance, or unset it to only report the spread."
+    )
+
+
 def listed(items: Sequence[object], limit: int) -> str:
     """The first ``limit`` of ``items``, one indented line each, and how many more."""
     lines = [f"  {item}" for item in items[:limit]]
@@ -274,6 +336,31 @@ def locked_message(manifest: Path, changes: Sequence[str]) -> str:
     )
 
 
+def unsharded_copy_message(folder: Path, output_dir: Path, *, contains: bool) -> str:
+    """The error for an ``unsharded_copy`` folder that is (``contains``: holds) the
+    output folder, or is inside it."""
+    output = output_dir.resolve()
+    return (
+        f"shard-assets setting 'unsharded_copy' is {folder}, which "
+        f"{'contains' if contains else 'is in'} the output folder {output_dir}: put it "
+        f"beside the output, e.g. {output.parent / (output.name + '-h2')}"
+    )
+
+
+def unsharded_copy_file_message(folder: Path) -> str:
+    """The error for an ``unsharded_copy`` folder that is a file."""
+    return (
+        f"shard-assets setting 'unsharded_copy' is {folder}, which is a file: "
+        "name a folder (it is created)"
+    )
+
+
+def sharded_at_the_end(reason: str) -> str:
+    """Why a generator's pages are not sharded as it hands them over (``reason``: see
+    :func:`shard_assets.manifest.cannot_stand`)."""
+    return f"pages are sharded at the end of the build: {reason}"
+
+
 def missing_folder_message(output_dir: Path) -> str:
     """The error for a build of an output folder that does not exist."""
     return f"{output_dir}: no such folder; give the built site's output folder"
@@ -281,6 +368,12 @@ def missing_folder_message(output_dir: Path) -> str:
 
 #: The state of the files after a build that failed once it had written them all.
 ALL_WRITTEN = "Every file the build changes and the manifest are new"
+
+#: The state of the files when a worker process fails to write a page for the generator.
+PAGES_WRITTEN_SO_FAR = (
+    "The manifest is as it was, and each page written so far is whole (put back as the "
+    "generator made it where there is room)"
+)
 
 
 def abandoned_state(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import bisect
-import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .assign import Assignment
-from .balance import BalanceReport, PageSpread
+from .placement.assign import Assignment
+from .placement.balance import BalanceReport, PageSpread
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ class BuildResult:
     """What a build did, for the front ends to report."""
 
     assignment: Assignment
-    report: BalanceReport
+    balance: BalanceReport
     documents: int
     rewritten: int
     references: int
@@ -43,29 +42,17 @@ class BuildResult:
     cors: tuple[str, ...] = ()
     crossorigin: tuple[Located, ...] = ()
     pages: tuple[PageSpread, ...] = ()
+    """Each page's asset requests by host (what the summary, the per-page gate and
+    ``report: true`` read)."""
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     in_memory: int = 0
     scanned: int = 0
-    direct_pages: tuple[PageSpread, ...] | None = None
-    """Each page's own assets (not through its stylesheets) by host, for ``report``
-    (None when it is off)."""
 
-
-def reference_at(text: str, start: int, end: int) -> tuple[int, str]:
-    """The line (from 1) of the reference at ``text[start:end]``, and its text: one
-    reference; :class:`Lines` counts once for many."""
-    return text.count("\n", 0, start) + 1, text[start:end]
-
-
-class Lines:
-    """Line numbers for offsets in one text, computed once and only when needed."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.breaks: list[int] | None = None
-
-    def of(self, offset: int) -> int:
-        if self.breaks is None:
-            self.breaks = [m.start() for m in re.finditer("\n", self.text)]
-        return bisect.bisect_left(self.breaks, offset) + 1
+    @property
+    def report(self) -> BalanceReport:
+        """Deprecated: the old name of :attr:`balance`."""
+        warnings.warn(
+            "BuildResult.report is now BuildResult.balance", DeprecationWarning, stacklevel=2
+        )
+        return self.balance

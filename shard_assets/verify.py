@@ -15,7 +15,7 @@ It checks that:
   kept by either setting) by a URL that resolves against that shard host.
 
 The rules for *which* tags and attributes load assets are the same data the rewriter
-uses (:data:`shard_assets.html.URL_ATTRIBUTES`): they are the specification, not the
+uses (:data:`shard_assets.documents.html.URL_ATTRIBUTES`): they are the specification, not the
 implementation under test.
 """
 
@@ -33,14 +33,14 @@ import tinycss2
 from bs4 import BeautifulSoup, Tag
 
 from .config import Settings
+from .documents.html import LINK_RELS, SRCSET, URL_ATTRIBUTES
+from .documents.inventory import is_page, is_stylesheet, take_inventory
+from .documents.text import decode_document
+from .documents.urls import normal_authority, normal_host
 from .errors import VerifyError
-from .files import decode_document
-from .html import LINK_RELS, SRCSET, URL_ATTRIBUTES
-from .inventory import is_page, is_stylesheet, take_inventory
+from .kept import kept_assets, kept_stylesheet
 from .manifest import read_manifest
 from .messages import listed
-from .origin import kept_on_origin, kept_stylesheet
-from .urls import scheme_authority
 
 #: Stands in for the site's origin when ``site_url`` is not set.
 _PLACEHOLDER_ORIGIN = "https://site.invalid"
@@ -81,7 +81,7 @@ class _Audit:
     own: frozenset[str]
     manifest_hosts: frozenset[str]
     #: The assets that must stay on the origin (``cors_assets``, ``stylesheets``).
-    on_origin: frozenset[str] = frozenset()
+    kept: frozenset[str] = frozenset()
 
 
 def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
@@ -95,9 +95,9 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
         settings=settings,
         assets=assets,
         files=inventory.files,
-        configured=frozenset(h.lower() for h in settings.host_names),
-        own=frozenset({scheme_authority(origin.scheme, origin.netloc)}),
-        manifest_hosts=frozenset(h.lower() for h in assets.values()),
+        configured=frozenset(normal_host(h) for h in settings.host_names),
+        own=frozenset({normal_authority(origin.scheme, origin.netloc)}),
+        manifest_hosts=frozenset(normal_host(h) for h in assets.values()),
     )
     findings: list[Finding] = []
     if manifest is None:
@@ -127,8 +127,8 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
             if (key := _site_key(url, base, audit)) is not None
         }
         cors = {key for key, in_cors in keys if in_cors}
-        kept = kept_on_origin(settings, audit.files, cors)
-        audit = replace(audit, on_origin=kept)
+        kept = kept_assets(settings, audit.files, cors)
+        audit = replace(audit, kept=kept)
     for document, base, urls in found:
         for url in urls:
             findings += _check(url, base, document, audit)
@@ -149,10 +149,10 @@ def _moved(document: str, urls: list[_Url], audit: _Audit) -> list[Finding]:
             continue
         key = _site_key(found, base, audit)
         absolute = urlsplit(urljoin(base, found.url.strip()))
-        if key is None or scheme_authority(absolute.scheme, absolute.netloc) != host.lower():
+        if key is None or normal_authority(absolute.scheme, absolute.netloc) != normal_host(host):
             continue
         excluded = any(fnmatch.fnmatchcase(key, p) for p in settings.exclude)
-        if key in audit.files and (excluded or key in audit.on_origin):
+        if key in audit.files and (excluded or key in audit.kept):
             why = "excluded" if excluded else f"kept there by {_keeps(key, settings)}"
             findings.append(
                 Finding(
@@ -167,7 +167,7 @@ def _moved(document: str, urls: list[_Url], audit: _Audit) -> list[Finding]:
 
 
 def _keeps(key: str, settings: Settings) -> str:
-    """The setting that keeps ``key``, one of the audit's ``on_origin``, on the origin."""
+    """The setting that keeps ``key``, one of the audit's ``kept``, on the origin."""
     return "stylesheets: origin" if kept_stylesheet(settings, key) else "cors_assets: origin"
 
 
@@ -176,7 +176,7 @@ def _site_key(found: _Url, base: str, audit: _Audit) -> str | None:
     absolute = urlsplit(urljoin(base, found.url.strip()))
     if absolute.scheme not in ("http", "https"):
         return None
-    netloc = scheme_authority(absolute.scheme, absolute.netloc)
+    netloc = normal_authority(absolute.scheme, absolute.netloc)
     if netloc not in audit.own and netloc not in audit.configured:
         return None
     path = posixpath.normpath(unquote(absolute.path)) if absolute.path else "/"
@@ -203,7 +203,7 @@ def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding
     absolute = urlsplit(urljoin(base, url))
     if absolute.scheme not in ("http", "https"):
         return []
-    netloc = scheme_authority(absolute.scheme, absolute.netloc)
+    netloc = normal_authority(absolute.scheme, absolute.netloc)
     path = posixpath.normpath(unquote(absolute.path)) if absolute.path else "/"
     prefix = settings.site.prefix
     if not (path + "/").startswith(prefix) or path + "/" == prefix:
@@ -212,7 +212,7 @@ def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding
         return []
     key = path[len(prefix) :]
     excluded = any(fnmatch.fnmatchcase(key, p) for p in settings.exclude)
-    if key in audit.on_origin:
+    if key in audit.kept:
         if netloc in configured:
             why = _keeps(key, settings)
             return [Finding(document, found.line, f"{url}: {key} stays on the origin ({why})")]
@@ -230,7 +230,7 @@ def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding
     expected = assets.get(key)
     if expected is None:
         return [Finding(document, found.line, f"{url}: {key} is not in the manifest")]
-    if expected.lower() != netloc:
+    if normal_host(expected) != netloc:
         return [Finding(document, found.line, f"{url}: the manifest puts {key} on {expected}")]
     return []
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from shard_assets.build.pipeline import shard_site
 from shard_assets.config import Settings, load_settings
 from shard_assets.errors import ConfigError
 
@@ -61,6 +62,36 @@ def make_site(root: Path, images: int = 40, pages: int = 3) -> Path:
             encoding="utf-8",
         )
     return root
+
+
+def make_served_site(folder: Path, site_name: str) -> tuple[Path, Path]:
+    """A site to serve, sharded over HOSTS for ``https://site_name/``, and its twin
+    (``site-h2``): a font, folder indexes, a page without assets, a folder whose
+    index is not in the twin (tests/test_deploy.py, tests/test_edge_rules.py)."""
+    site = make_site(folder / "site", images=12, pages=3)
+    (site / "fonts").mkdir()
+    (site / "fonts" / "body.woff2").write_bytes(b"wOF2 not really a font")
+    css = site / "css" / "site.css"
+    css.write_text(
+        css.read_text() + '@font-face { font-family: b; src: url("../fonts/body.woff2") }\n'
+    )
+    (site / "blog" / "index.html").write_text('<!DOCTYPE html><img src="../img/photo-001.png">\n')
+    (site / "about.html").write_text("<!DOCTYPE html><p>no assets here</p>\n")
+    (site / "docs").mkdir()
+    (site / "docs" / "index.html").write_text("<!DOCTYPE html><p>the docs</p>\n")
+    (site / "docs" / "page.html").write_text('<!DOCTYPE html><img src="../img/photo-002.png">\n')
+    settings = load_settings(
+        {
+            "hosts": HOSTS,
+            "manifest": str(folder / "shard-manifest.json"),
+            "site_url": f"https://{site_name}/",
+            "unsharded_copy": "site-h2",
+        },
+        base_dir=folder,
+        source="test",
+    )
+    shard_site(site, settings)
+    return site, folder / "site-h2"
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 It tried every tag against a lookahead for the wanted names, and a second one for a
 ``style`` attribute, which made it about three times slower than the scanner in
-``shard_assets/html.py``. Only its stops matter here: ``tokens`` lists, for a
+``shard_assets/documents/html.py``. Only its stops matter here: ``tokens`` lists, for a
 document, each tag the scanner must look at (name, attribute span, end) in order.
 The one deliberate difference from the old code: it always looks for style
 attributes (the old code skipped that when no " style=" appeared in the page,
@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from shard_assets.html import RAW_TEXT, URL_ATTRIBUTES
+from shard_assets.documents.html import RAW_TEXT, URL_ATTRIBUTES
 
 # The patterns as they were written, with possessive quantifiers (``X*+``: take all,
 # give nothing back), here spelled as atomic groups made of a lookahead and a

@@ -8,9 +8,9 @@ import re
 
 from hypothesis import strategies as st
 
+from shard_assets.build.rewrite import Sharder
 from shard_assets.config import load_settings
-from shard_assets.rewrite import Sharder
-from shard_assets.ring import Host, Ring
+from shard_assets.placement.ring import Host, Ring
 
 HOSTS = ["cdn1.example.com", "cdn2.example.com", "cdn3.example.com"]
 RING = Ring([Host(h) for h in HOSTS])

@@ -5,12 +5,14 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import shard_assets
 from shard_assets import errors
+from shard_assets.config import Settings
 
 
 def test_all_is_pinned() -> None:
@@ -61,15 +63,23 @@ def test_every_error_is_exported() -> None:
     assert defined <= set(shard_assets.__all__)
 
 
-@pytest.mark.parametrize("adapter", sorted(Path(shard_assets.__file__).parent.glob("plugins/*.py")))
+ADAPTERS = sorted(
+    path
+    for path in Path(shard_assets.__file__).parent.glob("plugins/*.py")
+    if path.name != "lifecycle.py"
+)
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS, ids=[path.name for path in ADAPTERS])
 def test_adapters_use_only_the_api_the_defaults_and_the_lifecycle(adapter: Path) -> None:
     """A generator adapter imports the package's ``__all__``, the defaults and the
     build lifecycle, and nothing else of shard_assets."""
-    allowed = {"shard_assets", "shard_assets.config", "shard_assets.lifecycle"}
+    allowed = {"shard_assets", "shard_assets.config", "shard_assets.plugins.lifecycle"}
     imported: set[str] = set()
     for node in ast.walk(ast.parse(adapter.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom) and node.level:
-            module = "shard_assets" + ("." + node.module if node.module else "")
+            package = ["shard_assets", "plugins"][: 3 - node.level]
+            module = ".".join([*package, *([node.module] if node.module else [])])
             imported.add(module)
             if module == "shard_assets.config":
                 names = {alias.name for alias in node.names}
@@ -99,7 +109,7 @@ def test_verify_site_loads_beautifulsoup_only_when_asked_for() -> None:
 
 def test_core_and_cli_import_no_generator() -> None:
     code = (
-        "import sys, shard_assets, shard_assets.cli, shard_assets.pipeline; "
+        "import sys, shard_assets, shard_assets.cli, shard_assets.build.pipeline; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('mkdocs', 'pelican', 'bs4')); "
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -107,3 +117,21 @@ def test_core_and_cli_import_no_generator() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout
+
+
+def test_the_old_names_of_the_balance_still_answer_with_a_warning(
+    site: Path, make_settings: Callable[..., Settings]
+) -> None:
+    """``report`` meant three things; the gate's verdict is now ``balance`` (and a
+    failed gate's numbers ``details``), and the old names warn for one release."""
+    settings = make_settings()
+    plan = shard_assets.plan_build(site, settings)
+    result = shard_assets.shard_site(site, settings)
+    error = shard_assets.BalanceError("too uneven", plan.balance)
+    for old, new in (
+        (lambda: plan.report, plan.balance),
+        (lambda: result.report, result.balance),
+        (lambda: error.report, error.details),
+    ):
+        with pytest.warns(DeprecationWarning, match="is now"):
+            assert old() is new

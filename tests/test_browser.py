@@ -2,7 +2,7 @@
 
 The three sample sites are built with four shard hosts (``cdn1.shard.test`` ...) and
 served by one local HTTP/1.1 server that answers for the origin and every shard
-host (tests/cdn_server.py). Headless Chromium reaches them through
+host (testing/cdn_server.py). Headless Chromium reaches them through
 ``--host-resolver-rules`` and loads every page; a page passes when no request fails,
 nothing is logged at error level, every image decodes, every font face loads, every
 stylesheet is applied, and every asset came from the host the manifest names (the
@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
-from .browser import check_page, check_site, host_problems, launch, require_browser
-from .cdn_server import ORIGIN, CdnServer, shard_hosts
+from testing.browser import check_page, check_site, host_problems, launch, require_browser
+from testing.cdn_server import KEPT, CdnServer, shard_hosts
+
 from .conftest import ROOT, SAMPLE_SITE
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ pytest.importorskip("pydata_sphinx_theme")
 HOSTS = shard_hosts(4)
 #: Where the test server serves the origin, which keeps the stylesheets and the fonts
 #: (stylesheets and cors_assets: origin, the defaults); the site's public URL.
-SITE_URL = f"http://{ORIGIN}/"
+SITE_URL = f"http://{KEPT}/"
 
 # Expressions that must be true on every page: the CSS (on the origin) and the
 # sharded JS took effect.

@@ -1,116 +1,84 @@
-"""The nginx recipe of docs/deploy.md, run as written by Debian's nginx: HTTP/1.1
-visitors get the sharded pages, HTTP/2 visitors the unsharded twin, and every asset
-resolves on every name, over TLS from a test CA."""
+"""The serving recipes of docs/deploy.md, run as written by Debian's servers (nginx,
+Apache httpd, Caddy, HAProxy in front of nginx, lighttpd): HTTP/1.1 visitors get the
+sharded pages, HTTP/2 visitors the unsharded twin, and every asset resolves on every
+name, over TLS from a test CA. Each server starts once for the module."""
 
 from __future__ import annotations
 
 import re
 import ssl
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from shard_assets.config import load_settings
-from shard_assets.pipeline import shard_site
+from testing.certificates import LocalCA
+from testing.recipes import SERVERS, Deployment, recipe, require, serve_nginx, serve_recipe
+from testing.servers import Server, readable_folder
 
-from .conftest import HOSTS, ROOT, make_site
-from .nginx import MIME_TYPES, Nginx, free_port, nginx_conf, require_nginx
+from .conftest import HOSTS, make_served_site
 
-trustme = pytest.importorskip("trustme")
-
-DEPLOY = ROOT / "docs" / "deploy.md"
 SITE = "www.example.com"
 SHARD_URL = re.compile(r"https://(cdn\d\.example\.com)(/[^\"')\s]*)")
 LOCAL_URL = re.compile(r"(?:src|href)=\"(/[^\"]+)\"|url\((/[^)]+)\)")
 
 
-def recipe(name: str) -> str:
-    """The fenced block after ``<!-- name -->`` in docs/deploy.md."""
-    found = re.search(rf"<!-- {name} -->\n```\w+\n(.*?)```", DEPLOY.read_text(), re.DOTALL)
-    assert found, f"docs/deploy.md has no block marked <!-- {name} -->"
-    return found.group(1)
+@dataclass(frozen=True)
+class Site:
+    """The built site in a folder every server can read, and the CA its certificate
+    comes from."""
+
+    folder: Path
+    deployment: Deployment
+    context: ssl.SSLContext
 
 
-def build(tmp: Path) -> tuple[Path, Path]:
-    """The sample site sharded over HOSTS, with a font, a folder index, a page without
-    assets, and its twin."""
-    site = make_site(tmp / "site", images=12, pages=3)
-    (site / "fonts").mkdir()
-    (site / "fonts" / "body.woff2").write_bytes(b"wOF2 not really a font")
-    css = site / "css" / "site.css"
-    css.write_text(
-        css.read_text() + '@font-face { font-family: b; src: url("../fonts/body.woff2") }\n'
-    )
-    (site / "blog" / "index.html").write_text('<!DOCTYPE html><img src="../img/photo-001.png">\n')
-    (site / "about.html").write_text("<!DOCTYPE html><p>no assets here</p>\n")
-    settings = load_settings(
-        {
-            "hosts": HOSTS,
-            "manifest": str(tmp / "shard-manifest.json"),
-            "site_url": f"https://{SITE}/",
-            "unsharded_copy": "site-h2",
-        },
-        base_dir=tmp,
-        source="test",
-    )
-    shard_site(site, settings)
-    return site, tmp / "site-h2"
-
-
-def serve(tmp: Path, protocol_map: str) -> Iterator[tuple[Nginx, Path, Path, ssl.SSLContext]]:
-    """The docs' recipe (``protocol_map``, then the server block) serving :func:`build`."""
-    require_nginx()
-    site, twin = build(tmp)
-    ca = trustme.CA()
-    cert = ca.issue_cert(SITE, *HOSTS)
-    chain, key = tmp / "fullchain.pem", tmp / "privkey.pem"
-    chain.write_bytes(b"".join(blob.bytes() for blob in cert.cert_chain_pems))
-    cert.private_key_pem.write_to_path(str(key))
-    port = free_port()
-    conf = (
-        (recipe(protocol_map) + recipe("nginx-server"))
-        .replace("/srv/example/site-h2", str(twin))
-        .replace("/srv/example/site", str(site))
-        .replace("/etc/ssl/example/fullchain.pem", str(chain))
-        .replace("/etc/ssl/example/privkey.pem", str(key))
-        .replace("listen 443 ", f"listen 127.0.0.1:{port} ")
-    )
-    assert f"127.0.0.1:{port}" in conf and str(twin) in conf
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    config = nginx_conf(tmp / "nginx", f"include {MIME_TYPES};\n{conf}")
-    with Nginx(tmp / "nginx", config, [("127.0.0.1", port)]) as nginx:
-        yield nginx, site, twin, context
+@dataclass(frozen=True)
+class Served:
+    server: Server
+    output: Path
+    twin: Path
+    context: ssl.SSLContext
 
 
 @pytest.fixture(scope="module")
-def served(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Nginx, Path, Path, ssl.SSLContext]]:
-    """The nginx recipe as docs/deploy.md gives it: the root picked by $server_protocol."""
-    yield from serve(tmp_path_factory.mktemp("deploy"), "nginx-protocol-map")
+def site() -> Iterator[Site]:
+    with readable_folder() as folder:
+        output, twin = make_served_site(folder, SITE)
+        ca = LocalCA(folder / "tls")
+        certificate = ca.issue("site", SITE, *HOSTS)
+        yield Site(folder, Deployment(output, twin, certificate), ca.context())
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def served(request: pytest.FixtureRequest, site: Site) -> Iterator[Served]:
+    """docs/deploy.md's recipe for one server, serving the site."""
+    require(request.param)
+    deployment = site.deployment
+    with serve_recipe(request.param, site.folder / request.param, deployment) as server:
+        yield Served(server, deployment.output, deployment.twin, site.context)
 
 
 @pytest.fixture(scope="module")
-def behind_cdn(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Nginx, Path, Path, ssl.SSLContext]]:
-    """The same recipe at a CDN's origin: the root picked by the viewer's protocol header."""
-    yield from serve(tmp_path_factory.mktemp("cdn"), "nginx-cdn-map")
+def behind_cdn(site: Site) -> Iterator[Served]:
+    """The nginx recipe at a CDN's origin: the root picked by the viewer's protocol header."""
+    require("nginx")
+    deployment = site.deployment
+    with serve_nginx(site.folder / "cdn", deployment, protocol_map="nginx-cdn-map") as server:
+        yield Served(server, deployment.output, deployment.twin, site.context)
 
 
 Fetch = Callable[[str, str], httpx.Response]
 
 
-def fetcher(served: tuple[Nginx, Path, Path, ssl.SSLContext], http2: bool) -> Iterator[Fetch]:
-    nginx, _, _, context = served
-    with httpx.Client(http1=not http2, http2=http2, verify=context, timeout=10) as client:
+def fetcher(served: Served, http2: bool) -> Iterator[Fetch]:
+    with httpx.Client(http1=not http2, http2=http2, verify=served.context, timeout=10) as client:
 
         def fetch(host: str, path: str) -> httpx.Response:
             response = client.get(
-                f"https://127.0.0.1:{nginx.port}{path}",
+                f"https://127.0.0.1:{served.server.port}{path}",
                 headers={"Host": host},
                 extensions={"sni_hostname": host},
             )
@@ -121,27 +89,26 @@ def fetcher(served: tuple[Nginx, Path, Path, ssl.SSLContext], http2: bool) -> It
 
 
 @pytest.fixture
-def http1(served: tuple[Nginx, Path, Path, ssl.SSLContext]) -> Iterator[Fetch]:
+def http1(served: Served) -> Iterator[Fetch]:
     yield from fetcher(served, http2=False)
 
 
 @pytest.fixture
-def http2(served: tuple[Nginx, Path, Path, ssl.SSLContext]) -> Iterator[Fetch]:
+def http2(served: Served) -> Iterator[Fetch]:
     yield from fetcher(served, http2=True)
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/index.html", "/blog/post-1.html", "/blog/", "/css/site.css"]
+    "path", ["/", "/index.html", "/blog/post-1.html", "/blog/", "/css/site.css", "/docs/page.html"]
 )
 def test_http1_gets_the_sharded_document_and_http2_the_twin(
-    served: tuple[Nginx, Path, Path, ssl.SSLContext], http1: Fetch, http2: Fetch, path: str
+    served: Served, http1: Fetch, http2: Fetch, path: str
 ) -> None:
-    _, site, twin, _ = served
     document = path.lstrip("/") + ("index.html" if path.endswith("/") else "")
     sharded, unsharded = http1(SITE, path), http2(SITE, path)
     assert sharded.status_code == unsharded.status_code == 200
-    assert sharded.content == (site / document).read_bytes()
-    assert unsharded.content == (twin / document).read_bytes()
+    assert sharded.content == (served.output / document).read_bytes()
+    assert unsharded.content == (served.twin / document).read_bytes()
     assert SHARD_URL.search(sharded.text)
     assert not SHARD_URL.search(unsharded.text)
     # They differ by protocol: no shared cache may keep either for the other.
@@ -149,28 +116,29 @@ def test_http1_gets_the_sharded_document_and_http2_the_twin(
     assert "private" in unsharded.headers["cache-control"]
 
 
+@pytest.mark.parametrize("path", ["/about.html", "/docs/"])
 def test_http2_falls_back_to_the_sharded_output_for_the_rest(
-    served: tuple[Nginx, Path, Path, ssl.SSLContext], http2: Fetch
+    served: Served, http2: Fetch, path: str
 ) -> None:
-    _, site, twin, _ = served
-    assert not (twin / "about.html").exists()  # no shard URL in it: the same text
-    about = http2(SITE, "/about.html")
-    assert about.status_code == 200
-    assert about.content == (site / "about.html").read_bytes()
+    """A page without shard URLs is not in the twin: the output's copy (the same
+    text) is served, for a folder's index too when the folder is in the twin."""
+    document = path.lstrip("/") + ("index.html" if path.endswith("/") else "")
+    assert not (served.twin / document).exists()
+    assert (served.twin / "docs").is_dir()
+    response = http2(SITE, path)
+    assert response.status_code == 200
+    assert response.content == (served.output / document).read_bytes()
     assert http2(SITE, "/missing.html").status_code == 404
 
 
-def test_every_url_of_either_page_resolves(
-    served: tuple[Nginx, Path, Path, ssl.SSLContext], http1: Fetch, http2: Fetch
-) -> None:
-    _, site, _, _ = served
+def test_every_url_of_either_page_resolves(served: Served, http1: Fetch, http2: Fetch) -> None:
     sharded = http1(SITE, "/index.html").text + http1(SITE, "/css/site.css").text
     shard_refs = SHARD_URL.findall(sharded)
     assert {host for host, _ in shard_refs} == set(HOSTS)
     for host, path in shard_refs:
         response = http1(host, path)
         assert response.status_code == 200, (host, path)
-        assert response.content == (site / path.lstrip("/")).read_bytes()
+        assert response.content == (served.output / path.lstrip("/")).read_bytes()
     unsharded = http2(SITE, "/index.html").text + http2(SITE, "/css/site.css").text
     local = [a or b for a, b in LOCAL_URL.findall(unsharded)]
     # The 12 images and the font, root-relative in the twin (the stylesheet, on the
@@ -180,42 +148,42 @@ def test_every_url_of_either_page_resolves(
         response = http2(SITE, path)
         assert response.status_code == 200, path
         if not path.endswith(".css"):
-            assert response.content == (site / path.lstrip("/")).read_bytes()
+            assert response.content == (served.output / path.lstrip("/")).read_bytes()
 
 
-def test_every_shard_name_serves_the_whole_output_with_cors_and_long_caching(
-    served: tuple[Nginx, Path, Path, ssl.SSLContext], http1: Fetch, http2: Fetch
+def test_every_shard_name_serves_the_whole_output_with_cors_and_caching(
+    served: Served, http1: Fetch, http2: Fetch
 ) -> None:
-    _, site, _, _ = served
     for host in HOSTS:  # any name, any file: scripts compute URLs from the ones they see
         for fetch in (http1, http2):
             font = fetch(host, "/fonts/body.woff2")
             assert font.status_code == 200
-            assert font.content == (site / "fonts" / "body.woff2").read_bytes()
+            assert font.content == (served.output / "fonts" / "body.woff2").read_bytes()
             assert font.headers["access-control-allow-origin"] == "*"
-            assert "max-age=604800" in font.headers["cache-control"]
-            assert fetch(host, "/img/photo-011.png").status_code == 200
+            assert font.headers["cache-control"] == "public, max-age=604800"
+            image = fetch(host, "/img/photo-011.png")
+            assert image.status_code == 200
+            assert image.headers["access-control-allow-origin"] == "*"
 
 
 @pytest.mark.parametrize(
     ("viewer", "twin_expected"), [("2.0", True), ("3.0", True), ("1.1", False), (None, False)]
 )
 def test_behind_a_cdn_the_viewers_protocol_header_picks_the_root(
-    behind_cdn: tuple[Nginx, Path, Path, ssl.SSLContext], viewer: str | None, twin_expected: bool
+    behind_cdn: Served, viewer: str | None, twin_expected: bool
 ) -> None:
-    nginx, site, twin, context = behind_cdn
     headers = {"Host": SITE}
     if viewer is not None:
         headers["CloudFront-Viewer-Http-Version"] = viewer
     # The CDN's own connection to the origin: HTTP/1.1 here, whatever the visitor spoke.
-    with httpx.Client(verify=context, timeout=10) as client:
+    with httpx.Client(verify=behind_cdn.context, timeout=10) as client:
         response = client.get(
-            f"https://127.0.0.1:{nginx.port}/blog/post-1.html",
+            f"https://127.0.0.1:{behind_cdn.server.port}/blog/post-1.html",
             headers=headers,
             extensions={"sni_hostname": SITE},
         )
     assert response.http_version == "HTTP/1.1"
-    expected = (twin if twin_expected else site) / "blog" / "post-1.html"
+    expected = (behind_cdn.twin if twin_expected else behind_cdn.output) / "blog" / "post-1.html"
     assert response.content == expected.read_bytes()
 
 

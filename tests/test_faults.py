@@ -479,7 +479,7 @@ def pelican_project(tmp_path: Path) -> Path:
 
 
 def test_mkdocs_disk_full_tmpfs(mkdocs_project: Path) -> None:
-    from .test_mkdocs import mkdocs_build
+    from .plugins.test_mkdocs import mkdocs_build
 
     project, site = mkdocs_project, mkdocs_project / "site"
     manifest = project / "shard-manifest.json"
@@ -500,7 +500,7 @@ def test_mkdocs_disk_full_tmpfs(mkdocs_project: Path) -> None:
 
 
 def test_mkdocs_read_only_manifest_folder(mkdocs_project: Path) -> None:
-    from .test_mkdocs import mkdocs_build, set_option
+    from .plugins.test_mkdocs import mkdocs_build, set_option
 
     project, site = mkdocs_project, mkdocs_project / "site"
     set_option(project, "manifest: shard-manifest.json", "manifest: manifests/shard-manifest.json")
@@ -519,7 +519,7 @@ def test_mkdocs_read_only_manifest_folder(mkdocs_project: Path) -> None:
 
 
 def test_pelican_disk_full_tmpfs(pelican_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from .test_pelican import pelican_build
+    from .plugins.test_pelican import pelican_build
 
     monkeypatch.setenv("COLUMNS", "1000")  # Pelican's log wraps lines at 80 otherwise
     project, output = pelican_project, pelican_project / "output"
@@ -539,7 +539,7 @@ def test_pelican_disk_full_tmpfs(pelican_project: Path, monkeypatch: pytest.Monk
 def test_pelican_read_only_manifest_folder(
     pelican_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from .test_pelican import pelican_build
+    from .plugins.test_pelican import pelican_build
 
     monkeypatch.setenv("COLUMNS", "1000")  # Pelican's log wraps lines at 80 otherwise
     project, output = pelican_project, pelican_project / "output"
@@ -566,7 +566,7 @@ SPHINX_FAILED = ("ERROR: shard-assets: ", "[shard_assets.failed]")
 
 
 def _sphinx_sample(target: Path) -> Path:
-    from .test_sphinx import configure, copy_sample
+    from .plugins.test_sphinx import configure, copy_sample
 
     project = copy_sample(target)
     configure(project, f'shard_assets["manifest"] = "{SPHINX_MANIFEST}"')
@@ -580,7 +580,7 @@ def sphinx_clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, by
     the build after each Sphinx fault must give again."""
     pytest.importorskip("sphinx")
     pytest.importorskip("pydata_sphinx_theme")
-    from .test_sphinx import sphinx_build
+    from .plugins.test_sphinx import sphinx_build
 
     project = _sphinx_sample(tmp_path_factory.mktemp("sphinx-clean") / "docs")
     assert sphinx_build(project).returncode == 0
@@ -596,7 +596,7 @@ def sphinx_project(tmp_path: Path) -> Path:
 def _sphinx_rebuilt_clean(project: Path, clean: dict[str, bytes]) -> None:
     """The build after a fault (a rebuild: Sphinx keeps its saved environment) gives
     the clean build's bytes, but for the searchindex.js Sphinx itself writes anew."""
-    from .test_sphinx import SPHINX_OWN_DIFFERENCE, output, sphinx_build
+    from .plugins.test_sphinx import SPHINX_OWN_DIFFERENCE, output, sphinx_build
 
     assert sphinx_build(project).returncode == 0
     assert output(project) == {k: v for k, v in clean.items() if k != SPHINX_OWN_DIFFERENCE}
@@ -605,7 +605,7 @@ def _sphinx_rebuilt_clean(project: Path, clean: dict[str, bytes]) -> None:
 def test_sphinx_disk_full_tmpfs(
     sphinx_project: Path, sphinx_clean: tuple[dict[str, bytes], bytes]
 ) -> None:
-    from .test_sphinx import sphinx_build
+    from .plugins.test_sphinx import sphinx_build
 
     project, html = sphinx_project, sphinx_project / "_build" / "html"
     clean, clean_manifest = sphinx_clean
@@ -626,7 +626,7 @@ def test_sphinx_disk_full_tmpfs(
 def test_sphinx_read_only_manifest_folder(
     sphinx_project: Path, sphinx_clean: tuple[dict[str, bytes], bytes]
 ) -> None:
-    from .test_sphinx import sphinx_build
+    from .plugins.test_sphinx import sphinx_build
 
     project, html = sphinx_project, sphinx_project / "_build" / "html"
     clean, clean_manifest = sphinx_clean
@@ -647,7 +647,7 @@ def test_pelican_rebuild_fault_puts_pelicans_pages_back(
     from pelican import Pelican
     from pelican.settings import read_settings
 
-    from .test_pelican import pelican_build
+    from .plugins.test_pelican import pelican_build
 
     project, output = pelican_project, pelican_project / "output"
     manifest = project / "shard-manifest.json"
@@ -694,9 +694,9 @@ def test_pelican_page_write_fault_on_the_worker(
     from pelican import Pelican
     from pelican.settings import read_settings
 
-    from shard_assets import handover
+    from shard_assets.build import handover
 
-    from .test_pelican import pelican_build
+    from .plugins.test_pelican import pelican_build
 
     project, output = pelican_project, pelican_project / "output"
     manifest = project / "shard-manifest.json"

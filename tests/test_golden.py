@@ -25,12 +25,12 @@ from pathlib import Path
 
 import pytest
 
+from shard_assets.build.rewrite import Sharder
 from shard_assets.config import load_settings
-from shard_assets.files import decode_document
-from shard_assets.inventory import is_page
-from shard_assets.origin import ORIGIN, kept_on_origin
-from shard_assets.rewrite import Sharder
-from shard_assets.ring import Host, Ring
+from shard_assets.documents.inventory import is_page
+from shard_assets.documents.text import decode_document
+from shard_assets.kept import KEPT, kept_assets
+from shard_assets.placement.ring import Host, Ring
 
 GOLDEN = Path(__file__).parent / "golden"
 HOSTS = ["cdn1.example.com", "cdn2.example.com", "cdn3.example.com", "cdn4.example.com"]
@@ -62,8 +62,8 @@ def _shard(case: Path, data: bytes) -> bytes:
         keys.add(document)
     # As a build does: an asset fetched in CORS mode anywhere (here: in this document),
     # and with stylesheets: origin, every stylesheet and script.
-    on_origin = kept_on_origin(settings, keys, {ref.key for ref in refs if ref.cors})
-    hosts = {key: ORIGIN if key in on_origin else RING.lookup(key) for key in keys}
+    kept = kept_assets(settings, keys, {ref.key for ref in refs if ref.cors})
+    hosts = {key: KEPT if key in kept else RING.lookup(key) for key in keys}
     text, _ = sharder.rewrite(decoded.text, document, hosts)
     return decoded.encode(text)
 

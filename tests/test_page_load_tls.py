@@ -15,16 +15,15 @@ from pathlib import Path
 
 from benchmarks import page_load_tls as bench
 from benchmarks.tls_serving import DelayProxy
-
-from .browser import require_browser
-from .nginx import require_nginx
+from testing.browser import require_browser
+from testing.programs import NGINX
 
 IMAGES = 20  # a smaller page than the benchmark's 60: the same requests, sooner
 
 
 def test_quick_run_covers_every_setup_and_protocol() -> None:
     require_browser()
-    require_nginx()
+    NGINX.require()
     setups = [s for s in bench.SETUPS if s.key in bench.QUICK]
     run = bench.measure(setups, runs=1, latency_ms=20, images=IMAGES, warmup=False)
     text = bench.report(run, "test")

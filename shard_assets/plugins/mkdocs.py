@@ -11,9 +11,9 @@ Settings are checked in ``on_config``, before MkDocs builds anything. When the b
 starts, the manifest is locked and read; from then on, once the manifest exists
 (every build after the first), each page is sharded in memory as MkDocs hands it
 over (``on_post_page``, on worker processes while MkDocs goes on), when every asset
-it loads already has a host there (see :mod:`shard_assets.handover`). In
+it loads already has a host there (see :mod:`shard_assets.build.handover`). In
 ``on_post_build``, at -110, after every other plugin (mkdocs-static-i18n, at -100,
-builds the other languages there, nested in ours: see :mod:`shard_assets.lifecycle`),
+builds the other languages there, nested in ours: see :mod:`shard_assets.plugins.lifecycle`),
 the assignment is checked, those pages are put in place, the rest of the output is
 sharded, and the manifest written. A failure is a ``PluginError``: no traceback. It
 is off during ``mkdocs serve`` (the live-reload server, not the CDN, serves the
@@ -36,7 +36,7 @@ from mkdocs.structure.pages import Page
 
 from .. import ConfigError, Settings, ShardAssetsError, load_settings
 from ..config import CHOICES, DEFAULTS, KNOWN_SETTINGS
-from ..lifecycle import BuildLifecycle, LinesLog
+from .lifecycle import BuildLifecycle, LinesLog
 
 log = get_plugin_logger(__name__)
 

@@ -7,12 +7,12 @@ catches theme CSS that ``content_written`` never sees. Errors are raised, so
 ``pelican`` logs them and exits non-zero.
 
 Rebuilds are faster: the plugin's writer (``get_writer``, extending ``_open_w``) hands
-each page to the build lifecycle (:mod:`shard_assets.lifecycle`, direct way) as it is
+each page to the build lifecycle (:mod:`shard_assets.plugins.lifecycle`, direct way) as it is
 written; a plugin generator, run after the page writers and before static files are
 copied, waits for the worker writing them. Pages are sharded at once, in this process,
 when another plugin listens to a signal sent while pages are written (it might read
 them); every page on ``finalized`` without ``_open_w`` or with another writer. A run
-nested in ours (an i18n_subsites subsite) is left to ours (:mod:`shard_assets.lifecycle`).
+nested in ours (an i18n_subsites subsite) is left to ours (:mod:`shard_assets.plugins.lifecycle`).
 
 Pelican does not tell plugins where its settings file is, so a relative
 ``manifest`` path is relative to the folder ``pelican`` runs in; write
@@ -30,7 +30,7 @@ from typing import IO, Any, NoReturn
 from pelican import signals
 
 from .. import Settings, ShardAssetsError, load_settings
-from ..lifecycle import BuildLifecycle
+from .lifecycle import BuildLifecycle
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ alone, HTML-ish ones too (``epub``, ``htmlhelp``, ``qthelp``, ``devhelp``,
 ``applehelp``), whose output is read offline. Nothing is done when the build raised.
 
 Sphinx hands no rendered page to extensions (under ``-j`` worker processes write
-them), so the build lifecycle (:mod:`shard_assets.lifecycle`) only finishes: the
+them), so the build lifecycle (:mod:`shard_assets.plugins.lifecycle`) only finishes: the
 output folder is sharded at the end, as ``shard-assets build`` would; nothing runs
 while Sphinx reads or writes, so the extension is safe for both. An incremental
 build meets pages sharded by the build before: URLs on the manifest's hosts are
@@ -44,7 +44,7 @@ from sphinx.errors import ConfigError
 from sphinx.util import logging
 
 from .. import Settings, ShardAssetsError, __version__, load_settings
-from ..lifecycle import PREFIX, BuildLifecycle
+from .lifecycle import PREFIX, BuildLifecycle
 
 logger = logging.getLogger(__name__)
 

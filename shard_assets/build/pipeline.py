@@ -1,0 +1,402 @@
+"""The build: plan (read the output and the manifest, work out the assignment),
+check (the gate and the other checks), apply (rewrite the documents, write the
+manifest), each step on top of the leaf modules (see docs/architecture.md).
+
+Nothing is written before the checks pass, so a failed build leaves the output and
+the manifest exactly as they were; and nothing is replaced before every new file was
+written (:class:`shard_assets.files.StagedFiles`), so a fault of the machine (a full
+disk, a file that cannot be replaced) or an interrupt leaves them as they were too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from ..config import Settings
+from ..documents.inventory import Inventory, take_inventory
+from ..errors import (
+    BalanceError,
+    LockedError,
+    MissingAssetError,
+    MissingFolderError,
+)
+from ..files import StagedFiles, manifest_lock
+from ..kept import KEPT, kept_assets
+from ..manifest import Manifest, check_writable, manifest_update, read_manifest
+from ..messages import (
+    gate_message,
+    jump_warnings,
+    locked_message,
+    manifest_changes,
+    missing_folder_message,
+    missing_message,
+    origin_ref_warnings,
+    page_gate_message,
+    placement_notes,
+)
+from ..parallel import run_each
+from ..placement.assign import Assignment, assign_hosts, rebalance_assignment, resolve_pins
+from ..placement.balance import (
+    BalanceReport,
+    PageSpread,
+    balance_report,
+    pages_over,
+)
+from ..results import BuildResult, MissingRef
+from .commit import build_state, staged_writes
+from .measures import asset_loads, page_spreads
+from .rewrite import RewriteContext, Sharder, origin_refs, rewrite_document, rewrite_tasks
+from .scan import (
+    Collected,
+    PageRecord,
+    Progress,
+    ScannedPage,
+    collect,
+    scan_again,
+    without_assets,
+)
+from .unsharded_copy import twin_folder, write_twin
+
+
+class HandedOver(Protocol):
+    """The pages a generator handed over during the build, as the pipeline sees them
+    (:class:`shard_assets.build.handover.InMemoryPages` is the one implementation)."""
+
+    @property
+    def previous(self) -> Manifest | None:
+        """The manifest as it was read when the build started (under the lock)."""
+        ...
+
+    @property
+    def sharder(self) -> Sharder:
+        """The sharder made for the build's settings and that manifest."""
+        ...
+
+    def finished(self, inventory: Inventory, sharder: Sharder) -> dict[str, PageRecord]:
+        """The pages rewritten in memory that may stand in for reading them."""
+        ...
+
+    def scanned(self, inventory: Inventory) -> dict[str, ScannedPage]:
+        """The pages only scanned, whose references may stand in for reading them."""
+        ...
+
+    def release(self, documents: Iterable[str]) -> int:
+        """Give up ``documents``' rewritten forms; how many could not be put back."""
+        ...
+
+    def commit(self, documents: Mapping[str, int], staged: StagedFiles) -> None:
+        """Confirm the rewritten forms of ``documents`` (to be put in place by
+        ``staged``), give up the others."""
+        ...
+
+    def discard(self) -> int:
+        """Give up every page: the build failed. How many could not be put back."""
+        ...
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a build will do, worked out before anything is written."""
+
+    output_dir: Path
+    settings: Settings
+    sharder: Sharder
+    inventory: Inventory
+    previous: Manifest | None
+    manifest: Manifest
+    assignment: Assignment
+    #: The gate's verdict on the hosts' loads (the balance table).
+    balance: BalanceReport
+    #: What pass one found: the references to missing files, the documents skipped
+    #: (undecodable), the CORS assets and added ``crossorigin``, and for pass two.
+    collected: Collected
+    pages: tuple[PageSpread, ...] = ()
+    warnings: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    in_memory: HandedOver | None = None
+    #: The assets kept on the origin (``cors_assets`` and ``stylesheets``: ``origin``).
+    kept: frozenset[str] = frozenset()
+    #: Stylesheets on a shard host naming a file kept on the origin by a URL that would
+    #: resolve against that host: pass two writes its origin URL (rewrite.origin_refs).
+    restyled: frozenset[str] = frozenset()
+
+    @property
+    def missing(self) -> tuple[MissingRef, ...]:
+        """References to files that are not in the output."""
+        return self.collected.missing
+
+    @property
+    def report(self) -> BalanceReport:
+        """Deprecated: the old name of :attr:`balance`."""
+        warnings.warn("Plan.report is now Plan.balance", DeprecationWarning, stacklevel=2)
+        return self.balance
+
+    def manifest_changes(self) -> list[str]:
+        """How the manifest on disk would change, one line each (empty: it would not)."""
+        return manifest_changes(
+            self.previous, self.manifest, self.assignment, self.settings.manifest
+        )
+
+
+def plan_build(
+    output_dir: Path,
+    settings: Settings,
+    *,
+    rebalance: bool = False,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    in_memory: HandedOver | None = None,
+) -> Plan:
+    """Read the output and the manifest and work out the assignment.
+
+    Writes no file of its own. With ``in_memory``, a page whose hosts the assignment
+    does not confirm is given back (:meth:`HandedOver.release`): a page the generator
+    wrote sharded is put back as it made it, and then read from disk.
+
+    ``rebalance`` moves the fewest assets needed to bring every host within its cap
+    (the way out when the gate fails on a kept manifest, bounded or not).
+    ``jobs`` processes read and scan the documents.
+
+    ``in_memory`` holds the pages a generator plugin prepared as it handed them over,
+    with the manifest's hosts (see :mod:`shard_assets.build.handover`), and the manifest it
+    read when the build started. Those pages are not read again, but their assets
+    count; :func:`apply_plan` puts them in place.
+    """
+    previous = in_memory.previous if in_memory else read_manifest(settings.manifest)
+    inventory = take_inventory(output_dir)
+    # The generator plugin's sharder was made for the same settings and manifest.
+    sharder = (
+        in_memory.sharder
+        if in_memory
+        else Sharder(settings, [h.name for h in previous.hosts] if previous else ())
+    )
+    done = in_memory.finished(inventory, sharder) if in_memory else {}
+    collected = collect(
+        sharder,
+        output_dir,
+        inventory,
+        jobs=jobs,
+        progress=progress,
+        in_memory=done,
+        scanned=in_memory.scanned(inventory) if in_memory else None,
+    )
+    kept = kept_assets(settings, collected.assets, collected.cors)
+    collected = without_assets(collected, kept)
+    loads = asset_loads(settings.balance_by, collected, output_dir)
+    assignment = assign_hosts(
+        collected.assets,
+        settings.hosts,
+        settings.max_imbalance,
+        previous.assets if previous else None,
+        previous.hosts if previous else None,
+        algorithm=settings.algorithm,
+        bounded=settings.bounded,
+        loads=loads,
+        pins=resolve_pins(collected.assets, settings.pins),
+    )
+    if rebalance:
+        assignment = rebalance_assignment(
+            assignment,
+            settings.hosts,
+            settings.max_imbalance,
+            algorithm=settings.algorithm,
+            loads=loads,
+        )
+    hosts_by_asset = assignment.hosts_by_asset
+    confirmed = {
+        document: page.references
+        for document, page in done.items()
+        if all(hosts_by_asset.get(key) == host for key, host in page.hosts.items())
+    }
+    if len(confirmed) < len(done):
+        assert in_memory is not None
+        again = done.keys() - confirmed.keys()
+        in_memory.release(again)  # as the generator wrote them
+        collected = scan_again(collected, sharder, output_dir, inventory, again)
+    collected = replace(collected, in_memory=confirmed)
+    moved = origin_refs(collected.origin_refs, sharder, hosts_by_asset, kept)
+    balance = balance_report(
+        assignment.hosts_by_asset,
+        settings.hosts,
+        settings.max_imbalance,
+        loads=loads,
+        pinned=assignment.pinned,
+        measure=settings.balance_by,
+        bounded=settings.bounded,
+    )
+    return Plan(
+        output_dir=output_dir,
+        settings=settings,
+        sharder=sharder,
+        inventory=inventory,
+        previous=previous,
+        manifest=Manifest(
+            assignment.hosts_by_asset,
+            settings.hosts,
+            settings.max_imbalance,
+            algorithm=settings.algorithm,
+            bounded=settings.bounded,
+            balance_by=settings.balance_by,
+        ),
+        assignment=assignment,
+        balance=balance,
+        pages=page_spreads(
+            collected, assignment.hosts_by_asset, settings.host_names, assignment.pinned
+        ),
+        warnings=jump_warnings(previous, settings, collected.assets)
+        + (() if sharder.origin else origin_ref_warnings(moved, cors=kept)),
+        notes=placement_notes(previous, settings, balance, kept),
+        collected=collected,
+        in_memory=in_memory,
+        kept=kept,
+        restyled=frozenset(document for document, *_ in moved) if sharder.origin else frozenset(),
+    )
+
+
+def check_plan(plan: Plan, *, locked: bool = False) -> None:
+    """Raise the error that must stop this build, if any, before a file is written."""
+    settings = plan.settings
+    if settings.strict and plan.missing:
+        raise MissingAssetError(missing_message(plan.missing))
+    if not plan.balance.ok:
+        raise BalanceError(gate_message(plan.balance, str(settings.manifest)), plan.balance)
+    if settings.max_page_imbalance is not None:
+        limit = settings.max_page_imbalance
+        excesses = pages_over(plan.pages, settings.hosts, limit)
+        if excesses:
+            raise BalanceError(page_gate_message(excesses, limit), excesses)
+    if locked:
+        changes = plan.manifest_changes()
+        if changes:
+            raise LockedError(locked_message(settings.manifest, changes))
+    check_writable(settings.manifest)
+
+
+def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -> BuildResult:
+    """Rewrite the documents and write the manifest, in two phases: every new file is
+    written to a temporary file first, and they are renamed into place, the manifest
+    last, only when all were written (:class:`shard_assets.files.StagedFiles`).
+
+    Only documents with asset references are opened again, and their URLs are put
+    in at the spans pass one found; ``jobs`` processes do that and write them, and
+    rename them. A fault raises :class:`shard_assets.errors.FaultError`, saying what
+    state the files are in (an interrupt carries it as a note); one before the
+    renames leaves every file as it was.
+    """
+    collected = plan.collected
+    hosts_by_asset: Mapping[str, str] = plan.assignment.hosts_by_asset
+    if plan.kept:
+        hosts_by_asset = {**hosts_by_asset, **dict.fromkeys(plan.kept, KEPT)}
+    tasks = rewrite_tasks(
+        plan.sharder, hosts_by_asset, collected.targets, collected.spans, plan.restyled
+    )
+    context = RewriteContext(plan.output_dir, plan.sharder, hosts_by_asset)
+    in_memory = sum(1 for count in collected.in_memory.values() if count)
+    rewritten = in_memory
+    references = sum(collected.in_memory.values())
+    total = len(collected.spans) + len(plan.restyled - collected.spans.keys())
+    manifest = plan.settings.manifest
+    with staged_writes(
+        plan.output_dir,
+        plan.inventory.documents,
+        discard=plan.in_memory.discard if plan.in_memory is not None else None,
+        needs=lambda: sum(stamp[0] for stamp, _ in collected.spans.values()),
+    ) as staged:
+        with contextlib.closing(
+            run_each(rewrite_document, tasks, context, jobs, count=total)
+        ) as results:
+            for done, (document, count, temp) in enumerate(results, 1):
+                if temp:
+                    staged.add(temp, plan.output_dir / document)
+                if count:
+                    rewritten += 1
+                    references += count
+                if progress is not None:
+                    progress("rewrite", done, total)
+        data = manifest_update(manifest, plan.manifest)
+        if data is not None:
+            staged.stage(manifest, data, sync=True, last=True)
+        if plan.in_memory is not None:
+            plan.in_memory.commit(collected.in_memory, staged)
+        staged.commit(jobs)
+    # A killed build's temporary files go once this build's own (listed too) are in place.
+    for stale in plan.inventory.stale:
+        with contextlib.suppress(OSError):
+            (plan.output_dir / stale).unlink()
+    return BuildResult(
+        assignment=plan.assignment,
+        balance=plan.balance,
+        documents=len(plan.inventory.documents),
+        rewritten=rewritten,
+        references=references,
+        missing=collected.missing,
+        undecodable=collected.skipped,
+        manifest=manifest,
+        manifest_changed=data is not None,
+        cors=tuple(sorted(collected.cors - plan.kept)),
+        # An element that would get crossorigin is fetched in CORS mode: kept too.
+        crossorigin=() if plan.settings.cors_assets == "origin" else collected.crossorigin,
+        pages=plan.pages,
+        warnings=plan.warnings,
+        notes=plan.notes,
+        in_memory=in_memory,
+        scanned=collected.scanned,
+    )
+
+
+def shard_site(
+    output_dir: Path,
+    settings: Settings,
+    *,
+    rebalance: bool = False,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    in_memory: HandedOver | None = None,
+) -> BuildResult:
+    """Shard every site-local asset reference in ``output_dir`` and write the manifest.
+
+    Holds a lock on the manifest for the whole build (with ``in_memory``, whose
+    creator holds it since the build started). Raises :class:`MissingFolderError`,
+    :class:`BalanceError`, :class:`MissingAssetError` (``strict``),
+    :class:`LockedError` (``locked``) or :class:`ManifestError` before any file is
+    written, and :class:`FaultError` when the machine fails the build (a full disk, a
+    file that cannot be replaced), saying what state the files are in; an interrupt
+    carries that state as a note. ``jobs`` processes scan and
+    rewrite the documents; the output is the same for any number. With
+    ``unsharded_copy``, the twin of the documents is written last
+    (:mod:`shard_assets.build.unsharded_copy`).
+    """
+    if not output_dir.is_dir():
+        if in_memory is not None:
+            in_memory.discard()
+        raise MissingFolderError(missing_folder_message(output_dir))
+    lock = contextlib.nullcontext() if in_memory else manifest_lock(settings.manifest)
+    with build_state() as written, lock:
+        try:
+            twin_folder(output_dir, settings)  # a mistake there stops the build now
+            plan = plan_build(
+                output_dir,
+                settings,
+                rebalance=rebalance,
+                jobs=jobs,
+                progress=progress,
+                in_memory=in_memory,
+            )
+            check_plan(plan, locked=settings.locked)
+        except BaseException:
+            if in_memory is not None:
+                in_memory.discard()
+            raise
+        result = apply_plan(plan, jobs=jobs, progress=progress)  # notes its own faults
+        written.done = True
+        if settings.verify:
+            from ..verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
+
+            verify_or_raise(output_dir, settings)
+        write_twin(output_dir, settings, plan.sharder, jobs=jobs)
+        return result

@@ -1,0 +1,337 @@
+"""Rewriting a document's URLs: the shard URL, the edits that put it in place (with
+``crossorigin`` and ``preconnect``), undoing them, and pass two for one document.
+
+Only URL bytes change; everything else in a document stays byte-identical.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ..config import Settings
+from ..documents.css import find_css_refs
+from ..documents.html import HtmlScanner, RefSpan, preconnect_point
+from ..documents.inventory import Stamp, is_page, is_stylesheet, read_document
+from ..documents.urls import Ref, normal_host, url_host
+from ..files import ensure_replaceable, write_temporary
+from ..kept import KEPT
+
+
+def shard_url(prefix: str, host: str, path: str, suffix: str) -> str:
+    """An asset's URL on its shard host: ``prefix`` is ``https://`` or ``//``."""
+    return f"{prefix}{host}{path}{suffix}"
+
+
+def _start(ref: RefSpan) -> int:
+    return ref[0]
+
+
+class Sharder:
+    """Finds references in documents and rewrites them, for one site and settings."""
+
+    def __init__(self, settings: Settings, shard_hosts: Iterable[str] = ()) -> None:
+        self.settings = settings
+        self.scanner = HtmlScanner(settings.attributes)
+        # URLs already on a shard host are references too: that makes a second run
+        # over sharded output a no-op, and lets it re-point assets whose host changed.
+        hosts = {normal_host(h) for h in (*settings.host_names, *shard_hosts)}
+        self.site = replace(settings.site, origins=settings.site.origins | hosts)
+        #: Lower-cased: the configured hosts and those the manifest named.
+        self.shard_hosts = frozenset(hosts)
+        #: What goes before an origin path in an absolute URL on the site's origin
+        #: (``https://example.org``), or None when ``site_url`` is not set.
+        self.origin: str | None = None
+        if settings.site_url:
+            parts = urlsplit(settings.site_url.strip())
+            scheme = "//" if settings.scheme == "relative" else f"{parts.scheme.lower()}://"
+            self.origin = scheme + parts.netloc.rpartition("@")[2]
+
+    def find_refs(self, text: str, document: str) -> Iterator[Ref]:
+        """All site-local references in ``text``, the content of ``document``."""
+        site = self.site
+        if is_stylesheet(document):
+            return find_css_refs(text, site.document_path(document), site)
+        return self.scanner.find_refs(text, document, site)
+
+    def references(self, text: str, document: str) -> list[RefSpan]:
+        """:meth:`find_refs` as tuples (the fields of :class:`Ref`), by start."""
+        site = self.site
+        if is_stylesheet(document):
+            found = [
+                (r.start, r.end, r.key, r.path, r.suffix, r.cors, r.crossorigin_at)
+                for r in find_css_refs(text, site.document_path(document), site)
+            ]
+        else:
+            found = self.scanner.references(text, document, site)
+        found.sort(key=_start)
+        return found
+
+    def is_asset(self, key: str, files: frozenset[str]) -> bool:
+        """A referenced key is sharded when it is an existing, non-page, non-excluded file."""
+        return key in files and not is_page(key) and not self.is_excluded(key)
+
+    def is_excluded(self, key: str) -> bool:
+        """Whether ``key`` matches an ``exclude`` pattern."""
+        exclude = self.settings.exclude
+        return bool(exclude) and any(fnmatch.fnmatchcase(key, p) for p in exclude)
+
+    def rewrite(
+        self, text: str, document: str, hosts_by_asset: Mapping[str, str]
+    ) -> tuple[str, int]:
+        """``text`` with every assigned reference pointed at its host, and how many changed.
+
+        Besides the URLs, the only edits are ``crossorigin="anonymous"`` on an element
+        with ``integrity`` that moves to a shard host, and, with ``preconnect``, one
+        ``<link rel="preconnect">`` per shard host the page uses.
+        """
+        # Only a stylesheet on a shard host asks which files stay on the origin.
+        origin = self.origin if self.moves(document, hosts_by_asset) else None
+        replacements = []
+        for start, end, key, path, suffix, _, crossorigin_at in self.references(text, document):
+            host = hosts_by_asset.get(key)
+            if origin and (host == KEPT or (host is None and self.is_excluded(key))):
+                replacements.append((start, end, origin + path + suffix, KEPT, -1))
+            elif host is not None:
+                url = self.url(host, path, suffix)
+                replacements.append((start, end, url, host, crossorigin_at))
+        return self.splice(text, document, replacements)
+
+    def resolves_elsewhere(self, url: str) -> bool:
+        """Whether ``url`` as written (site-local) resolves against the document's own
+        host (relative or root-relative) or names a shard host: not the origin's
+        absolute URL."""
+        host = url_host(url)
+        return host is None or host in self.shard_hosts
+
+    def moves(self, document: str, hosts_by_asset: Mapping[str, str]) -> bool:
+        """Whether ``document`` is a stylesheet served from a shard host: its relative
+        URLs then resolve against that host, so a file that stays on the origin
+        (excluded, or kept by ``cors_assets: origin``) needs its absolute origin URL."""
+        return is_stylesheet(document) and hosts_by_asset.get(document, KEPT) != KEPT
+
+    def url(self, host: str, path: str, suffix: str) -> str:
+        """The URL of ``path`` (and ``suffix``) on ``host``; root-relative on the site's
+        origin when ``host`` is :data:`~shard_assets.kept.KEPT`."""
+        if host == KEPT:
+            return path + suffix
+        return shard_url(self.settings.url_prefix, host, path, suffix)
+
+    def splice(
+        self, text: str, document: str, replacements: Iterable[Replacement]
+    ) -> tuple[str, int]:
+        """``text`` with each ``(start, end, url, host, crossorigin_at)`` in place (in
+        order, a span overlapping the one before is left), and how many URLs changed.
+
+        The work of :meth:`rewrite` once the hosts are known; pass two calls it with
+        the spans pass one found, without scanning again.
+        """
+        edits, count = self.edits(text, document, replacements)
+        if not edits:
+            return text, 0
+        return apply_edits(text, edits), count
+
+    def edits(
+        self, text: str, document: str, replacements: Iterable[Replacement]
+    ) -> tuple[list[Edit], int]:
+        """What :meth:`splice` changes in ``text``, in order, and how many URLs change."""
+        edits: list[Edit] = []
+        used: set[str] = set()
+        last = 0
+        count = 0
+        for start, end, url, host, crossorigin_at in replacements:
+            if start < last:
+                continue
+            last = end
+            if host == KEPT:
+                # Kept on the origin: only a URL a build put on a shard host goes back,
+                # unless the new URL is absolute (in a stylesheet on a shard host).
+                if url_host(url) is None and url_host(text[start:end]) not in self.shard_hosts:
+                    continue
+            else:
+                used.add(host)
+            if text[start:end] == url:
+                continue
+            edits.append((start, end, url))
+            if crossorigin_at >= 0 and host != KEPT:
+                edits.append((crossorigin_at, crossorigin_at, ' crossorigin="anonymous"'))
+            count += 1
+        if self.settings.preconnect and used and is_page(document):
+            edits += self._preconnect(text, used)
+        edits.sort(key=_edit_order)
+        return edits, count
+
+    def _preconnect(self, text: str, used: set[str]) -> list[tuple[int, int, str]]:
+        at, present = preconnect_point(text)
+        if at < 0:
+            return []
+        prefix = self.settings.url_prefix
+        links = "".join(
+            f'<link rel="preconnect" href="{prefix}{host}">'
+            for host in self.settings.host_names
+            if host in used and normal_host(host) not in present
+        )
+        return [(at, at, links)] if links else []
+
+
+#: A URL to put in place: (start, end, new URL, its host, where crossorigin goes or -1).
+Replacement = tuple[int, int, str, str, int]
+
+
+#: One change to a text: (start, end, what replaces text[start:end]).
+Edit = tuple[int, int, str]
+
+
+def _edit_order(edit: Edit) -> tuple[int, int]:
+    return edit[0], edit[1]
+
+
+def apply_edits(text: str, edits: Iterable[Edit]) -> str:
+    """``text`` with each edit made (in order, none overlapping)."""
+    pieces: list[str] = []
+    last = 0
+    for start, end, replacement in edits:
+        pieces += (text[last:start], replacement)
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+#: How to undo a page's edits: each edit's (start, end) in the edited text, in
+#: pairs, and the text that stood there before.
+Undo = tuple["array[int]", tuple[str, ...]]
+
+
+def undo_edits(text: str, edits: list[Edit], texts: dict[str, str]) -> Undo:
+    """How to get ``text`` back once ``edits`` are made to it (see
+    :func:`apply_edits`); ``texts`` keeps one copy of each
+    original text."""
+    spans = array("q")
+    originals: list[str] = []
+    shift = 0
+    for start, end, replacement in edits:
+        at = start + shift
+        spans.extend((at, at + len(replacement)))
+        original = text[start:end]
+        originals.append(texts.setdefault(original, original))
+        shift += len(replacement) - (end - start)
+    return spans, tuple(originals)
+
+
+def undone(text: str, undo: Undo) -> str:
+    """The text ``undo`` was made from, given the edited ``text``."""
+    spans, originals = undo
+    edits = [(spans[2 * i], spans[2 * i + 1], original) for i, original in enumerate(originals)]
+    return apply_edits(text, edits)
+
+
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """Pass two's work for one document: the URL to put at each span.
+
+    ``replacements`` is None when pass one kept no spans (past :data:`SPAN_BUDGET`):
+    the document is scanned again.
+    """
+
+    document: str
+    stamp: Stamp
+    replacements: tuple[Replacement, ...] | None
+
+
+@dataclass(frozen=True)
+class RewriteContext:
+    """What the workers of pass two share (inherited when forked, else sent once)."""
+
+    output_dir: Path
+    sharder: Sharder
+    hosts_by_asset: Mapping[str, str]
+
+
+def origin_refs(
+    origin_refs: Mapping[str, Iterable[tuple[str, int, str]]],
+    sharder: Sharder,
+    hosts_by_asset: Mapping[str, str],
+    kept: frozenset[str],
+) -> list[tuple[str, str, str, int, str]]:
+    """(stylesheet, its host, key, line, URL) for each reference in a stylesheet on a
+    shard host to a file that stays on the origin (excluded, or in ``kept``)
+    written so that it resolves against the stylesheet's host, in document order
+    (``origin_refs``: each stylesheet's such references, from pass one).
+
+    A relative URL resolves against the stylesheet's URL, a root-relative one against
+    its host: either way the shard host, and ``exclude`` (or ``cors_assets: origin``)
+    would be silently lost. Pages never move, so only stylesheets are concerned.
+    """
+    return [
+        (document, host, key, line, url)
+        for document, refs in origin_refs.items()
+        if (host := hosts_by_asset.get(document)) is not None
+        for key, line, url in refs
+        if key in kept or sharder.is_excluded(key)
+    ]
+
+
+def rewrite_tasks(
+    sharder: Sharder,
+    hosts_by_asset: Mapping[str, str],
+    targets: Sequence[tuple[str, str, str]],
+    spans: Mapping[str, tuple[Stamp, array[int] | None]],
+    restyled: frozenset[str] = frozenset(),
+) -> Iterator[Rewrite]:
+    """Pass two's work, document by document: for each document with spans (pass
+    one's ``start, end, index into targets, crossorigin_at``), the URL of each
+    target's host put at its spans; a document without kept spans, or ``restyled``
+    (a stylesheet whose URLs to files on the origin need their origin URL, see
+    :func:`origin_refs`), is scanned again."""
+    urls = [
+        None
+        if (host := hosts_by_asset.get(key)) is None
+        else (sharder.url(host, path, suffix), host)
+        for key, path, suffix in targets
+    ]
+
+    def tasks() -> Iterator[Rewrite]:
+        for document, (stamp, found) in spans.items():
+            if found is None or document in restyled:
+                yield Rewrite(document, stamp, None)
+                continue
+            replacements = tuple(
+                (found[i], found[i + 1], *url, found[i + 3])
+                for i in range(0, len(found), 4)
+                if (url := urls[found[i + 2]]) is not None
+            )
+            if replacements:
+                yield Rewrite(document, stamp, replacements)
+        for document in sorted(restyled - spans.keys()):
+            yield Rewrite(document, (0, 0), None)  # only URLs that stay on the origin
+
+    return tasks()
+
+
+def rewrite_document(context: RewriteContext, task: Rewrite) -> tuple[str, int, str]:
+    """Pass two for one document: put the new URLs in and, if one changed, write the
+    document to a temporary file beside it (see :class:`shard_assets.files.StagedFiles`).
+
+    Returns the document, how many URLs changed and the temporary file ('' when none
+    changed). A document that changed since pass one read it is scanned again, with
+    the assignment made for the build.
+    """
+    decoded, stamp = read_document(context.output_dir, task.document)
+    if decoded is None:
+        return task.document, 0, ""
+    sharder = context.sharder
+    if task.replacements is None or stamp != task.stamp:
+        text, count = sharder.rewrite(decoded.text, task.document, context.hosts_by_asset)
+    else:
+        text, count = sharder.splice(decoded.text, task.document, task.replacements)
+    if not count:
+        return task.document, 0, ""
+    # Not fsynced: the generator that just wrote the page did not sync it either, and
+    # the rename keeps every reader, and a killed build, to old or new.
+    path = context.output_dir / task.document
+    ensure_replaceable(path)
+    return task.document, count, write_temporary(path, decoded.encode(text), sync=False)

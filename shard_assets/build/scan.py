@@ -1,0 +1,495 @@
+"""Pass one: find every document's asset references and merge them in document order
+(with the ``@import`` closure of stylesheets); what they weigh is in :mod:`.loads`.
+
+A page's references come from reading it, or from what the generator handed over:
+:class:`PageRecord` (a page rewritten in memory) and :class:`ScannedPage` (a page
+only scanned) stand in for reading it (see :mod:`shard_assets.build.handover`).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ..documents.html import RefSpan
+from ..documents.inventory import Inventory, Stamp, is_folder, is_page, read_document
+from ..documents.text import Lines
+from ..kept import kept_stylesheet
+from ..parallel import run_each
+from ..results import Located, MissingRef
+from .rewrite import Sharder, Undo
+
+#: Pass one keeps where each asset reference is (four integers each) so that pass
+#: two splices without scanning again; past this many integers in all, the rest of
+#: the documents are scanned again instead, so memory stays bounded on any site.
+SPAN_BUDGET = 2_000_000
+
+
+#: Called as ``progress(phase, done, total)`` after each document of a pass.
+Progress = Callable[[str, int, int], None]
+
+
+#: An asset reference's target: (asset key, new path, query and fragment as written).
+Target = tuple[str, str, str]
+
+
+#: How pass one classifies a referenced key.
+ASSET, MISSING, OTHER = range(3)
+
+
+@dataclass(frozen=True)
+class PageRecord:
+    """A page prepared as the generator handed it over, and what pass one would have
+    found in it.
+
+    ``hosts`` maps each asset it references to the host used, in the order first
+    referenced; ``references`` is how many URLs changed; ``size`` how many bytes the
+    file on disk has once the generator wrote it; ``temp`` the temporary file beside
+    it ('' when nothing changed) that holds the rewritten page (deferred) or the
+    generator's (direct); ``undo``, direct, instead of that file, how to get the
+    generator's text back from the rewritten one (see :func:`undo_edits`);
+    ``links`` the pages, excluded files and files kept on the origin (``cors_assets``,
+    ``stylesheets``) it references, which must exist when the build ends; ``styles`` the
+    ``.css`` keys it references;
+    ``cors`` and ``crossorigin`` as in :class:`shard_assets.build.scan.Collected`, with
+    (line, URL).
+    """
+
+    hosts: Mapping[str, str]
+    references: int
+    size: int
+    temp: str = ""
+    undo: Undo | None = None
+    links: tuple[str, ...] = ()
+    styles: tuple[str, ...] = ()
+    cors: tuple[str, ...] = ()
+    crossorigin: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ScannedPage:
+    """A page scanned as the generator handed it over but not rewritten (the build
+    has no manifest yet, or changes its hosts, or the page loads a file the manifest
+    does not place): its references stand in for reading and scanning it in pass one.
+
+    ``size`` is as in :class:`PageRecord`; ``refs`` the references in the order the
+    scanner found them; ``located`` the (line, URL) of each reference that gets
+    ``crossorigin``, by start. A reference to a missing file needs its line too,
+    which is not kept: pass one reads such a page after all.
+    """
+
+    size: int
+    refs: tuple[RefSpan, ...]
+    located: Mapping[int, tuple[int, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """What pass one found in one document; small, so workers can send it back.
+
+    ``spans`` holds ``start, end, index into targets, crossorigin_at`` for each
+    reference to an asset, in order; ``missing`` and ``crossorigin`` hold (line,
+    URL) pairs; ``styles`` the stylesheets it references; ``css_size`` the size of a
+    stylesheet with its asset URLs written root-relative (-1 for a page); ``origin_refs``,
+    in a stylesheet, the (key, line, URL) of each reference that does not name its
+    file on the site's origin by an absolute URL, to an excluded file or (with
+    ``cors_assets: origin``) to an asset that may stay on the origin: should the
+    stylesheet move to a shard host, such a URL would resolve against that host.
+    """
+
+    document: str
+    decodable: bool
+    stamp: Stamp = (0, 0)
+    targets: tuple[Target, ...] = ()
+    spans: array[int] = field(default_factory=lambda: array("q"))
+    missing: tuple[tuple[int, str], ...] = ()
+    styles: tuple[str, ...] = ()
+    cors: tuple[str, ...] = ()
+    crossorigin: tuple[tuple[int, str], ...] = ()
+    css_size: int = -1
+    origin_refs: tuple[tuple[str, int, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the workers of a pass share (inherited when forked, else sent once)."""
+
+    output_dir: Path
+    sharder: Sharder
+    files: frozenset[str]
+    stylesheets: frozenset[str]
+    #: key -> ASSET, MISSING or OTHER, worked out once per key in each process.
+    kinds: dict[str, int] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(
+        cls,
+        output_dir: Path,
+        sharder: Sharder,
+        inventory: Inventory,
+    ) -> _Context:
+        """The context for a pass over ``inventory``'s documents."""
+        return cls(output_dir, sharder, inventory.files, inventory.stylesheets)
+
+
+def scan_document(context: _Context, document: str) -> Scan:
+    """Pass one for one document (see :class:`Scan`)."""
+    decoded, stamp = read_document(context.output_dir, document)
+    if decoded is None:
+        return Scan(document, decodable=False)
+    text = decoded.text
+    lines = Lines(text)
+    refs = context.sharder.references(text, document)
+    scan = scan_refs(context, document, stamp, refs, lambda s, e: (lines.of(s), text[s:e]))
+    assert scan is not None  # the text is at hand: every reference can be located
+    if not is_page(document) and document in context.stylesheets:
+        assets = {key for key, _, _ in scan.targets}
+        css_size = len(decoded.encode(_root_relative(text, refs, assets)))
+        scan = replace(scan, css_size=css_size)
+    return scan
+
+
+def scan_refs(
+    context: _Context,
+    document: str,
+    stamp: Stamp,
+    refs: Iterable[RefSpan],
+    locate: Callable[[int, int], tuple[int, str] | None],
+) -> Scan | None:
+    """Pass one for one document from its references (see :class:`Scan`).
+
+    ``locate(start, end)`` gives a reference's line and text, for the ones a message
+    names (a missing file, an added ``crossorigin``); None when it cannot, and then
+    this returns None (the document must be read).
+    """
+    kinds = context.kinds
+    stylesheets = context.stylesheets
+    targets: dict[Target, int] = {}
+    spans = array("q")
+    missing: list[tuple[int, str]] = []
+    styles: set[str] = set()
+    cors: set[str] = set()
+    crossorigin: list[tuple[int, str]] = []
+    origin_refs: list[tuple[str, int, str]] = []
+    sharder = context.sharder
+    # Only a stylesheet that may move to a shard host can name a file on the origin
+    # by a URL that would then resolve against that host (stylesheets: origin keeps
+    # every stylesheet where it is).
+    in_stylesheet = (
+        document in stylesheets
+        and not is_page(document)
+        and not kept_stylesheet(sharder.settings, document)
+    )
+    cors_origin = sharder.settings.cors_assets == "origin"
+    for start, end, key, path, suffix, in_cors, crossorigin_at in refs:
+        if key in stylesheets:
+            styles.add(key)
+        kind = kinds.get(key)
+        if kind is None:
+            kind = kinds[key] = _kind(context, key)
+        if kind == ASSET:
+            target = (key, path, suffix)
+            spans.extend((start, end, targets.setdefault(target, len(targets)), crossorigin_at))
+            if in_cors:
+                cors.add(key)
+            if crossorigin_at >= 0:
+                if (located := locate(start, end)) is None:
+                    return None
+                crossorigin.append(located)
+        elif kind == MISSING:
+            if (located := locate(start, end)) is None:
+                return None
+            missing.append(located)
+        if in_stylesheet and ((kind == ASSET and cors_origin) or sharder.is_excluded(key)):
+            if (located := locate(start, end)) is None:
+                return None
+            if sharder.resolves_elsewhere(located[1]):
+                origin_refs.append((key, *located))
+    return Scan(
+        document,
+        True,
+        stamp,
+        tuple(targets),
+        spans,
+        tuple(missing),
+        tuple(sorted(styles)),
+        tuple(sorted(cors)),
+        tuple(crossorigin),
+        origin_refs=tuple(origin_refs),
+    )
+
+
+def _kind(context: _Context, key: str) -> int:
+    files = context.files
+    if context.sharder.is_asset(key, files):
+        return ASSET
+    if key not in files and not is_folder(key, files) and not _template_markup(key):
+        return MISSING
+    return OTHER
+
+
+def _template_markup(key: str) -> bool:
+    """Whether ``key`` holds Jinja markup, so it names no file, missing or not: themes
+    ship templates in their static folders, which a generator copies unrendered
+    (pydata-sphinx-theme's ``webpack-macros.html``, ``{{ pathto(...) }}``)."""
+    return "{{" in key or "{%" in key
+
+
+@dataclass(frozen=True)
+class Collected:
+    """What pass one found.
+
+    ``assets`` are the sharded assets, indexed by id; ``pages`` pairs each page with
+    the ids of the assets it loads, directly or through its stylesheets (4 bytes per
+    page and asset, never the document). ``css_sizes`` holds the size of each CSS
+    document with its asset URLs written root-relative, which is the same before and
+    after sharding, so ``balance_by: bytes`` sees the same loads on a second run.
+    ``cors`` are the assets the browser fetches in CORS mode (the CDN must send CORS
+    headers), ``crossorigin`` the references that get ``crossorigin="anonymous"``
+    because of ``integrity``.
+
+    For pass two, ``spans`` maps each document with asset references to its stamp
+    and spans (``start, end, index into targets, crossorigin_at``; None past
+    :data:`SPAN_BUDGET`, when pass two scans it again), and ``in_memory`` maps the
+    pages a generator plugin already rewrote in memory to their count of changed
+    URLs: pass two skips them. ``scanned`` counts the documents whose references
+    came from the generator's text, not from reading them.
+    """
+
+    assets: tuple[str, ...]
+    pages: tuple[tuple[str, array[int]], ...]
+    css_sizes: Mapping[str, int]
+    missing: tuple[MissingRef, ...]
+    skipped: tuple[str, ...]
+    cors: frozenset[str] = frozenset()
+    crossorigin: tuple[Located, ...] = ()
+    targets: tuple[Target, ...] = ()
+    spans: Mapping[str, tuple[Stamp, array[int] | None]] = field(default_factory=dict)
+    in_memory: Mapping[str, int] = field(default_factory=dict)
+    scanned: int = 0
+    #: Each stylesheet's ``origin_refs`` (see :class:`Scan`).
+    origin_refs: Mapping[str, tuple[tuple[str, int, str], ...]] = field(default_factory=dict)
+
+
+class _Merge:
+    """Pass one's per-document results, merged in document order, so that everything
+    merged is the same for any number of worker processes."""
+
+    def __init__(self, stylesheets: frozenset[str]) -> None:
+        self.stylesheets = stylesheets
+        self.ids: dict[str, int] = {}
+        self.missing: list[MissingRef] = []
+        self.skipped: list[str] = []
+        self.cors: set[str] = set()
+        self.crossorigin: list[Located] = []
+        self.css_refs: dict[str, tuple[array[int], tuple[str, ...]]] = {}
+        self.css_sizes: dict[str, int] = {}
+        self.page_refs: list[tuple[str, array[int], tuple[str, ...]]] = []
+        self.targets: dict[Target, int] = {}
+        self.spans: dict[str, tuple[Stamp, array[int] | None]] = {}
+        self.span_count = 0
+        self.origin_refs: dict[str, tuple[tuple[str, int, str], ...]] = {}
+
+    def add(self, scan: Scan) -> None:
+        document = scan.document
+        if not scan.decodable:
+            self.skipped.append(document)
+            return
+        self.missing += (MissingRef(document, line, url) for line, url in scan.missing)
+        ids = self.ids
+        found = {ids.setdefault(key, len(ids)) for key, _, _ in scan.targets}
+        self.cors.update(scan.cors)
+        self.crossorigin += (Located(document, line, url) for line, url in scan.crossorigin)
+        self._entry(document, found, scan.styles)
+        if scan.css_size >= 0:
+            self.css_sizes[document] = scan.css_size
+        if scan.origin_refs:
+            self.origin_refs[document] = scan.origin_refs
+        if scan.spans:
+            self.add_spans(scan)
+
+    def add_page(self, document: str, page: PageRecord) -> None:
+        """A page rewritten in memory: what pass one would have found in it."""
+        ids = self.ids
+        found = {ids.setdefault(key, len(ids)) for key in page.hosts}
+        self.cors.update(page.cors)
+        self.crossorigin += (Located(document, line, url) for line, url in page.crossorigin)
+        styles = tuple(sorted(s for s in page.styles if s in self.stylesheets))
+        self._entry(document, found, styles)
+
+    def add_spans(self, scan: Scan) -> None:
+        """Keep ``scan``'s spans for pass two (within :data:`SPAN_BUDGET`)."""
+        ids = [self.targets.setdefault(target, len(self.targets)) for target in scan.targets]
+        spans: array[int] | None = None
+        if self.span_count + len(scan.spans) <= SPAN_BUDGET:
+            spans = array("q", scan.spans)
+            for i in range(2, len(spans), 4):
+                spans[i] = ids[spans[i]]
+            self.span_count += len(spans)
+        self.spans[scan.document] = (scan.stamp, spans)
+
+    def _entry(self, document: str, found: set[int], styles: tuple[str, ...]) -> None:
+        entry = (array("I", sorted(found)), styles)
+        if is_page(document):
+            self.page_refs.append((document, *entry))
+        elif document in self.stylesheets:
+            self.css_refs[document] = entry
+
+    def result(self) -> Collected:
+        css_refs = self.css_refs
+        loaded: dict[str, frozenset[int]] = {}
+
+        def through(stylesheet: str) -> frozenset[int]:
+            """The assets a stylesheet loads, following ``@import`` (cycles included)."""
+            if stylesheet not in loaded:
+                result: set[int] = set()
+                queue, seen = [stylesheet], {stylesheet}
+                while queue:
+                    own, imports = css_refs.get(queue.pop(), (array("I"), ()))
+                    result.update(own)
+                    queue += [i for i in imports if i not in seen]
+                    seen.update(imports)
+                loaded[stylesheet] = frozenset(result)
+            return loaded[stylesheet]
+
+        pages: list[tuple[str, array[int]]] = []
+        for page, own, linked in self.page_refs:
+            ids_loaded = set(own)
+            for stylesheet in linked:
+                ids_loaded |= through(stylesheet)
+            pages.append((page, array("I", sorted(ids_loaded))))
+        return Collected(
+            assets=tuple(self.ids),
+            pages=tuple(pages),
+            css_sizes=self.css_sizes,
+            missing=tuple(self.missing),
+            skipped=tuple(self.skipped),
+            cors=frozenset(self.cors),
+            crossorigin=tuple(self.crossorigin),
+            targets=tuple(self.targets),
+            spans=self.spans,
+            origin_refs=self.origin_refs,
+        )
+
+
+def collect(
+    sharder: Sharder,
+    output_dir: Path,
+    inventory: Inventory,
+    *,
+    jobs: int = 1,
+    progress: Progress | None = None,
+    in_memory: Mapping[str, PageRecord] | None = None,
+    scanned: Mapping[str, ScannedPage] | None = None,
+) -> Collected:
+    """Pass one: the referenced assets, which pages load them, references to missing
+    files, skipped documents, and where each asset reference is.
+
+    ``jobs`` processes read and scan the documents; the results are merged in
+    document order. The pages in ``in_memory`` are not read: their records stand in;
+    nor are those in ``scanned`` whose references are enough (see
+    :class:`shard_assets.build.scan.ScannedPage`).
+    """
+    done = in_memory or {}
+    context = _Context.of(output_dir, sharder, inventory)
+    from_records: dict[str, Scan] = {}
+    for document, record in (scanned or {}).items():
+        if document not in done and (scan := _scan_record(context, document, record)) is not None:
+            from_records[document] = scan
+    to_scan = [d for d in inventory.documents if d not in done and d not in from_records]
+    scans = run_each(scan_document, to_scan, context, jobs, count=len(to_scan))
+    merge = _Merge(context.stylesheets)
+    read = 0
+    for document in inventory.documents:
+        page = done.get(document)
+        if page is not None:
+            merge.add_page(document, page)
+            continue
+        scan = from_records.get(document)
+        if scan is None:
+            scan = next(scans)
+            read += 1
+            if progress is not None:
+                progress("scan", read, len(to_scan))
+        merge.add(scan)
+    return replace(merge.result(), scanned=len(from_records))
+
+
+def scan_again(
+    collected: Collected,
+    sharder: Sharder,
+    output_dir: Path,
+    inventory: Inventory,
+    documents: Collection[str],
+) -> Collected:
+    """``collected`` with the spans of ``documents``, pages prepared in memory whose
+    hosts changed (rare: the assignment moved one of their assets), read from disk as
+    the generator wrote them. Their assets, stylesheets and notes came from the
+    records."""
+    context = _Context.of(output_dir, sharder, inventory)
+    merge = _Merge(context.stylesheets)
+    merge.targets = dict(zip(collected.targets, range(len(collected.targets)), strict=True))
+    merge.spans = dict(collected.spans)
+    merge.span_count = sum(len(spans) for _, spans in collected.spans.values() if spans is not None)
+    for document in inventory.documents:
+        if document in documents:
+            scan = scan_document(context, document)
+            if scan.decodable and scan.spans:
+                merge.add_spans(scan)
+    return replace(collected, targets=tuple(merge.targets), spans=merge.spans)
+
+
+def _scan_record(context: _Context, document: str, page: ScannedPage) -> Scan | None:
+    """Pass one for a page from the references recorded as the generator handed it
+    over; None when the page must be read (its size changed, or a message needs a
+    line the record does not keep)."""
+    if not is_page(document):
+        return None
+    try:
+        info = (context.output_dir / document).stat()
+    except OSError:
+        return None
+    if info.st_size != page.size:
+        return None
+    stamp = (info.st_size, info.st_mtime_ns)
+    return scan_refs(context, document, stamp, page.refs, lambda s, e: page.located.get(s))
+
+
+def _root_relative(text: str, refs: Iterable[RefSpan], assets: Iterable[str]) -> str:
+    """``text`` with every asset URL written as its root-relative path (and suffix)."""
+    keys = set(assets)
+    pieces: list[str] = []
+    last = 0
+    for start, end, key, path, suffix, _, _ in refs:
+        if key in keys and start >= last:
+            pieces += (text[last:start], path + suffix)
+            last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def without_assets(collected: Collected, kept: frozenset[str]) -> Collected:
+    """``collected`` without the assets in ``kept`` (what
+    :func:`shard_assets.kept.kept_assets` keeps on the origin): they get no
+    host, count in no balance, and no page loads them from a shard host. Their
+    references stay in ``spans``, so that a shard URL to one of them goes back to the
+    origin."""
+    if not kept:
+        return collected
+    new_id: list[int] = []
+    assets: list[str] = []
+    for key in collected.assets:
+        new_id.append(-1 if key in kept else len(assets))
+        if key not in kept:
+            assets.append(key)
+
+    def renumbered(ids: array[int]) -> array[int]:
+        return array("I", [new_id[i] for i in ids if new_id[i] >= 0])
+
+    return replace(
+        collected,
+        assets=tuple(assets),
+        pages=tuple((page, renumbered(ids)) for page, ids in collected.pages),
+    )

@@ -1,0 +1,7 @@
+"""The ``shard-assets`` command: its subcommands (``commands``) and flags (``args``)."""
+
+from __future__ import annotations
+
+from .commands import main
+
+__all__ = ["main"]

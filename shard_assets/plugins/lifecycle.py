@@ -1,0 +1,303 @@
+"""The build lifecycle every generator adapter uses, so an adapter holds only what is
+specific to its generator (where its settings come from, which events it hooks, how
+it fails and logs).
+
+A build goes through four steps, each a method of :class:`BuildLifecycle`:
+
+1. :meth:`~BuildLifecycle.start`, when the generator starts writing: lock the
+   manifest for the whole build and read it, and get ready to take pages over.
+2. :meth:`~BuildLifecycle.page`, for each page the generator is about to write: the
+   page is sharded in memory when the manifest already places every asset it loads
+   (see :mod:`shard_assets.build.handover`); write the text it returns, if any.
+   :meth:`~BuildLifecycle.drain` waits for the worker processes, before anything
+   reads the pages.
+3. :meth:`~BuildLifecycle.finish`, when the whole output is written: the final
+   :func:`shard_assets.build.pipeline.shard_site` (check, put the pages in place, shard the
+   rest, write the manifest), the ``report: true`` page, then the warnings and the
+   summary are logged, and the lock released. ``finish`` without ``start`` locks
+   and shards the output folder as the CLI does.
+4. :meth:`~BuildLifecycle.abort`, when the generator's build fails: every page
+   prepared in memory is given up (put back as the generator made it) and the lock
+   released.
+
+Some plugins build more output inside a build: mkdocs-static-i18n runs MkDocs' build
+again for each other language (same ``site_dir``, pages under ``fr/``), and Pelican's
+i18n_subsites runs a whole Pelican for each language (into ``output/de``) while the
+main site's run asks for its writer. :meth:`~BuildLifecycle.begin` and
+:meth:`~BuildLifecycle.end` bracket each build the adapter sees; a nested one is left
+alone, and the outer build's ``finish`` shards its files with the rest, once, with the
+outer build's settings, one manifest and one gate.
+
+The adapter gives two things: ``fail``, which turns a :class:`ShardAssetsError` into
+the generator's own failure (MkDocs' ``PluginError``, Pelican's exit) and never
+returns; and ``log``, anything with ``debug``, ``info`` and ``warning`` methods
+taking one message (a :class:`logging.Logger` will do). Messages start with
+``shard-assets: `` where the plugin's name is not already shown; the summary is one
+message of several lines. A minimal adapter::
+
+    def fail(error: ShardAssetsError) -> NoReturn:
+        raise MyGeneratorError(str(error)) from None
+
+    build = BuildLifecycle(fail, logging.getLogger(__name__))
+    build.start(settings, output_dir)          # when writing starts
+    text = build.page(text, "docs/index.html")  # per page; None: already written
+    build.finish(settings, output_dir)          # when the output is complete
+    build.abort()                               # when the generator's build fails
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, NoReturn, Protocol
+
+from ..build.handover import InMemoryPages
+from ..build.pipeline import shard_site
+from ..config import Settings
+from ..documents.inventory import is_page
+from ..errors import ShardAssetsError
+from ..files import manifest_lock
+from ..manifest import Manifest
+from ..messages import sharded_at_the_end, summary, warnings_by_kind
+from ..parallel import default_jobs
+from ..report.html import render_html
+from ..report.model import build_report, default_report_path, write_report
+from ..results import BuildResult
+
+#: What every message of the lifecycle starts with (an adapter may strip it).
+PREFIX = "shard-assets: "
+
+
+class BuildLog(Protocol):
+    """Where the lifecycle's messages go (a :class:`logging.Logger` is one)."""
+
+    def debug(self, message: str, /) -> None: ...
+
+    def info(self, message: str, /) -> None: ...
+
+    def warning(self, message: str, /) -> None: ...
+
+
+class LinesLog:
+    """A :class:`BuildLog` for a logger that shows the plugin's name already (as
+    MkDocs' plugin logger does): the prefix is dropped, and each line of a message is
+    a record of its own."""
+
+    def __init__(self, log: BuildLog) -> None:
+        self.log = log
+
+    def debug(self, message: str, /) -> None:
+        self.log.debug(message.removeprefix(PREFIX))
+
+    def info(self, message: str, /) -> None:
+        for line in message.splitlines():
+            self.log.info(line.removeprefix(PREFIX))
+
+    def warning(self, message: str, /) -> None:
+        self.log.warning(message.removeprefix(PREFIX))
+
+
+#: Turns the core's error into the generator's failure; never returns.
+Fail = Callable[[ShardAssetsError], NoReturn]
+
+
+class BuildLifecycle:
+    """One generator build: the manifest's lock, the pages handed over, the end.
+
+    One object may serve build after build in the same process (``mkdocs serve``,
+    Pelican's autoreload): :meth:`start` first gives up what a failed build left.
+    """
+
+    def __init__(self, fail: Fail, log: BuildLog) -> None:
+        self.fail = fail
+        self.log = log
+        self.pages: InMemoryPages | None = None
+        self._lock = contextlib.ExitStack()
+        self._runs: list[Path] = []  # the output folders of the builds going on, outermost first
+
+    @property
+    def started(self) -> bool:
+        """Whether pages are being taken over (between :meth:`start` and the end)."""
+        return self.pages is not None
+
+    def begin(self, output_dir: Path, *, same_folder: bool = False) -> bool:
+        """Note that a build of ``output_dir`` begins; False when it is nested in the
+        build going on: it writes inside that build's output folder (or, with
+        ``same_folder``, into the folder itself). Leave a nested build alone until
+        :meth:`end`. Any other build is not nested: whatever went on before has ended."""
+        output = output_dir.resolve()
+        outer = self._runs[0] if self._runs else None
+        if outer is not None and output.is_relative_to(outer) and (same_folder or output != outer):
+            self._runs.append(output)
+            return False
+        self._runs = [output]
+        return True
+
+    @property
+    def nested(self) -> bool:
+        """Whether the build going on is nested in another (see :meth:`begin`)."""
+        return len(self._runs) > 1
+
+    def end(self) -> bool:
+        """Note that the build going on ended; False when it was a nested one."""
+        nested = self.nested
+        if self._runs:
+            self._runs.pop()
+        return not nested
+
+    def forget(self) -> None:
+        """After a failed build: no build is going on any more."""
+        self._runs.clear()
+
+    def start(
+        self, settings: Settings, output_dir: Path, *, jobs: int | None = None, direct: bool = False
+    ) -> None:
+        """Lock and read the manifest for the whole build, and get ready for pages.
+
+        ``jobs`` worker processes take the pages (default: the ``jobs`` setting, else
+        one per core). ``direct``: the generator writes the sharded text :meth:`page`
+        returns (and nothing when it returns None), and a failed build puts the
+        generator's text back; otherwise it writes its own text and the sharded page
+        is put in place at the end (see :mod:`shard_assets.build.handover`).
+        """
+        self.abort()
+        try:
+            self._lock.enter_context(manifest_lock(settings.manifest))
+            workers = (settings.jobs or default_jobs()) if jobs is None else jobs
+            self.pages = InMemoryPages(settings, output_dir, workers, direct=direct)
+        except ShardAssetsError as error:
+            self._lock.close()
+            self.fail(error)
+        if not self.pages.active:
+            self.log.debug(PREFIX + sharded_at_the_end(self.pages.reason))
+
+    def page(self, text: str, document: str) -> str | None:
+        """Take ``text``, the page at output-relative path ``document`` the generator
+        is about to write, and return what to write (None: it is written already)."""
+        if self.pages is None or self.nested:
+            return text
+        try:
+            return self.pages.hand_over(text, document)
+        except ShardAssetsError as error:  # a worker failed a page before this one
+            self.abort()
+            self.fail(error)
+
+    def wrap(self, handle: IO[str], filename: str, encoding: str) -> IO[str]:
+        """For a generator that writes pages through file handles: ``handle``, just
+        opened to write ``filename`` (a path in the output folder) in ``encoding``, or,
+        for a UTF-8 page, a :class:`PageBuffer` that hands it over when closed."""
+        if (
+            self.pages is None
+            or filename == os.devnull
+            or not is_page(filename)
+            or codecs.lookup(encoding).name != "utf-8"
+        ):
+            return handle
+        output = self.pages.output_dir
+        root = os.path.join(str(output), "")
+        if filename.startswith(root):
+            document = filename[len(root) :].replace(os.sep, "/")
+        else:
+            document = Path(os.path.relpath(filename, output)).as_posix()
+        return PageBuffer(handle, self, document)
+
+    def drain(self) -> None:
+        """Wait until every page handed over is done (and, direct, written)."""
+        if self.pages is not None:
+            try:
+                self.pages.drain()
+            except ShardAssetsError as error:
+                self.abort()
+                self.fail(error)
+
+    def abort(self) -> None:
+        """The generator's build failed: give up the pages, release the lock."""
+        if self.pages is not None:
+            self.pages.discard()
+        self.pages = None
+        self._lock.close()
+
+    def finish(self, settings: Settings, output_dir: Path) -> BuildResult:
+        """Shard the finished output, write the manifest and the report, log the
+        warnings and the summary; the lock is released whatever happens."""
+        pages, self.pages = self.pages, None
+        try:
+            if pages is None:
+                self._lock.enter_context(manifest_lock(settings.manifest))
+                pages = InMemoryPages(settings, output_dir)
+            result = shard_site(
+                output_dir, settings, jobs=settings.jobs or default_jobs(), in_memory=pages
+            )
+            report = (
+                write_build_report(output_dir, settings, pages.previous, result)
+                if settings.report
+                else None
+            )
+        except ShardAssetsError as error:
+            self.fail(error)
+        finally:
+            self._lock.close()
+        for kind, warning in warnings_by_kind(result):
+            self.warning(kind, f"{PREFIX}{warning}")
+        self.log.info(summary(result))
+        if report is not None:
+            self.log.info(f"{PREFIX}report: {report}")
+        return result
+
+    def warning(self, kind: str, message: str) -> None:
+        """Log one of the build's warnings; ``kind`` is ``hosts``, ``missing`` or
+        ``undecodable`` (see :func:`shard_assets.messages.warnings_by_kind`). An
+        adapter whose generator tells kinds of warnings apart overrides it."""
+        self.log.warning(message)
+
+
+class PageBuffer(io.StringIO):
+    """For a generator that writes pages through a file handle: collects a page as
+    the generator writes it and, when closed, hands it to ``build`` and writes what
+    comes back to ``handle`` (nothing when a worker process writes it)."""
+
+    def __init__(self, handle: IO[str], build: BuildLifecycle, document: str) -> None:
+        super().__init__()
+        self.handle = handle
+        self.build = build
+        self.document = document
+
+    def close(self) -> None:
+        if not self.closed:
+            text = self.getvalue()
+            written: str | None = text
+            try:
+                written = self.build.page(text, self.document)
+            finally:  # whatever happens, the generator's page is written
+                with self.handle:
+                    if written is not None:
+                        self.handle.write(written)
+        super().close()
+
+
+def write_build_report(
+    output_dir: Path, settings: Settings, previous: Manifest | None, result: BuildResult
+) -> Path:
+    """After a build: write the HTML report beside the manifest; return its path.
+
+    ``previous`` is the manifest as it was before the build (None on a first build);
+    ``result`` the build's, whose page spreads spare reading the pages again.
+    """
+    report = build_report(
+        output_dir,
+        settings.manifest,
+        settings=settings,
+        since=previous,
+        since_path="the previous build" if previous is not None else None,
+        pages=result.pages,
+        moves=result.assignment.moves,
+    )
+    path = default_report_path(settings.manifest)
+    write_report(
+        path, render_html(report), "make the manifest's folder writable or set 'report' to false"
+    )
+    return path

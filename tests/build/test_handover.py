@@ -1,0 +1,232 @@
+"""Pages sharded as a generator hands them over (shard_assets.build.handover), driven the way
+the plugins drive it, and checked against what the end-of-build (disk) path gives."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from shard_assets.build import handover
+from shard_assets.build.handover import InMemoryPages, write_as_generated
+from shard_assets.build.pipeline import shard_site
+from shard_assets.build.rewrite import apply_edits, undo_edits, undone
+from shard_assets.config import Settings
+from shard_assets.errors import LockedError
+from shard_assets.results import BuildResult
+from shard_assets.verify import verify_site
+
+from ..conftest import make_site, png, snapshot
+
+Build = Callable[..., BuildResult]
+
+
+@pytest.fixture
+def generated(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """An output folder, and its pages as the generator writes them."""
+    site = make_site(tmp_path / "site", images=12, pages=6)
+    return site, {p.relative_to(site).as_posix(): p.read_text() for p in site.rglob("*.html")}
+
+
+@pytest.fixture
+def built(
+    generated: tuple[Path, dict[str, str]], make_settings: Callable[..., Settings]
+) -> tuple[Path, dict[str, str], Settings]:
+    """:func:`generated` after a first build: the manifest gives every asset a host."""
+    site, pages = generated
+    settings = make_settings()
+    shard_site(site, settings)
+    return site, pages, settings
+
+
+def _regenerate(
+    site: Path, pages: dict[str, str], settings: Settings, *, jobs: int, direct: bool = True
+) -> InMemoryPages:
+    """Write every page again as a generator with the plugin's writer does."""
+    in_memory = InMemoryPages(settings, site, jobs, direct=direct)
+    assert in_memory.active, in_memory.reason
+    for document, text in pages.items():
+        written = in_memory.hand_over(text, document)
+        if written is not None:
+            write_as_generated(site / document, written)
+    in_memory.drain()
+    return in_memory
+
+
+def _temporary_files(site: Path) -> list[Path]:
+    return [p for p in site.rglob("*") if ".shard-assets-" in p.name]
+
+
+@pytest.fixture(params=[1, 2], ids=["at-once", "worker"])
+def jobs(request: pytest.FixtureRequest) -> int:
+    """Pages written at once, or by a worker process."""
+    return int(request.param)
+
+
+@pytest.fixture(params=[handover.UNDO_BUDGET, 0], ids=["undo", "temporary-file"])
+def budget(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Edits kept in memory to undo pages (0: the generator's text goes to a file)."""
+    monkeypatch.setattr(handover, "UNDO_BUDGET", request.param)
+    return int(request.param)
+
+
+def test_a_direct_rebuild_is_what_the_disk_path_gives(
+    built: tuple[Path, dict[str, str], Settings], jobs: int, budget: int
+) -> None:
+    site, pages, settings = built
+    expected = snapshot(site)
+    in_memory = _regenerate(site, pages, settings, jobs=jobs)
+    if budget == 0:
+        assert len(_temporary_files(site)) == len(pages)
+    result = shard_site(site, settings, in_memory=in_memory)
+    assert result.in_memory == len(pages)
+    assert snapshot(site) == expected
+    assert not _temporary_files(site)
+
+
+def test_a_failed_check_puts_back_every_page_as_the_generator_wrote_it(
+    generated: tuple[Path, dict[str, str]],
+    make_settings: Callable[..., Settings],
+    jobs: int,
+    budget: int,
+) -> None:
+    site, pages = generated
+    shard_site(site, make_settings())
+    # A new image changes the manifest, which locked mode refuses.
+    (site / "img" / "brand-new.png").write_bytes(png(rgb=(1, 2, 3)))
+    pages["blog/post-1.html"] = pages["blog/post-1.html"].replace(
+        "</body>", '<img src="../img/brand-new.png"></body>'
+    )
+    settings = make_settings(locked=True)
+    manifest = settings.manifest.read_bytes()
+    in_memory = _regenerate(site, pages, settings, jobs=jobs)
+    assert "cdn" in (site / "index.html").read_text()  # written sharded, for now
+    with pytest.raises(LockedError, match=r"brand-new\.png"):
+        shard_site(site, settings, in_memory=in_memory)
+    for document, text in pages.items():
+        assert (site / document).read_text() == text, document
+    assert not _temporary_files(site)
+    assert settings.manifest.read_bytes() == manifest
+
+
+def test_a_page_written_twice_keeps_the_second_text(
+    built: tuple[Path, dict[str, str], Settings], jobs: int
+) -> None:
+    site, pages, settings = built
+    expected = snapshot(site)
+    in_memory = InMemoryPages(settings, site, jobs, direct=True)
+    first = pages["index.html"].replace("home", "first")
+    for document, text in [("index.html", first), *pages.items()]:
+        written = in_memory.hand_over(text, document)
+        if written is not None:
+            write_as_generated(site / document, written)
+    in_memory.drain()
+    result = shard_site(site, settings, in_memory=in_memory)
+    assert result.in_memory == len(pages) - 1  # the page written twice is read from disk
+    assert snapshot(site) == expected
+
+
+def test_a_link_missing_at_the_end_is_reported_as_on_the_disk_path(
+    built: tuple[Path, dict[str, str], Settings],
+) -> None:
+    site, pages, settings = built
+    expected = snapshot(site)
+    pages["blog/post-2.html"] += '<link rel="prefetch" href="gone.html">\n'  # never built
+    in_memory = _regenerate(site, pages, settings, jobs=1)
+    result = shard_site(site, settings, in_memory=in_memory)
+    assert [(m.document, m.url) for m in result.missing] == [("blog/post-2.html", "gone.html")]
+    assert result.in_memory == len(pages) - 1  # that page was read from disk
+    post = expected["blog/post-2.html"].decode() + '<link rel="prefetch" href="gone.html">\n'
+    assert (site / "blog" / "post-2.html").read_text() == post
+    assert not _temporary_files(site)
+
+
+def test_an_asset_missing_at_the_end_is_reported_as_on_the_disk_path(
+    built: tuple[Path, dict[str, str], Settings],
+) -> None:
+    site, pages, settings = built
+    in_memory = _regenerate(site, pages, settings, jobs=1)
+    # Removed after the pages were written: the manifest still gave it a host.
+    (site / "img" / "photo-003.png").unlink()
+    result = shard_site(site, settings, in_memory=in_memory)
+    assert {m.document for m in result.missing if m.url == "/img/photo-003.png"} == set(pages)
+    for document in pages:
+        text = (site / document).read_text()
+        assert 'src="/img/photo-003.png"' in text, document  # left as written, not sharded
+        assert 'src="/img/photo-004.png"' not in text, document
+    assert result.in_memory == 0  # every page loads the missing image
+    assert not _temporary_files(site)
+
+
+def test_a_page_changed_after_it_was_written_is_read_again(
+    built: tuple[Path, dict[str, str], Settings],
+) -> None:
+    site, pages, settings = built
+    in_memory = _regenerate(site, pages, settings, jobs=1)
+    page = site / "blog" / "post-3.html"
+    page.write_text(page.read_text() + "<!-- minified by another plugin -->\n")
+    result = shard_site(site, settings, in_memory=in_memory)
+    assert result.in_memory == len(pages) - 1
+    assert page.read_text().endswith("<!-- minified by another plugin -->\n")
+    assert verify_site(site, settings) == []
+
+
+@given(
+    st.text(max_size=200),
+    st.lists(st.tuples(st.integers(0, 200), st.integers(0, 8), st.text(max_size=12))),
+)
+def test_undo_gives_the_text_back(text: str, raw: list[tuple[int, int, str]]) -> None:
+    edits: list[tuple[int, int, str]] = []
+    last = 0
+    for wanted, length, replacement in sorted(raw):
+        start = max(wanted, last)
+        if start > len(text):
+            break
+        end = min(start + length, len(text))
+        edits.append((start, end, replacement))
+        last = end
+    edited = apply_edits(text, edits)
+    assert undone(edited, undo_edits(text, edits, {})) == text
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "deferred"])
+def test_a_first_build_scans_pages_as_handed_over_with_the_disk_paths_result(
+    generated: tuple[Path, dict[str, str]],
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    jobs: int,
+    direct: bool,
+) -> None:
+    site, pages = generated
+    # One reference to a file that is not there, one element with integrity: their
+    # messages need lines and URL texts (the first page is read, the second is not).
+    pages["blog/post-1.html"] += '<img src="../img/not-there.png">\n'
+    pages["blog/post-2.html"] += '<script src="../js/app.js" integrity="sha384-x"></script>\n'
+    for document, text in pages.items():
+        (site / document).write_text(text)
+    reference = tmp_path / "reference"
+    shutil.copytree(site, reference)
+    # cors_assets: shard, so that the integrity element moves and gets crossorigin.
+    reference_settings = make_settings(
+        manifest=str(tmp_path / "reference.json"), cors_assets="shard"
+    )
+    expected = shard_site(reference, reference_settings)
+    settings = make_settings(cors_assets="shard")
+    in_memory = InMemoryPages(settings, site, jobs, direct=direct)
+    assert not in_memory.active  # no manifest yet: nothing is rewritten in memory
+    for document, text in pages.items():
+        written = in_memory.hand_over(text, document)
+        assert written in (text, None)
+        if written is not None:
+            write_as_generated(site / document, written)
+    in_memory.drain()
+    result = shard_site(site, settings, in_memory=in_memory)
+    assert result.scanned == len(pages) - 1  # the page with the missing file is read
+    assert snapshot(site) == snapshot(reference)
+    assert settings.manifest.read_bytes() == (tmp_path / "reference.json").read_bytes()
+    assert (result.missing, result.crossorigin) == (expected.missing, expected.crossorigin)
+    assert result.crossorigin and result.missing

@@ -1,0 +1,190 @@
+"""MkDocs rebuilds rewrite pages in memory (``on_post_page``); the output must be
+byte for byte what the end-of-build (disk) path gives, and fall back to it when the
+hosts the manifest gave are not the final ones."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from shard_assets.build.pipeline import shard_site
+from shard_assets.config import load_settings
+
+from ..conftest import HOSTS, SAMPLE_SITE, png, snapshot
+
+pytest.importorskip("mkdocs")
+
+from mkdocs.commands.build import build
+from mkdocs.config import load_config
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the same build date everywhere
+    shutil.copytree(
+        SAMPLE_SITE / "mkdocs",
+        tmp_path / "project",
+        ignore=shutil.ignore_patterns("site", "shard-manifest.json"),
+    )
+    return tmp_path / "project"
+
+
+def _build(project: Path, caplog: pytest.LogCaptureFixture) -> str:
+    caplog.clear()
+    pelican_log = sys.modules.get("pelican.log")
+    if pelican_log is not None:
+        # Importing Pelican (other tests do) makes every logger created later drop a
+        # message it has logged before in the process, like this summary's lines.
+        pelican_log.LimitFilter._raised_messages.clear()
+    with caplog.at_level(logging.INFO):
+        build(load_config(config_file=str(project / "mkdocs.yml")))
+    return caplog.text
+
+
+def _set(project: Path, extra: str) -> None:
+    config = project / "mkdocs.yml"
+    text = config.read_text()
+    config.write_text(text.replace("max_imbalance: 0.10", f"max_imbalance: 0.10\n{extra}"))
+
+
+def _disk_path(project: Path, manifest: bytes | None, tmp_path: Path, **options: object) -> Path:
+    """What the end-of-build path alone gives: a plain build, sharded by the library
+    (with ``manifest`` as the manifest; None: none yet)."""
+    reference = tmp_path / "reference"
+    shutil.copytree(project, reference, ignore=shutil.ignore_patterns("site"))
+    if manifest is None:
+        (reference / "shard-manifest.json").unlink(missing_ok=True)
+    else:
+        (reference / "shard-manifest.json").write_bytes(manifest)
+    _set(reference, "      enabled: false")
+    build(load_config(config_file=str(reference / "mkdocs.yml")))
+    settings = load_settings(
+        {
+            "hosts": HOSTS,
+            "manifest": str(reference / "shard-manifest.json"),
+            "site_url": "https://docs.example.org/",
+            **options,
+        },
+        base_dir=reference,
+        source="test",
+    )
+    shard_site(reference / "site", settings)
+    return reference
+
+
+def _assert_same_build(project: Path, reference: Path) -> None:
+    assert snapshot(project / "site") == snapshot(reference / "site")
+    manifest = "shard-manifest.json"
+    assert (project / manifest).read_bytes() == (reference / manifest).read_bytes()
+
+
+def test_a_rebuild_in_memory_is_byte_identical(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first_log = _build(project, caplog)
+    assert "in memory" not in first_log  # no manifest yet: nothing rewritten in memory
+    first = snapshot(project / "site")
+    manifest = (project / "shard-manifest.json").read_bytes()
+    log = _build(project, caplog)
+    assert "8 of those files in memory" in log
+    assert snapshot(project / "site") == first
+    assert (project / "shard-manifest.json").read_bytes() == manifest
+
+
+def test_a_page_with_a_new_asset_waits_for_the_end(
+    project: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _build(project, caplog)
+    manifest = (project / "shard-manifest.json").read_bytes()
+    (project / "docs" / "img" / "brand-new.png").write_bytes(png())
+    page = project / "docs" / "guide" / "install.md"
+    page.write_text(page.read_text() + "\n![New](../img/brand-new.png)\n")
+    log = _build(project, caplog)
+    assert "7 of those files in memory" in log
+    reference = _disk_path(project, manifest, tmp_path)
+    _assert_same_build(project, reference)
+    assert "img/brand-new.png" in (project / "shard-manifest.json").read_text()
+
+
+def test_hosts_that_change_at_the_end_fall_back_to_the_disk_path(
+    project: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _build(project, caplog)
+    manifest = (project / "shard-manifest.json").read_bytes()
+    assets = json.loads(manifest)["assets"]
+    # A pin moves an asset every page loads: the manifest's host, used in memory,
+    # is not the final one, so each page is read back and re-pointed.
+    old = assets["img/favicon.ico"]
+    new = next(h for h in HOSTS if h != old)
+    _set(project, f'      pin: {{"img/favicon.ico": "{new}"}}')
+    log = _build(project, caplog)
+    assert "in memory" not in log
+    reference = _disk_path(project, manifest, tmp_path, pin={"img/favicon.ico": new})
+    assert snapshot(project / "site") == snapshot(reference / "site")
+    index = (project / "site" / "index.html").read_text()
+    assert f"https://{new}/img/favicon.ico" in index
+    assert f"https://{old}/img/favicon.ico" not in index
+
+
+def test_the_first_build_and_changed_hosts_use_the_disk_path(
+    project: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _build(project, caplog)
+    manifest = (project / "shard-manifest.json").read_bytes()
+    config = project / "mkdocs.yml"
+    added = "- cdn4.example.com\n        - cdn5.example.com"
+    config.write_text(config.read_text().replace("- cdn4.example.com", added))
+    log = _build(project, caplog)
+    assert "in memory" not in log
+    assert "cdn5.example.com" in (project / "shard-manifest.json").read_text()
+    assert manifest != (project / "shard-manifest.json").read_bytes()
+
+
+def test_a_failed_check_leaves_every_page_as_mkdocs_wrote_it(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _build(project, caplog)
+    (project / "docs" / "img" / "brand-new.png").write_bytes(png())
+    page = project / "docs" / "guide" / "install.md"
+    page.write_text(page.read_text() + "\n![New](../img/brand-new.png)\n")
+    _set(project, "      locked: true")  # the new image changes the manifest: fail
+    manifest = (project / "shard-manifest.json").read_bytes()
+    with pytest.raises(Exception, match="Aborted"):
+        _build(project, caplog)
+    assert "locked mode" in caplog.text
+    site = project / "site"
+    assert not [p for p in site.rglob("*") if ".shard-assets-" in p.name]
+    assert "cdn1.example.com" not in (site / "index.html").read_text()
+    assert (project / "shard-manifest.json").read_bytes() == manifest
+
+
+def test_a_first_build_scans_the_pages_as_mkdocs_hands_them_over(
+    project: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = _build(project, caplog)
+    # Pass one takes the references found in the text MkDocs handed over.
+    assert "8 pages scanned as the generator handed them over" in log
+    reference = _disk_path(project, None, tmp_path)
+    _assert_same_build(project, reference)
+
+
+def test_pages_the_workers_wrote_before_the_end_are_this_builds(
+    project: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages sent to the workers one at a time are temporary files in the output by
+    the time the end of the build lists it: they are this build's, to be renamed into
+    place, not a killed build's leftovers to delete (a 300-page site failed so)."""
+    from shard_assets.build import handover
+
+    monkeypatch.setattr(handover, "_BATCH_PAGES", 1)
+    _set(project, "      jobs: 2")
+    _build(project, caplog)
+    first = snapshot(project / "site")
+    log = _build(project, caplog)
+    assert "8 of those files in memory" in log
+    assert snapshot(project / "site") == first

@@ -1,0 +1,150 @@
+"""``--jobs``: the same output and manifest for any number of worker processes, and the
+progress bar only on a terminal."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from shard_assets.build import scan
+from shard_assets.cli.commands import ProgressBar, main
+from shard_assets.parallel import PARALLEL_MIN_ITEMS
+
+from .conftest import HOSTS, ROOT, make_site, snapshot
+
+
+def _build(site: Path, manifest: Path, *extra: str) -> int:
+    args = ["build", str(site), "--manifest", str(manifest), "--quiet"]
+    for host in HOSTS:
+        args += ["--host", host]
+    return main([*args, *extra])
+
+
+@pytest.fixture
+def big_site(tmp_path: Path) -> Path:
+    """Enough documents for the worker processes to start."""
+    site = make_site(tmp_path / "original", images=30, pages=PARALLEL_MIN_ITEMS + 20)
+    (site / "css" / "extra.css").write_text(
+        '@import url("site.css");\n.a { background: url(../img/photo-001.png) }\n'
+        ".b { background: url(../img/missing.png) }\n",
+        encoding="utf-8",
+    )
+    return site
+
+
+@pytest.mark.parametrize("budget", [scan.SPAN_BUDGET, 40])
+def test_every_number_of_jobs_gives_the_same_bytes(
+    tmp_path: Path, big_site: Path, budget: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small budget: most documents keep no spans and pass two scans them again.
+    monkeypatch.setattr(scan, "SPAN_BUDGET", budget)
+    outputs = {}
+    for jobs in (1, 2, 3):
+        site = tmp_path / f"jobs{jobs}"
+        shutil.copytree(big_site, site)
+        manifest = tmp_path / f"jobs{jobs}.json"
+        assert _build(site, manifest, "--jobs", str(jobs)) == 0
+        outputs[jobs] = (snapshot(site), manifest.read_bytes())
+        # A second run over sharded output changes nothing, with any number of jobs.
+        assert _build(site, manifest, "--jobs", str(4 - jobs)) == 0
+        assert (snapshot(site), manifest.read_bytes()) == outputs[jobs]
+    assert outputs[1] == outputs[2] == outputs[3]
+    assert outputs[1][0] != snapshot(big_site)
+
+
+def test_a_host_change_with_workers_re_points_the_same_way(tmp_path: Path, big_site: Path) -> None:
+    results = []
+    for jobs in ("1", "2"):
+        site = tmp_path / f"site{jobs}"
+        shutil.copytree(big_site, site)
+        manifest = tmp_path / f"m{jobs}.json"
+        assert _build(site, manifest, "--jobs", jobs) == 0
+        args = ["build", str(site), "--manifest", str(manifest), "--quiet", "--jobs", jobs]
+        for host in [*HOSTS, "cdn5.example.com"]:
+            args += ["--host", host]
+        assert main(args) == 0
+        results.append((snapshot(site), manifest.read_bytes()))
+    assert results[0] == results[1]
+
+
+def test_jobs_must_be_positive(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        _build(make_site(tmp_path / "site"), tmp_path / "m.json", "--jobs", "0")
+    assert exit_info.value.code == 2
+    assert "--jobs: must be a whole number of 1 or more" in capsys.readouterr().err
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path, big_site: Path) -> None:
+    command = [sys.executable, "-m", "shard_assets.cli", "build", str(big_site)]
+    command += ["--manifest", str(tmp_path / "m.json"), "--jobs", "2"]
+    for host in HOSTS:
+        command += ["--host", host]
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    assert "\r" not in result.stderr and "files/s" not in result.stderr
+    assert "references rewritten" in result.stdout
+
+
+def test_the_progress_bar_draws_and_clears_one_line() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar(stream, delay=0)
+    bar.start -= 1  # as if the build had been running for a second
+    for done in range(1, 4):
+        bar("scan", done, 3)
+    bar("rewrite", 3, 3)
+    bar.close()
+    drawn = stream.getvalue()
+    assert "\n" not in drawn
+    assert "scanning" in drawn and "rewriting" in drawn and "3/3 files" in drawn
+    assert drawn.endswith("\r\x1b[K")
+
+
+def test_a_short_run_draws_nothing() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar(stream)
+    bar("scan", 1, 2)
+    bar.close()
+    assert stream.getvalue() == ""
+
+
+def _pid(context: object, item: int) -> tuple[int, int]:
+    time.sleep(0.002)  # a batch takes a while, so a loaded machine still uses both workers
+    return item, os.getpid()
+
+
+def test_workers_are_other_processes_and_results_keep_their_order() -> None:
+    from shard_assets.parallel import run_each
+
+    items = list(range(PARALLEL_MIN_ITEMS * 3))
+    results = list(run_each(_pid, iter(items), None, 2, count=len(items)))
+    assert [item for item, _ in results] == items
+    assert os.getpid() not in {pid for _, pid in results}
+    assert len({pid for _, pid in results}) == 2
+
+
+# Python 3.12+ warns on any fork with threads running; here that is the point.
+@pytest.mark.filterwarnings("ignore:This process:DeprecationWarning")
+def test_workers_start_while_another_thread_runs() -> None:
+    """Pelican's progress display runs a thread while the build shards the output."""
+    import threading
+
+    from shard_assets.parallel import run_each
+
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        items = list(range(PARALLEL_MIN_ITEMS * 2))
+        results = list(run_each(_pid, iter(items), None, 2, count=len(items)))
+    finally:
+        stop.set()
+        thread.join()
+    assert [item for item, _ in results] == items
+    assert os.getpid() not in {pid for _, pid in results}
