@@ -11,54 +11,19 @@ which missed ``<div a="x"style="...">``).
 
 from __future__ import annotations
 
-import itertools
 import re
 
 from shard_assets.documents.html import RAW_TEXT, URL_ATTRIBUTES
 
-# The patterns as they were written, with possessive quantifiers (``X*+``: take all,
-# give nothing back), here spelled as atomic groups made of a lookahead and a
-# backreference: ``(?=(?P<g>X*))(?P=g)`` matches what the lookahead matched, once,
-# and CPython never goes back into a lookahead. Python before 3.11.5 matches the
-# possessive quantifiers (and atomic groups) wrongly (gh-106052), lookaheads and
-# backreferences rightly, so this oracle holds on every Python the package supports,
-# and it is written differently from the scanner, which avoids backtracking by the
-# shape of its patterns instead.
-_GROUPS = itertools.count()
-
-
-def _atomic(pattern: str) -> str:
-    """``(?>pattern)``: one name per use, as a pattern may not repeat a group name."""
-    name = f"_atomic{next(_GROUPS)}"
-    return f"(?:(?=(?P<{name}>{pattern}))(?P={name}))"
-
-
-def _value() -> str:
-    """A value after ``=``: a quote opens a quoted value only right after ``=``, so
-    ``alt=it's`` is one unquoted value, and a ``"`` that is never closed makes the tag
-    unmatchable (the browser reads on to the end)."""
-    double = _atomic(r'[^"]*')
-    single = _atomic(r"[^']*")
-    unquoted = _atomic(r"[^\s>]*")
-    return rf"(?:\"{double}\"|'{single}'|[^\s>\"']{unquoted}|(?=>))"
-
-
-def _attrs(name: str = r"[^\s/>=]") -> str:
-    """A start tag's attributes; attribute names start where ``name`` matches."""
-    separators = _atomic(r"[\s/]+")
-    attribute = _atomic(name + r"[^\s/>=]*")
-    before, after = _atomic(r"\s*"), _atomic(r"\s*")
-    return _atomic(rf"(?:{separators}|{attribute}(?:{before}={after}{_value()})?)*")
-
-
-def _tag_name() -> str:
-    return "[a-zA-Z]" + _atomic(r"[^\s/>]*")
+# Its possessive quantifiers are spelled as atomic groups that every CPython matches
+# rightly: see reference_patterns.py.
+from .reference_patterns import atomic, attrs, tag_name
 
 
 def _has_style() -> str:
     """Looks ahead over a tag name and attributes for an attribute named ``style``."""
-    not_style = "(?!style" + _atomic(r"\s*") + r"=)[^\s/>=]"
-    return _tag_name() + _attrs(not_style) + r"style\s*="
+    not_style = "(?!style" + atomic(r"\s*") + r"=)[^\s/>=]"
+    return tag_name() + attrs(not_style) + r"style\s*="
 
 
 def _tag_pattern(wanted: str, *, styled: bool) -> str:
@@ -71,13 +36,13 @@ def _tag_pattern(wanted: str, *, styled: bool) -> str:
     styled_tag = r"(?P<sname>(?!))(?P<sattrs>(?!))"
     if styled:
         stop += f"|{_has_style()}"
-        styled_tag = rf"<(?P<sname>{_tag_name()})(?P<sattrs>{_attrs()})>"
-    text = _atomic("[^<]+")
-    skip = _atomic(rf"(?:{text}|<(?!{stop})(?:/?{_tag_name()}{_attrs()}>)?)*")
+        styled_tag = rf"<(?P<sname>{tag_name()})(?P<sattrs>{attrs()})>"
+    text = atomic("[^<]+")
+    skip = atomic(rf"(?:{text}|<(?!{stop})(?:/?{tag_name()}{attrs()}>)?)*")
     # A comment ends at -->, at --!>, or right away in <!--> and <!--->.
     comment = r"<!--(?:-?>|.*?--!?>|.*\Z)"
     cdata = r"<!\[CDATA\[.*?(?:\]\]>|\Z)"
-    tag = rf"<(?P<name>{wanted})(?P<attrs>{_attrs()})>"
+    tag = rf"<(?P<name>{wanted})(?P<attrs>{attrs()})>"
     # A wanted tag that does not end (a quote never closed) is passed over.
     return rf"{skip}(?:{comment}|{cdata}|{tag}|{styled_tag}|<)"
 
@@ -86,7 +51,7 @@ _NAMES = sorted(set(URL_ATTRIBUTES) | RAW_TEXT | {"base", "plaintext"}, key=lamb
 _WANTED = "(?:" + "|".join(re.escape(n) for n in _NAMES) + r")(?=[\s/>])"
 _PATTERN = re.compile(_tag_pattern(_WANTED, styled=True), re.IGNORECASE | re.DOTALL)
 _END_TAGS = {
-    name: re.compile(rf"</{name}(?=[\s/>]){_atomic('[^>]*')}>", re.IGNORECASE | re.DOTALL)
+    name: re.compile(rf"</{name}(?=[\s/>]){atomic('[^>]*')}>", re.IGNORECASE | re.DOTALL)
     for name in RAW_TEXT
 }
 
