@@ -150,3 +150,17 @@ def _set_tokens() -> re.Pattern[str]:
 
 #: ``_SET_TOKENS``: the tokens inside ``image-set(...)``.
 SET_TOKENS = _set_tokens()
+
+
+def _block_end() -> re.Pattern[str]:
+    double, single = _string_body('"'), _string_body("'")
+    bad_double, bad_single = _string_body('"'), _string_body("'")
+    return re.compile(
+        rf"/\*.*?(?:\*/|\Z)|\"{double}\"|'{single}'|\"{bad_double}|'{bad_single}"
+        rf"|{_url(False)}|(?P<close>}})",
+        re.IGNORECASE | re.DOTALL,
+    )
+
+
+#: ``_BLOCK_END``: the "}" that ends a block, past comments, strings and url().
+BLOCK_END = _block_end()

@@ -14,6 +14,7 @@ runs. The test ids say which is which.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -33,7 +34,7 @@ from shard_assets.config import Settings, load_settings
 from shard_assets.errors import FaultError, MissingFolderError
 from shard_assets.files import TEMP_FILE
 
-from .conftest import HOSTS, SAMPLE_SITE, make_site, snapshot
+from .conftest import HOSTS, make_site, snapshot
 from .faults import (
     IS_ROOT,
     blocks,
@@ -45,6 +46,18 @@ from .faults import (
     read_only_folder,
     resize,
     tmpfs,
+)
+from .generators import (
+    SPHINX_OWN_DIFFERENCE,
+    configure,
+    copy_mkdocs,
+    copy_pelican,
+    copy_sphinx,
+    mkdocs_build,
+    pelican_build,
+    set_option,
+    sphinx_build,
+    sphinx_output,
 )
 
 OLD_HOSTS = HOSTS[:3]
@@ -278,7 +291,14 @@ def test_the_output_folder_removed_during_the_build(tmp_path: Path, phase: str, 
 
     def remove() -> None:  # at once, as rm -rf of a folder no build writes to would
         os.rename(case.site, tmp_path / "removed")
-        shutil.rmtree(tmp_path / "removed")
+        # A worker's temporary file created just before the rename can still appear in
+        # the removed folder while rmtree empties it ("directory not empty"): again.
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                shutil.rmtree(tmp_path / "removed")
+            if not (tmp_path / "removed").exists():
+                return
+            time.sleep(0.01)
 
     with pytest.raises(FaultError) as raised:
         shard_site(
@@ -459,28 +479,16 @@ def _failed_on_a_read_only_folder(
 @pytest.fixture
 def mkdocs_project(tmp_path: Path) -> Path:
     pytest.importorskip("mkdocs")
-    shutil.copytree(
-        SAMPLE_SITE / "mkdocs",
-        tmp_path / "docs-project",
-        ignore=shutil.ignore_patterns("site", "shard-manifest.json"),
-    )
-    return tmp_path / "docs-project"
+    return copy_mkdocs(tmp_path / "docs-project")
 
 
 @pytest.fixture
 def pelican_project(tmp_path: Path) -> Path:
     pytest.importorskip("pelican")
-    shutil.copytree(
-        SAMPLE_SITE / "pelican",
-        tmp_path / "blog",
-        ignore=shutil.ignore_patterns("output", "shard-manifest.json", "__pycache__"),
-    )
-    return tmp_path / "blog"
+    return copy_pelican(tmp_path / "blog")
 
 
 def test_mkdocs_disk_full_tmpfs(mkdocs_project: Path) -> None:
-    from .plugins.test_mkdocs import mkdocs_build
-
     project, site = mkdocs_project, mkdocs_project / "site"
     manifest = project / "shard-manifest.json"
     assert mkdocs_build(project).returncode == 0
@@ -500,8 +508,6 @@ def test_mkdocs_disk_full_tmpfs(mkdocs_project: Path) -> None:
 
 
 def test_mkdocs_read_only_manifest_folder(mkdocs_project: Path) -> None:
-    from .plugins.test_mkdocs import mkdocs_build, set_option
-
     project, site = mkdocs_project, mkdocs_project / "site"
     set_option(project, "manifest: shard-manifest.json", "manifest: manifests/shard-manifest.json")
     folder = project / "manifests"
@@ -519,8 +525,6 @@ def test_mkdocs_read_only_manifest_folder(mkdocs_project: Path) -> None:
 
 
 def test_pelican_disk_full_tmpfs(pelican_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from .plugins.test_pelican import pelican_build
-
     monkeypatch.setenv("COLUMNS", "1000")  # Pelican's log wraps lines at 80 otherwise
     project, output = pelican_project, pelican_project / "output"
     manifest = project / "shard-manifest.json"
@@ -539,8 +543,6 @@ def test_pelican_disk_full_tmpfs(pelican_project: Path, monkeypatch: pytest.Monk
 def test_pelican_read_only_manifest_folder(
     pelican_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from .plugins.test_pelican import pelican_build
-
     monkeypatch.setenv("COLUMNS", "1000")  # Pelican's log wraps lines at 80 otherwise
     project, output = pelican_project, pelican_project / "output"
     folder = project / "manifests"
@@ -566,9 +568,7 @@ SPHINX_FAILED = ("ERROR: shard-assets: ", "[shard_assets.failed]")
 
 
 def _sphinx_sample(target: Path) -> Path:
-    from .plugins.test_sphinx import configure, copy_sample
-
-    project = copy_sample(target)
+    project = copy_sphinx(target)
     configure(project, f'shard_assets["manifest"] = "{SPHINX_MANIFEST}"')
     (project / SPHINX_MANIFEST).parent.mkdir()
     return project
@@ -580,8 +580,6 @@ def sphinx_clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, by
     the build after each Sphinx fault must give again."""
     pytest.importorskip("sphinx")
     pytest.importorskip("pydata_sphinx_theme")
-    from .plugins.test_sphinx import sphinx_build
-
     project = _sphinx_sample(tmp_path_factory.mktemp("sphinx-clean") / "docs")
     assert sphinx_build(project).returncode == 0
     return snapshot(project / "_build" / "html"), (project / SPHINX_MANIFEST).read_bytes()
@@ -596,17 +594,13 @@ def sphinx_project(tmp_path: Path) -> Path:
 def _sphinx_rebuilt_clean(project: Path, clean: dict[str, bytes]) -> None:
     """The build after a fault (a rebuild: Sphinx keeps its saved environment) gives
     the clean build's bytes, but for the searchindex.js Sphinx itself writes anew."""
-    from .plugins.test_sphinx import SPHINX_OWN_DIFFERENCE, output, sphinx_build
-
     assert sphinx_build(project).returncode == 0
-    assert output(project) == {k: v for k, v in clean.items() if k != SPHINX_OWN_DIFFERENCE}
+    assert sphinx_output(project) == {k: v for k, v in clean.items() if k != SPHINX_OWN_DIFFERENCE}
 
 
 def test_sphinx_disk_full_tmpfs(
     sphinx_project: Path, sphinx_clean: tuple[dict[str, bytes], bytes]
 ) -> None:
-    from .plugins.test_sphinx import sphinx_build
-
     project, html = sphinx_project, sphinx_project / "_build" / "html"
     clean, clean_manifest = sphinx_clean
     manifest = project / SPHINX_MANIFEST
@@ -626,8 +620,6 @@ def test_sphinx_disk_full_tmpfs(
 def test_sphinx_read_only_manifest_folder(
     sphinx_project: Path, sphinx_clean: tuple[dict[str, bytes], bytes]
 ) -> None:
-    from .plugins.test_sphinx import sphinx_build
-
     project, html = sphinx_project, sphinx_project / "_build" / "html"
     clean, clean_manifest = sphinx_clean
     folder = (project / SPHINX_MANIFEST).parent
@@ -646,8 +638,6 @@ def test_pelican_rebuild_fault_puts_pelicans_pages_back(
 ) -> None:
     from pelican import Pelican
     from pelican.settings import read_settings
-
-    from .plugins.test_pelican import pelican_build
 
     project, output = pelican_project, pelican_project / "output"
     manifest = project / "shard-manifest.json"
@@ -695,8 +685,6 @@ def test_pelican_page_write_fault_on_the_worker(
     from pelican.settings import read_settings
 
     from shard_assets.build import handover
-
-    from .plugins.test_pelican import pelican_build
 
     project, output = pelican_project, pelican_project / "output"
     manifest = project / "shard-manifest.json"

@@ -7,34 +7,28 @@ TCP connection moves: TLS still sends the real hostname (SNI) and checks the
 certificate against it, and HTTP still sends it as ``Host``, so a staging server or a
 test server is checked exactly as the public one will be.
 
-:func:`http_client` is an ``httpx.AsyncClient`` (HTTP/1.1 and HTTP/2) whose connections
-go through the routes: httpcore's connection pool with a network backend that maps the
-address, wrapped as an httpx transport. :func:`probe_tls` is one TLS handshake that
-verifies the chain but reads the hostnames itself, so that a certificate for the wrong
-names is reported with the names it does cover, not as a bare handshake failure.
+:func:`http_client` is an ``httpx.AsyncClient`` (HTTP/1.1 and HTTP/2) whose
+connections go through the routes (:mod:`shard_assets.check.transport`).
+:func:`probe_tls` is one TLS handshake that verifies the chain but reads the hostnames
+itself, so that a certificate for the wrong names is reported with the names it does
+cover, not as a bare handshake failure.
 
-httpx and httpcore are imported only here, and only when a client is made: they are
-the ``check`` extra, not a dependency of the build.
+httpx and httpcore are imported only when a client is made: they are the ``check``
+extra, not a dependency of the build, and the command line imports this module for
+every command.
 """
 
 from __future__ import annotations
 
-import contextlib
+import importlib
 import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..documents.urls import normal_host
 from ..errors import ConfigError
@@ -44,6 +38,8 @@ if TYPE_CHECKING:
 
 #: What the ``check`` extra installs, named in the error when it is missing.
 CHECK_EXTRA = "pip install 'shard-assets[check]'"
+#: What the HTTP client needs (httpcore needs h2 for HTTP/2), checked before it is made.
+_CLIENT_MODULES = ("anyio", "h2", "httpcore", "httpx")
 
 
 @dataclass(frozen=True)
@@ -165,15 +161,32 @@ def _connect_to(value: str) -> tuple[tuple[str, int], tuple[str, int]]:
     )
 
 
-def trust(ca_file: Path | None, *, check_hostname: bool = True) -> ssl.SSLContext:
+class BrowserOrder(ssl.SSLContext):
+    """A TLS context that offers ``h2`` before ``http/1.1`` in ALPN, as browsers and
+    curl do. httpcore offers ``http/1.1`` first; a server that follows the client's
+    order (lighttpd) would then speak HTTP/1.1 to a client that browsers get HTTP/2
+    from."""
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        super().set_alpn_protocols(sorted(alpn_protocols, key=lambda p: p != "h2"))
+
+
+def trust(
+    ca_file: Path | None, *, check_hostname: bool = True, browser_order: bool = False
+) -> ssl.SSLContext:
     """A verifying TLS context: the CA file's certificates only (as curl's ``--cacert``),
     or the system's, which honours ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``.
 
     The chain is always verified; ``check_hostname=False`` leaves matching the names
-    to the caller (see :func:`probe_tls`).
+    to the caller (see :func:`probe_tls`). ``browser_order`` offers ``h2`` first
+    whatever the client asks for (:class:`BrowserOrder`).
     """
+    context = (BrowserOrder if browser_order else ssl.SSLContext)(ssl.PROTOCOL_TLS_CLIENT)
     try:
-        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        if ca_file:
+            context.load_verify_locations(cafile=str(ca_file))
+        else:
+            context.load_default_certs(ssl.Purpose.SERVER_AUTH)
     except FileNotFoundError:
         raise ConfigError(
             f"--ca-file {ca_file}: no such file; give a PEM file of CA certificates"
@@ -261,10 +274,27 @@ def covers(names: Iterable[str], host: str) -> bool:
     return False
 
 
+def missing_module(names: Iterable[str]) -> ImportError | None:
+    """The error importing the first of the modules ``names`` that cannot be
+    imported, or None when all can."""
+    try:
+        for name in names:
+            importlib.import_module(name)
+    except ImportError as error:
+        return error
+    return None
+
+
 def http_client(
-    routes: Routes, context: ssl.SSLContext, connections: int, timeout: float
+    routes: Routes,
+    context: ssl.SSLContext,
+    connections: int,
+    timeout: float,
+    *,
+    http2: bool = True,
 ) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` speaking HTTP/1.1 and HTTP/2 over ``routes``.
+    """An ``httpx.AsyncClient`` speaking HTTP/1.1 and HTTP/2 (only HTTP/1.1 with
+    ``http2=False``) over ``routes`` (:mod:`shard_assets.check.transport`).
 
     At most ``connections`` connections in all; every phase (connect, read, write,
     waiting for a pooled connection) has ``timeout`` seconds. Certificates are
@@ -272,135 +302,11 @@ def http_client(
     httpcore 1.0's HTTP/2 connection is not safe to share between threads (its HPACK
     table and stream events race), and one event loop multiplexes requests safely.
     """
-    try:
-        import anyio  # noqa: PLC0415
-        import h2  # noqa: F401, PLC0415 (httpcore needs it for HTTP/2)
-        import httpcore  # noqa: PLC0415
-        import httpx  # noqa: PLC0415
-    except ImportError as error:
+    missing = missing_module(_CLIENT_MODULES)
+    if missing is not None:
         raise ConfigError(
-            f"check-hosts needs httpx with HTTP/2 ({error.name} is not installed): {CHECK_EXTRA}"
-        ) from None
-
-    class Backend(httpcore.AsyncNetworkBackend):
-        """Opens TCP connections where the routes say; TLS keeps the real hostname."""
-
-        def __init__(self) -> None:
-            self.system = httpcore.AnyIOBackend()
-
-        async def connect_tcp(
-            self,
-            host: str,
-            port: int,
-            timeout: float | None = None,
-            local_address: str | None = None,
-            socket_options: Iterable[Any] | None = None,
-        ) -> httpcore.AsyncNetworkStream:
-            try:
-                addresses, port = await anyio.to_thread.run_sync(routes.addresses, host, port)
-            except OSError as error:
-                raise httpcore.ConnectError(f"{host} does not resolve ({error})") from None
-            failure: Exception = httpcore.ConnectError(f"{host} has no address")
-            for address in addresses:
-                try:
-                    return await self.system.connect_tcp(
-                        address, port, timeout, local_address, socket_options
-                    )
-                except httpcore.ConnectError as error:
-                    failure = error
-            raise failure
-
-        async def sleep(self, seconds: float) -> None:
-            await self.system.sleep(seconds)
-
-    # httpx's own exceptions for httpcore's, by name, most specific first (as httpx's
-    # HTTPTransport maps them).
-    errors = [
-        (getattr(httpcore, name), getattr(httpx, name))
-        for name in (
-            "ConnectTimeout",
-            "ReadTimeout",
-            "WriteTimeout",
-            "PoolTimeout",
-            "ConnectError",
-            "ReadError",
-            "WriteError",
-            "RemoteProtocolError",
-            "LocalProtocolError",
-            "UnsupportedProtocol",
-            "ProtocolError",
-            "NetworkError",
-            "TimeoutException",
+            f"check-hosts needs httpx with HTTP/2 ({missing.name} is not installed): {CHECK_EXTRA}"
         )
-    ]
+    from .transport import routed_client  # noqa: PLC0415 (loads httpx and asyncio)
 
-    @contextlib.contextmanager
-    def as_httpx_errors() -> Iterator[None]:
-        try:
-            yield
-        except Exception as error:
-            for theirs, ours in errors:
-                if isinstance(error, theirs):
-                    raise ours(str(error)) from error
-            raise
-
-    class Body(httpx.AsyncByteStream):
-        def __init__(self, stream: AsyncIterable[bytes]) -> None:
-            self.stream = stream
-
-        async def __aiter__(self) -> AsyncIterator[bytes]:
-            with as_httpx_errors():
-                async for chunk in self.stream:
-                    yield chunk
-
-        async def aclose(self) -> None:
-            close = getattr(self.stream, "aclose", None)
-            if close is not None:
-                await close()
-
-    class Transport(httpx.AsyncBaseTransport):
-        """httpx's own AsyncHTTPTransport, with the routes' network backend."""
-
-        def __init__(self) -> None:
-            self.pool = httpcore.AsyncConnectionPool(
-                ssl_context=context,
-                max_connections=connections,
-                max_keepalive_connections=connections,
-                http1=True,
-                http2=True,
-                network_backend=Backend(),
-            )
-
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            assert isinstance(request.stream, httpx.AsyncByteStream)
-            core = httpcore.Request(
-                method=request.method,
-                url=httpcore.URL(
-                    scheme=request.url.raw_scheme,
-                    host=request.url.raw_host,
-                    port=request.url.port,
-                    target=request.url.raw_path,
-                ),
-                headers=request.headers.raw,
-                content=request.stream,
-                extensions=request.extensions,
-            )
-            with as_httpx_errors():
-                response = await self.pool.handle_async_request(core)
-            assert isinstance(response.stream, AsyncIterable)
-            return httpx.Response(
-                status_code=response.status,
-                headers=response.headers,
-                stream=Body(response.stream),
-                extensions=response.extensions,
-            )
-
-        async def aclose(self) -> None:
-            await self.pool.aclose()
-
-    return httpx.AsyncClient(
-        transport=Transport(),
-        timeout=httpx.Timeout(timeout),
-        follow_redirects=False,
-        trust_env=False,
-    )
+    return routed_client(routes.addresses, context, connections, timeout, http2=http2)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from .connect import Handshake, covers, iso_date
 from .fetch import Fetched, Probe, Problem
+from .serving import Serving
 
 #: A certificate that expires sooner than this is a warning.
 EXPIRY_WARNING_DAYS = 21
@@ -71,6 +72,8 @@ class HostsCheck:
     warnings: tuple[Problem, ...]
     summary: Mapping[str, str]
     sampled: bool
+    #: What each protocol's visitors get (None without ``--unsharded-copy``).
+    serving: Serving | None = None
 
     @property
     def ok(self) -> bool:

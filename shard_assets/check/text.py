@@ -16,12 +16,17 @@ from .connect import iso_date
 
 if TYPE_CHECKING:
     from .model import HostCheck, HostsCheck
+    from .serving import Serving
+
+#: The protocols, as the check names them and as people write them.
+_PROTOCOLS = (("http/1.1", "HTTP/1.1"), ("http/2", "HTTP/2"), ("http/3", "HTTP/3"))
 
 #: Problems, in the order the text output lists them; each fails the check.
 PROBLEM_KINDS = (
     "unreachable",
     "certificate",
     "misdirected",
+    "protocol",
     "missing",
     "status",
     "stale",
@@ -37,12 +42,14 @@ def render_text(result: HostsCheck) -> str:
         f"{result.scheme}" + (f", site {result.site_url}" if result.site_url else "")
     ]
     lines += [f"  {_host_line(check)}" for check in result.hosts]
-    for protocol, label in (("http/1.1", "HTTP/1.1"), ("http/2", "HTTP/2"), ("http/3", "HTTP/3")):
+    for protocol, label in _PROTOCOLS:
         if protocol in result.summary:
             lines.append(f"{label} visitors: {result.summary[protocol]}")
     for check in result.shard_hosts:
         if check.verdicts.get("http/2") and check.coalesces is False:
             lines.append(f"  {check.host}, HTTP/2: {check.verdicts['http/2']}")
+    if result.serving is not None:
+        lines += _serving_lines(result.serving)
     for kind in PROBLEM_KINDS:
         found = [p for p in result.problems if p.kind == kind]
         if found:
@@ -55,12 +62,32 @@ def render_text(result: HostsCheck) -> str:
     sound = sum(c.sound for c in result.shard_hosts)
     total = sum(c.assets for c in result.shard_hosts)
     verdict = "ok" if result.ok else "FAILED"
+    serving = result.serving
     lines.append(
         f"shard-assets check-hosts: {verdict}: {len(result.problems)} problem(s), "
         f"{len(result.warnings)} warning(s); {sound} of {checked} fetched asset(s) sound"
         + (f" (a sample of {total})" if result.sampled and checked < total else "")
+        + (
+            f"; {serving.right} of {len(serving.fetches)} page(s) fetched as their protocol's copy"
+            if serving
+            else ""
+        )
     )
     return "\n".join(lines) + "\n"
+
+
+def _serving_lines(serving: Serving) -> list[str]:
+    """What each protocol's visitors get: a heading, then one line per protocol."""
+    lines = [
+        f"Pages by protocol: {len(serving.sampled)} of the {serving.pages} page(s) of "
+        f"{serving.unsharded_copy}, each compared with {serving.output_dir}"
+    ]
+    lines += [
+        f"  {label}: {serving.verdicts[protocol]}"
+        for protocol, label in _PROTOCOLS
+        if protocol in serving.verdicts
+    ]
+    return lines
 
 
 def _host_line(check: HostCheck) -> str:
@@ -100,6 +127,7 @@ def render_json(result: HostsCheck) -> str:
         "summary": dict(result.summary),
         "warnings": [w.as_json() for w in result.warnings],
         "hosts": [_host_json(c) for c in result.hosts],
+        "serving": _serving_json(result.serving) if result.serving else None,
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
@@ -141,6 +169,30 @@ def _host_json(check: HostCheck) -> dict[str, object]:
         "tls_version": handshake.tls_version if handshake and handshake.tls_version else None,
         "verdicts": dict(check.verdicts),
         "with_age": sum(1 for f in check.fetched if f.age is not None),
+    }
+
+
+def _serving_json(serving: Serving) -> dict[str, object]:
+    return {
+        "output_dir": str(serving.output_dir),
+        "unsharded_copy": str(serving.unsharded_copy),
+        "pages": serving.pages,
+        "sampled": list(serving.sampled),
+        "verdicts": dict(serving.verdicts),
+        "http3_not_probed_because": serving.http3 or None,
+        "http3_at": serving.http3_at or None,
+        "fetches": [
+            {
+                "url": f.url,
+                "protocol": f.protocol,
+                "http_version": f.spoken or None,
+                "status": f.status or None,
+                "copy": f.copy or None,
+                "location": f.location,
+                "error": f.error or None,
+            }
+            for f in serving.fetches
+        ],
     }
 
 

@@ -293,7 +293,16 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
         help="trust these CA certificates instead of the system's (SSL_CERT_FILE works too)",
     )
     parser.add_argument(
-        "--sample", type=whole_number, metavar="N", help="fetch N assets per host (default: all)"
+        "--unsharded-copy",
+        metavar="DIR",
+        help="the unsharded copy the build wrote (unsharded_copy): fetch pages from "
+        "--site-url over HTTP/1.1, HTTP/2 and HTTP/3 and check which copy each gets",
+    )
+    parser.add_argument(
+        "--sample",
+        type=whole_number,
+        metavar="N",
+        help="fetch N assets per host and N pages (default: every asset, 10 pages)",
     )
     parser.add_argument("--format", choices=CHECK_FORMATS, default="text", help="default: text")
     parser.add_argument(

@@ -337,9 +337,11 @@ def _add_check_hosts(commands: argparse._SubParsersAction[Parser]) -> None:
         description="Connect to each shard host and report its addresses, certificate, "
         "protocol (ALPN), whether it is same-site with --site-url and what HTTP/1.1 and "
         "HTTP/2 visitors pay for it; then fetch every asset (or --sample N per host) from "
-        "the host the manifest names and compare it with OUTPUT_DIR. Exit 1 on a missing, "
-        "stale or CORS-blocked asset, a certificate that does not cover its host, or an "
-        "unreachable host.",
+        "the host the manifest names and compare it with OUTPUT_DIR. With --unsharded-copy, "
+        "fetch a sample of pages from --site-url over HTTP/1.1, HTTP/2 and HTTP/3 and say "
+        "which copy each protocol gets. Exit 1 on a missing, stale or CORS-blocked asset, a "
+        "certificate that does not cover its host, an unreachable host, or pages served to "
+        "the wrong protocol.",
     )
     add_check_arguments(check)
 

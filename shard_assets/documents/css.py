@@ -74,6 +74,13 @@ _SET_TOKENS = re.compile(
     r"|(?P<open>\()|(?P<close>\))",
     re.IGNORECASE | re.DOTALL,
 )
+# The "}" that ends a block, past the comments, strings and url() tokens before it
+# (a "}" in those is not the end).
+_BLOCK_END = re.compile(
+    rf"/\*.*?(?:\*/|\Z)|{_STRING_DQ}|{_STRING_SQ}|{_BAD_STRINGS}"
+    rf"|{_URL_FUNC.format(entity='')}|(?P<close>}})",
+    re.IGNORECASE | re.DOTALL,
+)
 _ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})(?:\r\n|[ \t\n\r\f])?|\r\n|[\n\r\f]|(.))", re.DOTALL)
 _NEEDS_ESCAPE_UNQUOTED = re.compile(r"[\\\"'()\s\x00-\x1f\x7f]")
 _NEEDS_ESCAPE_QUOTED = re.compile(r"[\\\n\r\f\x00]")
@@ -168,8 +175,7 @@ def find_css_refs(
         if m.group("skip") is not None:
             continue
         if m.group("fontface") is not None:
-            close = text.find("}", pos, stop)
-            fonts_end = stop if close < 0 else close
+            fonts_end = _block_end(text, pos, stop)
             continue
         if m.group("imageset") is not None:
             pos = yield from _image_set(text, pos, stop, where)
@@ -180,6 +186,14 @@ def find_css_refs(
                 if ref is not None:
                     yield replace(ref, cors=True) if m.start() < fonts_end else ref
                 break
+
+
+def _block_end(text: str, pos: int, stop: int) -> int:
+    """Where the block open at ``pos`` ends (its ``}``), or ``stop``."""
+    for m in _BLOCK_END.finditer(text, pos, stop):
+        if m.group("close") is not None:
+            return m.start()
+    return stop
 
 
 def _ref(

@@ -191,7 +191,10 @@ def test_one_certificate_and_address_http2_visitors_share_one_connection(
     assert "CORS-mode assets open one more connection" in out
     assert f"HTTP/3 visitors: advertised by 4 of 4 host(s) (Alt-Svc: {ALT_SVC})" in out
     assert "Cache-Control 'public, max-age=31536000, immutable'" in out
-    assert f"0 problem(s), 0 warning(s); {len(live.assets)} of {len(live.assets)}" in out
+    # Without --unsharded-copy, the one warning: the site answers HTTP/2, whose visitors
+    # get the sharded pages (tests/check/test_serving.py checks serving by protocol).
+    assert f"0 problem(s), 1 warning(s); {len(live.assets)} of {len(live.assets)}" in out
+    assert f"no --unsharded-copy: {SITE} answers HTTP/2" in out
     served = [line for line in live.nginx.log("access.log").lines() if line.startswith("cdn")]
     assert any(" HTTP/2.0 " in line for line in served)
 
@@ -225,7 +228,7 @@ def test_per_host_certificates_on_their_own_addresses(
         verdict = host["verdicts"]["http/2"]
         assert f"no address in common with {SITE}'s connection" in verdict
         assert f"{SITE}'s certificate does not cover {host['host']}" in verdict
-    assert [w["kind"] for w in report["warnings"]] == ["http2"]
+    assert [w["kind"] for w in report["warnings"]] == ["http2", "unsharded-copy"]
 
 
 def test_cross_site_shard_names(live: Live, capsys: pytest.CaptureFixture[str]) -> None:
@@ -299,7 +302,7 @@ def test_a_certificate_that_misses_a_host(live: Live, capsys: pytest.CaptureFixt
         f"{SITE}, {', '.join(SHARDS[:3])}); browsers refuse every asset on it: add "
         f"{SHARDS[3]} to the certificate; {mine} asset(s) not fetched" in out
     )
-    assert f"1 problem(s), 1 warning(s); {len(live.assets) - mine} of" in out
+    assert f"1 problem(s), 2 warning(s); {len(live.assets) - mine} of" in out
 
 
 def test_misdirected_request(live: Live, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,7 +15,8 @@ import pytest
 from shard_assets.build.pipeline import shard_site
 from shard_assets.config import load_settings
 
-from ..conftest import HOSTS, SAMPLE_SITE, png, snapshot
+from ..conftest import HOSTS, png, snapshot
+from ..generators import copy_mkdocs
 
 pytest.importorskip("mkdocs")
 
@@ -26,12 +27,7 @@ from mkdocs.config import load_config
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the same build date everywhere
-    shutil.copytree(
-        SAMPLE_SITE / "mkdocs",
-        tmp_path / "project",
-        ignore=shutil.ignore_patterns("site", "shard-manifest.json"),
-    )
-    return tmp_path / "project"
+    return copy_mkdocs(tmp_path / "project")
 
 
 def _build(project: Path, caplog: pytest.LogCaptureFixture) -> str:
