@@ -81,21 +81,23 @@ _VALUES = r"""\"[^"]*"[\s/]*|'[^']*'[\s/]*|[^\s>"'][^\s>]*(?:\s[\s/]*|(?=>)|\Z)|
 
 
 def _attributes_pattern(name: str) -> str:
-    """A start tag's attributes (after its name), attribute names matching ``name``."""
+    """A start tag's attributes when it has any (separators, then attributes whose
+    names match ``name``), after its name."""
     # "=" with no space around it first, then spaces around it, then no value.
     attribute = (
         rf"{name}(?:=(?:{_VALUES}|\s+(?:{_VALUES}))|\s+=\s*(?:{_VALUES})"
         r"|[\s/]+|(?=[>=])|\Z)"
     )
-    # "(?:x|)", not "(?:x)?": the same match, and cheaper in CPython's engine.
-    return rf"(?:[\s/]+(?:{attribute})*|)"
+    return rf"[\s/]+(?:{attribute})*"
 
 
-_ATTRS = _attributes_pattern(r"[^\s/>=]+")
-_ATTRIBUTE = re.compile(r"([^\s/>=]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"'][^\s>]*))|)")
+_SOME_ATTRS = _attributes_pattern(r"[^\s/>=]+")
+# "(?:x|)", not "(?:x)?": the same match, and cheaper in CPython's engine.
+_ATTRS = f"(?:{_SOME_ATTRS}|)"
 # The same, stopping before an attribute named ``style``: a tag matches it to its
 # ``>`` only when it has no style attribute.
-_ATTRS_NO_STYLE = _attributes_pattern(r"(?!style\s*=)[^\s/>=]+")
+_SOME_ATTRS_NO_STYLE = _attributes_pattern(r"(?!style\s*=)[^\s/>=]+")
+_ATTRIBUTE = re.compile(r"([^\s/>=]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"'][^\s>]*))|)")
 _BASE_TAG = re.compile(r"<base[\s/>]", re.IGNORECASE)
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 
@@ -299,7 +301,8 @@ def _tag_pattern(names: Iterable[str]) -> str:
     letters = "".join(sorted({n[0].lower() for n in names}))
     # A trie, after a test of the first letter: most tags fail on their first letter.
     wanted = rf"(?=[{letters}]){_trie(names)}(?=[\s/>])"
-    tag = rf"[a-zA-Z][^\s/>]*{_ATTRS}>"
+    # A tag's end: ">" right after its name (the most common), or attributes, then ">".
+    tag = rf"[a-zA-Z][^\s/>]*(?:>|{_SOME_ATTRS}>)"
     # Text, then each tag passed over: an end tag, a start tag of no interest without
     # a style attribute, or a "<" that starts no tag at all. The loop stops only where
     # the rest of the pattern matches, at a "<" it takes or at the end (hence ``\Z``),
@@ -308,7 +311,7 @@ def _tag_pattern(names: Iterable[str]) -> str:
     skip = (
         r"[^<]*(?:<(?:"
         rf"/{tag}"
-        rf"|(?!{wanted})[a-zA-Z][^\s/>]*{_ATTRS_NO_STYLE}>"
+        rf"|(?!{wanted})[a-zA-Z][^\s/>]*(?:>|{_SOME_ATTRS_NO_STYLE}>)"
         rf"|(?!!--|!\[CDATA\[|{wanted})(?!/?{tag})"
         r")[^<]*)*"
     )
