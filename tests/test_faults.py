@@ -43,9 +43,11 @@ from .faults import (
     child_env,
     cli_command,
     fill,
+    group_gone,
     read_only_folder,
     resize,
     tmpfs,
+    wait_until,
 )
 from .generators import (
     SPHINX_OWN_DIFFERENCE,
@@ -350,22 +352,6 @@ def _waiter(point: str, case: Scenario) -> Callable[[], bool]:
     return lambda: first.stat().st_ino != inode
 
 
-def _wait(until: Callable[[], bool], process: subprocess.Popen[str]) -> bool:
-    deadline = time.monotonic() + 30
-    while process.poll() is None and time.monotonic() < deadline:
-        if until():
-            return True
-    return False
-
-
-def _group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 #: What the message says about the files, by where the build was stopped.
 STATES = {
     "scan": "Nothing was written: the output and the manifest are as they were.",
@@ -398,13 +384,13 @@ def test_interrupted_builds(big_case: Scenario, signum: int) -> None:
                 text=True,
                 start_new_session=True,
             )
-            if _wait(_waiter(point, case), process):
+            if wait_until(_waiter(point, case), process):
                 if signum == signal.SIGINT:  # Ctrl-C: a terminal signals the whole group
                     os.killpg(process.pid, signum)
                 else:  # kill PID
                     process.send_signal(signum)
             _, err = process.communicate(timeout=60)
-            assert _group_gone(process.pid), "a worker outlived the build"
+            assert group_gone(process.pid), "a worker outlived the build"
             if process.returncode == 0:
                 assert snapshot(case.site) == case.new
                 continue
