@@ -40,10 +40,11 @@ DEBIAN_PYTHON = "/usr/bin/python3.11"
 NO_BROWSER_OR_SERVERS = ["-m", "not browser and not servers"]
 #: The generator tests (MkDocs, Pelican, Sphinx) and the command line's.
 GENERATOR_TESTS = ["tests/plugins", "tests/cli"]
-#: Test requirements left out of ``lowest``: the neighbours of tests/plugins/
-#: test_neighbours.py (their floors are not ours, and zensical needs a newer MkDocs
-#: and Pygments than ours: those tests skip), mkdocs-material (its lowest needs MkDocs
-#: 1.5.3: the material theme test skips), Playwright (browser tests are deselected).
+#: Test requirements left out of ``lowest``: mkdocs-material (its 9.5 needs MkDocs
+#: 1.5.3, above our floor: the material theme test skips), the neighbours' plugins of
+#: tests/plugins/test_neighbours.py (their floors are not ours, and zensical's needs a
+#: pymdown-extensions that mkdocs-material 9.5 refuses: those tests skip), Playwright
+#: (the browser tests are deselected).
 NOT_IN_LOWEST = (
     "zensical",
     "mike",
