@@ -116,7 +116,10 @@ def test_hosts_that_change_at_the_end_fall_back_to_the_disk_path(
     # A pin moves an asset every page loads: the manifest's host, used in memory,
     # is not the final one, so each page is read back and re-pointed.
     old = assets["img/favicon.ico"]
-    new = next(h for h in HOSTS if h != old)
+    # To the host with the fewest assets, so the gate passes whatever the theme ships
+    # (MkDocs 1.5's has fewer files: one more on a full host is over its cap).
+    others = [host for host in HOSTS if host != old]
+    new = min(others, key=lambda host: (list(assets.values()).count(host), others.index(host)))
     _set(project, f'      pin: {{"img/favicon.ico": "{new}"}}')
     log = _build(project, caplog)
     assert "in memory" not in log

@@ -442,6 +442,7 @@ def test_pelican_plugin_writes_the_report(tmp_path: Path) -> None:
 # -------------------------------------------------------------------------- browser
 
 
+@pytest.mark.browser
 def test_the_html_report_in_a_browser(
     site: Path, built: Settings, make_settings: Factory, tmp_path: Path
 ) -> None:
