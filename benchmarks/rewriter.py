@@ -1,0 +1,99 @@
+"""The HTML rewriter on one core, the text in memory, for benchmarks/build_overhead.py:
+beside a plain read+write pass and a BeautifulSoup parse-and-serialize pass of the
+same pages."""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.sites import HOSTS
+from benchmarks.timing import table
+
+
+def bench_rewriter(site: Path, manifest: Path, sample: int, repeat: int) -> str:
+    """``sample`` pages of the unsharded output ``site``, rewritten with the hosts of
+    ``manifest`` (a build of the same site): CPU time of this process."""
+    from bs4 import BeautifulSoup
+
+    from shard_assets.build.rewrite import Sharder
+    from shard_assets.config import load_settings
+    from shard_assets.documents.text import decode_document
+    from shard_assets.manifest import read_manifest
+
+    pages = sorted(site.rglob("*.html"))
+    step = max(1, len(pages) // sample)
+    files = pages[::step][:sample]
+    documents = [(p, p.relative_to(site).as_posix(), p.read_bytes()) for p in files]
+    texts = [(document, data.decode("utf-8")) for _, document, data in documents]
+    size = sum(len(data) for _, _, data in documents) / 1e6
+    settings = load_settings(
+        {"hosts": HOSTS, "manifest": str(manifest), "site_url": "https://docs.example.org/"},
+        base_dir=site,
+        source="benchmark",
+    )
+    found = read_manifest(manifest)
+    assert found is not None
+    hosts = dict(found.assets)
+    sharder = Sharder(settings)
+    out = Path(tempfile.mkdtemp(prefix="rewriter-"))
+
+    def read_write() -> None:
+        for path, _, _ in documents:
+            decoded = decode_document(path.read_bytes(), False)
+            assert decoded is not None
+            (out / "page.html").write_bytes(decoded.encode(decoded.text))
+
+    def rewrite_only() -> None:
+        for document, text in texts:
+            sharder.rewrite(text, document, hosts)
+
+    def scan_only() -> None:
+        for document, text in texts:
+            sharder.references(text, document)
+
+    def shard_assets_pass() -> None:
+        for path, document, _ in documents:
+            decoded = decode_document(path.read_bytes(), False)
+            assert decoded is not None
+            text, _ = sharder.rewrite(decoded.text, document, hosts)
+            (out / "page.html").write_bytes(decoded.encode(text))
+
+    def beautifulsoup() -> None:
+        for path, _, _ in documents:
+            soup = BeautifulSoup(path.read_bytes().decode("utf-8"), "html.parser")
+            (out / "page.html").write_bytes(str(soup).encode("utf-8"))
+
+    passes: list[tuple[str, Callable[[], None], int]] = [
+        ("read + decode + encode + write (the floor)", read_write, repeat),
+        ("shard-assets rewrite, text in memory (scan + splice)", rewrite_only, repeat),
+        ("of which the scan (references found and resolved)", scan_only, repeat),
+        ("shard-assets: read + rewrite + write", shard_assets_pass, repeat),
+        ('BeautifulSoup(html, "html.parser") + str(), read + write', beautifulsoup, 1),
+    ]
+    rewrite_only()  # the per-run memory of resolved URLs and tags, as in a build
+    times: dict[str, list[float]] = {name: [] for name, _, _ in passes}
+    for i in range(repeat):
+        for name, function, runs in passes:
+            if i < runs:
+                started = time.process_time()
+                function()
+                times[name].append(time.process_time() - started)
+    shutil.rmtree(out)
+    soup = size / statistics.median(times[passes[-1][0]])
+    body = []
+    for name, _, _ in passes:
+        rates = [size / t for t in times[name]]
+        rate = statistics.median(rates)
+        body.append(
+            [name, f"{rate:,.0f} MB/s ({min(rates):,.0f}-{max(rates):,.0f})", f"{rate / soup:.0f}x"]
+        )
+    return (
+        f"{len(documents)} pages, {size:.1f} MB, CPU time of this process (one core), "
+        f"median of {repeat} (BeautifulSoup: 1 run)\n\n"
+        + table(["pass", "throughput, median (min-max)", "vs BeautifulSoup"], body)
+    )
