@@ -11,7 +11,8 @@ Parts (``--only``, repeatable; all by default):
   its output (Pelican, Sphinx: MkDocs empties its site folder itself); Sphinx also
   rebuilds with one page changed (an incremental build: Sphinx writes that page,
   shard-assets goes over the whole output).
-- ``twin``: the same rebuilds with ``unsharded_copy`` on top, in each generator, and
+- ``twin``: the same rebuilds with ``unsharded_copy`` on top, in each generator of
+  ``--twin`` (all three), and
   ``shard-assets build`` without and with ``--unsharded-copy`` on the MkDocs output.
 - ``rewriter``: the HTML rewriter on one core, the text in memory, on the pages of
   every site built in this run (MkDocs' when none), beside a read+write pass and a
@@ -105,6 +106,12 @@ def main() -> None:  # noqa: PLR0912, PLR0915  one part after another, each opti
         default="1000,10000,100000",
         help="outputs of the memory part, in pages (1000,10000,100000)",
     )
+    parser.add_argument(
+        "--twin",
+        type=lambda names: [n for n in names.split(",") if n],
+        default=list(GENERATORS),
+        help="the generators of the twin part (pelican,mkdocs,sphinx; '' for the CLI only)",
+    )
     parser.add_argument("--profile", type=Path, help="also profile each sharded build here")
     args = parser.parse_args()
     only = set(args.only or PARTS)
@@ -136,21 +143,20 @@ def main() -> None:  # noqa: PLR0912, PLR0915  one part after another, each opti
             if args.profile:
                 print(built.profile(args.profile) + "\n", flush=True)
     if "twin" in only:
-        for name in GENERATORS:
-            if name in only or not (only & set(GENERATORS)):
-                built = site(name)
-                text, rounds = bench_site(built, args.repeat, twin=True)
-                print(
-                    f"## The unsharded copy on top: {built.title} ({args.repeat} rounds)\n\n"
-                    f"{load_line(rounds.loads())}\n\n{text}\n",
-                    flush=True,
-                )
+        for name in args.twin:
+            built = site(name)
+            text, rounds = bench_site(built, args.repeat, twin=True)
+            print(
+                f"## The unsharded copy on top: {built.title} ({args.repeat} rounds)\n\n"
+                f"{load_line(rounds.loads())}\n\n{text}\n",
+                flush=True,
+            )
         mkdocs = site("mkdocs")
         text, loads = scale.bench_cli_twin(mkdocs.plain_output(), work, args.repeat)
         print("## The unsharded copy on top: shard-assets build on the MkDocs output\n")
         print(f"{load_line(loads)}\n\n{text}\n", flush=True)
     if "rewriter" in only:
-        measured = [s for s in sites.values() if s.name in only] or [site("mkdocs")]
+        measured = list(sites.values()) or [site("mkdocs")]
         print(f"## The HTML rewriter (one core, median of {args.repeat})\n")
         for built in measured:
             output, manifest = built.plain_output(), built.manifest
