@@ -163,7 +163,12 @@ def main() -> None:  # noqa: PLR0912, PLR0915  one part after another, each opti
             if not manifest.is_file():
                 built.shard_once()
             print(f"### {built.title}\n")
-            print(bench_rewriter(output, manifest, args.sample, args.repeat) + "\n", flush=True)
+            profile = None
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                profile = args.profile / f"rewriter-{built.name}.prof"
+            text = bench_rewriter(output, manifest, args.sample, args.repeat, profile)
+            print(text + "\n", flush=True)
     if "jobs" in only:
         print(f"## Worker processes (MkDocs output, median of {args.repeat})\n")
         print(bench_jobs(site("mkdocs").plain_output(), work, args.repeat) + "\n", flush=True)

@@ -4,6 +4,7 @@ same pages."""
 
 from __future__ import annotations
 
+import cProfile
 import shutil
 import statistics
 import tempfile
@@ -11,13 +12,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks.profiles import summary
 from benchmarks.sites import HOSTS
 from benchmarks.timing import table
 
 
-def bench_rewriter(site: Path, manifest: Path, sample: int, repeat: int) -> str:
+def bench_rewriter(
+    site: Path, manifest: Path, sample: int, repeat: int, profile: Path | None = None
+) -> str:
     """``sample`` pages of the unsharded output ``site``, rewritten with the hosts of
-    ``manifest`` (a build of the same site): CPU time of this process."""
+    ``manifest`` (a build of the same site): CPU time of this process. With
+    ``profile``, the in-memory rewrite once more under cProfile (CPU time), its
+    statistics written there and summed up after the table."""
     from bs4 import BeautifulSoup
 
     from shard_assets.build.rewrite import Sharder
@@ -84,6 +90,7 @@ def bench_rewriter(site: Path, manifest: Path, sample: int, repeat: int) -> str:
                 function()
                 times[name].append(time.process_time() - started)
     shutil.rmtree(out)
+    profiled = "" if profile is None else _profiled(rewrite_only, profile)
     soup = size / statistics.median(times[passes[-1][0]])
     body = []
     for name, _, _ in passes:
@@ -96,4 +103,13 @@ def bench_rewriter(site: Path, manifest: Path, sample: int, repeat: int) -> str:
         f"{len(documents)} pages, {size:.1f} MB, CPU time of this process (one core), "
         f"median of {repeat} (BeautifulSoup: 1 run)\n\n"
         + table(["pass", "throughput, median (min-max)", "vs BeautifulSoup"], body)
+        + profiled
     )
+
+
+def _profiled(function: Callable[[], None], profile: Path) -> str:
+    """Run ``function`` under cProfile (CPU time), keep the statistics in ``profile``."""
+    profiler = cProfile.Profile(time.process_time)
+    profiler.runcall(function)
+    profiler.dump_stats(profile)
+    return f"\n\nProfile of the rewrite, text in memory:\n\n{summary(profile)}"
