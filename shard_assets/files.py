@@ -6,14 +6,13 @@ import contextlib
 import errno
 import os
 import re
-import signal
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import LockHeldError, fault
-from .interrupts import SIGNALS
+from .interrupts import held
 from .parallel import run_each
 
 try:
@@ -36,13 +35,14 @@ def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> None:
     takes the old file's permission bits, and is renamed over the target with
     ``os.replace``.
     """
-    temp = write_temporary(path, data, sync=sync)
-    try:
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
+    with held():  # an interrupt waits until the temporary file is renamed or removed
+        temp = write_temporary(path, data, sync=sync)
+        try:
+            os.replace(temp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
 
 
 def write_temporary(path: Path, data: bytes, *, sync: bool = True) -> str:
@@ -55,13 +55,12 @@ def write_temporary(path: Path, data: bytes, *, sync: bool = True) -> str:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
+    fd, temp = -1, ""
     try:
-        fd, temp = tempfile.mkstemp(
-            prefix=f".{path.name}.shard-assets-", suffix=".tmp", dir=path.parent
-        )
-    except OSError as error:
-        raise _naming(error, path) from None
-    try:
+        with held():  # an interrupt comes once the file's name is known, to remove it
+            fd, temp = tempfile.mkstemp(
+                prefix=f".{path.name}.shard-assets-", suffix=".tmp", dir=path.parent
+            )
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
@@ -69,9 +68,10 @@ def write_temporary(path: Path, data: bytes, *, sync: bool = True) -> str:
             os.fsync(fd)
         os.fchmod(fd, mode)
     except BaseException as error:
-        os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
+        if fd >= 0:
+            os.close(fd)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
         if isinstance(error, OSError):
             raise _naming(error, path) from None
         raise
@@ -124,11 +124,12 @@ class StagedFiles:
     def stage(self, target: Path, data: bytes, *, sync: bool = False, last: bool = False) -> None:
         """Write ``data`` to a temporary file beside ``target``, to replace it at
         :meth:`commit` (after every other file, with ``last``)."""
-        temp = write_temporary(target, data, sync=sync)
-        if last:
-            self.last.append((temp, target))
-        else:
-            self.add(temp, target)
+        with held():  # kept before an interrupt can stop the build: discard() removes it
+            temp = write_temporary(target, data, sync=sync)
+            if last:
+                self.last.append((temp, target))
+            else:
+                self.add(temp, target)
 
     def commit(self, jobs: int = 1) -> None:
         """Rename every temporary file over its target, on up to ``jobs`` processes,
@@ -166,11 +167,12 @@ def _replace(_: None, pair: tuple[str, Path]) -> None:
         raise _naming(error, target) from None
 
 
-def remove_temporaries(folders: Iterable[Path]) -> None:
-    """Remove this tool's temporary files in ``folders`` (after a failed or interrupted
-    build: worker processes may have written some the build never heard of)."""
-    for folder in folders:
-        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+def remove_temporaries(output_dir: Path, documents: Iterable[str]) -> None:
+    """Remove this tool's temporary files beside ``documents`` (paths relative to
+    ``output_dir``), after a failed or interrupted build: worker processes may have
+    written some the build never heard of."""
+    for folder in sorted({os.path.dirname(document) for document in documents}):
+        with contextlib.suppress(OSError), os.scandir(output_dir / folder) as entries:
             for entry in entries:
                 if TEMP_FILE.fullmatch(entry.name):
                     with contextlib.suppress(OSError):
@@ -234,23 +236,22 @@ def manifest_lock(manifest: Path) -> Iterator[None]:
         yield
         return
     path = manifest.with_name(f".{manifest.name}.lock")
-    # An interrupt between creating the lock and the try below would leave it behind:
-    # Ctrl-C and SIGTERM wait until the try, where the lock is released as it unwinds.
-    mask = _block_interrupts()
+    fd = -1
     try:
-        fd = _take_lock(path, manifest)
-    except BaseException:
-        _unblock_interrupts(mask)
-        raise
-    _HELD_LOCKS.add(fd)
-    try:
-        _unblock_interrupts(mask)
+        # An interrupt between creating the lock file and setting up its removal would
+        # leave it behind: Ctrl-C and SIGTERM wait until both are done, and the same
+        # for the removal.
+        with held():
+            fd = _take_lock(path, manifest)
+            _HELD_LOCKS.add(fd)
         yield
     finally:
-        with contextlib.suppress(OSError):  # an immutable folder keeps it; it is unlocked
-            os.unlink(path)
-        _HELD_LOCKS.discard(fd)
-        os.close(fd)
+        if fd >= 0:
+            with held():
+                with contextlib.suppress(OSError):  # an immutable folder keeps it, unlocked
+                    os.unlink(path)
+                _HELD_LOCKS.discard(fd)
+                os.close(fd)
 
 
 def _take_lock(path: Path, manifest: Path) -> int:
@@ -276,14 +277,3 @@ def _take_lock(path: Path, manifest: Path) -> int:
         if same:
             return fd
         os.close(fd)
-
-
-def _block_interrupts() -> set[int | signal.Signals] | None:
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
-        return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-
-
-def _unblock_interrupts(mask: set[int | signal.Signals] | None) -> None:
-    if mask is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)

@@ -1,23 +1,34 @@
-"""Ctrl-C and SIGTERM as exceptions, so an interrupted build cleans up as a failed one does.
+"""Ctrl-C and SIGTERM: an interrupted build cleans up as a failed one does.
 
 Python turns SIGINT into :class:`KeyboardInterrupt`; SIGTERM kills the process at
 once, leaving temporary files, and worker processes until the kernel's parent-death
-signal reaches them. Inside :func:`interrupts_raise`, both raise
-:class:`Interrupted`, which unwinds the build: the worker pool is stopped, the
-temporary files are removed, the lock is released, and the pipeline notes on the
-exception what state the output and the manifest are in (see
-:func:`shard_assets.build.pipeline.apply_plan`). A second signal while that cleanup runs is
-not raised again, so the cleanup finishes. Worker processes ignore both signals and
-leave them to the parent (:func:`shard_assets.parallel.die_with_parent`).
+signal reaches them. Worker processes ignore both signals and leave them to the
+build's process (:func:`shard_assets.parallel.die_with_parent`), which cleans up:
+
+- The command line's build runs in :func:`interrupts_raise`: both signals raise
+  :class:`Interrupted`, which unwinds the build: the worker pool is stopped, the
+  temporary files are removed, the lock is released, and the pipeline notes on the
+  exception what state the output and the manifest are in (see
+  :func:`shard_assets.build.pipeline.apply_plan`). A second signal while that
+  cleanup runs is not raised again, so the cleanup finishes.
+- A generator's build belongs to the generator, which handles Ctrl-C its own way:
+  :class:`InterruptGuard` cleans up first and then hands the signal on, as if the
+  plugin had not been there.
+- :func:`held` keeps both signals out of the few steps that must not be cut in two
+  (a temporary file created and its name kept, the lock taken and its release set
+  up); they arrive when the step is done.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 #: The signals a build stops on, cleaning up.
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -46,6 +57,8 @@ def interrupts_raise() -> Iterator[None]:
 
     def handler(signum: int, frame: FrameType | None) -> None:
         nonlocal raised
+        if _hold(signum):
+            return
         if not raised:
             raised = True
             raise Interrupted(signum)
@@ -56,6 +69,173 @@ def interrupts_raise() -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+#: Signals that came during a :func:`held` step of the main thread (sent again after it),
+#: and how deep the main thread is in such steps.
+_HELD: list[int] = []
+_holding = 0
+
+
+@contextlib.contextmanager
+def held() -> Iterator[None]:
+    """Within this block, Ctrl-C and SIGTERM wait; when it ends they go where they
+    would have gone (an exception they raise comes out of the ``with``).
+
+    For steps that must not be cut in two. The signals are blocked in this thread, and
+    one that reaches Python's handler through another thread (the kernel gives a
+    signal to any thread that does not block it) is kept by this module's handlers
+    and sent again at the end. Outside the main thread, which alone runs signal
+    handlers, nothing changes.
+    """
+    global _holding  # noqa: PLW0603 (the main thread's depth in held steps)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    _holding += 1
+    try:
+        yield
+    finally:
+        _holding -= 1
+        kept = [] if _holding else _HELD[:]
+        if not _holding:
+            _HELD.clear()
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a blocked one arrives now
+        for signum in kept:
+            signal.raise_signal(signum)
+
+
+def _hold(signum: int) -> bool:
+    """For this module's handlers: keep ``signum`` for the end of the :func:`held`
+    step going on, if any."""
+    if not _holding:
+        return False
+    if signum not in _HELD:
+        _HELD.append(signum)
+    return True
+
+
+#: What :func:`signal.getsignal` gives: a function, SIG_DFL or SIG_IGN, or None.
+Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
+
+class InterruptGuard:
+    """Ctrl-C and SIGTERM during a generator's build, while shard-assets holds files
+    in it (the manifest's lock, temporary files beside the pages, worker processes
+    writing them): ``clean_up`` runs first, then the signal goes where it would have
+    gone without the plugin. The generator ends as it always does (MkDocs prints
+    "Aborted!", Pelican logs "Keyboard interrupt received", Sphinx prints
+    "Interrupted!", SIGTERM ends the process by the signal), and nothing of ours is
+    left behind.
+
+    - In the generator's code, where most of a build is spent, the handler runs
+      ``clean_up`` at once, puts the generator's handlers back and sends the signal
+      again: Python's default handler raises :class:`KeyboardInterrupt` there, and
+      SIGTERM, with no handler, ends the process.
+    - In shard-assets' own code (within :meth:`ours`), the handler raises
+      :class:`Interrupted` instead, once, so that code unwinds as the command line's
+      does; its caller cleans up and calls :meth:`uninstall`, which sends the signal on.
+    - Signals that come while it cleans up (or after :meth:`defer`) are sent on
+      afterwards. A signal the process ignores stays ignored, and a handler the
+      generator installs later is left alone.
+    - Only the main thread runs signal handlers. Elsewhere, and whatever else ends the
+      build, ``clean_up`` runs at the interpreter's exit (:mod:`atexit`) for a build
+      that did not end.
+
+    Why not a handler that raises, as the command line's does: an exception of ours in
+    the generator's code would change how it ends (MkDocs would say "Aborted!" for a
+    SIGTERM and exit 1, instead of ending by the signal), and Python's exit comes too
+    late: the worker pool's own exit handler first waits for every page queued.
+    """
+
+    def __init__(self, clean_up: Callable[[], None]) -> None:
+        self._clean_up = clean_up
+        self._handler = self._on_signal  # one bound method, to know it again
+        self._previous: dict[int, Handler] = {}
+        self._pid = 0  # the process that installed it (0: not installed)
+        self._ours = 0
+        self._stopping = False
+        self._signals: list[int] = []
+
+    def install(self) -> None:
+        """From now until :meth:`uninstall`, clean up first on Ctrl-C and SIGTERM."""
+        if self._pid:
+            return
+        self._pid = os.getpid()
+        atexit.register(self._at_exit)
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in SIGNALS:
+            previous = signal.getsignal(signum)
+            if previous is None or previous == signal.SIG_IGN:
+                continue  # ignored, or a handler from outside Python: left alone
+            self._previous[signum] = previous
+            signal.signal(signum, self._handler)
+
+    @contextlib.contextmanager
+    def ours(self) -> Iterator[None]:
+        """Shard-assets' own code: a signal raises :class:`Interrupted` here (once)."""
+        main = threading.current_thread() is threading.main_thread()
+        self._ours += main
+        try:
+            yield
+        finally:
+            self._ours -= main
+
+    def defer(self) -> None:
+        """From now until :meth:`uninstall`, signals wait (while the caller cleans up)."""
+        if self._pid:
+            self._stopping = True
+
+    def uninstall(self) -> None:
+        """Put the generator's handlers back and send them the signals that came
+        meanwhile: the generator's handler may raise :class:`KeyboardInterrupt` here,
+        or the process end."""
+        if not self._pid:
+            return
+        atexit.unregister(self._at_exit)
+        with held():  # sent when the generator's handlers are back
+            for signum, previous in self._previous.items():
+                if signal.getsignal(signum) is self._handler:
+                    signal.signal(signum, previous)
+            _HELD.extend(signum for signum in self._signals if signum not in _HELD)
+            self._previous.clear()
+            self._signals = []
+            self._stopping = False
+            self._pid = 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != self._pid:  # a process forked meanwhile: as without us
+            _as_before(signum, frame, self._previous.get(signum))
+            return
+        if _hold(signum):
+            return
+        if signum not in self._signals:
+            self._signals.append(signum)
+        if self._stopping:
+            return  # sent on when the clean-up is done
+        self._stopping = True
+        if self._ours:
+            raise Interrupted(signum)
+        try:
+            self._clean_up()
+        finally:
+            self.uninstall()
+
+    def _at_exit(self) -> None:
+        if os.getpid() == self._pid and not self._stopping:
+            self._stopping = True
+            self._clean_up()
+
+
+def _as_before(signum: int, frame: FrameType | None, previous: Handler) -> None:
+    """Do what ``previous``, the handler before ours, does with ``signum``."""
+    if callable(previous):
+        previous(signum, frame)
+    elif previous is None or previous == signal.SIG_DFL:
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
 
 
 def exit_status(error: KeyboardInterrupt) -> int:

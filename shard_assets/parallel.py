@@ -21,7 +21,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
-from .interrupts import SIGNALS
+from .interrupts import SIGNALS, held
 
 Context = TypeVar("Context")
 Item = TypeVar("Item")
@@ -86,14 +86,25 @@ def run_each(
 def start_pool(
     jobs: int, initializer: Callable[[Any, int], None], context: object
 ) -> ProcessPoolExecutor:
-    """A pool of ``jobs`` worker processes, each set up by ``initializer(context,
-    parent)``, where ``parent`` is the pid :func:`die_with_parent` should check."""
+    """A pool of ``jobs`` worker processes, started, each set up by
+    ``initializer(context, parent)``, where ``parent`` is the pid
+    :func:`die_with_parent` should check."""
     start = _start_method()
     # A forked worker's parent is this process (0: do not check).
     parent = os.getpid() if start.get_start_method() == "fork" else 0
-    return ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=jobs, mp_context=start, initializer=initializer, initargs=(context, parent)
     )
+    # The first task starts the workers. With Ctrl-C and SIGTERM held, they start with
+    # both blocked, and ignore them (die_with_parent) before they can see one: a
+    # terminal's Ctrl-C to a worker just forked would raise KeyboardInterrupt in it.
+    try:
+        with held():
+            pool.submit(int)
+    except BaseException:  # a signal held meanwhile: the caller never gets the pool
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    return pool
 
 
 def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -127,6 +138,7 @@ def die_with_parent(parent: int) -> None:
     Ctrl-C to every process of the group)."""
     for signum in SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)  # blocked while it started
     if not sys.platform.startswith("linux"):
         return
     try:

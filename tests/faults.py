@@ -1,5 +1,5 @@
 """Helpers for tests that fault the machine under a build: a small tmpfs, immutable
-and read-only files and folders, and a CLI build in its own process group."""
+and read-only files and folders, and a build in its own process group."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,28 @@ def read_only_folder(folder: Path) -> Iterator[str]:
             yield "chmod 555"
         finally:
             folder.chmod(mode)
+
+
+def wait_until(
+    until: Callable[[], bool],
+    process: subprocess.Popen[str],
+    timeout: float = 30,
+    pause: float = 0,
+) -> bool:
+    """Poll ``until()`` while ``process`` runs, ``pause`` seconds apart; whether it came
+    true (not: the process ended, or ``timeout`` seconds passed)."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        if until():
+            return True
+        time.sleep(pause)
+    return False
+
+
+def group_gone(pgid: int) -> bool:
+    """Whether no process of the process group ``pgid`` is left."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False

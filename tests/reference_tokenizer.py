@@ -15,16 +15,15 @@ import re
 
 from shard_assets.documents.html import RAW_TEXT, URL_ATTRIBUTES
 
-# A start tag's attributes as the HTML tokenizer reads them: a quote opens a quoted
-# value only right after ``=``, so ``alt=it's`` is one unquoted value, and a ``"``
-# that is never closed makes the tag unmatchable (the browser reads on to the end).
-_VALUE = r"(?:\"[^\"]*+\"|'[^']*+'|[^\s>\"'][^\s>]*+|(?=>))"
-_ATTRS = rf"(?:[\s/]++|[^\s/>=]++(?:\s*+=\s*+{_VALUE})?)*+"
-#: Looks ahead over a tag name and attributes for an attribute named ``style``.
-_HAS_STYLE = (
-    rf"[a-zA-Z][^\s/>]*+(?:[\s/]++|(?!style\s*+=)[^\s/>=]++(?:\s*+=\s*+{_VALUE})?)*+"
-    r"style\s*+="
-)
+# Its possessive quantifiers are spelled as atomic groups that every CPython matches
+# rightly: see reference_patterns.py.
+from .reference_patterns import atomic, attrs, tag_name
+
+
+def _has_style() -> str:
+    """Looks ahead over a tag name and attributes for an attribute named ``style``."""
+    not_style = "(?!style" + atomic(r"\s*") + r"=)[^\s/>=]"
+    return tag_name() + attrs(not_style) + r"style\s*="
 
 
 def _tag_pattern(wanted: str, *, styled: bool) -> str:
@@ -36,13 +35,14 @@ def _tag_pattern(wanted: str, *, styled: bool) -> str:
     stop = rf"!--|!\[CDATA\[|{wanted}"
     styled_tag = r"(?P<sname>(?!))(?P<sattrs>(?!))"
     if styled:
-        stop += f"|{_HAS_STYLE}"
-        styled_tag = rf"<(?P<sname>[a-zA-Z][^\s/>]*+)(?P<sattrs>{_ATTRS})>"
-    skip = rf"(?:[^<]++|<(?!{stop})(?:/?[a-zA-Z][^\s/>]*+{_ATTRS}>)?)*+"
+        stop += f"|{_has_style()}"
+        styled_tag = rf"<(?P<sname>{tag_name()})(?P<sattrs>{attrs()})>"
+    text = atomic("[^<]+")
+    skip = atomic(rf"(?:{text}|<(?!{stop})(?:/?{tag_name()}{attrs()}>)?)*")
     # A comment ends at -->, at --!>, or right away in <!--> and <!--->.
     comment = r"<!--(?:-?>|.*?--!?>|.*\Z)"
     cdata = r"<!\[CDATA\[.*?(?:\]\]>|\Z)"
-    tag = rf"<(?P<name>{wanted})(?P<attrs>{_ATTRS})>"
+    tag = rf"<(?P<name>{wanted})(?P<attrs>{attrs()})>"
     # A wanted tag that does not end (a quote never closed) is passed over.
     return rf"{skip}(?:{comment}|{cdata}|{tag}|{styled_tag}|<)"
 
@@ -51,7 +51,8 @@ _NAMES = sorted(set(URL_ATTRIBUTES) | RAW_TEXT | {"base", "plaintext"}, key=lamb
 _WANTED = "(?:" + "|".join(re.escape(n) for n in _NAMES) + r")(?=[\s/>])"
 _PATTERN = re.compile(_tag_pattern(_WANTED, styled=True), re.IGNORECASE | re.DOTALL)
 _END_TAGS = {
-    name: re.compile(rf"</{name}(?=[\s/>])[^>]*+>", re.IGNORECASE | re.DOTALL) for name in RAW_TEXT
+    name: re.compile(rf"</{name}(?=[\s/>]){atomic('[^>]*')}>", re.IGNORECASE | re.DOTALL)
+    for name in RAW_TEXT
 }
 
 

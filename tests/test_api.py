@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import importlib.metadata
+import inspect
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,8 +52,23 @@ def test_all_is_pinned() -> None:
         "shard_site",
         "verify_site",
     ]
-    for name in shard_assets.__all__:
-        assert getattr(shard_assets, name) is not None, name
+
+
+def test_star_import_gives_the_documented_objects_and_the_version() -> None:
+    """``from shard_assets import *`` gives exactly ``__all__``, the lazily loaded names
+    included; each is the package's own class or function under its own name, with a
+    docstring (a dataclass's generated signature is none); ``__version__`` is the
+    installed distribution's."""
+    namespace: dict[str, Any] = {}
+    exec("from shard_assets import *", namespace)
+    del namespace["__builtins__"]
+    assert sorted(namespace) == shard_assets.__all__
+    assert namespace.pop("__version__") == importlib.metadata.version("shard-assets")
+    for name, value in namespace.items():
+        assert value.__module__.startswith("shard_assets."), name
+        assert getattr(importlib.import_module(value.__module__), name) is value, name
+        doc = inspect.getdoc(value) or ""
+        assert doc and not doc.startswith(f"{name}("), f"{name} has no docstring"
 
 
 def test_every_error_is_exported() -> None:

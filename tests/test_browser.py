@@ -30,6 +30,8 @@ from testing.cdn_server import KEPT, CdnServer, shard_hosts
 
 from .conftest import ROOT, SAMPLE_SITE
 
+pytestmark = pytest.mark.browser
+
 if TYPE_CHECKING:
     from playwright.sync_api import Playwright
 

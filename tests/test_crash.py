@@ -96,8 +96,10 @@ def test_killed_builds_leave_old_or_new_files(tmp_path: Path) -> None:
         assert manifest.read_bytes() in (old_manifest_bytes, new_manifest_bytes)
         partial_runs += 0 < rewritten < len(changed)
 
-        # The next build finishes the job and removes what the killed one left behind.
+        # The next build finishes the job and removes what the killed one left behind:
+        # its temporary files, and its lock file (unlocked: the kernel released it).
         subprocess.run(_command(site, manifest, HOSTS), check=True, env=_env())
         assert snapshot(site) == new_files
         assert manifest.read_bytes() == new_manifest_bytes
+        assert not manifest.with_name(f".{manifest.name}.lock").exists()
     assert partial_runs >= 1, "no kill landed while files were being replaced"

@@ -20,6 +20,8 @@ from testing.servers import Server, readable_folder
 
 from .conftest import HOSTS, make_served_site
 
+pytestmark = pytest.mark.servers
+
 SITE = "www.example.com"
 SHARD_URL = re.compile(r"https://(cdn\d\.example\.com)(/[^\"')\s]*)")
 LOCAL_URL = re.compile(r"(?:src|href)=\"(/[^\"]+)\"|url\((/[^)]+)\)")

@@ -34,7 +34,7 @@ from shard_assets.config import Settings, load_settings
 from shard_assets.errors import FaultError, MissingFolderError
 from shard_assets.files import TEMP_FILE
 
-from .conftest import HOSTS, SAMPLE_SITE, make_site, snapshot
+from .conftest import HOSTS, make_site, snapshot
 from .faults import (
     IS_ROOT,
     blocks,
@@ -43,9 +43,23 @@ from .faults import (
     child_env,
     cli_command,
     fill,
+    group_gone,
     read_only_folder,
     resize,
     tmpfs,
+    wait_until,
+)
+from .generators import (
+    SPHINX_OWN_DIFFERENCE,
+    configure,
+    copy_mkdocs,
+    copy_pelican,
+    copy_sphinx,
+    mkdocs_build,
+    pelican_build,
+    set_option,
+    sphinx_build,
+    sphinx_output,
 )
 
 OLD_HOSTS = HOSTS[:3]
@@ -338,22 +352,6 @@ def _waiter(point: str, case: Scenario) -> Callable[[], bool]:
     return lambda: first.stat().st_ino != inode
 
 
-def _wait(until: Callable[[], bool], process: subprocess.Popen[str]) -> bool:
-    deadline = time.monotonic() + 30
-    while process.poll() is None and time.monotonic() < deadline:
-        if until():
-            return True
-    return False
-
-
-def _group_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 #: What the message says about the files, by where the build was stopped.
 STATES = {
     "scan": "Nothing was written: the output and the manifest are as they were.",
@@ -386,13 +384,13 @@ def test_interrupted_builds(big_case: Scenario, signum: int) -> None:
                 text=True,
                 start_new_session=True,
             )
-            if _wait(_waiter(point, case), process):
+            if wait_until(_waiter(point, case), process):
                 if signum == signal.SIGINT:  # Ctrl-C: a terminal signals the whole group
                     os.killpg(process.pid, signum)
                 else:  # kill PID
                     process.send_signal(signum)
             _, err = process.communicate(timeout=60)
-            assert _group_gone(process.pid), "a worker outlived the build"
+            assert group_gone(process.pid), "a worker outlived the build"
             if process.returncode == 0:
                 assert snapshot(case.site) == case.new
                 continue
@@ -467,28 +465,16 @@ def _failed_on_a_read_only_folder(
 @pytest.fixture
 def mkdocs_project(tmp_path: Path) -> Path:
     pytest.importorskip("mkdocs")
-    shutil.copytree(
-        SAMPLE_SITE / "mkdocs",
-        tmp_path / "docs-project",
-        ignore=shutil.ignore_patterns("site", "shard-manifest.json"),
-    )
-    return tmp_path / "docs-project"
+    return copy_mkdocs(tmp_path / "docs-project")
 
 
 @pytest.fixture
 def pelican_project(tmp_path: Path) -> Path:
     pytest.importorskip("pelican")
-    shutil.copytree(
-        SAMPLE_SITE / "pelican",
-        tmp_path / "blog",
-        ignore=shutil.ignore_patterns("output", "shard-manifest.json", "__pycache__"),
-    )
-    return tmp_path / "blog"
+    return copy_pelican(tmp_path / "blog")
 
 
 def test_mkdocs_disk_full_tmpfs(mkdocs_project: Path) -> None:
-    from .plugins.test_mkdocs import mkdocs_build
-
     project, site = mkdocs_project, mkdocs_project / "site"
     manifest = project / "shard-manifest.json"
     assert mkdocs_build(project).returncode == 0
@@ -508,8 +494,6 @@ def test_mkdocs_disk_full_tmpfs(mkdocs_project: Path) -> None:
 
 
 def test_mkdocs_read_only_manifest_folder(mkdocs_project: Path) -> None:
-    from .plugins.test_mkdocs import mkdocs_build, set_option
-
     project, site = mkdocs_project, mkdocs_project / "site"
     set_option(project, "manifest: shard-manifest.json", "manifest: manifests/shard-manifest.json")
     folder = project / "manifests"
@@ -527,8 +511,6 @@ def test_mkdocs_read_only_manifest_folder(mkdocs_project: Path) -> None:
 
 
 def test_pelican_disk_full_tmpfs(pelican_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from .plugins.test_pelican import pelican_build
-
     monkeypatch.setenv("COLUMNS", "1000")  # Pelican's log wraps lines at 80 otherwise
     project, output = pelican_project, pelican_project / "output"
     manifest = project / "shard-manifest.json"
@@ -547,8 +529,6 @@ def test_pelican_disk_full_tmpfs(pelican_project: Path, monkeypatch: pytest.Monk
 def test_pelican_read_only_manifest_folder(
     pelican_project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from .plugins.test_pelican import pelican_build
-
     monkeypatch.setenv("COLUMNS", "1000")  # Pelican's log wraps lines at 80 otherwise
     project, output = pelican_project, pelican_project / "output"
     folder = project / "manifests"
@@ -574,9 +554,7 @@ SPHINX_FAILED = ("ERROR: shard-assets: ", "[shard_assets.failed]")
 
 
 def _sphinx_sample(target: Path) -> Path:
-    from .plugins.test_sphinx import configure, copy_sample
-
-    project = copy_sample(target)
+    project = copy_sphinx(target)
     configure(project, f'shard_assets["manifest"] = "{SPHINX_MANIFEST}"')
     (project / SPHINX_MANIFEST).parent.mkdir()
     return project
@@ -588,8 +566,6 @@ def sphinx_clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, by
     the build after each Sphinx fault must give again."""
     pytest.importorskip("sphinx")
     pytest.importorskip("pydata_sphinx_theme")
-    from .plugins.test_sphinx import sphinx_build
-
     project = _sphinx_sample(tmp_path_factory.mktemp("sphinx-clean") / "docs")
     assert sphinx_build(project).returncode == 0
     return snapshot(project / "_build" / "html"), (project / SPHINX_MANIFEST).read_bytes()
@@ -604,17 +580,13 @@ def sphinx_project(tmp_path: Path) -> Path:
 def _sphinx_rebuilt_clean(project: Path, clean: dict[str, bytes]) -> None:
     """The build after a fault (a rebuild: Sphinx keeps its saved environment) gives
     the clean build's bytes, but for the searchindex.js Sphinx itself writes anew."""
-    from .plugins.test_sphinx import SPHINX_OWN_DIFFERENCE, output, sphinx_build
-
     assert sphinx_build(project).returncode == 0
-    assert output(project) == {k: v for k, v in clean.items() if k != SPHINX_OWN_DIFFERENCE}
+    assert sphinx_output(project) == {k: v for k, v in clean.items() if k != SPHINX_OWN_DIFFERENCE}
 
 
 def test_sphinx_disk_full_tmpfs(
     sphinx_project: Path, sphinx_clean: tuple[dict[str, bytes], bytes]
 ) -> None:
-    from .plugins.test_sphinx import sphinx_build
-
     project, html = sphinx_project, sphinx_project / "_build" / "html"
     clean, clean_manifest = sphinx_clean
     manifest = project / SPHINX_MANIFEST
@@ -634,8 +606,6 @@ def test_sphinx_disk_full_tmpfs(
 def test_sphinx_read_only_manifest_folder(
     sphinx_project: Path, sphinx_clean: tuple[dict[str, bytes], bytes]
 ) -> None:
-    from .plugins.test_sphinx import sphinx_build
-
     project, html = sphinx_project, sphinx_project / "_build" / "html"
     clean, clean_manifest = sphinx_clean
     folder = (project / SPHINX_MANIFEST).parent
@@ -654,8 +624,6 @@ def test_pelican_rebuild_fault_puts_pelicans_pages_back(
 ) -> None:
     from pelican import Pelican
     from pelican.settings import read_settings
-
-    from .plugins.test_pelican import pelican_build
 
     project, output = pelican_project, pelican_project / "output"
     manifest = project / "shard-manifest.json"
@@ -703,8 +671,6 @@ def test_pelican_page_write_fault_on_the_worker(
     from pelican.settings import read_settings
 
     from shard_assets.build import handover
-
-    from .plugins.test_pelican import pelican_build
 
     project, output = pelican_project, pelican_project / "output"
     manifest = project / "shard-manifest.json"

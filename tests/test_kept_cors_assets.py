@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +14,8 @@ from shard_assets.config import Settings, load_settings
 from shard_assets.messages import summary
 from shard_assets.verify import verify_site
 
-from .conftest import HOSTS, ROOT, assert_choice_checked, make_site, shard_urls, snapshot
+from .conftest import HOSTS, assert_choice_checked, make_site, shard_urls, snapshot
+from .generators import copy_mkdocs, hand_over, mkdocs_build, set_option
 
 SITE_URL = "https://example.org/"
 CORS_KEYS = {"fonts/body.woff2", "fonts/nested.woff2", "js/mod.js", "js/sri.js", "img/canvas.png"}
@@ -135,14 +135,7 @@ def test_mkdocs_rebuild_with_the_manifest_keeps_fonts_on_the_origin(tmp_path: Pa
     """The rebuild shards pages in memory from the manifest, which has no font: the
     result is the first build's, byte for byte, and passes the audit."""
     pytest.importorskip("mkdocs")
-    from .plugins.test_mkdocs import mkdocs_build, set_option
-
-    project = tmp_path / "docs-project"
-    shutil.copytree(
-        ROOT / "sample_site" / "mkdocs",
-        project,
-        ignore=shutil.ignore_patterns("site", "shard-manifest.json"),
-    )
+    project = copy_mkdocs(tmp_path / "docs-project")
     set_option(project, "max_imbalance: 0.10", "max_imbalance: 0.10\n      cors_assets: origin")
     assert mkdocs_build(project).returncode == 0
     first = snapshot(project / "site")
@@ -169,13 +162,11 @@ def test_a_rebuild_shards_pages_with_cors_references_in_memory(
     with one (index.html: a module, an SRI script, an image with crossorigin) is still
     sharded as the generator hands it over; blog/post-1.html loads that image without
     crossorigin, which the manifest does not place, so it waits for the end."""
-    from .build.test_handover import _regenerate
-
     root = cors_site(tmp_path / "site")
     pages = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.html")}
     settings = make_settings(cors_assets="origin")
     shard_site(root, settings)
     expected = snapshot(root)
-    result = shard_site(root, settings, in_memory=_regenerate(root, pages, settings, jobs=1))
+    result = shard_site(root, settings, in_memory=hand_over(root, pages, settings, jobs=1))
     assert result.in_memory == len(pages) - 1
     assert snapshot(root) == expected

@@ -17,6 +17,7 @@ from shard_assets.messages import summary
 from shard_assets.verify import verify_site
 
 from .conftest import HOSTS, assert_choice_checked, make_site, shard_urls, snapshot
+from .generators import hand_over
 
 STYLESHEETS = {"css/site.css", "css/base.css", "css/PRINT.CSS"}
 SCRIPTS = {"js/app.js", "js/head.js"}
@@ -115,14 +116,12 @@ def test_a_rebuild_shards_pages_in_memory(
 ) -> None:
     """The manifest has no stylesheet, and a page handed over that loads one is still
     sharded in memory, byte for byte as on disk."""
-    from .build.test_handover import _regenerate
-
     root = styled_site(tmp_path / "site")
     pages = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.html")}
     settings = make_settings(stylesheets="origin")
     shard_site(root, settings)
     expected = snapshot(root)
-    result = shard_site(root, settings, in_memory=_regenerate(root, pages, settings, jobs=1))
+    result = shard_site(root, settings, in_memory=hand_over(root, pages, settings, jobs=1))
     assert result.in_memory == len(pages)
     assert snapshot(root) == expected
 

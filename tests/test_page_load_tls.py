@@ -13,10 +13,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from benchmarks import page_load_tls as bench
 from benchmarks.tls_serving import DelayProxy
 from testing.browser import require_browser
 from testing.programs import NGINX
+
+pytestmark = [pytest.mark.browser, pytest.mark.servers]
 
 IMAGES = 20  # a smaller page than the benchmark's 60: the same requests, sooner
 

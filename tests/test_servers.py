@@ -22,6 +22,8 @@ from testing.programs import NGINX, nginx_conf
 from testing.recipes import SERVERS, Deployment, require, serve_recipe
 from testing.servers import Program, Server, ServerFailed, readable_folder, serve
 
+pytestmark = pytest.mark.servers
+
 #: What each server says when a module its recipe needs is missing, and the edit of
 #: the recipe that asks for one.
 MISSING_MODULE = {

@@ -5,12 +5,12 @@ the clean-up and the state the output and the manifest are in."""
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 
 from ..errors import ShardAssetsError, fault
 from ..files import NOTHING_WRITTEN, StagedFiles, remove_temporaries
+from ..interrupts import held
 from ..messages import ALL_WRITTEN, abandoned_state
 
 
@@ -75,11 +75,11 @@ def _abandon(
 ) -> str:
     """Clean up after a build that failed or was interrupted while it wrote, and say
     what state the output and the manifest are in."""
-    kept = discard() if discard is not None else 0
-    staged.discard()
-    # Worker processes may have written temporary files the build never heard of.
-    folders = {os.path.dirname(document) for document in documents}
-    remove_temporaries(output_dir / folder for folder in sorted(folders))
+    with held():  # a second interrupt (or a first, after a fault) waits for the clean-up
+        kept = discard() if discard is not None else 0
+        staged.discard()
+        # Worker processes may have written temporary files the build never heard of.
+        remove_temporaries(output_dir, documents)
     return abandoned_state(
         committing=staged.committing,
         replaced=staged.replaced,

@@ -72,7 +72,7 @@ from ..documents.html import RefSpan
 from ..documents.inventory import Inventory, is_folder, is_page, is_stylesheet
 from ..documents.text import META_CHARSET, reference_at
 from ..errors import fault
-from ..files import StagedFiles, atomic_write, write_temporary
+from ..files import StagedFiles, atomic_write, remove_temporaries, write_temporary
 from ..kept import kept_stylesheet
 from ..manifest import Manifest, cannot_stand, read_manifest
 from ..messages import PAGES_WRITTEN_SO_FAR
@@ -396,12 +396,30 @@ class InMemoryPages:
         self.release(list(self.pages))
 
     def discard(self) -> int:
-        """Give up every prepared page: the build failed, the pages stay (or are put
-        back) as generated. Returns how many could not be put back (see :meth:`release`)."""
-        with contextlib.suppress(Exception):  # a worker's failure was raised already
-            self.drain()
-        self.close()
-        return self.release(list(self.pages))
+        """Give up every prepared page: the build failed or was interrupted, the pages
+        stay (or are put back) as generated, and the temporary files beside every page
+        handed over are removed (a page's record may never have come back). Returns how
+        many could not be put back (see :meth:`release`).
+
+        Deferred, the pages no worker has taken yet are dropped at once: the generator
+        wrote them itself. Direct, every page handed over is written first: the
+        generator opened its file, which is empty until a worker writes it.
+        """
+        if self.direct:
+            with contextlib.suppress(Exception):  # a worker's failure was raised already
+                self._send()
+        else:
+            self._batch = []
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=not self.direct)
+            self._pool = None
+        while self._pending:
+            with contextlib.suppress(Exception):  # dropped, or a failure raised already
+                self._receive()
+        self.workers = 0
+        failed = self.release(list(self.pages))
+        remove_temporaries(self.output_dir, self._seen)
+        return failed
 
     def _put_back(self, document: str, record: PageRecord) -> None:
         """Put the generator's text of a page written directly back in place."""

@@ -18,19 +18,31 @@ from .urls import Codec, Ref, Site, find_ref
 # A string ends at its quote; a newline (LF, CR or FF) ends it too, unless escaped,
 # and an escaped CRLF is one newline. A hex escape takes one whitespace after it,
 # CRLF included.
-_DQ = r'(?:[^"\\\n\r\f]|\\\r\n|\\.)*+'
-_SQ = r"(?:[^'\\\n\r\f]|\\\r\n|\\.)*+"
+#
+# No possessive quantifier or atomic group (CPython matches them wrongly before
+# 3.11.5, gh-106052): each loop is written as "run, then (escape, run) repeated", so a
+# run never ends where another way through could go on, and a failed match gives up
+# at once instead of trying every way to split the text. In an unquoted URL a hex
+# escape takes all its digits (up to six) and ``\\.`` is never a hex digit, for the
+# same reason.
+_DQ = r'[^"\\\n\r\f]*(?:\\(?:\r\n|.)[^"\\\n\r\f]*)*'
+_SQ = r"[^'\\\n\r\f]*(?:\\(?:\r\n|.)[^'\\\n\r\f]*)*"
 _STRING_DQ = f'"{_DQ}"'
 _STRING_SQ = f"'{_SQ}'"
 # A string that a newline (or the end) cuts off is a "bad string" to CSS: one token,
 # never a URL, and nothing inside it is a token of its own.
 _BAD_STRINGS = f"\"{_DQ}|'{_SQ}"
+_URL_CHAR = r"[^\"'()\\\s]"
+_URL_ESCAPE = (
+    r"\\(?:(?:[0-9a-fA-F]{{6}}|[0-9a-fA-F]{{1,5}}(?![0-9a-fA-F]))(?:\r\n|[ \t\r\n\f]|)"
+    r"|[^0-9a-fA-F])"
+)
 _URL_FUNC = (
-    r"(?<![\w-])url\(\s*+(?:"
+    r"(?<![\w-])url\(\s*(?:"
     rf'"(?P<dq>{_DQ})"'
     rf"|'(?P<sq>{_SQ})'"
     r"{entity}"
-    r"|(?P<uq>(?:[^\"'()\\\s]|\\[0-9a-fA-F]{{1,6}}(?:\r\n|[ \t\r\n\f])?|\\.)++))\s*+\)"
+    rf"|(?P<uq>(?:{_URL_CHAR}|{_URL_ESCAPE}){_URL_CHAR}*(?:{_URL_ESCAPE}{_URL_CHAR}*)*))\s*\)"
 )
 # Inside an HTML style attribute a quote can be written as an entity.
 _ENTITY_QUOTED = r"|(?P<eo>&quot;|&#0*34;|&#[xX]0*22;|&apos;|&#0*39;|&#[xX]0*27;)(?P<eq>.*?)(?P=eo)"
@@ -43,9 +55,10 @@ def _token_pattern(in_attribute: bool) -> re.Pattern[str]:
         # which are tested, never loaded (@supports (background: image-set("a.png" 1x))).
         r"(?P<skip>/\*.*?(?:\*/|\Z)"
         r"|@(?:supports|document|-moz-document)(?![\w-])"
-        rf"(?:[^{{;\"'/]++|{_STRING_DQ}|{_STRING_SQ}|{_BAD_STRINGS}|/\*.*?(?:\*/|\Z)|/)*+)"
+        rf"[^{{;\"'/]*(?:(?:{_STRING_DQ}|{_STRING_SQ}|{_BAD_STRINGS}|/\*.*?(?:\*/|\Z)|/)"
+        rf"[^{{;\"'/]*)*)"
         rf"|(?P<url>{url})"
-        rf"|@import\s*+(?:\"(?P<idq>{_DQ})\"|'(?P<isq>{_SQ})')"
+        rf"|@import\s*(?:\"(?P<idq>{_DQ})\"|'(?P<isq>{_SQ})')"
         r"|(?P<imageset>(?<![\w-])(?:-webkit-)?image-set\()"
         r"|(?P<fontface>@font-face(?![\w-]))"
         rf"|{_STRING_DQ}|{_STRING_SQ}|{_BAD_STRINGS}",
@@ -59,6 +72,13 @@ _SET_TOKENS = re.compile(
     rf"/\*.*?(?:\*/|\Z)|(?P<url>{_URL_FUNC.format(entity='')})"
     rf"|(?P<bare_dq>{_STRING_DQ})|(?P<bare_sq>{_STRING_SQ})|{_BAD_STRINGS}"
     r"|(?P<open>\()|(?P<close>\))",
+    re.IGNORECASE | re.DOTALL,
+)
+# The "}" that ends a block, past the comments, strings and url() tokens before it
+# (a "}" in those is not the end).
+_BLOCK_END = re.compile(
+    rf"/\*.*?(?:\*/|\Z)|{_STRING_DQ}|{_STRING_SQ}|{_BAD_STRINGS}"
+    rf"|{_URL_FUNC.format(entity='')}|(?P<close>}})",
     re.IGNORECASE | re.DOTALL,
 )
 _ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})(?:\r\n|[ \t\n\r\f])?|\r\n|[\n\r\f]|(.))", re.DOTALL)
@@ -155,8 +175,7 @@ def find_css_refs(
         if m.group("skip") is not None:
             continue
         if m.group("fontface") is not None:
-            close = text.find("}", pos, stop)
-            fonts_end = stop if close < 0 else close
+            fonts_end = _block_end(text, pos, stop)
             continue
         if m.group("imageset") is not None:
             pos = yield from _image_set(text, pos, stop, where)
@@ -167,6 +186,14 @@ def find_css_refs(
                 if ref is not None:
                     yield replace(ref, cors=True) if m.start() < fonts_end else ref
                 break
+
+
+def _block_end(text: str, pos: int, stop: int) -> int:
+    """Where the block open at ``pos`` ends (its ``}``), or ``stop``."""
+    for m in _BLOCK_END.finditer(text, pos, stop):
+        if m.group("close") is not None:
+            return m.start()
+    return stop
 
 
 def _ref(

@@ -65,14 +65,39 @@ RAW_TEXT = frozenset(
 # A start tag's attributes as the HTML tokenizer reads them: a quote opens a quoted
 # value only right after ``=``, so ``alt=it's`` is one unquoted value, and a ``"``
 # that is never closed makes the tag unmatchable (the browser reads on to the end).
-_VALUE = r"(?:\"[^\"]*+\"|'[^']*+'|[^\s>\"'][^\s>]*+|(?=>))"
-_ATTRS = rf"(?:[\s/]++|[^\s/>=]++(?:\s*+=\s*+{_VALUE})?)*+"
-_ATTRIBUTE = re.compile(
-    r"([^\s/>=]++)(?:\s*+=\s*+(?:\"([^\"]*+)\"|'([^']*+)'|([^\s>\"'][^\s>]*+)))?"
-)
+#
+# No possessive quantifier or atomic group: CPython matches them wrongly before 3.11.5
+# (gh-106052). These patterns match the same, and read a tag one way only, as each
+# run is followed by something it cannot hold: an attribute name starts after spaces
+# or slashes, or right after a quoted value (``a="x"b="y"``), and ends before ``=``,
+# a space, a slash, ``>`` or the end; an unquoted value ends before a space, ``>`` or
+# the end. So when a tag has no ``>`` where its attributes end, every other way
+# through it fails within a character or two, instead of trying every way to split
+# its runs. Why they are shaped for CPython's engine: docs/performance.md.
+#
+# A value after "=" with the separators after it: quoted, unquoted (then a space, ">"
+# or the end), or none, right before ">".
+_VALUES = r"""\"[^"]*"[\s/]*|'[^']*'[\s/]*|[^\s>"'][^\s>]*(?:\s[\s/]*|(?=>)|\Z)|(?=>)"""
+
+
+def _attributes_pattern(name: str) -> str:
+    """A start tag's attributes when it has any (separators, then attributes whose
+    names match ``name``), after its name."""
+    # "=" with no space around it first, then spaces around it, then no value.
+    attribute = (
+        rf"{name}(?:=(?:{_VALUES}|\s+(?:{_VALUES}))|\s+=\s*(?:{_VALUES})"
+        r"|[\s/]+|(?=[>=])|\Z)"
+    )
+    return rf"[\s/]+(?:{attribute})*"
+
+
+_SOME_ATTRS = _attributes_pattern(r"[^\s/>=]+")
+# "(?:x|)", not "(?:x)?": the same match, and cheaper in CPython's engine.
+_ATTRS = f"(?:{_SOME_ATTRS}|)"
 # The same, stopping before an attribute named ``style``: a tag matches it to its
 # ``>`` only when it has no style attribute.
-_ATTRS_NO_STYLE = rf"(?:[\s/]++|(?!style\s*+=)[^\s/>=]++(?:\s*+=\s*+{_VALUE})?)*+"
+_SOME_ATTRS_NO_STYLE = _attributes_pattern(r"(?!style\s*=)[^\s/>=]+")
+_ATTRIBUTE = re.compile(r"([^\s/>=]+)(?:\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>\"'][^\s>]*))|)")
 _BASE_TAG = re.compile(r"<base[\s/>]", re.IGNORECASE)
 _QUERY_OR_FRAGMENT = re.compile(r"[?#]")
 
@@ -101,7 +126,7 @@ class HtmlScanner:
         # with a style attribute (any element can carry one).
         self._pattern = re.compile(_tag_pattern(names), re.IGNORECASE | re.DOTALL)
         self._end_tags: dict[str, re.Pattern[str]] = {
-            name: re.compile(rf"</{name}(?=[\s/>])[^>]*+>", re.IGNORECASE | re.DOTALL)
+            name: re.compile(rf"</{name}(?=[\s/>])[^>]*>", re.IGNORECASE | re.DOTALL)
             for name in RAW_TEXT
         }
         # A tag's references depend only on its name, its attributes' text and the
@@ -276,21 +301,27 @@ def _tag_pattern(names: Iterable[str]) -> str:
     letters = "".join(sorted({n[0].lower() for n in names}))
     # A trie, after a test of the first letter: most tags fail on their first letter.
     wanted = rf"(?=[{letters}]){_trie(names)}(?=[\s/>])"
-    tag = rf"[a-zA-Z][^\s/>]*+{_ATTRS}>"
+    # A tag's end: ">" right after its name (the most common), or attributes, then ">".
+    tag = rf"[a-zA-Z][^\s/>]*(?:>|{_SOME_ATTRS}>)"
+    # Text, then each tag passed over: an end tag, a start tag of no interest without
+    # a style attribute, or a "<" that starts no tag at all. The loop stops only where
+    # the rest of the pattern matches, at a "<" it takes or at the end (hence ``\Z``),
+    # so the engine never goes back into the loop (which would try every way to split
+    # the text, and could stop at an earlier "<").
     skip = (
-        r"(?:[^<]++"
-        rf"|</{tag}"
-        rf"|<(?!{wanted})[a-zA-Z][^\s/>]*+{_ATTRS_NO_STYLE}>"
-        rf"|<(?!!--|!\[CDATA\[|{wanted})(?!/?{tag})"
-        r")*+"
+        r"[^<]*(?:<(?:"
+        rf"/{tag}"
+        rf"|(?!{wanted})[a-zA-Z][^\s/>]*(?:>|{_SOME_ATTRS_NO_STYLE}>)"
+        rf"|(?!!--|!\[CDATA\[|{wanted})(?!/?{tag})"
+        r")[^<]*)*"
     )
     # A comment ends at -->, at --!>, or right away in <!--> and <!--->.
     comment = r"<!--(?:-?>|.*?--!?>|.*\Z)"
     cdata = r"<!\[CDATA\[.*?(?:\]\]>|\Z)"
     wanted_tag = rf"<(?P<name>{wanted})(?P<attrs>{_ATTRS})>"
-    styled_tag = rf"<(?P<sname>[a-zA-Z][^\s/>]*+)(?P<sattrs>{_ATTRS})>"
+    styled_tag = rf"<(?P<sname>[a-zA-Z][^\s/>]*)(?P<sattrs>{_ATTRS})>"
     # A wanted tag that does not end (a quote never closed) is passed over.
-    return rf"{skip}(?:{comment}|{cdata}|{wanted_tag}|{styled_tag}|<)"
+    return rf"{skip}(?:{comment}|{cdata}|{wanted_tag}|{styled_tag}|<|\Z)"
 
 
 def _trie(words: Iterable[str]) -> str:

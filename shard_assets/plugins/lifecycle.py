@@ -20,6 +20,12 @@ A build goes through four steps, each a method of :class:`BuildLifecycle`:
    prepared in memory is given up (put back as the generator made it) and the lock
    released.
 
+Ctrl-C or SIGTERM at any point from ``start`` to the end does what ``abort`` does
+(the worker processes stopped, the temporary files removed, the lock released) and
+then goes to the generator, which ends its own way (see
+:class:`shard_assets.interrupts.InterruptGuard`). Within ``finish``, the final build
+unwinds as the command line's does, and the state of the files is logged.
+
 Some plugins build more output inside a build: mkdocs-static-i18n runs MkDocs' build
 again for each other language (same ``site_dir``, pages under ``fr/``), and Pelican's
 i18n_subsites runs a whole Pelican for each language (into ``output/de``) while the
@@ -51,7 +57,7 @@ import codecs
 import contextlib
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, NoReturn, Protocol
 
@@ -61,6 +67,7 @@ from ..config import Settings
 from ..documents.inventory import is_page
 from ..errors import ShardAssetsError
 from ..files import manifest_lock
+from ..interrupts import Interrupted, InterruptGuard, describe
 from ..manifest import Manifest
 from ..messages import sharded_at_the_end, summary, warnings_by_kind
 from ..parallel import default_jobs
@@ -118,6 +125,7 @@ class BuildLifecycle:
         self.pages: InMemoryPages | None = None
         self._lock = contextlib.ExitStack()
         self._runs: list[Path] = []  # the output folders of the builds going on, outermost first
+        self._interrupts = InterruptGuard(self._interrupted)
 
     @property
     def started(self) -> bool:
@@ -165,13 +173,15 @@ class BuildLifecycle:
         is put in place at the end (see :mod:`shard_assets.build.handover`).
         """
         self.abort()
-        try:
-            self._lock.enter_context(manifest_lock(settings.manifest))
-            workers = (settings.jobs or default_jobs()) if jobs is None else jobs
-            self.pages = InMemoryPages(settings, output_dir, workers, direct=direct)
-        except ShardAssetsError as error:
-            self._lock.close()
-            self.fail(error)
+        self._interrupts.install()
+        with self._ours():
+            try:
+                self._lock.enter_context(manifest_lock(settings.manifest))
+                workers = (settings.jobs or default_jobs()) if jobs is None else jobs
+                self.pages = InMemoryPages(settings, output_dir, workers, direct=direct)
+            except ShardAssetsError as error:
+                self.abort()
+                self.fail(error)
         if not self.pages.active:
             self.log.debug(PREFIX + sharded_at_the_end(self.pages.reason))
 
@@ -180,11 +190,12 @@ class BuildLifecycle:
         is about to write, and return what to write (None: it is written already)."""
         if self.pages is None or self.nested:
             return text
-        try:
-            return self.pages.hand_over(text, document)
-        except ShardAssetsError as error:  # a worker failed a page before this one
-            self.abort()
-            self.fail(error)
+        with self._ours():
+            try:
+                return self.pages.hand_over(text, document)
+            except ShardAssetsError as error:  # a worker failed a page before this one
+                self.abort()
+                self.fail(error)
 
     def wrap(self, handle: IO[str], filename: str, encoding: str) -> IO[str]:
         """For a generator that writes pages through file handles: ``handle``, just
@@ -208,45 +219,89 @@ class BuildLifecycle:
     def drain(self) -> None:
         """Wait until every page handed over is done (and, direct, written)."""
         if self.pages is not None:
-            try:
-                self.pages.drain()
-            except ShardAssetsError as error:
-                self.abort()
-                self.fail(error)
+            with self._ours():
+                try:
+                    self.pages.drain()
+                except ShardAssetsError as error:
+                    self.abort()
+                    self.fail(error)
 
     def abort(self) -> None:
         """The generator's build failed: give up the pages, release the lock."""
-        if self.pages is not None:
-            self.pages.discard()
-        self.pages = None
-        self._lock.close()
+        self._interrupts.defer()  # an interrupt now goes to the generator afterwards
+        try:
+            self._give_up()
+        finally:
+            self._interrupts.uninstall()
+
+    def _give_up(self) -> None:
+        pages, self.pages = self.pages, None
+        try:
+            if pages is not None:
+                pages.discard()
+        finally:
+            self._lock.close()
+
+    def _interrupted(self) -> None:
+        """Ctrl-C or SIGTERM: the build is over, whatever the generator does next."""
+        self.forget()
+        self._give_up()
+
+    @contextlib.contextmanager
+    def _ours(self) -> Iterator[None]:
+        """The lifecycle's own code in a generator's build: an interrupt raises
+        :class:`Interrupted` here; the build is given up, the state of the files is
+        logged when the final build says it, and the signal goes on to the generator."""
+        try:
+            with self._interrupts.ours():
+                yield
+        except Interrupted as error:
+            try:
+                self._interrupted()
+                if getattr(error, "__notes__", None):
+                    self.log.warning(describe(error))
+            finally:
+                self._interrupts.uninstall()  # the generator's handler raises, or the process ends
+            raise  # its handler returned: this step stops all the same
 
     def finish(self, settings: Settings, output_dir: Path) -> BuildResult:
         """Shard the finished output, write the manifest and the report, log the
         warnings and the summary; the lock is released whatever happens."""
-        pages, self.pages = self.pages, None
+        self._interrupts.install()  # already, unless the build was not started
         try:
-            if pages is None:
+            with self._ours():
+                result, report = self._finish(settings, output_dir)
+                for kind, warning in warnings_by_kind(result):
+                    self.warning(kind, f"{PREFIX}{warning}")
+                self.log.info(summary(result))
+                if report is not None:
+                    self.log.info(f"{PREFIX}report: {report}")
+        finally:
+            self._interrupts.uninstall()
+        return result
+
+    def _finish(self, settings: Settings, output_dir: Path) -> tuple[BuildResult, Path | None]:
+        """:meth:`finish`'s build: the result, and the report's path if there is one."""
+        try:
+            if self.pages is None:
                 self._lock.enter_context(manifest_lock(settings.manifest))
-                pages = InMemoryPages(settings, output_dir)
+                self.pages = InMemoryPages(settings, output_dir)
+            pages = self.pages
             result = shard_site(
                 output_dir, settings, jobs=settings.jobs or default_jobs(), in_memory=pages
             )
+            self.pages = None  # confirmed (or given back by shard_site when it failed)
             report = (
                 write_build_report(output_dir, settings, pages.previous, result)
                 if settings.report
                 else None
             )
         except ShardAssetsError as error:
+            self.pages = None
             self.fail(error)
         finally:
             self._lock.close()
-        for kind, warning in warnings_by_kind(result):
-            self.warning(kind, f"{PREFIX}{warning}")
-        self.log.info(summary(result))
-        if report is not None:
-            self.log.info(f"{PREFIX}report: {report}")
-        return result
+        return result, report
 
     def warning(self, kind: str, message: str) -> None:
         """Log one of the build's warnings; ``kind`` is ``hosts``, ``missing`` or

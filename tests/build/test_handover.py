@@ -21,6 +21,7 @@ from shard_assets.results import BuildResult
 from shard_assets.verify import verify_site
 
 from ..conftest import make_site, png, snapshot
+from ..generators import hand_over
 
 Build = Callable[..., BuildResult]
 
@@ -41,20 +42,6 @@ def built(
     settings = make_settings()
     shard_site(site, settings)
     return site, pages, settings
-
-
-def _regenerate(
-    site: Path, pages: dict[str, str], settings: Settings, *, jobs: int, direct: bool = True
-) -> InMemoryPages:
-    """Write every page again as a generator with the plugin's writer does."""
-    in_memory = InMemoryPages(settings, site, jobs, direct=direct)
-    assert in_memory.active, in_memory.reason
-    for document, text in pages.items():
-        written = in_memory.hand_over(text, document)
-        if written is not None:
-            write_as_generated(site / document, written)
-    in_memory.drain()
-    return in_memory
 
 
 def _temporary_files(site: Path) -> list[Path]:
@@ -79,7 +66,7 @@ def test_a_direct_rebuild_is_what_the_disk_path_gives(
 ) -> None:
     site, pages, settings = built
     expected = snapshot(site)
-    in_memory = _regenerate(site, pages, settings, jobs=jobs)
+    in_memory = hand_over(site, pages, settings, jobs=jobs)
     if budget == 0:
         assert len(_temporary_files(site)) == len(pages)
     result = shard_site(site, settings, in_memory=in_memory)
@@ -103,7 +90,7 @@ def test_a_failed_check_puts_back_every_page_as_the_generator_wrote_it(
     )
     settings = make_settings(locked=True)
     manifest = settings.manifest.read_bytes()
-    in_memory = _regenerate(site, pages, settings, jobs=jobs)
+    in_memory = hand_over(site, pages, settings, jobs=jobs)
     assert "cdn" in (site / "index.html").read_text()  # written sharded, for now
     with pytest.raises(LockedError, match=r"brand-new\.png"):
         shard_site(site, settings, in_memory=in_memory)
@@ -136,7 +123,7 @@ def test_a_link_missing_at_the_end_is_reported_as_on_the_disk_path(
     site, pages, settings = built
     expected = snapshot(site)
     pages["blog/post-2.html"] += '<link rel="prefetch" href="gone.html">\n'  # never built
-    in_memory = _regenerate(site, pages, settings, jobs=1)
+    in_memory = hand_over(site, pages, settings, jobs=1)
     result = shard_site(site, settings, in_memory=in_memory)
     assert [(m.document, m.url) for m in result.missing] == [("blog/post-2.html", "gone.html")]
     assert result.in_memory == len(pages) - 1  # that page was read from disk
@@ -149,7 +136,7 @@ def test_an_asset_missing_at_the_end_is_reported_as_on_the_disk_path(
     built: tuple[Path, dict[str, str], Settings],
 ) -> None:
     site, pages, settings = built
-    in_memory = _regenerate(site, pages, settings, jobs=1)
+    in_memory = hand_over(site, pages, settings, jobs=1)
     # Removed after the pages were written: the manifest still gave it a host.
     (site / "img" / "photo-003.png").unlink()
     result = shard_site(site, settings, in_memory=in_memory)
@@ -166,7 +153,7 @@ def test_a_page_changed_after_it_was_written_is_read_again(
     built: tuple[Path, dict[str, str], Settings],
 ) -> None:
     site, pages, settings = built
-    in_memory = _regenerate(site, pages, settings, jobs=1)
+    in_memory = hand_over(site, pages, settings, jobs=1)
     page = site / "blog" / "post-3.html"
     page.write_text(page.read_text() + "<!-- minified by another plugin -->\n")
     result = shard_site(site, settings, in_memory=in_memory)

@@ -5,7 +5,6 @@ recipe of docs/deploy.md over HTTP/1.1 and HTTP/2."""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +18,8 @@ from shard_assets.cli import main
 from shard_assets.config import Settings
 from shard_assets.errors import ConfigError, FaultError, LockedError
 
-from ..conftest import HOSTS, ROOT, make_site, snapshot
+from ..conftest import HOSTS, make_site, snapshot
+from ..generators import copy_mkdocs, copy_pelican, mkdocs_build, pelican_build, set_option
 
 SITE_URL = "https://www.example.com/"
 
@@ -174,14 +174,7 @@ def test_cli_path_is_relative_to_the_current_folder(
 
 def test_mkdocs_writes_the_twin_beside_mkdocs_yml(tmp_path: Path) -> None:
     pytest.importorskip("mkdocs")
-    from ..plugins.test_mkdocs import mkdocs_build, set_option
-
-    shutil.copytree(
-        ROOT / "sample_site" / "mkdocs",
-        tmp_path / "docs-project",
-        ignore=shutil.ignore_patterns("site", "shard-manifest.json"),
-    )
-    docs = tmp_path / "docs-project"
+    docs = copy_mkdocs(tmp_path / "docs-project")
     set_option(
         docs,
         "manifest: shard-manifest.json",
@@ -196,14 +189,7 @@ def test_mkdocs_writes_the_twin_beside_mkdocs_yml(tmp_path: Path) -> None:
 
 def test_pelican_writes_the_twin(tmp_path: Path) -> None:
     pytest.importorskip("pelican")
-    from ..plugins.test_pelican import pelican_build
-
-    shutil.copytree(
-        ROOT / "sample_site" / "pelican",
-        tmp_path / "blog",
-        ignore=shutil.ignore_patterns("output", "shard-manifest.json", "__pycache__"),
-    )
-    blog = tmp_path / "blog"
+    blog = copy_pelican(tmp_path / "blog")
     config = blog / "pelicanconf.py"
     text = config.read_text()
     assert '"max_imbalance"' in text

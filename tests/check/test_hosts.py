@@ -40,6 +40,8 @@ from testing.servers import Server, free_port
 
 from ..conftest import SAMPLE_SITE
 
+pytestmark = pytest.mark.servers
+
 SITE = "www.site.test"
 OTHER_SITE = "www.elsewhere.test"
 SHARDS = [f"cdn{i}.site.test" for i in range(1, 5)]

@@ -3,54 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from ..conftest import HOSTS, ROOT, SAMPLE_SITE, snapshot
+from ..conftest import HOSTS, snapshot
+from ..generators import copy_mkdocs, mkdocs_build, set_option
 
 pytest.importorskip("mkdocs")
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    shutil.copytree(
-        SAMPLE_SITE / "mkdocs",
-        tmp_path / "docs-project",
-        ignore=shutil.ignore_patterns("site", "shard-manifest.json"),
-    )
-    return tmp_path / "docs-project"
-
-
-def mkdocs_build(
-    project: Path, *extra: str, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    # Run from another folder: a relative manifest path must follow mkdocs.yml, not the cwd.
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "-f", str(project / "mkdocs.yml"), *extra],
-        cwd=cwd or project.parent,
-        env={
-            **os.environ,
-            "SOURCE_DATE_EPOCH": "1700000000",  # a fixed build date in the pages
-            # The child imports this checkout, whatever the test run's PYTHONPATH says.
-            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-        },
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
-def set_option(project: Path, old: str, new: str) -> None:
-    config = project / "mkdocs.yml"
-    text = config.read_text()
-    assert old in text
-    config.write_text(text.replace(old, new))
+    return copy_mkdocs(tmp_path / "docs-project")
 
 
 def test_build_shards_the_site_and_writes_the_manifest_beside_mkdocs_yml(project: Path) -> None:

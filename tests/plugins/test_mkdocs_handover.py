@@ -15,7 +15,8 @@ import pytest
 from shard_assets.build.pipeline import shard_site
 from shard_assets.config import load_settings
 
-from ..conftest import HOSTS, SAMPLE_SITE, png, snapshot
+from ..conftest import HOSTS, png, snapshot
+from ..generators import copy_mkdocs
 
 pytest.importorskip("mkdocs")
 
@@ -26,12 +27,7 @@ from mkdocs.config import load_config
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the same build date everywhere
-    shutil.copytree(
-        SAMPLE_SITE / "mkdocs",
-        tmp_path / "project",
-        ignore=shutil.ignore_patterns("site", "shard-manifest.json"),
-    )
-    return tmp_path / "project"
+    return copy_mkdocs(tmp_path / "project")
 
 
 def _build(project: Path, caplog: pytest.LogCaptureFixture) -> str:
@@ -120,7 +116,10 @@ def test_hosts_that_change_at_the_end_fall_back_to_the_disk_path(
     # A pin moves an asset every page loads: the manifest's host, used in memory,
     # is not the final one, so each page is read back and re-pointed.
     old = assets["img/favicon.ico"]
-    new = next(h for h in HOSTS if h != old)
+    # To the host with the fewest assets, so the gate passes whatever the theme ships
+    # (MkDocs 1.5's has fewer files: one more on a full host is over its cap).
+    others = [host for host in HOSTS if host != old]
+    new = min(others, key=lambda host: (list(assets.values()).count(host), others.index(host)))
     _set(project, f'      pin: {{"img/favicon.ico": "{new}"}}')
     log = _build(project, caplog)
     assert "in memory" not in log

@@ -362,6 +362,7 @@ def test_material_rebuild_is_byte_identical(material: Rebuilt) -> None:
     assert_as_first_built(material.built["shard-assets last"], material)
 
 
+@pytest.mark.browser
 def test_material_site_loads_cleanly_in_chromium(material: Rebuilt) -> None:
     from playwright.sync_api import sync_playwright
 

@@ -3,48 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from ..conftest import HOSTS, ROOT, SAMPLE_SITE, snapshot
+from shard_assets.config import load_settings
+from shard_assets.verify import verify_site
+
+from ..conftest import HOSTS, shard_urls, snapshot
+from ..generators import copy_pelican, pelican_build
 
 pytest.importorskip("pelican")
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    shutil.copytree(
-        SAMPLE_SITE / "pelican",
-        tmp_path / "blog",
-        ignore=shutil.ignore_patterns("output", "shard-manifest.json", "__pycache__"),
-    )
-    return tmp_path / "blog"
-
-
-def pelican_build(
-    project: Path, *flags: str, **override: object
-) -> subprocess.CompletedProcess[str]:
-    """Run the real ``pelican`` command, as a user would, from the project folder."""
-    settings = [f"{key}={json.dumps(value)}" for key, value in override.items()]
-    command = [sys.executable, "-m", "pelican", "content", "-s", "pelicanconf.py", "-o", "output"]
-    command += flags
-    if settings:
-        command += ["-e", *settings]
-    # The child imports this checkout, whatever the test run's PYTHONPATH says.
-    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    return subprocess.run(
-        command,
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": path},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return copy_pelican(tmp_path / "blog")
 
 
 def test_build_shards_theme_and_content(project: Path) -> None:
@@ -116,15 +91,31 @@ def test_siteurl_is_the_default_site_url(project: Path) -> None:
 
 
 def test_api_build(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pelican's own API runs the plugin as the command does: the manifest holds the
+    configured hosts and settings, and exactly the assets the output puts on a shard
+    host (theme files and content images alike), each at the host the output names."""
     from pelican import Pelican
     from pelican.settings import read_settings
 
     monkeypatch.chdir(project)
-    settings = read_settings(
-        str(project / "pelicanconf.py"), override={"OUTPUT_PATH": str(project / "out")}
-    )
+    out = project / "out"
+    settings = read_settings(str(project / "pelicanconf.py"), override={"OUTPUT_PATH": str(out)})
     Pelican(settings).run()
-    assert (project / "shard-manifest.json").exists()
+    path = project / "shard-manifest.json"
+    manifest = json.loads(path.read_text())
+    assert manifest["hosts"] == dict.fromkeys(HOSTS, 1)
+    assert manifest["ring"]["max_imbalance"] == 0.10
+    assets = manifest["assets"]
+    assert set(assets) == {url.partition("?")[0] for url in shard_urls(out)}  # ?v=2 on a script
+    assert all((out / key).is_file() for key in assets)
+    assert {key.split("/")[0] for key in assets} >= {"theme", "images"}
+    assert set(assets.values()) == set(HOSTS)
+    audit = load_settings(
+        {"hosts": HOSTS, "manifest": str(path), "site_url": settings["SITEURL"]},
+        base_dir=project,
+        source="test",
+    )
+    assert verify_site(out, audit) == []
 
 
 def _settings(project: Path, **options: object) -> dict[str, object]:

@@ -207,6 +207,8 @@ def _mkdocs_build(root: Path, output: str, theme: str, site_url: str, plugin: bo
 def test_mkdocs_theme(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, theme: str, site_url: str
 ) -> None:
+    if theme == "material":
+        pytest.importorskip("material")
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the same sitemap.xml.gz twice
     _mkdocs_docs(tmp_path)
     plain = _mkdocs_build(tmp_path, "plain", theme, site_url, plugin=False)
