@@ -1,9 +1,11 @@
-"""Synthetic sites for the benchmarks: N-page Pelican and MkDocs projects.
+"""Synthetic sites for the benchmarks: N-page Pelican, MkDocs and Sphinx projects,
+and a large output folder made without a generator (the scale run).
 
-Realistic in the ways that cost time: every page shows 8 images with a ``srcset``
-(from a shared pool, as documentation and blogs reuse screenshots), the theme CSS
-has ``url()`` backgrounds and ``@font-face`` fonts, and the MkDocs site uses
-mkdocs-material, whose navigation (every page's title) repeats on every page.
+Realistic in the ways that cost time: every page shows 8 images (from a shared pool,
+as documentation and blogs reuse screenshots; with a ``srcset`` where the generator
+writes one), the theme CSS has ``url()`` backgrounds and ``@font-face`` fonts, and the
+MkDocs site uses the built-in ``mkdocs`` theme, whose navigation (every page's title)
+repeats on every page.
 """
 
 from __future__ import annotations
@@ -178,6 +180,10 @@ SHARD_ASSETS = {{
     "hosts": {HOSTS!r},
     "manifest": str(HERE / "shard-manifest.json"),
 }}
+if __import__("os").environ.get("BENCH_TWIN") == "1":
+    SHARD_ASSETS["unsharded_copy"] = str(HERE / "output-h2")
+if __import__("os").environ.get("BENCH_JOBS"):
+    SHARD_ASSETS["jobs"] = int(__import__("os").environ["BENCH_JOBS"])
 """,
         encoding="utf-8",
     )
@@ -254,3 +260,204 @@ def _mkdocs_docs(docs: Path, pages: int) -> None:
             ]
         )
         (section / f"page-{n:04d}.md").write_text(body + "\n", encoding="utf-8")
+
+
+# --- Sphinx ----------------------------------------------------------------------
+
+_SPHINX_CSS = """\
+/* Bench docs: additions on top of the theme. */
+@font-face {
+  font-family: "Bench Pixel";
+  font-display: swap;
+  src: url("../fonts/bench.woff2") format("woff2"), url("../fonts/bench.woff") format("woff");
+}
+div.body { background-image: url(../img/paper.png); }
+div.admonition.note { background: url("../img/icon-note.png") no-repeat 0.5em 0.5em; }
+.bench-hero { background: image-set("../img/hero.png" 1x, "../img/hero@2x.png" 2x); }
+h1, h2 { font-family: "Bench Pixel", monospace; }
+"""
+
+_SPHINX_CONF = """\
+import os
+
+project = "Bench Docs"
+author = "Bench"
+copyright = "synthetic pages for shard-assets' benchmarks"
+release = "1.0"
+html_theme = {theme!r}
+html_baseurl = "https://docs.example.org/"
+html_static_path = ["_static"]
+html_css_files = ["css/bench.css"]
+html_js_files = ["js/bench.js"]
+html_logo = "_static/img/logo.png"
+html_favicon = "_static/img/favicon.png"
+html_last_updated_fmt = None
+exclude_patterns = ["shard-manifest.json"]
+# The plain and the sharded build share this folder: the benchmark sets BENCH_SHARD
+# (and BENCH_TWIN, BENCH_JOBS).
+extensions = ["shard_assets.plugins.sphinx"] if os.environ.get("BENCH_SHARD") == "1" else []
+shard_assets = {{
+    "hosts": {hosts!r},
+    "manifest": "shard-manifest.json",
+}}
+if os.environ.get("BENCH_TWIN") == "1":
+    shard_assets["unsharded_copy"] = "../{name}-build/html-h2"
+if os.environ.get("BENCH_JOBS"):
+    shard_assets["jobs"] = int(os.environ["BENCH_JOBS"])
+"""
+
+
+def sphinx_project(root: Path, pages: int, theme: str = "alabaster") -> Path:
+    """A Sphinx project (reStructuredText) with ``pages`` pages; returns its source
+    folder (conf.py). Pages sit in sections of 50 under a root toctree, each showing 8
+    images from a pool of 300 with ``.. image::`` (Sphinx copies them to ``_images``)
+    and an admonition; the theme's ``_static`` comes with a stylesheet with ``url()``
+    backgrounds and fonts, a script, a logo and a favicon. The extension is on when
+    the build's environment has ``BENCH_SHARD=1``.
+    """
+    project = root / f"sphinx-{pages}"
+    if project.exists():
+        shutil.rmtree(project)
+    rng = random.Random(11)
+    _image_pool(project / "gallery")
+    static = project / "_static"
+    for folder in ("img", "css", "js", "fonts"):
+        (static / folder).mkdir(parents=True)
+    for n, name in enumerate(("paper", "icon-note", "hero", "hero@2x", "logo", "favicon")):
+        (static / "img" / f"{name}.png").write_bytes(png(6000 + n))
+    (static / "css" / "bench.css").write_text(_SPHINX_CSS, encoding="utf-8")
+    (static / "js" / "bench.js").write_text("console.log('bench');\n", encoding="utf-8")
+    (static / "fonts" / "bench.woff2").write_bytes(b"wOF2" + bytes(200))
+    (static / "fonts" / "bench.woff").write_bytes(b"wOFF" + bytes(200))
+    (project / "conf.py").write_text(
+        _SPHINX_CONF.format(theme=theme, hosts=HOSTS, name=project.name), encoding="utf-8"
+    )
+    sections = max(1, pages // 50)
+    members: list[list[str]] = [[] for _ in range(sections)]
+    for n in range(pages - 1 - sections):
+        members[n % sections].append(f"page-{n:04d}")
+    for s, names in enumerate(members):
+        folder = project / f"section-{s:02d}"
+        folder.mkdir()
+        toctree = "\n".join(f"   {name}" for name in names)
+        (folder / "index.rst").write_text(
+            _rst_title(f"Section {s}") + f"{_prose(rng, 1)}\n\n.. toctree::\n\n{toctree}\n",
+            encoding="utf-8",
+        )
+        for name in names:
+            images = "\n\n".join(
+                f".. image:: ../gallery/shot-{i:03d}.png\n   :width: 320px\n   :alt: Screenshot {i}"
+                for i in rng.sample(range(IMAGE_POOL), IMAGES_PER_PAGE)
+            )
+            body = [
+                _rst_title(f"Page {name.removeprefix('page-')}"),
+                _prose(rng, 3),
+                ".. note::\n\n   " + _prose(rng, 1),
+                "Screens\n-------",
+                images,
+                '.. raw:: html\n\n   <div class="bench-hero">hi</div>',
+                _prose(rng, 3),
+            ]
+            (folder / f"{name}.rst").write_text("\n\n".join(body) + "\n", encoding="utf-8")
+    toctree = "\n".join(f"   section-{s:02d}/index" for s in range(sections))
+    (project / "index.rst").write_text(
+        _rst_title("Bench Docs")
+        + f"{_prose(rng, 2)}\n\n.. toctree::\n   :maxdepth: 2\n\n{toctree}\n",
+        encoding="utf-8",
+    )
+    return project
+
+
+def _rst_title(title: str) -> str:
+    return f"{title}\n{'=' * len(title)}\n\n"
+
+
+# --- A large output, made without a generator (the scale run) ------------------------
+
+#: Pages per folder of the large output.
+SCALE_FOLDER = 500
+
+_SCALE_CSS = """\
+@font-face { font-family: "Bench"; src: url("../fonts/bench.woff2") format("woff2"); }
+body { background: url(../img/paper.png); }
+.hero { background: image-set("../img/hero.png" 1x, "../img/hero@2x.png" 2x); }
+"""
+
+
+def scale_output(root: Path, pages: int) -> Path:
+    """An output folder of ``pages`` pages of about 4.3 KB (50,000 pages: about 216 MB of
+    HTML), made at once without a generator: a blog-like theme (a stylesheet, a script,
+    a logo, a favicon, a navigation of 12 links to other pages), two paragraphs, and 8
+    images with a ``srcset`` from a pool of 300, in folders of 500 pages. Made once per
+    size and kept (``root/scale-N``); a run shards a hard-linked copy."""
+    output = root / f"scale-{pages}"
+    if (output / "index.html").is_file():
+        return output
+    shutil.rmtree(output, ignore_errors=True)
+    rng = random.Random(21)
+    _image_pool(output / "images" / "gallery")
+    for folder in ("img", "css", "js", "fonts"):
+        (output / "theme" / folder).mkdir(parents=True)
+    for n, name in enumerate(("paper", "hero", "hero@2x", "logo")):
+        (output / "theme" / "img" / f"{name}.png").write_bytes(png(7000 + n))
+    (output / "favicon.png").write_bytes(png(7100))
+    (output / "theme" / "css" / "main.css").write_text(_SCALE_CSS, encoding="utf-8")
+    (output / "theme" / "js" / "site.js").write_text("console.log('bench');\n", encoding="utf-8")
+    (output / "theme" / "fonts" / "bench.woff2").write_bytes(b"wOF2" + bytes(200))
+    paragraphs = [f"{_prose(rng, 1)} {_prose(rng, 1)}"[:705] for _ in range(64)]
+    folders = -(-pages // SCALE_FOLDER)
+    for f in range(folders):
+        (output / f"section-{f:03d}").mkdir()
+    for n in range(pages - 1):
+        path = output / f"section-{n // SCALE_FOLDER:03d}" / f"page-{n:06d}.html"
+        path.write_text(_scale_page(n, pages - 1, rng, paragraphs), encoding="utf-8")
+    links = "\n".join(
+        f'<li><a href="section-{f:03d}/page-{f * SCALE_FOLDER:06d}.html">Section {f}</a></li>'
+        for f in range(folders)
+    )
+    (output / "index.html").write_text(
+        _SCALE_HEAD.format(title="Bench", up="")
+        + f"<main><h1>Bench</h1>\n<ul>\n{links}\n</ul></main>\n</body></html>\n",
+        encoding="utf-8",
+    )
+    return output
+
+
+_SCALE_HEAD = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="{up}theme/css/main.css">
+<link rel="icon" href="{up}favicon.png">
+<script src="{up}theme/js/site.js" defer></script>
+</head>
+<body>
+<header><a href="{up}index.html"><img src="{up}theme/img/logo.png" alt="Bench" width="40"></a>
+"""
+
+
+def _scale_page(n: int, pages: int, rng: random.Random, paragraphs: list[str]) -> str:
+    def href(m: int) -> str:
+        return f"../section-{m // SCALE_FOLDER:03d}/page-{m:06d}.html"
+
+    nav = "\n".join(
+        f'<li><a href="{href(m)}">Page {m}</a></li>' for m in rng.sample(range(pages), 12)
+    )
+    images = "\n".join(
+        f'<img src="../images/gallery/shot-{i:03d}.png" '
+        f'srcset="../images/gallery/shot-{i:03d}.png 1x, ../images/gallery/shot-{i:03d}@2x.png 2x" '
+        f'width="320" height="200" alt="Screenshot {i}" loading="lazy">'
+        for i in rng.sample(range(IMAGE_POOL), IMAGES_PER_PAGE)
+    )
+    return (
+        _SCALE_HEAD.format(title=f"Page {n} - Bench", up="../")
+        + f"<nav><ul>\n{nav}\n</ul></nav></header>\n"
+        + f"<main><article><h1>Page {n}</h1>\n<p>{rng.choice(paragraphs)}</p>\n"
+        + f'<div class="hero">\n{images}\n</div>\n<p>{rng.choice(paragraphs)}</p>\n'
+        + f'<p><a href="{href((n - 1) % pages)}">Previous</a> '
+        + f'<a href="{href((n + 1) % pages)}">Next</a></p></article></main>\n'
+        + "<footer><p>Bench, a generated site.</p></footer>\n</body></html>\n"
+    )
