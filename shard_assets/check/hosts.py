@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, urlsplit
 
-from ..build.rewrite import Sharder
+from ..build.rewrite import Sharder, UrlRules
 from ..build.scan import collect
 from ..config import Settings
 from ..documents.inventory import take_inventory
@@ -160,7 +160,7 @@ def _scope(output_dir: Path, settings: Settings) -> _Scope:
     names = tuple(settings.host_names)
     by_host, absent = _assets_by_host(manifest.assets, names, inventory.files)
     # The build's own pass one says which assets are loaded in CORS mode.
-    sharder = Sharder(settings, [h.name for h in manifest.hosts])
+    sharder = Sharder.for_build(UrlRules.of(settings), manifest)
     cors = collect(sharder, output_dir, inventory).cors
     site = urlsplit(settings.site_url) if settings.site_url else None
     site_host = site.hostname if site else None
