@@ -11,7 +11,8 @@ Settings are checked in ``on_config``, before MkDocs builds anything. When the b
 starts, the manifest is locked and read; from then on, once the manifest exists
 (every build after the first), each page is sharded in memory as MkDocs hands it
 over (``on_post_page``, on worker processes while MkDocs goes on), when every asset
-it loads already has a host there (see :mod:`shard_assets.build.handover`). In
+it loads already has a host there (see :mod:`shard_assets.build.handover`); on a
+first build, with the hosts its other files (``on_files``) would get. In
 ``on_post_build``, at -110, after every other plugin (mkdocs-static-i18n, at -100,
 builds the other languages there, nested in ours: see :mod:`shard_assets.plugins.lifecycle`),
 the assignment is checked, those pages are put in place, the rest of the output is
@@ -32,6 +33,7 @@ from mkdocs.config.base import Config, ConfigErrors, ConfigWarnings, ValidationE
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
+from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 from .. import ConfigError, Settings, ShardAssetsError, load_settings
@@ -132,6 +134,12 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
             self.build.abort()
             if self.settings is not None:
                 self.build.start(self.settings, Path(config.site_dir))
+
+    @event_priority(-100)  # last: other plugins add and remove files first
+    def on_files(self, files: Files, *, config: MkDocsConfig) -> Files | None:
+        """On a first build, shard the pages with the hosts MkDocs' other files would get."""
+        self.build.static_files(f.dest_uri for f in files if not f.is_documentation_page())
+        return files
 
     @event_priority(-100)
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:

@@ -13,6 +13,8 @@ copied, waits for the worker writing them. Pages are sharded at once, in this pr
 when another plugin listens to a signal sent while pages are written (it might read
 them); every page on ``finalized`` without ``_open_w`` or with another writer. A run
 nested in ours (an i18n_subsites subsite) is left to ours (:mod:`shard_assets.plugins.lifecycle`).
+A first build does the same with the hosts the static and theme files would get
+(listed on ``all_generators_finalized``, before the writer), confirmed at the end.
 
 Pelican does not tell plugins where its settings file is, so a relative
 ``manifest`` path is relative to the folder ``pelican`` runs in; write
@@ -22,8 +24,11 @@ exact path.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
@@ -99,12 +104,43 @@ def _get_writer(pelican: Any) -> type | None:
         return None
     jobs = 1 if _pages_may_be_read() else None
     _BUILD.start(settings, Path(pelican.output_path), jobs=jobs, direct=True)
+    generators, _GENERATORS[:] = list(_GENERATORS), []
+    _BUILD.static_files(_static_files(pelican, generators))
 
     class ShardingWriter(Writer):  # type: ignore[misc]
         def _open_w(self, filename: str, encoding: str, override: bool = False) -> IO[str]:
             return _BUILD.wrap(super()._open_w(filename, encoding, override), filename, encoding)
 
     return ShardingWriter
+
+
+#: The generators of the run going on, from ``all_generators_finalized`` (sent just
+#: before Pelican asks for its writer) to the writer.
+_GENERATORS: list[Any] = []
+
+
+def _on_all_generators_finalized(generators: list[Any]) -> None:
+    _GENERATORS[:] = generators
+
+
+def _static_files(pelican: Any, generators: list[Any]) -> Iterator[str]:
+    """The files Pelican copies after it writes its pages, output-relative: the
+    static files its generators found and the theme's static files (as
+    ``StaticGenerator.generate_output`` copies them)."""
+    for generator in generators:
+        for static in getattr(generator, "staticfiles", ()):
+            yield str(static.save_as).replace(os.sep, "/")
+    settings = pelican.settings
+    ignores = settings.get("IGNORE_FILES") or ()
+    target = str(settings.get("THEME_STATIC_DIR", "theme"))
+    for path in settings.get("THEME_STATIC_PATHS") or ():
+        source = Path(pelican.theme, path)
+        found = [source] if source.is_file() else sorted(source.rglob("*"))
+        for file in found:
+            if not file.is_file() or any(fnmatch.fnmatch(file.name, i) for i in ignores):
+                continue
+            relative = file.name if file == source else file.relative_to(source).as_posix()
+            yield f"{target}/{relative}".lstrip("/")
 
 
 def _pages_may_be_read() -> bool:
@@ -143,6 +179,7 @@ def _on_finalized(pelican: Any) -> None:
 def register() -> None:
     """Pelican's plugin entry point."""
     signals.initialized.connect(_on_initialized)
+    signals.all_generators_finalized.connect(_on_all_generators_finalized)
     signals.get_writer.connect(_get_writer)
     signals.get_generators.connect(_get_generators)
     signals.finalized.connect(_on_finalized)
