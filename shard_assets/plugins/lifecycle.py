@@ -73,8 +73,6 @@ from ..interrupts import Interrupted, InterruptGuard, describe
 from ..manifest import Manifest
 from ..messages import sharded_at_the_end, sharded_with_a_guess, summary, warnings_by_kind
 from ..parallel import default_jobs
-from ..report.html import render_html
-from ..report.model import build_report, default_report_path, write_report
 from ..results import BuildResult
 
 #: What every message of the lifecycle starts with (an adapter may strip it).
@@ -357,6 +355,10 @@ def write_build_report(
     ``previous`` is the manifest as it was before the build (None on a first build);
     ``result`` the build's, whose page spreads spare reading the pages again.
     """
+    # Imported here: only ``report: true`` needs them, and every build pays for an import.
+    from ..report.html import render_html  # noqa: PLC0415
+    from ..report.model import build_report, default_report_path, write_report  # noqa: PLC0415
+
     report = build_report(
         output_dir,
         settings.manifest,
