@@ -105,7 +105,8 @@ def _get_writer(pelican: Any) -> type | None:
     jobs = 1 if _pages_may_be_read() else None
     _BUILD.start(settings, Path(pelican.output_path), jobs=jobs, direct=True)
     generators, _GENERATORS[:] = list(_GENERATORS), []
-    _BUILD.static_files(_static_files(pelican, generators))
+    if generators:  # else the static files are unknown: the theme's alone are no guess
+        _BUILD.static_files(_static_files(pelican, generators))
 
     class ShardingWriter(Writer):  # type: ignore[misc]
         def _open_w(self, filename: str, encoding: str, override: bool = False) -> IO[str]:

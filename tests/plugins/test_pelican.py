@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -283,6 +284,38 @@ def test_a_first_build_sharded_at_handover_is_the_end_of_build_paths(
     assert (project / manifest).read_bytes() == (tmp_path / manifest).read_bytes()
     assert _messages(result) == _messages(reference)
     assert (result.rewritten, result.references) == (reference.rewritten, reference.references)
+
+
+def test_a_first_build_without_the_generators_makes_no_guess(
+    project: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When ``all_generators_finalized`` did not reach the plugin (another Pelican
+    front end, a plugin disconnecting it), the static files are unknown: the theme's
+    alone would be a guess for a site it does not describe, so there is none, and every
+    page is sharded at the end, with the same bytes."""
+    from pelican import signals
+
+    from shard_assets.plugins import pelican as plugin
+
+    listener = plugin._on_all_generators_finalized
+    signals.all_generators_finalized.disconnect(listener)  # connected by an earlier build
+    try:
+        with pytest.MonkeyPatch.context() as patch:  # and by this build's register()
+            patch.setattr(plugin, "_on_all_generators_finalized", lambda generators: None)
+            with caplog.at_level(logging.DEBUG, logger=plugin.log.name):
+                _first_build_in_process(project, project / "output", jobs=1)
+    finally:
+        signals.all_generators_finalized.connect(listener)
+    said = [r.getMessage() for r in caplog.records if r.name == plugin.log.name]
+    assert said, "the plugin's debug lines were not captured"
+    assert not [m for m in said if "other files the generator writes" in m], said
+    plain = pelican_build(project, "-o", str(tmp_path / "plain"), PLUGINS=[])
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    settings = load_settings(
+        _settings(tmp_path, site_url="https://music.example.org"), base_dir=tmp_path, source="test"
+    )
+    shard_site(tmp_path / "plain", settings)
+    assert snapshot(project / "output") == snapshot(tmp_path / "plain")
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
