@@ -61,6 +61,8 @@ LINK_RELS = frozenset(
 RAW_TEXT = frozenset(
     {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes"}
 )
+#: Elements after whose start tag the tokenizer skips text: raw text, and plaintext.
+_TEXT_AFTER = RAW_TEXT | {"plaintext"}
 
 # A start tag's attributes as the HTML tokenizer reads them: a quote opens a quoted
 # value only right after ``=``, so ``alt=it's`` is one unquoted value, and a ``"``
@@ -125,6 +127,14 @@ class HtmlScanner:
         # taken for a tag), then stops at a comment, CDATA, a tag we want, or a tag
         # with a style attribute (any element can carry one).
         self._pattern = re.compile(_tag_pattern(names), re.IGNORECASE | re.DOTALL)
+        # The quick path (see "The quick path" below): exactly one step of the same
+        # tokenizer, and, on the page's folded bytes, where the next stop may be,
+        # that stop when it is plainly written, and the plain tags of no interest.
+        self._one = re.compile(_one_step_pattern(names), re.IGNORECASE | re.DOTALL)
+        self._next = re.compile(_next_stop_pattern(names))
+        self._stop = re.compile(_stop_pattern(names))
+        self._skip = re.compile(_skip_pattern(names))
+        self._names = {name.encode("ascii"): name for name in names}
         self._end_tags: dict[str, re.Pattern[str]] = {
             name: re.compile(rf"</{name}(?=[\s/>])[^>]*>", re.IGNORECASE | re.DOTALL)
             for name in RAW_TEXT
@@ -146,9 +156,11 @@ class HtmlScanner:
         found: the fast form the pipeline uses."""
         page_path = site.document_path(document)
         base_path: str | None = page_path
-        if _BASE_TAG.search(text):
-            base_path = self._base_path(text, page_path, site)
-        return self._scan(text, base_path, site)
+        folded = _folded(text)
+        # "<base" in the folded bytes is needed for a match, and costs far less.
+        if (folded is None or b"<base" in folded) and _BASE_TAG.search(text):
+            base_path = self._base_path(text, folded, page_path, site)
+        return self._scan(text, folded, base_path, site)
 
     def _tags(self, text: str) -> Iterator[tuple[str, _Attributes, int]]:
         """Yield (name, attributes, end of tag) for interesting start tags, skipping raw text."""
@@ -157,6 +169,16 @@ class HtmlScanner:
 
     def _tag_spans(self, text: str) -> Iterator[tuple[str, int, int]]:
         """Yield (name, start of attributes, end of tag) for the interesting start tags."""
+        return self._spans(text, _folded(text))
+
+    def _spans(self, text: str, folded: bytes | None) -> Iterator[tuple[str, int, int]]:
+        """:meth:`_tag_spans`, given the page's folded bytes (None: the exact step alone)."""
+        if folded is None:
+            return self._exact_spans(text)
+        return self._quick_spans(text, folded)
+
+    def _exact_spans(self, text: str) -> Iterator[tuple[str, int, int]]:
+        """:meth:`_tag_spans` with the tokenizer step alone, from stop to stop."""
         pattern = self._pattern
         groups = pattern.groupindex
         wanted_name, styled_name = groups["name"], groups["sname"]
@@ -182,25 +204,83 @@ class HtmlScanner:
                 end = self._end_tags[name].search(text, pos)
                 pos = end.end() if end else length
 
-    def _base_path(self, text: str, page_path: str, site: Site) -> str | None:
-        for name, attrs, _ in self._tags(text):
+    def _quick_spans(self, text: str, folded: bytes) -> Iterator[tuple[str, int, int]]:
+        """:meth:`_exact_spans`, the same tags, jumping from one place where a stop may
+        be to the next when the markup between is plain (see "The quick path")."""
+        one, stop_at, skip = self._one.match, self._stop.match, self._skip.match
+        names = self._names
+        next_stop = self._next.search
+        groups = self._one.groupindex
+        wanted_name, styled_name = groups["name"], groups["sname"]
+        stop = text.rfind(">") + 1  # as in _exact_spans
+        pos = 0
+        # The next place from pos on where a stop may be (a wanted name after "<", a
+        # comment, CDATA), and the next "style=" (its tag may have a style attribute);
+        # no "<" stands in [floor:hint). Each is ``stop`` when there is none.
+        candidate = hint = floor = -1
+        # Up to here the markup was not plain: no jumping (so no stretch is checked
+        # twice, and the scan stays linear).
+        careful_until = 0
+        while pos < stop:
+            if pos >= careful_until:
+                if candidate < pos:
+                    found = next_stop(folded, pos, stop)
+                    candidate = found.start() if found else stop
+                target = candidate
+                if hint < target:
+                    target, hint, floor = _before_style(folded, pos, target, hint, floor, stop)
+                if _plain(folded, pos, target):
+                    pos = target
+                else:
+                    careful_until = target
+            if pos < careful_until:
+                pos = skip(folded, pos, stop).end()  # type: ignore[union-attr]  # can match nothing
+            if pos >= stop:
+                return
+            # pos is a "<" the tokenizer reaches in text.
+            if pos == candidate and (tag := stop_at(folded, pos, stop)) is not None:
+                pos = tag.end()
+                name, name_end = names[tag.group(1)], tag.end(1)
+            else:
+                m = one(text, pos, stop)
+                assert m is not None  # "<" alone is its last alternative
+                pos = m.end()
+                last = m.lastgroup
+                if last is None:
+                    continue
+                group = wanted_name if last == "attrs" else styled_name
+                name, name_end = m.group(group).lower(), m.end(group)
+            yield name, name_end, pos
+            if name in _TEXT_AFTER:
+                pos = self._text_end(name, text, pos)
+
+    def _text_end(self, name: str, text: str, pos: int) -> int:
+        """Where the text after the start tag ``name`` that ends at ``pos`` ends: at
+        the end tag of a raw-text element, at the end of the page after plaintext."""
+        end = None if name == "plaintext" else self._end_tags[name].search(text, pos)
+        return end.end() if end else len(text)
+
+    def _base_path(self, text: str, folded: bytes | None, page_path: str, site: Site) -> str | None:
+        for name, start, end in self._spans(text, folded):
             if name != "base":
                 continue
-            href = attrs.get("href")
+            href = _attributes(text, start, end - 1).get("href")
             if href is None:
                 continue
             url = html.unescape(href[0]).strip(HTML_SPACE)
             return absolute_path(_QUERY_OR_FRAGMENT.split(url, 1)[0], page_path, site)
         return page_path
 
-    def _scan(self, text: str, base_path: str | None, site: Site) -> list[RefSpan]:
+    def _scan(
+        self, text: str, folded: bytes | None, base_path: str | None, site: Site
+    ) -> list[RefSpan]:
         if site is not self._memo_site or len(self._memo) > _MEMO_SIZE:
             self._memo.clear()
             self._memo_site = site
         memo = self._memo
         base_dir = None if base_path is None else base_path[: base_path.rfind("/") + 1]
         found: list[RefSpan] = []
-        for name, start, tag_end in self._tag_spans(text):
+        for name, start, tag_end in self._spans(text, folded):
             memo_key = (text[start:tag_end], name, base_dir)
             in_tag = memo.get(memo_key)
             if in_tag is None:
@@ -298,22 +378,36 @@ def _tag_pattern(names: Iterable[str]) -> str:
     ``sattrs``); it passes over comments and CDATA whole. A ``<`` that starts no
     tag it can match (a quote never closed) is passed over alone, as text.
     """
+    item, stops = _step_parts(names)
+    # Text, then each tag passed over. The loop stops only where the rest of the
+    # pattern matches, at a "<" it takes or at the end (hence ``\Z``), so the engine
+    # never goes back into the loop (which would try every way to split the text, and
+    # could stop at an earlier "<").
+    return rf"[^<]*(?:{item}[^<]*)*(?:{stops}|<|\Z)"
+
+
+def _one_step_pattern(names: Iterable[str]) -> str:
+    """Exactly one step of :func:`_tag_pattern` from a ``<``: the thing it passes over
+    there (a tag, or the ``<`` alone), or the stop it makes there."""
+    item, stops = _step_parts(names)
+    return f"{item}|{stops}|<"
+
+
+def _step_parts(names: Iterable[str]) -> tuple[str, str]:
+    """The tokenizer's two kinds of step at a ``<``: what it passes over (an end tag,
+    a start tag of no interest without a style attribute, or a "<" that starts no tag
+    at all), and, where none of that matches, where it stops."""
     letters = "".join(sorted({n[0].lower() for n in names}))
     # A trie, after a test of the first letter: most tags fail on their first letter.
     wanted = rf"(?=[{letters}]){_trie(names)}(?=[\s/>])"
     # A tag's end: ">" right after its name (the most common), or attributes, then ">".
     tag = rf"[a-zA-Z][^\s/>]*(?:>|{_SOME_ATTRS}>)"
-    # Text, then each tag passed over: an end tag, a start tag of no interest without
-    # a style attribute, or a "<" that starts no tag at all. The loop stops only where
-    # the rest of the pattern matches, at a "<" it takes or at the end (hence ``\Z``),
-    # so the engine never goes back into the loop (which would try every way to split
-    # the text, and could stop at an earlier "<").
-    skip = (
-        r"[^<]*(?:<(?:"
+    item = (
+        r"<(?:"
         rf"/{tag}"
         rf"|(?!{wanted})[a-zA-Z][^\s/>]*(?:>|{_SOME_ATTRS_NO_STYLE}>)"
         rf"|(?!!--|!\[CDATA\[|{wanted})(?!/?{tag})"
-        r")[^<]*)*"
+        r")"
     )
     # A comment ends at -->, at --!>, or right away in <!--> and <!--->.
     comment = r"<!--(?:-?>|.*?--!?>|.*\Z)"
@@ -321,7 +415,7 @@ def _tag_pattern(names: Iterable[str]) -> str:
     wanted_tag = rf"<(?P<name>{wanted})(?P<attrs>{_ATTRS})>"
     styled_tag = rf"<(?P<sname>[a-zA-Z][^\s/>]*)(?P<sattrs>{_ATTRS})>"
     # A wanted tag that does not end (a quote never closed) is passed over.
-    return rf"{skip}(?:{comment}|{cdata}|{wanted_tag}|{styled_tag}|<|\Z)"
+    return item, f"{comment}|{cdata}|{wanted_tag}|{styled_tag}"
 
 
 def _trie(words: Iterable[str]) -> str:
@@ -336,6 +430,141 @@ def _trie(words: Iterable[str]) -> str:
     if len(alternatives) == 1:
         return alternatives[0]
     return "(?:" + "|".join(alternatives) + ")"
+
+
+# --- The quick path -----------------------------------------------------------------
+#
+# The tokenizer step reads every tag with the full attribute grammar in the regular
+# expression engine's general loop, which costs about a quarter of a microsecond a tag,
+# and most of a page is tags of no interest. So the scanner reads the page as bytes,
+# one per character, folded: ASCII letters in lower case, any other character "?"
+# (:func:`_folded`). There a search finds each place where the tokenizer may stop (a
+# wanted element's name after "<", a comment, CDATA) or where a tag may have a style
+# attribute ("style" then "="), and the markup up to it is checked, in a few C-speed
+# byte operations, to be only text and tags that end at their first ">"
+# (:func:`_plain`); then the tokenizer is in text at that place, and one exact step
+# there decides. Where the markup is not plain, :func:`_skip_pattern` reads it: plain
+# tags of no interest only, each exactly as the tokenizer step reads it, and the exact
+# step takes whatever it cannot read. Why each of these is exact: docs/performance.md.
+
+_FOLD_CASE = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+#: What the case-insensitive patterns match to an ASCII letter besides its two cases:
+#: U+0130 and U+0131 to i, U+017F to s, U+212A (the Kelvin sign) to k. A page with
+#: one is scanned by the tokenizer step alone.
+_FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def _folded(text: str) -> bytes | None:
+    """``text`` as bytes, one per character: ASCII with its letters in lower case,
+    any other character ``?``; None when ``text`` holds one of :data:`_FOLDS_TO_ASCII`."""
+    if text.isascii():
+        return text.encode("ascii").translate(_FOLD_CASE)
+    if any(char in text for char in _FOLDS_TO_ASCII):
+        return None
+    return text.encode("ascii", "replace").translate(_FOLD_CASE)
+
+
+#: The ASCII characters ``\s`` matches, and "?", which stands for every other
+#: character in the folded bytes (``\s`` matches some: U+00A0, U+2003...).
+_SPACE_OR_OTHER = rb"\t\n\x0b\x0c\r\x1c-\x1f ?"
+#: "style", spaces, "=": an attribute named style starts so (and needs no "<" just
+#: before it: ``<p a="x"style="y">``).
+_STYLE_HINT = re.compile(rb"style[" + _SPACE_OR_OTHER + rb"]*=")
+
+
+def _next_stop_pattern(names: Iterable[str]) -> bytes:
+    """Where the tokenizer may stop, on the folded bytes, used with ``search``: "<"
+    then a name of ``names`` and a space, "/" or ">" (or "?": maybe a space), a
+    comment or CDATA. A found place may be in an attribute value: :func:`_plain`
+    tells."""
+    return (
+        rb"<(?:" + _trie(names).encode("ascii") + rb"[" + _SPACE_OR_OTHER + rb"/>]|!--|!\[cdata\[)"
+    )
+
+
+# Plain attributes, on the folded bytes: ASCII spaces and "/" before each, a name of
+# common characters, and "=" right after it with a quoted value, an unquoted one of
+# ASCII characters that ends at a space or ">", or no value. Each of these runs ends
+# where the tokenizer's own run ends (its classes hold every character of these), or
+# the pattern fails there: so what this reads, the tokenizer reads alike.
+_SEPARATORS = rb"[ \t\n\r\f/]"
+_PLAIN_NAME = rb"[a-z][-a-z0-9_:.]*"
+_PLAIN_ATTRIBUTE_NAME = rb"[a-z_:@][-a-z0-9_:@.]*"
+_PLAIN_VALUE = rb"""(?:="[^"]*"|='[^']*'|=[^\x00-\x20"'>?][^\x00-\x20>?]*(?=[ \t\n\r\f>])|)"""
+
+
+def _plain_attributes(name: bytes) -> bytes:
+    """Plain attributes whose names match ``name``, then the separators before ">"."""
+    return rb"(?:" + _SEPARATORS + rb"+" + name + _PLAIN_VALUE + rb")*" + _SEPARATORS + rb"*"
+
+
+def _stop_pattern(names: Iterable[str]) -> bytes:
+    """The stop at a place :func:`_next_stop_pattern` found, when the tokenizer is in
+    text there, on the folded bytes: a start tag named one of ``names`` (the name in
+    group 1) with plain attributes; None for anything else (a comment, CDATA, a tag
+    that is not plain: the tokenizer step decides)."""
+    wanted = _trie(names).encode("ascii")
+    return (
+        rb"<(" + wanted + rb")(?=[ \t\n\r\f/>])" + _plain_attributes(_PLAIN_ATTRIBUTE_NAME) + rb">"
+    )
+
+
+def _skip_pattern(names: Iterable[str]) -> bytes:
+    """Text and the plain tags of no interest the tokenizer passes over, on the folded
+    bytes, used with ``match``: it ends before any other "<" (a stop, or markup it
+    cannot read) or at the end."""
+    wanted = _trie(names).encode("ascii")
+    attributes = _plain_attributes(rb"(?!style=)" + _PLAIN_ATTRIBUTE_NAME)
+    start_tag = rb"(?!" + wanted + rb"[ \t\n\r\f/>])" + _PLAIN_NAME + attributes + rb">"
+    end_tag = rb"/" + _PLAIN_NAME + rb"[ \t\n\r\f]*>"
+    # "<" alone: before "!" (not a comment or CDATA), before "/" and no letter, before
+    # anything but a letter, "!" or "/".
+    alone = rb"!(?!--|\[cdata\[)|/(?![a-z])|(?![a-z!/])"
+    return rb"[^<]*(?:<(?:" + end_tag + rb"|" + start_tag + rb"|" + alone + rb")[^<]*)*"
+
+
+def _before_style(
+    folded: bytes, pos: int, target: int, hint: int, floor: int, stop: int
+) -> tuple[int, int, int]:
+    """Where to jump to from ``pos`` instead of ``target`` when a "style=" may come
+    first: the last "<" before it, where its tag would start. Returns that place (or
+    ``target``), the next "style=" from ``pos`` on (``hint``, searched again when
+    before ``pos``) and the new ``floor``: no "<" stands in ``folded[floor:hint]``."""
+    if hint < pos:
+        found = _STYLE_HINT.search(folded, pos, stop)
+        hint = found.start() if found else stop
+    floor = max(floor, pos)
+    while hint < target:
+        lt = folded.rfind(b"<", floor, hint)
+        if lt >= 0:
+            return lt, hint, floor
+        # No "<" since pos: this "style=" is text.
+        floor = hint
+        found = _STYLE_HINT.search(folded, hint + 1, stop)
+        hint = found.start() if found else stop
+    return target, hint, floor
+
+
+#: Every byte but "<", ">", the quotes and "=": what :func:`_plain` deletes.
+_NOT_MARKUP = bytes(sorted(set(range(256)) - set(b"<>\"'=")))
+
+
+def _plain(folded: bytes, start: int, end: int) -> bool:
+    """Whether, from text at ``start``, the tokenizer passes over ``folded[start:end]``
+    and is in text at ``end``, when no stop may be in it (no "<" and wanted name,
+    comment, CDATA or "style=").
+
+    It is when each "<" is followed by a ">" with nothing between but other
+    characters than ``<>"'=`` and, any number of times, "=" alone or "=" and a quoted
+    value free of those five: its tag, if the tokenizer reads one there, then ends at
+    that ">" (the quotes it may take for a value are these, and they hold no ">"),
+    and if it does not, the "<" is text, and no "<" follows before the ">".
+    """
+    marks = folded[start:end].translate(None, _NOT_MARKUP)
+    if b'"' in marks or b"'" in marks:
+        marks = marks.replace(b'=""', b"").replace(b"=''", b"")
+    marks = marks.replace(b"=", b"")
+    return marks.count(b"<") == marks.count(b"<>")
 
 
 def _loads_asset(name: str, attrs: _Attributes) -> bool:
