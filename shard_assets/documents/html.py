@@ -17,10 +17,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 
 from .css import find_css_refs
-from .urls import HTML_SPACE, Ref, Site, absolute_path, find_ref, url_host
+from .urls import HTML_SPACE, Ref, Site, absolute_path, resolve_value, url_host
 
 URL = "url"
 SRCSET = "srcset"
@@ -142,6 +141,8 @@ class HtmlScanner:
         # A tag's references depend only on its name, its attributes' text and the
         # folder URLs resolve against; themes repeat the same tags on every page.
         self._memo: dict[tuple[str, str, str | None], tuple[RefSpan, ...]] = {}
+        # And where its URLs are written, for the same tag in another folder.
+        self._plans: dict[tuple[str, str], _Plan] = {}
         self._memo_site: Site | None = None
 
     def find_refs(self, text: str, document: str, site: Site) -> Iterator[Ref]:
@@ -276,18 +277,20 @@ class HtmlScanner:
     ) -> list[RefSpan]:
         if site is not self._memo_site or len(self._memo) > _MEMO_SIZE:
             self._memo.clear()
+            self._plans.clear()
             self._memo_site = site
-        memo = self._memo
+        memo, plans = self._memo, self._plans
         base_dir = None if base_path is None else base_path[: base_path.rfind("/") + 1]
         found: list[RefSpan] = []
         for name, start, tag_end in self._spans(text, folded):
-            memo_key = (text[start:tag_end], name, base_dir)
+            tag = text[start:tag_end]
+            memo_key = (tag, name, base_dir)
             in_tag = memo.get(memo_key)
             if in_tag is None:
-                in_tag = memo[memo_key] = tuple(
-                    _span(ref, -start)
-                    for ref in self._tag_refs(text, name, start, tag_end, base_path, site)
-                )
+                plan = plans.get((tag, name))
+                if plan is None:
+                    plan = plans[tag, name] = self._plan(text, name, start, tag_end)
+                in_tag = memo[memo_key] = _resolved(text, start, plan, base_path, site)
             if in_tag:
                 found += [
                     (start + a, start + b, key, path, suffix, cors, at if at < 0 else start + at)
@@ -302,35 +305,76 @@ class HtmlScanner:
                 ]
         return found
 
-    def _tag_refs(
-        self, text: str, name: str, start: int, tag_end: int, base_path: str | None, site: Site
-    ) -> Iterator[Ref]:
-        """The references in one start tag's attributes (``text[start:tag_end - 1]``)."""
+    def _plan(self, text: str, name: str, start: int, tag_end: int) -> _Plan:
+        """Where the URLs of one start tag (``text[start:tag_end]``) are written,
+        relative to ``start``: what of its references does not depend on the page's
+        folder, so a tag met again in another folder is not read again."""
         attrs = _attributes(text, start, tag_end - 1)
         wanted = self.attributes.get(name)
+        urls: list[_PlannedUrl] = []
         if wanted and _loads_asset(name, attrs):
             crossorigin_at = _crossorigin_insertion(text, name, attrs)
             # An element with integrity is fetched in CORS mode once sharded: it gets
             # crossorigin (and then keeps it, so a second run sees the same).
             cors = crossorigin_at >= 0 or _cors_mode(name, attrs)
+            at = crossorigin_at - start if crossorigin_at >= 0 else -1
             for attribute, (_, value_start, value_end) in attrs.items():
                 kind = wanted.get(attribute)
-                if kind is None:
-                    continue
                 if kind == SRCSET:
-                    for found in _srcset_refs(text, value_start, value_end, base_path, site):
-                        yield replace(found, cors=True) if cors else found
-                    continue
-                ref = find_ref(text, value_start, value_end, base_path, site, decode=_UNESCAPE)
-                if ref is None:
-                    continue
-                at = crossorigin_at if attribute in ("src", "href") else -1
-                yield replace(ref, cors=cors, crossorigin_at=at) if cors or at >= 0 else ref
+                    urls += [
+                        (url_start - start, url_end - start, cors, -1)
+                        for url_start, url_end in _srcset_urls(text, value_start, value_end)
+                    ]
+                elif kind is not None:
+                    url_start, url_end = _stripped(text, value_start, value_end)
+                    in_src = attribute in ("src", "href")
+                    urls.append((url_start - start, url_end - start, cors, at if in_src else -1))
         style = attrs.get("style")
-        if style is not None:
-            yield from find_css_refs(
-                text, base_path, site, start=style[1], end=style[2], in_attribute=True
+        return tuple(urls), None if style is None else (style[1] - start, style[2] - start)
+
+
+#: A URL in a start tag, relative to the tag's start: (start, end, cors, where
+#: crossorigin goes or -1).
+_PlannedUrl = tuple[int, int, bool, int]
+#: A start tag's URLs, and its style attribute's value (start, end), or None.
+_Plan = tuple[tuple[_PlannedUrl, ...], tuple[int, int] | None]
+
+
+def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` without the HTML spaces around it, as (start, end)."""
+    while start < end and text[start] in HTML_SPACE:
+        start += 1
+    while end > start and text[end - 1] in HTML_SPACE:
+        end -= 1
+    return start, end
+
+
+def _resolved(
+    text: str, start: int, plan: _Plan, base_path: str | None, site: Site
+) -> tuple[RefSpan, ...]:
+    """The references of the start tag at ``start`` planned as ``plan``, resolved
+    against ``base_path``, relative to ``start``, in the order written."""
+    urls, style = plan
+    found: list[RefSpan] = []
+    for url_start, url_end, cors, at in urls:
+        value = text[start + url_start : start + url_end]
+        resolved = resolve_value(value, base_path, site, _UNESCAPE)
+        if resolved is not None:
+            cut, key, path = resolved
+            found.append((url_start, url_end, key, path, value[cut:], cors, at))
+    if style is not None:
+        found += [
+            _span(ref, -start)
+            for ref in find_css_refs(
+                text,
+                base_path,
+                site,
+                start=start + style[0],
+                end=start + style[1],
+                in_attribute=True,
             )
+        ]
+    return tuple(found)
 
 
 def _span(ref: Ref, shift: int = 0) -> RefSpan:
@@ -447,7 +491,6 @@ def _trie(words: Iterable[str]) -> str:
 # tags of no interest only, each exactly as the tokenizer step reads it, and the exact
 # step takes whatever it cannot read. Why each of these is exact: docs/performance.md.
 
-_FOLD_CASE = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 #: What the case-insensitive patterns match to an ASCII letter besides its two cases:
 #: U+0130 and U+0131 to i, U+017F to s, U+212A (the Kelvin sign) to k. A page with
 #: one is scanned by the tokenizer step alone.
@@ -457,11 +500,12 @@ _FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
 def _folded(text: str) -> bytes | None:
     """``text`` as bytes, one per character: ASCII with its letters in lower case,
     any other character ``?``; None when ``text`` holds one of :data:`_FOLDS_TO_ASCII`."""
+    # bytes.lower() lower-cases ASCII letters only, and is faster than a translation.
     if text.isascii():
-        return text.encode("ascii").translate(_FOLD_CASE)
+        return text.encode("ascii").lower()
     if any(char in text for char in _FOLDS_TO_ASCII):
         return None
-    return text.encode("ascii", "replace").translate(_FOLD_CASE)
+    return text.encode("ascii", "replace").lower()
 
 
 #: The ASCII characters ``\s`` matches, and "?", which stands for every other
@@ -605,10 +649,9 @@ def _crossorigin_insertion(text: str, name: str, attrs: _Attributes) -> int:
     return end + 1 if quoted else end
 
 
-def _srcset_refs(
-    text: str, start: int, end: int, base_path: str | None, site: Site
-) -> Iterator[Ref]:
-    """Refs in a srcset value, split as the HTML standard's srcset parser does."""
+def _srcset_urls(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """The (start, end) of each URL in a srcset value, split as the HTML standard's
+    srcset parser does."""
     pos = start
     while pos < end:
         pos = _SPACES_AND_COMMAS.match(text, pos, end).end()  # type: ignore[union-attr]
@@ -617,9 +660,7 @@ def _srcset_refs(
         while url_end > url_start and text[url_end - 1] == ",":
             url_end -= 1
         if url_end > url_start:
-            ref = find_ref(text, url_start, url_end, base_path, site, decode=_UNESCAPE)
-            if ref is not None:
-                yield ref
+            yield url_start, url_end
         if pos > url_end:  # the URL ended with commas: no descriptors follow
             continue
         # The descriptors end at the first comma outside parentheses.

@@ -236,16 +236,29 @@ def find_ref(
     while end > start and text[end - 1] in HTML_SPACE:
         end -= 1
     value = text[start:end]
+    resolved = resolve_value(value, base_path, site, decode, encode)
+    if resolved is None:
+        return None
+    cut, key, path = resolved
+    return Ref(start, end, key, path, value[cut:])
+
+
+def resolve_value(
+    value: str,
+    base_path: str | None,
+    site: Site,
+    decode: Codec | None = None,
+    encode: Codec | None = None,
+) -> tuple[int, str, str] | None:
+    """:func:`find_ref` for a URL written as ``value`` (no space around it): where its
+    path ends in ``value`` (the suffix starts there), the key and the new path; None
+    unless it is site-local."""
     # Only the folder of the base matters; themes repeat the same URLs on every page.
     base_dir = None if base_path is None else base_path[: base_path.rfind("/") + 1]
     if base_dir is not None and value.startswith("../"):
         # "../../img/a.png" names the same file from every page two folders deep.
         base_dir = _climbed(base_dir, len(_LEADING_UPS.match(value).group()) // 3)  # type: ignore[union-attr]
-    resolved = _resolve(value, base_dir, site, decode, encode)
-    if resolved is None:
-        return None
-    cut, key, path = resolved
-    return Ref(start, end, key, path, value[cut:])
+    return _resolve(value, base_dir, site, decode, encode)
 
 
 @functools.lru_cache(maxsize=1 << 16)
