@@ -10,7 +10,7 @@ filesystem the build output would be on), each replaced with new bytes:
   it over its target at once (``files.atomic_write``), so a full disk half-way
   leaves some files new and some old;
 - ``all written, then renamed`` (now): the workers write every temporary file, and
-  only then are they renamed (``files.StagedFiles``), so a fault while writing leaves
+  only then are they renamed (``build.commit.StagedFiles``), so a fault while writing leaves
   every file as it was; renamed by the build's process alone, or by the workers
   (what the build does).
 
@@ -33,7 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from shard_assets.files import StagedFiles, atomic_write, write_temporary
+from shard_assets.build.commit import StagedFiles
+from shard_assets.files import atomic_write, write_temporary
 from shard_assets.parallel import run_each
 
 

@@ -29,7 +29,7 @@ def bench_rewriter(
     summed up after the table."""
     from bs4 import BeautifulSoup
 
-    from shard_assets.build.rewrite import Sharder
+    from shard_assets.build.rewrite import Sharder, UrlRules
     from shard_assets.config import load_settings
     from shard_assets.documents.text import decode_document
     from shard_assets.manifest import read_manifest
@@ -48,7 +48,7 @@ def bench_rewriter(
     found = read_manifest(manifest)
     assert found is not None
     hosts = dict(found.assets)
-    sharder = Sharder(settings)
+    sharder = Sharder(UrlRules.of(settings))
     out = Path(tempfile.mkdtemp(prefix="rewriter-"))
 
     def read_write() -> None:
@@ -65,7 +65,7 @@ def bench_rewriter(
         # A new sharder remembers no tag: each page's tags are met for the first time,
         # as in a build (MkDocs' pages each have their own folder, so no two pages
         # share a remembered tag); the URL resolution stays remembered, as in a build.
-        fresh = Sharder(settings)
+        fresh = Sharder(UrlRules.of(settings))
         for document, text in texts:
             fresh.rewrite(text, document, hosts)
 

@@ -1,4 +1,5 @@
-"""Writing files atomically, staging a build's writes, and the manifest's lock."""
+"""Writing files atomically, the temporary files that takes (and removing those a
+build left), and the manifest's lock."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from pathlib import Path
 
 from .errors import LockHeldError, fault
 from .interrupts import held
-from .parallel import run_each
 
 try:
     import fcntl
@@ -73,98 +73,15 @@ def write_temporary(path: Path, data: bytes, *, sync: bool = True) -> str:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp)
         if isinstance(error, OSError):
-            raise _naming(error, path) from None
+            raise naming(error, path) from None
         raise
     os.close(fd)
     return temp
 
 
-def _naming(error: OSError, path: Path) -> OSError:
+def naming(error: OSError, path: Path) -> OSError:
     """``error`` naming ``path`` (the file the user knows), not a temporary file."""
     return OSError(error.errno, error.strerror, str(path))
-
-
-class StagedFiles:
-    """Files replaced together, in two phases.
-
-    Every new content is first written to a temporary file beside its target
-    (:meth:`stage`, or :meth:`add` for one written elsewhere); only when all were
-    written are they renamed over their targets, those staged ``last`` after all the
-    others (:meth:`commit`).
-    A fault or an interrupt while writing leaves every target as it was
-    (:meth:`discard` removes the temporary files); one during the renames leaves each
-    target old or new, and :attr:`replaced` says how many are new.
-
-    Why this order: a full disk or an unwritable folder fails a write, and the writes
-    come first, so they fail before any file changed. Renames only fail on a file that
-    cannot be replaced (checked while writing, see :func:`ensure_replaceable`) or a
-    folder removed meanwhile. The price is room on the disk for a new copy of every
-    file at once, and the renames run on the workers as the writes do: on ext4 a
-    rename over an existing file starts writing the new one out, and one process
-    doing all of them was slower (benchmarks/commit_order.py).
-    """
-
-    def __init__(self) -> None:
-        self.pending: list[tuple[str, Path]] = []
-        #: Files staged to be renamed after all the others (the manifest).
-        self.last: list[tuple[str, Path]] = []
-        self.replaced = 0
-        self.committing = False
-
-    def __len__(self) -> int:
-        return len(self.pending) + len(self.last)
-
-    def _staged(self) -> tuple[tuple[str, Path], ...]:
-        return (*self.pending, *self.last)
-
-    def add(self, temp: str, target: Path) -> None:
-        """Rename ``temp`` over ``target`` at :meth:`commit`."""
-        self.pending.append((temp, target))
-
-    def stage(self, target: Path, data: bytes, *, sync: bool = False, last: bool = False) -> None:
-        """Write ``data`` to a temporary file beside ``target``, to replace it at
-        :meth:`commit` (after every other file, with ``last``)."""
-        with held():  # kept before an interrupt can stop the build: discard() removes it
-            temp = write_temporary(target, data, sync=sync)
-            if last:
-                self.last.append((temp, target))
-            else:
-                self.add(temp, target)
-
-    def commit(self, jobs: int = 1) -> None:
-        """Rename every temporary file over its target, on up to ``jobs`` processes,
-        then the ones staged ``last``, in this process; on a fault, remove the temporary files
-        not renamed and raise (naming the target). :attr:`replaced` counts the files
-        renamed, whatever stopped the renames."""
-        self.committing = True
-        try:
-            with contextlib.closing(
-                run_each(_replace, self.pending, None, jobs, count=len(self.pending))
-            ) as done:
-                for _ in done:
-                    pass
-            for pair in self.last:
-                _replace(None, pair)
-        except BaseException:
-            # Workers may have renamed more than the results said: a renamed file is gone.
-            self.replaced = sum(not os.path.lexists(temp) for temp, _ in self._staged())
-            self.discard()
-            raise
-        self.replaced = len(self)
-
-    def discard(self) -> None:
-        """Remove the temporary files not renamed yet."""
-        for temp, _ in self._staged():  # a renamed one is gone
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-
-
-def _replace(_: None, pair: tuple[str, Path]) -> None:
-    temp, target = pair
-    try:
-        os.replace(temp, target)
-    except OSError as error:
-        raise _naming(error, target) from None
 
 
 def remove_temporaries(output_dir: Path, documents: Iterable[str]) -> None:

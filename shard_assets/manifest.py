@@ -1,37 +1,20 @@
-"""The manifest: which host each asset is on, kept between builds.
-
-Format (version 1), JSON with sorted keys, 2-space indent and a trailing newline::
-
-    {
-      "algorithm": "ring",
-      "assets": {"img/a.png": "cdn2.example.com"},
-      "hosts": {"cdn1.example.com": 1, "cdn2.example.com": 1},
-      "ring": {"bounded_load": true, "digests_per_host": 40, "layout": "ketama",
-               "max_imbalance": 0.1},
-      "version": 1
-    }
-
-``"ring"`` holds the placement settings the file was written with, whatever the
-algorithm (the name is kept for version 1): ``bounded_load`` and ``max_imbalance``
-always; ``digests_per_host`` and ``layout`` for the ring; ``hash`` (and ``score``)
-for rendezvous and jump; ``host_order`` for jump, which numbers hosts by position;
-``balance_by`` when it is not ``count``. The assets keep their hosts whatever these
-say: the manifest is authoritative even when the algorithm changes.
-
-Reading, rendering and writing are separate functions; an unreadable, malformed or
-unknown-version file is a :class:`ManifestError` and is never overwritten.
+"""The manifest: which host each asset is on, kept between builds. Reading,
+rendering and writing it are separate functions (JSON, version 1: the format is in
+README.md, The manifest; what its ``ring`` block records, whatever the algorithm, in
+docs/algorithms.md); an unreadable, malformed or unknown-version file is a
+:class:`ManifestError` and is never overwritten. Also: whether a manifest stands for
+a build's hosts as it is.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from .config import Settings
 from .errors import ManifestError
 from .files import atomic_write
 from .placement.balance import balance_report, exact
@@ -189,23 +172,38 @@ def write_manifest(path: Path, manifest: Manifest) -> bool:
     return True
 
 
-def cannot_stand(previous: Manifest | None, settings: Settings) -> str:
-    """Why the manifest ``previous`` cannot stand for this build's hosts as it is ('' when
-    it can): there is none, its hosts, weights or placement settings differ, or (with
-    ``balance_by: count``) it does not pass the gate. Pages handed over are rewritten
-    in memory only when it can (:mod:`shard_assets.build.handover`)."""
+def placed_on(manifest: Manifest, hosts: Iterable[Host]) -> dict[str, str]:
+    """The assets ``manifest`` puts on one of ``hosts``, and their host."""
+    names = {host.name for host in hosts}
+    return {key: host for key, host in manifest.assets.items() if host in names}
+
+
+def cannot_stand(
+    previous: Manifest | None,
+    hosts: tuple[Host, ...],
+    max_imbalance: Fraction,
+    *,
+    algorithm: str,
+    bounded: bool,
+    balance_by: str,
+) -> str:
+    """Why the manifest ``previous`` cannot stand for a build on ``hosts`` with these
+    placement settings as it is ('' when it can): there is none, its hosts, weights or
+    placement settings differ, or (with ``balance_by: count``) it does not pass the
+    gate at ``max_imbalance``. Pages handed over are sharded at once only when it can
+    (:mod:`shard_assets.build.handover`)."""
     if previous is None:
         return "no manifest yet (the first build)"
-    if {(h.name, h.weight) for h in previous.hosts} != {(h.name, h.weight) for h in settings.hosts}:
+    if {(h.name, h.weight) for h in previous.hosts} != {(h.name, h.weight) for h in hosts}:
         return "the hosts differ from the manifest's"
-    if any(getattr(previous, name) != getattr(settings, name) for name in PLACEMENT_SETTINGS):
+    if (previous.algorithm, previous.bounded, previous.balance_by) != (
+        algorithm,
+        bounded,
+        balance_by,
+    ):
         return "the placement settings differ from the manifest's"
-    if settings.balance_by == "count":
-        configured = set(settings.host_names)
-        hosts = {k: h for k, h in previous.assets.items() if h in configured}
-        balance = balance_report(
-            hosts, settings.hosts, settings.max_imbalance, bounded=settings.bounded
-        )
+    if balance_by == "count":
+        balance = balance_report(placed_on(previous, hosts), hosts, max_imbalance, bounded=bounded)
         if not balance.ok:
             return "the manifest does not pass the gate"
     return ""

@@ -71,7 +71,7 @@ def summary(result: BuildResult) -> str:
             f"shard-assets: {len(a.hosts_by_asset)} assets over {len(result.balance.rows)} "
             f"hosts; {result.references} references rewritten in {result.rewritten} of "
             f"{result.documents} files",
-            *_in_memory_line(result),
+            *_handover_lines(result),
             f"  kept {a.kept}, placed {len(a.placed)} new, moved {len(a.moves)}, "
             f"dropped {len(a.dropped)} no longer referenced",
             *describe_moves(a),
@@ -84,14 +84,17 @@ def summary(result: BuildResult) -> str:
     )
 
 
-def _in_memory_line(result: BuildResult) -> list[str]:
+def _handover_lines(result: BuildResult) -> list[str]:
     lines = []
-    if result.in_memory:
+    if result.rewritten_at_handover:
         lines.append(
-            f"  {result.in_memory} of those files in memory, as the generator handed them over"
+            f"  {result.rewritten_at_handover} of those files in memory, "
+            "as the generator handed them over"
         )
-    if result.scanned:
-        lines.append(f"  {result.scanned} pages scanned as the generator handed them over")
+    if result.scanned_at_handover:
+        lines.append(
+            f"  {result.scanned_at_handover} pages scanned as the generator handed them over"
+        )
     return lines
 
 
@@ -174,7 +177,7 @@ def placement_notes(
     kept: Collection[str] = (),
 ) -> tuple[str, ...]:
     notes: list[str] = []
-    styles = sum(1 for key in kept if kept_stylesheet(settings, key))
+    styles = sum(1 for key in kept if kept_stylesheet(key, stylesheets=settings.stylesheets))
     if styles:
         notes.append(
             f"{styles} stylesheet(s) stay on the origin, on the connection the page came "
@@ -188,7 +191,8 @@ def placement_notes(
     for pattern, host in settings.pins:
         matched = sorted(key for key in kept if fnmatch.fnmatchcase(key, pattern))
         if matched:
-            why = "stylesheets" if kept_stylesheet(settings, matched[0]) else "cors_assets"
+            kept_style = kept_stylesheet(matched[0], stylesheets=settings.stylesheets)
+            why = "stylesheets" if kept_style else "cors_assets"
             notes.append(
                 f"pin {pattern}={host} matches {len(matched)} file(s) kept on the origin "
                 f"({why}: origin), such as {matched[0]}: they stay there; set {why}: shard "

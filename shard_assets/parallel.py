@@ -9,8 +9,8 @@ its lock.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
-import itertools
 import multiprocessing
 import os
 import signal
@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import BaseContext
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .interrupts import SIGNALS, held
 
@@ -31,8 +31,10 @@ Result = TypeVar("Result")
 #: costs more than they would save.
 PARALLEL_MIN_ITEMS = 64
 
-#: Items per task sent to a worker, and tasks in flight per worker.
+#: Items per task sent to a worker (or, at most, their total size: see
+#: :meth:`Workers.submit`), and tasks in flight per worker.
 BATCH = 16
+BATCH_SIZE = 1 << 20
 IN_FLIGHT = 4
 
 _CONTEXT: Any = None
@@ -65,35 +67,102 @@ def run_each(
         for item in items:
             yield function(context, item)
         return
-    batches = _batches(items, BATCH)
-    with start_pool(jobs, _set_context, context) as pool:
-        pending: deque[Future[list[Result]]] = deque()
-        try:
-            for batch in itertools.islice(batches, jobs * IN_FLIGHT):
-                pending.append(pool.submit(_run_batch, function, batch))
-            while pending:
-                results = pending.popleft().result()
-                for batch in itertools.islice(batches, 1):
-                    pending.append(pool.submit(_run_batch, function, batch))
-                yield from results
-        except BaseException:
-            # A fault, an interrupt, or the caller stopped: the workers finish the
-            # batch at hand and take no other, so nothing writes after this returns.
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
+    workers = Workers(function, context, jobs)
+    try:
+        for item in items:
+            yield from workers.submit(item)
+        yield from workers.results()
+    except BaseException:
+        # A fault, an interrupt, or the caller stopped: the workers finish the
+        # batch at hand and take no other, so nothing writes after this returns.
+        workers.close(cancel=True)
+        raise
+    workers.close()
 
 
-def start_pool(
-    jobs: int, initializer: Callable[[Any, int], None], context: object
-) -> ProcessPoolExecutor:
-    """A pool of ``jobs`` worker processes, started, each set up by
-    ``initializer(context, parent)``, where ``parent`` is the pid
-    :func:`die_with_parent` should check."""
+class Workers(Generic[Context, Item, Result]):
+    """``function(context, item)`` for items given one at a time, on ``jobs`` worker
+    processes (started with the first batch), the results handed back in the order
+    the items came.
+
+    Items go to the workers in batches (:data:`BATCH` items, or :data:`BATCH_SIZE`
+    of the sizes given to :meth:`submit`), with at most :data:`IN_FLIGHT` batches per
+    worker in flight: past that, :meth:`submit` waits for the oldest, so memory stays
+    bounded however fast the items come. ``function`` must be a module-level
+    function, and ``context`` picklable where processes are not forked.
+    """
+
+    def __init__(self, function: Callable[[Context, Item], Result], context: Context, jobs: int):
+        self.function = function
+        self.context = context
+        self.jobs = jobs
+        self._batch: list[Item] = []
+        self._size = 0
+        self._pending: deque[Future[list[Result]]] = deque()
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, item: Item, size: int = 0) -> list[Result]:
+        """Give ``item`` to the workers (``size``: what it counts towards
+        :data:`BATCH_SIZE`, such as its characters); returns the results that came
+        due, in order (often none)."""
+        self._batch.append(item)
+        self._size += size
+        if len(self._batch) < BATCH and self._size < BATCH_SIZE:
+            return []
+        self._send()
+        due: list[Result] = []
+        while len(self._pending) > self.jobs * IN_FLIGHT:
+            due += self._pending.popleft().result()
+        return due
+
+    def results(self) -> Iterator[Result]:
+        """The results not returned yet, in order, as the workers finish them."""
+        self._send()
+        while self._pending:
+            yield from self._pending.popleft().result()
+
+    def close(self, *, cancel: bool = False) -> None:
+        """Stop the worker processes, once they finish the batch at hand and (unless
+        ``cancel``) the batches given to them."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
+            self._pool = None
+
+    def stop(self, *, finish: bool) -> list[Result]:
+        """Stop the workers, once they have done every item given (``finish``) or only
+        the batches they started (the others are dropped); the results of the batches
+        done, in order, a batch that failed left out (its failure was raised already,
+        or no longer matters)."""
+        if finish:
+            with contextlib.suppress(Exception):
+                self._send()
+        self._batch = []
+        self._size = 0
+        self.close(cancel=not finish)
+        done: list[Result] = []
+        while self._pending:
+            future = self._pending.popleft()
+            if not future.cancelled() and future.exception() is None:
+                done += future.result()
+        return done
+
+    def _send(self) -> None:
+        if not self._batch:
+            return
+        if self._pool is None:
+            self._pool = _start_pool(self.jobs, self.context)
+        self._pending.append(self._pool.submit(_run_batch, self.function, self._batch))
+        self._batch = []
+        self._size = 0
+
+
+def _start_pool(jobs: int, context: object) -> ProcessPoolExecutor:
+    """A pool of ``jobs`` worker processes, started, each holding ``context``."""
     start = _start_method()
     # A forked worker's parent is this process (0: do not check).
     parent = os.getpid() if start.get_start_method() == "fork" else 0
     pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=start, initializer=initializer, initargs=(context, parent)
+        max_workers=jobs, mp_context=start, initializer=_set_context, initargs=(context, parent)
     )
     # The first task starts the workers. With Ctrl-C and SIGTERM held, they start with
     # both blocked, and ignore them (die_with_parent) before they can see one: a
@@ -105,12 +174,6 @@ def start_pool(
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     return pool
-
-
-def _batches(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
-    iterator = iter(items)
-    while batch := list(itertools.islice(iterator, size)):
-        yield batch
 
 
 def _start_method() -> BaseContext:

@@ -46,8 +46,32 @@ class BuildResult:
     ``report: true`` read)."""
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    in_memory: int = 0
-    scanned: int = 0
+    rewritten_at_handover: int = 0
+    """Of the files ``rewritten``, the pages rewritten as the generator handed them
+    over (a plugin's rebuild), not read back."""
+    scanned_at_handover: int = 0
+    """The pages whose references came from the text the generator handed over, not
+    from reading them."""
+
+    @property
+    def in_memory(self) -> int:
+        """Deprecated: the old name of :attr:`rewritten_at_handover`."""
+        warnings.warn(
+            "BuildResult.in_memory is now BuildResult.rewritten_at_handover",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.rewritten_at_handover
+
+    @property
+    def scanned(self) -> int:
+        """Deprecated: the old name of :attr:`scanned_at_handover`."""
+        warnings.warn(
+            "BuildResult.scanned is now BuildResult.scanned_at_handover",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.scanned_at_handover
 
     @property
     def report(self) -> BalanceReport:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -36,7 +36,7 @@ from .config import Settings
 from .documents.html import LINK_RELS, SRCSET, URL_ATTRIBUTES
 from .documents.inventory import is_page, is_stylesheet, take_inventory
 from .documents.text import decode_document
-from .documents.urls import normal_authority, normal_host
+from .documents.urls import Site, normal_authority, normal_host
 from .errors import VerifyError
 from .kept import kept_assets, kept_stylesheet
 from .manifest import read_manifest
@@ -72,7 +72,10 @@ class _Url:
 class _Audit:
     """What every URL is checked against, worked out once per audit."""
 
-    settings: Settings
+    site: Site
+    exclude: tuple[str, ...]
+    #: The ``stylesheets`` setting (what keeps a stylesheet on the origin).
+    stylesheets: str
     assets: Mapping[str, str]
     files: frozenset[str]
     #: Lower-cased: the configured shard hosts, the site's own origin, and every
@@ -92,7 +95,9 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
     site_url = settings.site_url or _PLACEHOLDER_ORIGIN + settings.site.prefix
     origin = urlsplit(site_url)
     audit = _Audit(
-        settings=settings,
+        site=settings.site,
+        exclude=settings.exclude,
+        stylesheets=settings.stylesheets,
         assets=assets,
         files=inventory.files,
         configured=frozenset(normal_host(h) for h in settings.host_names),
@@ -117,7 +122,7 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
             soup = BeautifulSoup(decoded.text, "html.parser")
             base_tag = soup.find("base", href=True)
             base = urljoin(page_url, str(base_tag["href"]).strip()) if base_tag else page_url
-            urls = list(_html_urls(soup, settings))
+            urls = list(_html_urls(soup, settings.attributes))
         found.append((document, base, urls))
     if settings.cors_assets == "origin" or settings.stylesheets == "origin":
         keys = {
@@ -127,7 +132,12 @@ def verify_site(output_dir: Path, settings: Settings) -> list[Finding]:
             if (key := _site_key(url, base, audit)) is not None
         }
         cors = {key for key, in_cors in keys if in_cors}
-        kept = kept_assets(settings, audit.files, cors)
+        kept = kept_assets(
+            audit.files,
+            cors,
+            cors_assets=settings.cors_assets,
+            stylesheets=settings.stylesheets,
+        )
         audit = replace(audit, kept=kept)
     for document, base, urls in found:
         for url in urls:
@@ -141,8 +151,7 @@ def _moved(document: str, urls: list[_Url], audit: _Audit) -> list[Finding]:
     """The URLs of ``document``, a stylesheet on a shard host, that the browser
     resolves against that host although their file stays on the origin."""
     host = audit.assets[document]
-    settings = audit.settings
-    base = f"https://{host}{settings.site.document_path(document)}"
+    base = f"https://{host}{audit.site.document_path(document)}"
     findings = []
     for found in urls:
         if not found.url.strip() or found.url.strip().startswith(("#", "data:")):
@@ -151,9 +160,9 @@ def _moved(document: str, urls: list[_Url], audit: _Audit) -> list[Finding]:
         absolute = urlsplit(urljoin(base, found.url.strip()))
         if key is None or normal_authority(absolute.scheme, absolute.netloc) != normal_host(host):
             continue
-        excluded = any(fnmatch.fnmatchcase(key, p) for p in settings.exclude)
+        excluded = any(fnmatch.fnmatchcase(key, p) for p in audit.exclude)
         if key in audit.files and (excluded or key in audit.kept):
-            why = "excluded" if excluded else f"kept there by {_keeps(key, settings)}"
+            why = "excluded" if excluded else f"kept there by {_keeps(key, audit)}"
             findings.append(
                 Finding(
                     document,
@@ -166,9 +175,11 @@ def _moved(document: str, urls: list[_Url], audit: _Audit) -> list[Finding]:
     return findings
 
 
-def _keeps(key: str, settings: Settings) -> str:
+def _keeps(key: str, audit: _Audit) -> str:
     """The setting that keeps ``key``, one of the audit's ``kept``, on the origin."""
-    return "stylesheets: origin" if kept_stylesheet(settings, key) else "cors_assets: origin"
+    if kept_stylesheet(key, stylesheets=audit.stylesheets):
+        return "stylesheets: origin"
+    return "cors_assets: origin"
 
 
 def _site_key(found: _Url, base: str, audit: _Audit) -> str | None:
@@ -180,7 +191,7 @@ def _site_key(found: _Url, base: str, audit: _Audit) -> str | None:
     if netloc not in audit.own and netloc not in audit.configured:
         return None
     path = posixpath.normpath(unquote(absolute.path)) if absolute.path else "/"
-    prefix = audit.settings.site.prefix
+    prefix = audit.site.prefix
     return path[len(prefix) :] if path.startswith(prefix) else None
 
 
@@ -195,7 +206,7 @@ def verify_or_raise(output_dir: Path, settings: Settings, limit: int = 50) -> No
 
 
 def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding]:  # noqa: PLR0911, PLR0912  the audit as one decision list, read top down
-    settings, assets, files = audit.settings, audit.assets, audit.files
+    assets, files = audit.assets, audit.files
     configured, own = audit.configured, audit.own
     url = found.url.strip()
     if not url or url.startswith(("#", "data:", "blob:", "mailto:", "javascript:")):
@@ -205,16 +216,16 @@ def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding
         return []
     netloc = normal_authority(absolute.scheme, absolute.netloc)
     path = posixpath.normpath(unquote(absolute.path)) if absolute.path else "/"
-    prefix = settings.site.prefix
+    prefix = audit.site.prefix
     if not (path + "/").startswith(prefix) or path + "/" == prefix:
         if netloc in configured:
             return [Finding(document, found.line, f"{url}: a shard URL outside the site's path")]
         return []
     key = path[len(prefix) :]
-    excluded = any(fnmatch.fnmatchcase(key, p) for p in settings.exclude)
+    excluded = any(fnmatch.fnmatchcase(key, p) for p in audit.exclude)
     if key in audit.kept:
         if netloc in configured:
-            why = _keeps(key, settings)
+            why = _keeps(key, audit)
             return [Finding(document, found.line, f"{url}: {key} stays on the origin ({why})")]
         return []
     if netloc in own:
@@ -235,9 +246,9 @@ def _check(found: _Url, base: str, document: str, audit: _Audit) -> list[Finding
     return []
 
 
-def _html_urls(soup: BeautifulSoup, settings: Settings) -> Iterator[_Url]:
+def _html_urls(soup: BeautifulSoup, attributes: Iterable[tuple[str, str, str]]) -> Iterator[_Url]:
     table = {tag: dict(attrs) for tag, attrs in URL_ATTRIBUTES.items()}
-    for tag, attribute, kind in settings.attributes:
+    for tag, attribute, kind in attributes:
         table.setdefault(tag, {})[attribute] = kind
     for element in soup.find_all(True):
         assert isinstance(element, Tag)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shard_assets.build.handover import InMemoryPages, write_as_generated
+from shard_assets.build.handover import Handover, write_as_generated
 from shard_assets.config import Settings
 
 from .conftest import ROOT, SAMPLE_SITE, snapshot
@@ -133,15 +133,15 @@ def sphinx_output(project: Path) -> dict[str, bytes]:
 
 def hand_over(
     site: Path, pages: dict[str, str], settings: Settings, *, jobs: int, direct: bool = True
-) -> InMemoryPages:
+) -> Handover:
     """Write every page of ``pages`` (path -> text) into ``site`` again as a generator
     with the plugin's writer does: each page handed over, then written as the build
     gives it back."""
-    in_memory = InMemoryPages(settings, site, jobs, direct=direct)
-    assert in_memory.active, in_memory.reason
+    handed_over = Handover(settings, site, jobs, direct=direct)
+    assert handed_over.active, handed_over.reason
     for document, text in pages.items():
-        written = in_memory.hand_over(text, document)
+        written = handed_over.hand_over(text, document)
         if written is not None:
             write_as_generated(site / document, written)
-    in_memory.drain()
-    return in_memory
+    handed_over.drain()
+    return handed_over

@@ -8,7 +8,7 @@ import re
 
 from hypothesis import strategies as st
 
-from shard_assets.build.rewrite import Sharder
+from shard_assets.build.rewrite import Sharder, UrlRules
 from shard_assets.config import load_settings
 from shard_assets.placement.ring import Host, Ring
 
@@ -123,7 +123,7 @@ css_documents = st.lists(css_chunks, max_size=20).map("".join)
 
 def shard(text: str, document: str) -> tuple[str, Sharder]:
     """Rewrite ``text`` as a build would, every referenced file existing."""
-    sharder = Sharder(SETTINGS)
+    sharder = Sharder(UrlRules.of(SETTINGS))
     keys = {ref.key for ref in sharder.find_refs(text, document)}
     hosts = {key: RING.lookup(key) for key in keys}
     rewritten, _ = sharder.rewrite(text, document, hosts)
@@ -148,7 +148,7 @@ def check_rewrite(text: str, document: str) -> None:
     rebuilt.append(text[last:])
     assert "".join(rebuilt) == once
     # Every site-local reference of the output is on its ring host.
-    for ref in Sharder(SETTINGS).find_refs(once, document):
+    for ref in Sharder(UrlRules.of(SETTINGS)).find_refs(once, document):
         written = once[ref.start : ref.end]
         assert SHARD_URL.match(written), written
         assert written.startswith(f"https://{RING.lookup(ref.key)}/"), written

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from shard_assets.build.rewrite import Sharder
+from shard_assets.build.rewrite import Sharder, UrlRules
 from shard_assets.config import load_settings
 from shard_assets.documents.inventory import is_page
 from shard_assets.documents.text import decode_document
@@ -49,7 +49,7 @@ def _shard(case: Path, data: bytes) -> bytes:
         base_dir=case.parent,
         source=case.name,
     )
-    sharder = Sharder(settings)
+    sharder = Sharder(UrlRules.of(settings))
     decoded = decode_document(data, is_css)
     assert decoded is not None, f"{case.name}: cannot be decoded"
     refs = list(sharder.find_refs(decoded.text, document))
@@ -62,7 +62,12 @@ def _shard(case: Path, data: bytes) -> bytes:
         keys.add(document)
     # As a build does: an asset fetched in CORS mode anywhere (here: in this document),
     # and with stylesheets: origin, every stylesheet and script.
-    kept = kept_assets(settings, keys, {ref.key for ref in refs if ref.cors})
+    kept = kept_assets(
+        keys,
+        {ref.key for ref in refs if ref.cors},
+        cors_assets=settings.cors_assets,
+        stylesheets=settings.stylesheets,
+    )
     hosts = {key: KEPT if key in kept else RING.lookup(key) for key in keys}
     text, _ = sharder.rewrite(decoded.text, document, hosts)
     return decoded.encode(text)

@@ -155,7 +155,7 @@ def test_mkdocs_rebuild_with_the_manifest_keeps_fonts_on_the_origin(tmp_path: Pa
     assert verify_site(project / "site", settings) == []
 
 
-def test_a_rebuild_shards_pages_with_cors_references_in_memory(
+def test_a_rebuild_shards_pages_with_cors_references_as_they_are_handed_over(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
     """A CORS-mode reference stays on the origin whatever the manifest says, so a page
@@ -167,6 +167,6 @@ def test_a_rebuild_shards_pages_with_cors_references_in_memory(
     settings = make_settings(cors_assets="origin")
     shard_site(root, settings)
     expected = snapshot(root)
-    result = shard_site(root, settings, in_memory=hand_over(root, pages, settings, jobs=1))
-    assert result.in_memory == len(pages) - 1
+    result = shard_site(root, settings, handover=hand_over(root, pages, settings, jobs=1))
+    assert result.rewritten_at_handover == len(pages) - 1
     assert snapshot(root) == expected

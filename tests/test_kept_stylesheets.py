@@ -111,7 +111,7 @@ def test_switching_to_origin_brings_sharded_urls_back(
     assert verify_site(root, settings) == []
 
 
-def test_a_rebuild_shards_pages_in_memory(
+def test_a_rebuild_shards_pages_as_they_are_handed_over(
     tmp_path: Path, make_settings: Callable[..., Settings]
 ) -> None:
     """The manifest has no stylesheet, and a page handed over that loads one is still
@@ -121,8 +121,8 @@ def test_a_rebuild_shards_pages_in_memory(
     settings = make_settings(stylesheets="origin")
     shard_site(root, settings)
     expected = snapshot(root)
-    result = shard_site(root, settings, in_memory=hand_over(root, pages, settings, jobs=1))
-    assert result.in_memory == len(pages)
+    result = shard_site(root, settings, handover=hand_over(root, pages, settings, jobs=1))
+    assert result.rewritten_at_handover == len(pages)
     assert snapshot(root) == expected
 
 

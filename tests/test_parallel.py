@@ -148,3 +148,45 @@ def test_workers_start_while_another_thread_runs() -> None:
         thread.join()
     assert [item for item, _ in results] == items
     assert os.getpid() not in {pid for _, pid in results}
+
+
+def test_workers_take_items_as_they_come_and_bound_the_batches_in_flight() -> None:
+    """The handover's way: items given one at a time (a batch is sent when it has
+    BATCH items or BATCH_SIZE of their sizes), results back in order, and at most
+    IN_FLIGHT batches per worker waiting before :meth:`Workers.submit` waits."""
+    from shard_assets.parallel import BATCH, BATCH_SIZE, IN_FLIGHT, Workers
+
+    workers = Workers(_pid, None, 1)
+    try:
+        due = [workers.submit(item, BATCH_SIZE) for item in range(IN_FLIGHT + 3)]
+        # One item per batch: the first results come due once IN_FLIGHT are in flight.
+        assert [[item for item, _ in results] for results in due] == [
+            *([] for _ in range(IN_FLIGHT)),
+            [0],
+            [1],
+            [2],
+        ]
+        small = [workers.submit(item) for item in range(100, 100 + BATCH - 1)]
+        assert small == [[] for _ in range(BATCH - 1)]  # not a batch yet: nothing waits
+        rest = [item for item, _ in workers.results()]
+    finally:
+        workers.close()
+    assert rest == [*range(3, IN_FLIGHT + 3), *range(100, 100 + BATCH - 1)]
+    assert os.getpid() not in {pid for results in due for _, pid in results}
+
+
+def test_workers_stop_after_every_item_or_only_the_batches_started() -> None:
+    """How a handover that is given up stops its workers: direct, every page handed
+    over is still written (``finish``); deferred, the pages not sent are dropped."""
+    from shard_assets.parallel import BATCH, Workers
+
+    given = range(BATCH + 3)  # one batch sent, three items not yet
+    workers = Workers(_pid, None, 1)
+    for item in given:
+        assert workers.submit(item) == []
+    assert [item for item, _ in workers.stop(finish=True)] == list(given)
+    workers = Workers(_pid, None, 1)
+    for item in given:
+        workers.submit(item)
+    # The batch sent may have started (then it finishes) or not; the rest never runs.
+    assert [item for item, _ in workers.stop(finish=False)] in ([], list(range(BATCH)))

@@ -4,7 +4,7 @@ manifest), each step on top of the leaf modules (see docs/architecture.md).
 
 Nothing is written before the checks pass, so a failed build leaves the output and
 the manifest exactly as they were; and nothing is replaced before every new file was
-written (:class:`shard_assets.files.StagedFiles`), so a fault of the machine (a full
+written (:class:`shard_assets.build.commit.StagedFiles`), so a fault of the machine (a full
 disk, a file that cannot be replaced) or an interrupt leaves them as they were too.
 """
 
@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
 
 from ..config import Settings
 from ..documents.inventory import Inventory, take_inventory
@@ -25,8 +23,8 @@ from ..errors import (
     MissingAssetError,
     MissingFolderError,
 )
-from ..files import StagedFiles, manifest_lock
-from ..kept import KEPT, kept_assets
+from ..files import manifest_lock
+from ..kept import kept_assets, with_kept
 from ..manifest import Manifest, check_writable, manifest_update, read_manifest
 from ..messages import (
     gate_message,
@@ -49,54 +47,11 @@ from ..placement.balance import (
 )
 from ..results import BuildResult, MissingRef
 from .commit import build_state, staged_writes
+from .handover import Handover
 from .measures import asset_loads, page_spreads
-from .rewrite import RewriteContext, Sharder, origin_refs, rewrite_document, rewrite_tasks
-from .scan import (
-    Collected,
-    PageRecord,
-    Progress,
-    ScannedPage,
-    collect,
-    scan_again,
-    without_assets,
-)
+from .rewrite import RewriteContext, Sharder, UrlRules, origin_refs, rewrite_document, rewrite_tasks
+from .scan import Collected, Progress, collect, scan_again, without_assets
 from .unsharded_copy import twin_folder, write_twin
-
-
-class HandedOver(Protocol):
-    """The pages a generator handed over during the build, as the pipeline sees them
-    (:class:`shard_assets.build.handover.InMemoryPages` is the one implementation)."""
-
-    @property
-    def previous(self) -> Manifest | None:
-        """The manifest as it was read when the build started (under the lock)."""
-        ...
-
-    @property
-    def sharder(self) -> Sharder:
-        """The sharder made for the build's settings and that manifest."""
-        ...
-
-    def finished(self, inventory: Inventory, sharder: Sharder) -> dict[str, PageRecord]:
-        """The pages rewritten in memory that may stand in for reading them."""
-        ...
-
-    def scanned(self, inventory: Inventory) -> dict[str, ScannedPage]:
-        """The pages only scanned, whose references may stand in for reading them."""
-        ...
-
-    def release(self, documents: Iterable[str]) -> int:
-        """Give up ``documents``' rewritten forms; how many could not be put back."""
-        ...
-
-    def commit(self, documents: Mapping[str, int], staged: StagedFiles) -> None:
-        """Confirm the rewritten forms of ``documents`` (to be put in place by
-        ``staged``), give up the others."""
-        ...
-
-    def discard(self) -> int:
-        """Give up every page: the build failed. How many could not be put back."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -118,7 +73,8 @@ class Plan:
     pages: tuple[PageSpread, ...] = ()
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    in_memory: HandedOver | None = None
+    #: The pages the generator handed over (a plugin's build), or None.
+    handover: Handover | None = None
     #: The assets kept on the origin (``cors_assets`` and ``stylesheets``: ``origin``).
     kept: frozenset[str] = frozenset()
     #: Stylesheets on a shard host naming a file kept on the origin by a URL that would
@@ -129,6 +85,12 @@ class Plan:
     def missing(self) -> tuple[MissingRef, ...]:
         """References to files that are not in the output."""
         return self.collected.missing
+
+    @property
+    def in_memory(self) -> Handover | None:
+        """Deprecated: the old name of :attr:`handover`."""
+        warnings.warn("Plan.in_memory is now Plan.handover", DeprecationWarning, stacklevel=2)
+        return self.handover
 
     @property
     def report(self) -> BalanceReport:
@@ -150,42 +112,42 @@ def plan_build(
     rebalance: bool = False,
     jobs: int = 1,
     progress: Progress | None = None,
-    in_memory: HandedOver | None = None,
+    handover: Handover | None = None,
 ) -> Plan:
     """Read the output and the manifest and work out the assignment.
 
-    Writes no file of its own. With ``in_memory``, a page whose hosts the assignment
-    does not confirm is given back (:meth:`HandedOver.release`): a page the generator
+    Writes no file of its own. With ``handover``, a page whose hosts the assignment
+    does not confirm is given back (:meth:`Handover.release`): a page the generator
     wrote sharded is put back as it made it, and then read from disk.
 
     ``rebalance`` moves the fewest assets needed to bring every host within its cap
     (the way out when the gate fails on a kept manifest, bounded or not).
     ``jobs`` processes read and scan the documents.
 
-    ``in_memory`` holds the pages a generator plugin prepared as it handed them over,
+    ``handover`` holds the pages a generator plugin prepared as it handed them over,
     with the manifest's hosts (see :mod:`shard_assets.build.handover`), and the manifest it
     read when the build started. Those pages are not read again, but their assets
     count; :func:`apply_plan` puts them in place.
     """
-    previous = in_memory.previous if in_memory else read_manifest(settings.manifest)
+    previous = handover.previous if handover else read_manifest(settings.manifest)
     inventory = take_inventory(output_dir)
     # The generator plugin's sharder was made for the same settings and manifest.
-    sharder = (
-        in_memory.sharder
-        if in_memory
-        else Sharder(settings, [h.name for h in previous.hosts] if previous else ())
-    )
-    done = in_memory.finished(inventory, sharder) if in_memory else {}
+    sharder = handover.sharder if handover else Sharder.for_build(UrlRules.of(settings), previous)
+    handed_over = handover.finished(inventory) if handover else {}
     collected = collect(
         sharder,
         output_dir,
         inventory,
         jobs=jobs,
         progress=progress,
-        in_memory=done,
-        scanned=in_memory.scanned(inventory) if in_memory else None,
+        handed_over={document: page.scan for document, page in handed_over.items()},
     )
-    kept = kept_assets(settings, collected.assets, collected.cors)
+    kept = kept_assets(
+        collected.assets,
+        collected.cors,
+        cors_assets=settings.cors_assets,
+        stylesheets=settings.stylesheets,
+    )
     collected = without_assets(collected, kept)
     loads = asset_loads(settings.balance_by, collected, output_dir)
     assignment = assign_hosts(
@@ -208,17 +170,23 @@ def plan_build(
             loads=loads,
         )
     hosts_by_asset = assignment.hosts_by_asset
+    placed = with_kept(hosts_by_asset, kept)
+    sharded = {d: page.hosts for d, page in handed_over.items() if page.hosts is not None}
     confirmed = {
-        document: page.references
-        for document, page in done.items()
-        if all(hosts_by_asset.get(key) == host for key, host in page.hosts.items())
+        document: handed_over[document].references
+        for document, hosts in sharded.items()
+        if all(placed.get(key) == host for key, host in hosts.items())
     }
-    if len(confirmed) < len(done):
-        assert in_memory is not None
-        again = done.keys() - confirmed.keys()
-        in_memory.release(again)  # as the generator wrote them
+    if len(confirmed) < len(sharded):
+        assert handover is not None
+        again = sharded.keys() - confirmed.keys()
+        handover.release(again)  # as the generator wrote them
         collected = scan_again(collected, sharder, output_dir, inventory, again)
-    collected = replace(collected, in_memory=confirmed)
+    collected = replace(
+        collected,
+        sharded_at_handover=confirmed,
+        scanned_at_handover=len(handed_over) - len(sharded),
+    )
     moved = origin_refs(collected.origin_refs, sharder, hosts_by_asset, kept)
     balance = balance_report(
         assignment.hosts_by_asset,
@@ -252,7 +220,7 @@ def plan_build(
         + (() if sharder.origin else origin_ref_warnings(moved, cors=kept)),
         notes=placement_notes(previous, settings, balance, kept),
         collected=collected,
-        in_memory=in_memory,
+        handover=handover,
         kept=kept,
         restyled=frozenset(document for document, *_ in moved) if sharder.origin else frozenset(),
     )
@@ -280,7 +248,7 @@ def check_plan(plan: Plan, *, locked: bool = False) -> None:
 def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -> BuildResult:
     """Rewrite the documents and write the manifest, in two phases: every new file is
     written to a temporary file first, and they are renamed into place, the manifest
-    last, only when all were written (:class:`shard_assets.files.StagedFiles`).
+    last, only when all were written (:class:`shard_assets.build.commit.StagedFiles`).
 
     Only documents with asset references are opened again, and their URLs are put
     in at the spans pass one found; ``jobs`` processes do that and write them, and
@@ -289,22 +257,20 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     renames leaves every file as it was.
     """
     collected = plan.collected
-    hosts_by_asset: Mapping[str, str] = plan.assignment.hosts_by_asset
-    if plan.kept:
-        hosts_by_asset = {**hosts_by_asset, **dict.fromkeys(plan.kept, KEPT)}
+    hosts_by_asset = with_kept(plan.assignment.hosts_by_asset, plan.kept)
     tasks = rewrite_tasks(
         plan.sharder, hosts_by_asset, collected.targets, collected.spans, plan.restyled
     )
     context = RewriteContext(plan.output_dir, plan.sharder, hosts_by_asset)
-    in_memory = sum(1 for count in collected.in_memory.values() if count)
-    rewritten = in_memory
-    references = sum(collected.in_memory.values())
+    at_handover = sum(1 for count in collected.sharded_at_handover.values() if count)
+    rewritten = at_handover
+    references = sum(collected.sharded_at_handover.values())
     total = len(collected.spans) + len(plan.restyled - collected.spans.keys())
     manifest = plan.settings.manifest
     with staged_writes(
         plan.output_dir,
         plan.inventory.documents,
-        discard=plan.in_memory.discard if plan.in_memory is not None else None,
+        discard=plan.handover.discard if plan.handover is not None else None,
         needs=lambda: sum(stamp[0] for stamp, _ in collected.spans.values()),
     ) as staged:
         with contextlib.closing(
@@ -321,8 +287,8 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         data = manifest_update(manifest, plan.manifest)
         if data is not None:
             staged.stage(manifest, data, sync=True, last=True)
-        if plan.in_memory is not None:
-            plan.in_memory.commit(collected.in_memory, staged)
+        if plan.handover is not None:
+            plan.handover.commit(collected.sharded_at_handover, staged)
         staged.commit(jobs)
     # A killed build's temporary files go once this build's own (listed too) are in place.
     for stale in plan.inventory.stale:
@@ -344,8 +310,8 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         pages=plan.pages,
         warnings=plan.warnings,
         notes=plan.notes,
-        in_memory=in_memory,
-        scanned=collected.scanned,
+        rewritten_at_handover=at_handover,
+        scanned_at_handover=collected.scanned_at_handover,
     )
 
 
@@ -356,11 +322,11 @@ def shard_site(
     rebalance: bool = False,
     jobs: int = 1,
     progress: Progress | None = None,
-    in_memory: HandedOver | None = None,
+    handover: Handover | None = None,
 ) -> BuildResult:
     """Shard every site-local asset reference in ``output_dir`` and write the manifest.
 
-    Holds a lock on the manifest for the whole build (with ``in_memory``, whose
+    Holds a lock on the manifest for the whole build (with ``handover``, whose
     creator holds it since the build started). Raises :class:`MissingFolderError`,
     :class:`BalanceError`, :class:`MissingAssetError` (``strict``),
     :class:`LockedError` (``locked``) or :class:`ManifestError` before any file is
@@ -372,25 +338,25 @@ def shard_site(
     (:mod:`shard_assets.build.unsharded_copy`).
     """
     if not output_dir.is_dir():
-        if in_memory is not None:
-            in_memory.discard()
+        if handover is not None:
+            handover.discard()
         raise MissingFolderError(missing_folder_message(output_dir))
-    lock = contextlib.nullcontext() if in_memory else manifest_lock(settings.manifest)
+    lock = contextlib.nullcontext() if handover else manifest_lock(settings.manifest)
     with build_state() as written, lock:
         try:
-            twin_folder(output_dir, settings)  # a mistake there stops the build now
+            twin_folder(output_dir, settings.unsharded_copy)  # a mistake stops the build now
             plan = plan_build(
                 output_dir,
                 settings,
                 rebalance=rebalance,
                 jobs=jobs,
                 progress=progress,
-                in_memory=in_memory,
+                handover=handover,
             )
             check_plan(plan, locked=settings.locked)
         except BaseException:
-            if in_memory is not None:
-                in_memory.discard()
+            if handover is not None:
+                handover.discard()
             raise
         result = apply_plan(plan, jobs=jobs, progress=progress)  # notes its own faults
         written.done = True
@@ -398,5 +364,5 @@ def shard_site(
             from ..verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
 
             verify_or_raise(output_dir, settings)
-        write_twin(output_dir, settings, plan.sharder, jobs=jobs)
+        write_twin(output_dir, settings.unsharded_copy, plan.sharder, jobs=jobs)
         return result

@@ -17,39 +17,81 @@ from ..config import Settings
 from ..documents.css import find_css_refs
 from ..documents.html import HtmlScanner, RefSpan, preconnect_point
 from ..documents.inventory import Stamp, is_page, is_stylesheet, read_document
-from ..documents.urls import Ref, normal_host, url_host
+from ..documents.urls import Ref, Site, normal_host, url_host
 from ..files import ensure_replaceable, write_temporary
 from ..kept import KEPT
-
-
-def shard_url(prefix: str, host: str, path: str, suffix: str) -> str:
-    """An asset's URL on its shard host: ``prefix`` is ``https://`` or ``//``."""
-    return f"{prefix}{host}{path}{suffix}"
+from ..manifest import Manifest
 
 
 def _start(ref: RefSpan) -> int:
     return ref[0]
 
 
-class Sharder:
-    """Finds references in documents and rewrites them, for one site and settings."""
+@dataclass(frozen=True)
+class UrlRules:
+    """The settings a site's URLs follow: which URLs are references (``site``,
+    ``attributes``), which files stay on the origin besides the shard hosts
+    (``exclude``, ``cors_assets``, ``stylesheets``), and how a shard URL is written
+    (the configured ``hosts`` in order, ``url_prefix``, ``origin``, ``preconnect``)."""
 
-    def __init__(self, settings: Settings, shard_hosts: Iterable[str] = ()) -> None:
-        self.settings = settings
-        self.scanner = HtmlScanner(settings.attributes)
-        # URLs already on a shard host are references too: that makes a second run
-        # over sharded output a no-op, and lets it re-point assets whose host changed.
-        hosts = {normal_host(h) for h in (*settings.host_names, *shard_hosts)}
-        self.site = replace(settings.site, origins=settings.site.origins | hosts)
-        #: Lower-cased: the configured hosts and those the manifest named.
-        self.shard_hosts = frozenset(hosts)
-        #: What goes before an origin path in an absolute URL on the site's origin
-        #: (``https://example.org``), or None when ``site_url`` is not set.
-        self.origin: str | None = None
+    site: Site
+    attributes: tuple[tuple[str, str, str], ...]
+    exclude: tuple[str, ...]
+    cors_assets: str
+    stylesheets: str
+    hosts: tuple[str, ...]
+    #: What goes before the hostname in a shard URL (``https://``, ``//``).
+    url_prefix: str
+    #: What goes before an origin path in an absolute URL on the site's origin
+    #: (``https://example.org``), or None when ``site_url`` is not set.
+    origin: str | None
+    preconnect: bool
+
+    @classmethod
+    def of(cls, settings: Settings) -> UrlRules:
+        """The URL rules of ``settings``."""
+        origin = None
         if settings.site_url:
             parts = urlsplit(settings.site_url.strip())
             scheme = "//" if settings.scheme == "relative" else f"{parts.scheme.lower()}://"
-            self.origin = scheme + parts.netloc.rpartition("@")[2]
+            origin = scheme + parts.netloc.rpartition("@")[2]
+        return cls(
+            site=settings.site,
+            attributes=settings.attributes,
+            exclude=settings.exclude,
+            cors_assets=settings.cors_assets,
+            stylesheets=settings.stylesheets,
+            hosts=settings.host_names,
+            url_prefix=settings.url_prefix,
+            origin=origin,
+            preconnect=settings.preconnect,
+        )
+
+
+class Sharder:
+    """Finds references in documents and rewrites them, by a site's URL rules.
+
+    ``shard_hosts`` are the hosts a manifest named besides the configured ones: URLs
+    on them are references too.
+    """
+
+    def __init__(self, rules: UrlRules, shard_hosts: Iterable[str] = ()) -> None:
+        self.rules = rules
+        self.scanner = HtmlScanner(rules.attributes)
+        # URLs already on a shard host are references too: that makes a second run
+        # over sharded output a no-op, and lets it re-point assets whose host changed.
+        hosts = {normal_host(h) for h in (*rules.hosts, *shard_hosts)}
+        self.site = replace(rules.site, origins=rules.site.origins | hosts)
+        #: Lower-cased: the configured hosts and those the manifest named.
+        self.shard_hosts = frozenset(hosts)
+        #: See :attr:`UrlRules.origin`.
+        self.origin = rules.origin
+
+    @classmethod
+    def for_build(cls, rules: UrlRules, previous: Manifest | None) -> Sharder:
+        """The sharder of a build whose output the build that wrote ``previous`` (the
+        manifest, if any) may have sharded."""
+        return cls(rules, [host.name for host in previous.hosts] if previous else ())
 
     def find_refs(self, text: str, document: str) -> Iterator[Ref]:
         """All site-local references in ``text``, the content of ``document``."""
@@ -77,7 +119,7 @@ class Sharder:
 
     def is_excluded(self, key: str) -> bool:
         """Whether ``key`` matches an ``exclude`` pattern."""
-        exclude = self.settings.exclude
+        exclude = self.rules.exclude
         return bool(exclude) and any(fnmatch.fnmatchcase(key, p) for p in exclude)
 
     def rewrite(
@@ -115,11 +157,12 @@ class Sharder:
         return is_stylesheet(document) and hosts_by_asset.get(document, KEPT) != KEPT
 
     def url(self, host: str, path: str, suffix: str) -> str:
-        """The URL of ``path`` (and ``suffix``) on ``host``; root-relative on the site's
-        origin when ``host`` is :data:`~shard_assets.kept.KEPT`."""
+        """The URL of ``path`` (and ``suffix``) on ``host`` (the prefix is ``https://``,
+        ``http://`` or ``//``); root-relative on the site's origin when ``host`` is
+        :data:`~shard_assets.kept.KEPT`."""
         if host == KEPT:
             return path + suffix
-        return shard_url(self.settings.url_prefix, host, path, suffix)
+        return f"{self.rules.url_prefix}{host}{path}{suffix}"
 
     def splice(
         self, text: str, document: str, replacements: Iterable[Replacement]
@@ -160,7 +203,7 @@ class Sharder:
             if crossorigin_at >= 0 and host != KEPT:
                 edits.append((crossorigin_at, crossorigin_at, ' crossorigin="anonymous"'))
             count += 1
-        if self.settings.preconnect and used and is_page(document):
+        if self.rules.preconnect and used and is_page(document):
             edits += self._preconnect(text, used)
         edits.sort(key=_edit_order)
         return edits, count
@@ -169,10 +212,10 @@ class Sharder:
         at, present = preconnect_point(text)
         if at < 0:
             return []
-        prefix = self.settings.url_prefix
+        prefix = self.rules.url_prefix
         links = "".join(
             f'<link rel="preconnect" href="{prefix}{host}">'
-            for host in self.settings.host_names
+            for host in self.rules.hosts
             if host in used and normal_host(host) not in present
         )
         return [(at, at, links)] if links else []
@@ -239,7 +282,7 @@ class Rewrite:
 
     document: str
     stamp: Stamp
-    replacements: tuple[Replacement, ...] | None
+    replacements: Sequence[Replacement] | None
 
 
 @dataclass(frozen=True)
@@ -287,23 +330,14 @@ def rewrite_tasks(
     target's host put at its spans; a document without kept spans, or ``restyled``
     (a stylesheet whose URLs to files on the origin need their origin URL, see
     :func:`origin_refs`), is scanned again."""
-    urls = [
-        None
-        if (host := hosts_by_asset.get(key)) is None
-        else (sharder.url(host, path, suffix), host)
-        for key, path, suffix in targets
-    ]
+    urls = target_urls(sharder, hosts_by_asset, targets)
 
     def tasks() -> Iterator[Rewrite]:
         for document, (stamp, found) in spans.items():
             if found is None or document in restyled:
                 yield Rewrite(document, stamp, None)
                 continue
-            replacements = tuple(
-                (found[i], found[i + 1], *url, found[i + 3])
-                for i in range(0, len(found), 4)
-                if (url := urls[found[i + 2]]) is not None
-            )
+            replacements = span_replacements(found, urls)
             if replacements:
                 yield Rewrite(document, stamp, replacements)
         for document in sorted(restyled - spans.keys()):
@@ -312,9 +346,39 @@ def rewrite_tasks(
     return tasks()
 
 
+#: Each target's new URL and host (None: the reference stays as it is).
+TargetUrls = Sequence["tuple[str, str] | None"]
+
+
+def target_urls(
+    sharder: Sharder,
+    hosts_by_asset: Mapping[str, str],
+    targets: Iterable[tuple[str, str, str]],
+) -> TargetUrls:
+    """The URL of each of pass one's ``targets`` (asset key, path, suffix) on its host,
+    and that host; None for an asset without one."""
+    return [
+        None
+        if (host := hosts_by_asset.get(key)) is None
+        else (sharder.url(host, path, suffix), host)
+        for key, path, suffix in targets
+    ]
+
+
+def span_replacements(spans: array[int], urls: TargetUrls) -> list[Replacement]:
+    """What to put at each of pass one's ``spans`` (``start, end, index into targets,
+    crossorigin_at``), from :func:`target_urls`, in order."""
+    fields = iter(spans)
+    return [
+        (start, end, *url, crossorigin_at)
+        for start, end, target, crossorigin_at in zip(fields, fields, fields, fields, strict=True)
+        if (url := urls[target]) is not None
+    ]
+
+
 def rewrite_document(context: RewriteContext, task: Rewrite) -> tuple[str, int, str]:
     """Pass two for one document: put the new URLs in and, if one changed, write the
-    document to a temporary file beside it (see :class:`shard_assets.files.StagedFiles`).
+    document to a temporary file beside it (see :class:`shard_assets.build.commit.StagedFiles`).
 
     Returns the document, how many URLs changed and the temporary file ('' when none
     changed). A document that changed since pass one read it is scanned again, with

@@ -1,9 +1,10 @@
-"""Pass one: find every document's asset references and merge them in document order
-(with the ``@import`` closure of stylesheets); what they weigh is in :mod:`.loads`.
+"""Pass one: find every document's asset references (a :class:`Scan` each) and merge
+them in document order (with the ``@import`` closure of stylesheets); what they weigh
+is in :mod:`.measures`.
 
-A page's references come from reading it, or from what the generator handed over:
-:class:`PageRecord` (a page rewritten in memory) and :class:`ScannedPage` (a page
-only scanned) stand in for reading it (see :mod:`shard_assets.build.handover`).
+A page's scan comes from reading it, or from the text the generator handed over
+(:mod:`shard_assets.build.handover`), before the output is complete: then the kinds of
+the files it names are assumed, and :func:`kinds_hold` checks them at the end.
 """
 
 from __future__ import annotations
@@ -14,12 +15,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..documents.html import RefSpan
-from ..documents.inventory import Inventory, Stamp, is_folder, is_page, read_document
+from ..documents.inventory import (
+    Inventory,
+    Stamp,
+    is_folder,
+    is_page,
+    is_stylesheet,
+    read_document,
+)
 from ..documents.text import Lines
 from ..kept import kept_stylesheet
 from ..parallel import run_each
 from ..results import Located, MissingRef
-from .rewrite import Sharder, Undo
+from .rewrite import Sharder
 
 #: Pass one keeps where each asset reference is (four integers each) so that pass
 #: two splices without scanning again; past this many integers in all, the rest of
@@ -35,54 +43,12 @@ Progress = Callable[[str, int, int], None]
 Target = tuple[str, str, str]
 
 
-#: How pass one classifies a referenced key.
-ASSET, MISSING, OTHER = range(3)
-
-
-@dataclass(frozen=True)
-class PageRecord:
-    """A page prepared as the generator handed it over, and what pass one would have
-    found in it.
-
-    ``hosts`` maps each asset it references to the host used, in the order first
-    referenced; ``references`` is how many URLs changed; ``size`` how many bytes the
-    file on disk has once the generator wrote it; ``temp`` the temporary file beside
-    it ('' when nothing changed) that holds the rewritten page (deferred) or the
-    generator's (direct); ``undo``, direct, instead of that file, how to get the
-    generator's text back from the rewritten one (see :func:`undo_edits`);
-    ``links`` the pages, excluded files and files kept on the origin (``cors_assets``,
-    ``stylesheets``) it references, which must exist when the build ends; ``styles`` the
-    ``.css`` keys it references;
-    ``cors`` and ``crossorigin`` as in :class:`shard_assets.build.scan.Collected`, with
-    (line, URL).
-    """
-
-    hosts: Mapping[str, str]
-    references: int
-    size: int
-    temp: str = ""
-    undo: Undo | None = None
-    links: tuple[str, ...] = ()
-    styles: tuple[str, ...] = ()
-    cors: tuple[str, ...] = ()
-    crossorigin: tuple[tuple[int, str], ...] = ()
-
-
-@dataclass(frozen=True)
-class ScannedPage:
-    """A page scanned as the generator handed it over but not rewritten (the build
-    has no manifest yet, or changes its hosts, or the page loads a file the manifest
-    does not place): its references stand in for reading and scanning it in pass one.
-
-    ``size`` is as in :class:`PageRecord`; ``refs`` the references in the order the
-    scanner found them; ``located`` the (line, URL) of each reference that gets
-    ``crossorigin``, by start. A reference to a missing file needs its line too,
-    which is not kept: pass one reads such a page after all.
-    """
-
-    size: int
-    refs: tuple[RefSpan, ...]
-    located: Mapping[int, tuple[int, str]]
+#: How pass one classifies a referenced key: an asset (a file of the output that is
+#: not a page and not excluded), a missing file, anything else (a page, an excluded
+#: file, a folder, template markup); and, in a page handed over before the output is
+#: complete, a key assumed to be one of those others, checked at the end
+#: (see :class:`Kinds`).
+ASSET, MISSING, OTHER, LINK = range(4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +57,14 @@ class Scan:
 
     ``spans`` holds ``start, end, index into targets, crossorigin_at`` for each
     reference to an asset, in order; ``missing`` and ``crossorigin`` hold (line,
-    URL) pairs; ``styles`` the stylesheets it references; ``css_size`` the size of a
-    stylesheet with its asset URLs written root-relative (-1 for a page); ``origin_refs``,
-    in a stylesheet, the (key, line, URL) of each reference that does not name its
-    file on the site's origin by an absolute URL, to an excluded file or (with
-    ``cors_assets: origin``) to an asset that may stay on the origin: should the
-    stylesheet move to a shard host, such a URL would resolve against that host.
+    URL) pairs; ``styles`` the stylesheets it references; ``links``, in a page handed
+    over, the keys it names that are assumed not to be assets (:data:`LINK`);
+    ``css_size`` the size of a stylesheet with its asset URLs written root-relative
+    (-1 for a page); ``origin_refs``, in a stylesheet, the (key, line, URL) of each
+    reference that does not name its file on the site's origin by an absolute URL, to
+    an excluded file or (with ``cors_assets: origin``) to an asset that may stay on
+    the origin: should the stylesheet move to a shard host, such a URL would resolve
+    against that host.
     """
 
     document: str
@@ -110,31 +78,93 @@ class Scan:
     crossorigin: tuple[tuple[int, str], ...] = ()
     css_size: int = -1
     origin_refs: tuple[tuple[str, int, str], ...] = ()
+    links: tuple[str, ...] = ()
+
+
+class Kinds:
+    """The kind of each key documents reference (:data:`ASSET`, :data:`MISSING`,
+    :data:`OTHER` or :data:`LINK`) and whether it names a stylesheet, worked out once
+    per key in each process (:attr:`known`).
+
+    Over the output's ``files`` (and ``stylesheets``, its CSS documents) the kinds are
+    pass one's. Without them (a page handed over before the output is complete), a
+    key is assumed to name an asset of the output unless it is a page, excluded or
+    template markup (a :data:`LINK` then): :func:`kinds_hold` checks that at the end.
+    """
+
+    def __init__(
+        self,
+        sharder: Sharder,
+        files: frozenset[str] | None = None,
+        stylesheets: frozenset[str] | None = None,
+    ) -> None:
+        self.sharder = sharder
+        self.files = files
+        self.stylesheets = stylesheets
+        self.known: dict[str, tuple[int, bool]] = {}
+
+    def of(self, key: str) -> tuple[int, bool]:
+        """``key``'s kind, and whether it names a stylesheet (see :attr:`known`)."""
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = (self._kind(key), self._stylesheet(key))
+        return found
+
+    def _kind(self, key: str) -> int:
+        files = self.files
+        if files is None:
+            if is_page(key) or self.sharder.is_excluded(key) or _template_markup(key):
+                return LINK
+            return ASSET
+        if self.sharder.is_asset(key, files):
+            return ASSET
+        if key not in files and not is_folder(key, files) and not _template_markup(key):
+            return MISSING
+        return OTHER
+
+    def _stylesheet(self, key: str) -> bool:
+        if self.stylesheets is None:
+            return is_stylesheet(key)
+        return key in self.stylesheets
 
 
 @dataclass(frozen=True)
-class _Context:
+class ScanContext:
     """What the workers of a pass share (inherited when forked, else sent once)."""
 
     output_dir: Path
     sharder: Sharder
-    files: frozenset[str]
-    stylesheets: frozenset[str]
-    #: key -> ASSET, MISSING or OTHER, worked out once per key in each process.
-    kinds: dict[str, int] = field(default_factory=dict, compare=False)
+    kinds: Kinds
 
     @classmethod
-    def of(
-        cls,
-        output_dir: Path,
-        sharder: Sharder,
-        inventory: Inventory,
-    ) -> _Context:
+    def of(cls, output_dir: Path, sharder: Sharder, inventory: Inventory) -> ScanContext:
         """The context for a pass over ``inventory``'s documents."""
-        return cls(output_dir, sharder, inventory.files, inventory.stylesheets)
+        return cls(output_dir, sharder, Kinds(sharder, inventory.files, inventory.stylesheets))
+
+    def is_stylesheet(self, document: str) -> bool:
+        """Whether ``document`` is scanned as a stylesheet of the output."""
+        return not is_page(document) and self.kinds.of(document)[1]
 
 
-def scan_document(context: _Context, document: str) -> Scan:
+def kinds_hold(kinds: Kinds, scans: Iterable[Scan]) -> set[str]:
+    """The documents of ``scans`` (pages handed over) to whose every key pass one over
+    the finished output (``kinds``) gives the kind assumed: each key assumed to be an
+    asset is one, and each other is not (a page or an excluded file it links to
+    exists). Their scans are what pass one would find reading the pages."""
+    scans = list(scans)
+    assets = {key for scan in scans for key, _, _ in scan.targets}
+    others: set[str] = set().union(*(scan.links for scan in scans))
+    not_assets = {key for key in assets if kinds.of(key)[0] != ASSET}
+    not_others = {key for key in others if kinds.of(key)[0] != OTHER}
+    return {
+        scan.document
+        for scan in scans
+        if not_others.isdisjoint(scan.links)
+        and (not not_assets or not_assets.isdisjoint([key for key, _, _ in scan.targets]))
+    }
+
+
+def scan_document(context: ScanContext, document: str) -> Scan:
     """Pass one for one document (see :class:`Scan`)."""
     decoded, stamp = read_document(context.output_dir, document)
     if decoded is None:
@@ -143,8 +173,7 @@ def scan_document(context: _Context, document: str) -> Scan:
     lines = Lines(text)
     refs = context.sharder.references(text, document)
     scan = scan_refs(context, document, stamp, refs, lambda s, e: (lines.of(s), text[s:e]))
-    assert scan is not None  # the text is at hand: every reference can be located
-    if not is_page(document) and document in context.stylesheets:
+    if context.is_stylesheet(document):
         assets = {key for key, _, _ in scan.targets}
         css_size = len(decoded.encode(_root_relative(text, refs, assets)))
         scan = replace(scan, css_size=css_size)
@@ -152,24 +181,24 @@ def scan_document(context: _Context, document: str) -> Scan:
 
 
 def scan_refs(
-    context: _Context,
+    context: ScanContext,
     document: str,
     stamp: Stamp,
     refs: Iterable[RefSpan],
-    locate: Callable[[int, int], tuple[int, str] | None],
-) -> Scan | None:
+    locate: Callable[[int, int], tuple[int, str]],
+) -> Scan:
     """Pass one for one document from its references (see :class:`Scan`).
 
     ``locate(start, end)`` gives a reference's line and text, for the ones a message
-    names (a missing file, an added ``crossorigin``); None when it cannot, and then
-    this returns None (the document must be read).
+    names (a missing file, an added ``crossorigin``).
     """
     kinds = context.kinds
-    stylesheets = context.stylesheets
+    known = kinds.known
     targets: dict[Target, int] = {}
-    spans = array("q")
+    spans: list[int] = []  # an array at the end: a list grows faster
     missing: list[tuple[int, str]] = []
     styles: set[str] = set()
+    links: dict[str, None] = {}
     cors: set[str] = set()
     crossorigin: list[tuple[int, str]] = []
     origin_refs: list[tuple[str, int, str]] = []
@@ -177,34 +206,31 @@ def scan_refs(
     # Only a stylesheet that may move to a shard host can name a file on the origin
     # by a URL that would then resolve against that host (stylesheets: origin keeps
     # every stylesheet where it is).
-    in_stylesheet = (
-        document in stylesheets
-        and not is_page(document)
-        and not kept_stylesheet(sharder.settings, document)
+    rules = sharder.rules
+    in_stylesheet = context.is_stylesheet(document) and not kept_stylesheet(
+        document, stylesheets=rules.stylesheets
     )
-    cors_origin = sharder.settings.cors_assets == "origin"
+    cors_origin = rules.cors_assets == "origin"
     for start, end, key, path, suffix, in_cors, crossorigin_at in refs:
-        if key in stylesheets:
+        found = known.get(key)
+        if found is None:
+            found = kinds.of(key)
+        kind, stylesheet = found
+        if stylesheet:
             styles.add(key)
-        kind = kinds.get(key)
-        if kind is None:
-            kind = kinds[key] = _kind(context, key)
         if kind == ASSET:
             target = (key, path, suffix)
-            spans.extend((start, end, targets.setdefault(target, len(targets)), crossorigin_at))
+            spans += (start, end, targets.setdefault(target, len(targets)), crossorigin_at)
             if in_cors:
                 cors.add(key)
             if crossorigin_at >= 0:
-                if (located := locate(start, end)) is None:
-                    return None
-                crossorigin.append(located)
+                crossorigin.append(locate(start, end))
         elif kind == MISSING:
-            if (located := locate(start, end)) is None:
-                return None
-            missing.append(located)
+            missing.append(locate(start, end))
+        elif kind == LINK:
+            links[key] = None
         if in_stylesheet and ((kind == ASSET and cors_origin) or sharder.is_excluded(key)):
-            if (located := locate(start, end)) is None:
-                return None
+            located = locate(start, end)
             if sharder.resolves_elsewhere(located[1]):
                 origin_refs.append((key, *located))
     return Scan(
@@ -212,22 +238,14 @@ def scan_refs(
         True,
         stamp,
         tuple(targets),
-        spans,
+        array("q", spans),
         tuple(missing),
         tuple(sorted(styles)),
         tuple(sorted(cors)),
         tuple(crossorigin),
         origin_refs=tuple(origin_refs),
+        links=tuple(links),
     )
-
-
-def _kind(context: _Context, key: str) -> int:
-    files = context.files
-    if context.sharder.is_asset(key, files):
-        return ASSET
-    if key not in files and not is_folder(key, files) and not _template_markup(key):
-        return MISSING
-    return OTHER
 
 
 def _template_markup(key: str) -> bool:
@@ -252,10 +270,11 @@ class Collected:
 
     For pass two, ``spans`` maps each document with asset references to its stamp
     and spans (``start, end, index into targets, crossorigin_at``; None past
-    :data:`SPAN_BUDGET`, when pass two scans it again), and ``in_memory`` maps the
-    pages a generator plugin already rewrote in memory to their count of changed
-    URLs: pass two skips them. ``scanned`` counts the documents whose references
-    came from the generator's text, not from reading them.
+    :data:`SPAN_BUDGET`, when pass two scans it again), and ``sharded_at_handover``
+    maps the pages a generator plugin sharded as it handed them over (and the
+    assignment confirmed) to their count of changed URLs: pass two skips them.
+    ``scanned_at_handover`` counts the pages whose references came from the text
+    the generator handed over, not from reading them.
     """
 
     assets: tuple[str, ...]
@@ -267,8 +286,8 @@ class Collected:
     crossorigin: tuple[Located, ...] = ()
     targets: tuple[Target, ...] = ()
     spans: Mapping[str, tuple[Stamp, array[int] | None]] = field(default_factory=dict)
-    in_memory: Mapping[str, int] = field(default_factory=dict)
-    scanned: int = 0
+    sharded_at_handover: Mapping[str, int] = field(default_factory=dict)
+    scanned_at_handover: int = 0
     #: Each stylesheet's ``origin_refs`` (see :class:`Scan`).
     origin_refs: Mapping[str, tuple[tuple[str, int, str], ...]] = field(default_factory=dict)
 
@@ -293,6 +312,7 @@ class _Merge:
         self.origin_refs: dict[str, tuple[tuple[str, int, str], ...]] = {}
 
     def add(self, scan: Scan) -> None:
+        """One document's scan, read from disk or handed over, in document order."""
         document = scan.document
         if not scan.decodable:
             self.skipped.append(document)
@@ -309,15 +329,6 @@ class _Merge:
             self.origin_refs[document] = scan.origin_refs
         if scan.spans:
             self.add_spans(scan)
-
-    def add_page(self, document: str, page: PageRecord) -> None:
-        """A page rewritten in memory: what pass one would have found in it."""
-        ids = self.ids
-        found = {ids.setdefault(key, len(ids)) for key in page.hosts}
-        self.cors.update(page.cors)
-        self.crossorigin += (Located(document, line, url) for line, url in page.crossorigin)
-        styles = tuple(sorted(s for s in page.styles if s in self.stylesheets))
-        self._entry(document, found, styles)
 
     def add_spans(self, scan: Scan) -> None:
         """Keep ``scan``'s spans for pass two (within :data:`SPAN_BUDGET`)."""
@@ -381,40 +392,31 @@ def collect(
     *,
     jobs: int = 1,
     progress: Progress | None = None,
-    in_memory: Mapping[str, PageRecord] | None = None,
-    scanned: Mapping[str, ScannedPage] | None = None,
+    handed_over: Mapping[str, Scan] | None = None,
 ) -> Collected:
     """Pass one: the referenced assets, which pages load them, references to missing
     files, skipped documents, and where each asset reference is.
 
     ``jobs`` processes read and scan the documents; the results are merged in
-    document order. The pages in ``in_memory`` are not read: their records stand in;
-    nor are those in ``scanned`` whose references are enough (see
-    :class:`shard_assets.build.scan.ScannedPage`).
+    document order. The pages in ``handed_over`` are not read: their scans, made from
+    the text the generator handed over (and checked with :func:`kinds_hold`), stand
+    in.
     """
-    done = in_memory or {}
-    context = _Context.of(output_dir, sharder, inventory)
-    from_records: dict[str, Scan] = {}
-    for document, record in (scanned or {}).items():
-        if document not in done and (scan := _scan_record(context, document, record)) is not None:
-            from_records[document] = scan
-    to_scan = [d for d in inventory.documents if d not in done and d not in from_records]
+    given = handed_over or {}
+    context = ScanContext.of(output_dir, sharder, inventory)
+    to_scan = [d for d in inventory.documents if d not in given]
     scans = run_each(scan_document, to_scan, context, jobs, count=len(to_scan))
-    merge = _Merge(context.stylesheets)
+    merge = _Merge(inventory.stylesheets)
     read = 0
     for document in inventory.documents:
-        page = done.get(document)
-        if page is not None:
-            merge.add_page(document, page)
-            continue
-        scan = from_records.get(document)
+        scan = given.get(document)
         if scan is None:
             scan = next(scans)
             read += 1
             if progress is not None:
                 progress("scan", read, len(to_scan))
         merge.add(scan)
-    return replace(merge.result(), scanned=len(from_records))
+    return merge.result()
 
 
 def scan_again(
@@ -424,12 +426,12 @@ def scan_again(
     inventory: Inventory,
     documents: Collection[str],
 ) -> Collected:
-    """``collected`` with the spans of ``documents``, pages prepared in memory whose
+    """``collected`` with the spans of ``documents``, pages sharded at handover whose
     hosts changed (rare: the assignment moved one of their assets), read from disk as
-    the generator wrote them. Their assets, stylesheets and notes came from the
-    records."""
-    context = _Context.of(output_dir, sharder, inventory)
-    merge = _Merge(context.stylesheets)
+    the generator wrote them. Their assets, stylesheets and notes came from their
+    scans."""
+    context = ScanContext.of(output_dir, sharder, inventory)
+    merge = _Merge(inventory.stylesheets)
     merge.targets = dict(zip(collected.targets, range(len(collected.targets)), strict=True))
     merge.spans = dict(collected.spans)
     merge.span_count = sum(len(spans) for _, spans in collected.spans.values() if spans is not None)
@@ -439,22 +441,6 @@ def scan_again(
             if scan.decodable and scan.spans:
                 merge.add_spans(scan)
     return replace(collected, targets=tuple(merge.targets), spans=merge.spans)
-
-
-def _scan_record(context: _Context, document: str, page: ScannedPage) -> Scan | None:
-    """Pass one for a page from the references recorded as the generator handed it
-    over; None when the page must be read (its size changed, or a message needs a
-    line the record does not keep)."""
-    if not is_page(document):
-        return None
-    try:
-        info = (context.output_dir / document).stat()
-    except OSError:
-        return None
-    if info.st_size != page.size:
-        return None
-    stamp = (info.st_size, info.st_mtime_ns)
-    return scan_refs(context, document, stamp, page.refs, lambda s, e: page.located.get(s))
 
 
 def _root_relative(text: str, refs: Iterable[RefSpan], assets: Iterable[str]) -> str:

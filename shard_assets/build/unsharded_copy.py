@@ -1,32 +1,8 @@
-"""An unsharded twin of the rewritten documents, for HTTP/2 and HTTP/3 visitors.
-
-Sharding helps HTTP/1.1 only; over HTTP/2 a page whose assets sit on other
-hostnames loads slower than the unsharded page (the measurements are in
-docs/deploy.md). With ``unsharded_copy`` set, a successful build also writes, in that
-folder, every document (page or stylesheet) whose text holds a shard URL, with
-those URLs turned back into URLs on the site's origin. A server then serves the
-sharded output to HTTP/1.1 visitors and, to HTTP/2 and HTTP/3 visitors, the twin's
-documents, falling back to the sharded output for everything else (the assets are
-the same files; a document without shard URLs is the same text).
-
-The twin is *URL-equivalent*, not byte-identical to what the generator wrote: each
-shard URL ``https://cdn2.example.com/docs/img/a.png?v=1`` becomes the root-relative
-``/docs/img/a.png?v=1``, which the browser resolves to the same path on the page's
-own origin (``path`` and ``suffix`` exactly as the scanner found them). The
-original spelling (``../img/a.png``) is not kept anywhere after a build: MkDocs'
-and Pelican's pages are sharded in memory before they reach the disk, and a second
-run of the command line over sharded output has only the sharded text. Reading
-the final output is the one way that works the same for every front end and every
-run, so the twin is computed from it, deterministically. Two more differences:
-the ``<link rel="preconnect">`` tags the ``preconnect`` setting adds for shard
-hosts are removed (they would open useless connections), and a
-``crossorigin="anonymous"`` the build added beside ``integrity`` is kept (it cannot
-be told from one the author wrote, and on the page's own origin it changes nothing
-the page can see).
-
-The twin is written into a new folder beside the target and swapped in at the
-end, so a failed or killed build never leaves it half-written; documents deleted
-from the site, or no longer holding shard URLs, disappear with the old folder.
+"""The unsharded copy (the twin, ``unsharded_copy``): every document of the output
+that holds a shard URL, those URLs turned back into root-relative URLs on the site's
+origin and the ``preconnect`` links to shard hosts removed, written into a new folder
+and swapped in whole at the end of a successful build. What it is for, and why it is
+computed from the final output: docs/deploy.md (The unsharded twin).
 """
 
 from __future__ import annotations
@@ -39,7 +15,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Settings
 from ..documents.inventory import is_page, is_stylesheet, take_inventory
 from ..documents.text import Decoded, decode_document
 from ..documents.urls import url_host
@@ -53,22 +28,14 @@ from .rewrite import Sharder, apply_edits
 _WORK_DIR = re.compile(r"\..+\.shard-assets-(?:new|old)-[A-Za-z0-9_]+")
 
 
-@dataclass(frozen=True)
-class TwinResult:
-    """What :func:`write_twin` wrote: the folder and how many documents it holds."""
-
-    folder: Path
-    documents: int
-
-
-def twin_folder(output_dir: Path, settings: Settings) -> Path | None:
-    """The twin's folder, or None when ``unsharded_copy`` is off.
+def twin_folder(output_dir: Path, folder: Path | None) -> Path | None:
+    """The twin's folder, resolved, for the setting ``unsharded_copy`` (``folder``;
+    None when it is off).
 
     Raises :class:`ConfigError` when it is the output folder, inside it (the next
     build would shard it as part of the site, and generators clean the output), or
     contains it (the swap would replace the site).
     """
-    folder = settings.unsharded_copy
     if folder is None:
         return None
     twin = folder.resolve()
@@ -101,11 +68,12 @@ def unshard(text: str, document: str, sharder: Sharder) -> str:
     return apply_edits(text, edits) if edits else text
 
 
-def write_twin(output_dir: Path, settings: Settings, sharder: Sharder, *, jobs: int = 1) -> None:
-    """Write the twin of ``output_dir``'s documents into ``settings.unsharded_copy``,
-    replacing the folder there whole (see the module docstring). ``sharder`` is the
-    build's (it knows every shard host its output may name)."""
-    twin = twin_folder(output_dir, settings)
+def write_twin(output_dir: Path, folder: Path | None, sharder: Sharder, *, jobs: int = 1) -> None:
+    """Write the twin of ``output_dir``'s documents into ``folder`` (the setting
+    ``unsharded_copy``; nothing when it is None), replacing the folder there whole
+    (a failed or killed build leaves the old one). ``sharder`` is the build's (it
+    knows every shard host its output may name)."""
+    twin = twin_folder(output_dir, folder)
     if twin is None:
         return
     twin.parent.mkdir(parents=True, exist_ok=True)

@@ -1,37 +1,7 @@
-"""Assigning hosts to assets: pins, the manifest, then the algorithm with bounded loads.
-
-Every asset has a *load* (1 each, its bytes, or its page requests: ``balance_by``).
-Every host has a *fair share* of the total load (by weight) and a *cap*, the fair
-share plus ``max_imbalance`` (:func:`~shard_assets.placement.balance.caps`, both rounded up).
-New assets are placed aiming at the fair share, so fresh placements come out as even
-as the asset sizes allow and every host starts with ``max_imbalance`` of headroom:
-small changes to the site (an asset deleted, a page added) never trip the gate. Kept
-assets move only for the reasons below. The rules, in order:
-
-1. Pins come first: a pinned asset goes to its pin's host and never moves. Pins count
-   against the caps.
-2. The manifest is authoritative: an asset it lists keeps its host while that host is
-   still configured. Those assets count against the caps.
-3. When hosts were added since the manifest was written, assets move onto the new
-   hosts and only onto them: those whose first choice (the algorithm alone) is now a
-   new host, about 1/N of them.
-4. Then, with ``bounded`` on and hosts added (or given a larger weight share), a host
-   still above its cap gives up the fewest assets needed, those the algorithm alone
-   would not put there first, each to the first added (or grown) host with room in
-   its own preference order. No asset moves between two other hosts. (Any other
-   host above its cap, after a hand edit or when many assets were removed, fails the
-   gate; ``shard-assets rebalance`` moves the fewest assets needed, to any host with
-   room.)
-5. New assets, and assets whose host was removed, are placed in a fixed order
-   (largest load first, then key hash, then path): each goes to the first host in its
-   preference order where it fits within the fair share, or that is empty; if it
-   fits nowhere, to the first host still below its fair share ("Consistent hashing
-   with bounded loads", Mirrokni, Thorup and Zadimoghaddam, with the bound at the
-   fair share). An asset bigger than any share thus sits alone on its first choice.
-   With ``bounded`` off, each goes to its first choice: the plain algorithm, exactly.
-
-With ``bounded`` on, a fresh assignment always passes its own balance gate. Nothing
-else moves an asset.
+"""Assigning hosts to assets: pins first, then the manifest (authoritative), then the
+placement algorithm with bounded loads, each asset aiming at its host's fair share
+within the caps (:mod:`~shard_assets.placement.balance`). The five rules, in order,
+and why new assets aim at the fair share: docs/algorithms.md (The bounded-load pass).
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, NoReturn, Protocol
 
-from ..build.handover import InMemoryPages
+from ..build.handover import Handover
 from ..build.pipeline import shard_site
 from ..config import Settings
 from ..documents.inventory import is_page
@@ -122,7 +122,7 @@ class BuildLifecycle:
     def __init__(self, fail: Fail, log: BuildLog) -> None:
         self.fail = fail
         self.log = log
-        self.pages: InMemoryPages | None = None
+        self.handover: Handover | None = None
         self._lock = contextlib.ExitStack()
         self._runs: list[Path] = []  # the output folders of the builds going on, outermost first
         self._interrupts = InterruptGuard(self._interrupted)
@@ -130,7 +130,7 @@ class BuildLifecycle:
     @property
     def started(self) -> bool:
         """Whether pages are being taken over (between :meth:`start` and the end)."""
-        return self.pages is not None
+        return self.handover is not None
 
     def begin(self, output_dir: Path, *, same_folder: bool = False) -> bool:
         """Note that a build of ``output_dir`` begins; False when it is nested in the
@@ -178,21 +178,21 @@ class BuildLifecycle:
             try:
                 self._lock.enter_context(manifest_lock(settings.manifest))
                 workers = (settings.jobs or default_jobs()) if jobs is None else jobs
-                self.pages = InMemoryPages(settings, output_dir, workers, direct=direct)
+                self.handover = Handover(settings, output_dir, workers, direct=direct)
             except ShardAssetsError as error:
                 self.abort()
                 self.fail(error)
-        if not self.pages.active:
-            self.log.debug(PREFIX + sharded_at_the_end(self.pages.reason))
+        if not self.handover.active:
+            self.log.debug(PREFIX + sharded_at_the_end(self.handover.reason))
 
     def page(self, text: str, document: str) -> str | None:
         """Take ``text``, the page at output-relative path ``document`` the generator
         is about to write, and return what to write (None: it is written already)."""
-        if self.pages is None or self.nested:
+        if self.handover is None or self.nested:
             return text
         with self._ours():
             try:
-                return self.pages.hand_over(text, document)
+                return self.handover.hand_over(text, document)
             except ShardAssetsError as error:  # a worker failed a page before this one
                 self.abort()
                 self.fail(error)
@@ -202,13 +202,13 @@ class BuildLifecycle:
         opened to write ``filename`` (a path in the output folder) in ``encoding``, or,
         for a UTF-8 page, a :class:`PageBuffer` that hands it over when closed."""
         if (
-            self.pages is None
+            self.handover is None
             or filename == os.devnull
             or not is_page(filename)
             or codecs.lookup(encoding).name != "utf-8"
         ):
             return handle
-        output = self.pages.output_dir
+        output = self.handover.output_dir
         root = os.path.join(str(output), "")
         if filename.startswith(root):
             document = filename[len(root) :].replace(os.sep, "/")
@@ -218,10 +218,10 @@ class BuildLifecycle:
 
     def drain(self) -> None:
         """Wait until every page handed over is done (and, direct, written)."""
-        if self.pages is not None:
+        if self.handover is not None:
             with self._ours():
                 try:
-                    self.pages.drain()
+                    self.handover.drain()
                 except ShardAssetsError as error:
                     self.abort()
                     self.fail(error)
@@ -235,10 +235,10 @@ class BuildLifecycle:
             self._interrupts.uninstall()
 
     def _give_up(self) -> None:
-        pages, self.pages = self.pages, None
+        handover, self.handover = self.handover, None
         try:
-            if pages is not None:
-                pages.discard()
+            if handover is not None:
+                handover.discard()
         finally:
             self._lock.close()
 
@@ -283,21 +283,21 @@ class BuildLifecycle:
     def _finish(self, settings: Settings, output_dir: Path) -> tuple[BuildResult, Path | None]:
         """:meth:`finish`'s build: the result, and the report's path if there is one."""
         try:
-            if self.pages is None:
+            if self.handover is None:
                 self._lock.enter_context(manifest_lock(settings.manifest))
-                self.pages = InMemoryPages(settings, output_dir)
-            pages = self.pages
+                self.handover = Handover(settings, output_dir)
+            handover = self.handover
             result = shard_site(
-                output_dir, settings, jobs=settings.jobs or default_jobs(), in_memory=pages
+                output_dir, settings, jobs=settings.jobs or default_jobs(), handover=handover
             )
-            self.pages = None  # confirmed (or given back by shard_site when it failed)
+            self.handover = None  # confirmed (or given back by shard_site when it failed)
             report = (
-                write_build_report(output_dir, settings, pages.previous, result)
+                write_build_report(output_dir, settings, handover.previous, result)
                 if settings.report
                 else None
             )
         except ShardAssetsError as error:
-            self.pages = None
+            self.handover = None
             self.fail(error)
         finally:
             self._lock.close()

@@ -23,7 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..build.measures import page_spreads
-from ..build.rewrite import Sharder
+from ..build.rewrite import Sharder, UrlRules
 from ..build.scan import collect
 from ..config import Settings, load_settings
 from ..documents.inventory import is_page, take_inventory
@@ -252,7 +252,7 @@ def _read_pages(
     in the pages do not name the manifest's host (the output is older or newer than
     the manifest)."""
     names = [h.name for h in manifest.hosts]
-    sharder = Sharder(settings, names)
+    sharder = Sharder.for_build(UrlRules.of(settings), manifest)
     inventory = take_inventory(output_dir)
     spreads = page_spreads(collect(sharder, output_dir, inventory), manifest.assets, names)
     stale = 0

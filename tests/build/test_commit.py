@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from shard_assets.build.commit import build_state, staged_writes
+from shard_assets.build.commit import StagedFiles, build_state, staged_writes
 from shard_assets.errors import FaultError, LockedError, ShardAssetsError
-from shard_assets.files import NOTHING_WRITTEN, TEMP_FILE, StagedFiles
+from shard_assets.files import NOTHING_WRITTEN, TEMP_FILE
 from shard_assets.interrupts import Interrupted
 from shard_assets.messages import ALL_WRITTEN
 

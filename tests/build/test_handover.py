@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shard_assets.build import handover
-from shard_assets.build.handover import InMemoryPages, write_as_generated
-from shard_assets.build.pipeline import shard_site
+from shard_assets.build.handover import Handover, write_as_generated
+from shard_assets.build.pipeline import apply_plan, plan_build, shard_site
 from shard_assets.build.rewrite import apply_edits, undo_edits, undone
 from shard_assets.config import Settings
 from shard_assets.errors import LockedError
@@ -66,13 +67,27 @@ def test_a_direct_rebuild_is_what_the_disk_path_gives(
 ) -> None:
     site, pages, settings = built
     expected = snapshot(site)
-    in_memory = hand_over(site, pages, settings, jobs=jobs)
+    handed_over = hand_over(site, pages, settings, jobs=jobs)
     if budget == 0:
         assert len(_temporary_files(site)) == len(pages)
-    result = shard_site(site, settings, in_memory=in_memory)
-    assert result.in_memory == len(pages)
+    result = shard_site(site, settings, handover=handed_over)
+    assert result.rewritten_at_handover == len(pages)
     assert snapshot(site) == expected
     assert not _temporary_files(site)
+
+
+def test_the_old_names_still_answer_with_a_deprecation_warning(
+    built: tuple[Path, dict[str, str], Settings],
+) -> None:
+    site, pages, settings = built
+    plan = plan_build(site, settings, handover=hand_over(site, pages, settings, jobs=1))
+    with pytest.warns(DeprecationWarning, match=r"Plan\.handover"):
+        assert plan.in_memory is plan.handover is not None
+    result = apply_plan(plan)
+    with pytest.warns(DeprecationWarning, match="rewritten_at_handover"):
+        assert result.in_memory == result.rewritten_at_handover == len(pages)
+    with pytest.warns(DeprecationWarning, match="scanned_at_handover"):
+        assert result.scanned == result.scanned_at_handover == 0
 
 
 def test_a_failed_check_puts_back_every_page_as_the_generator_wrote_it(
@@ -90,10 +105,10 @@ def test_a_failed_check_puts_back_every_page_as_the_generator_wrote_it(
     )
     settings = make_settings(locked=True)
     manifest = settings.manifest.read_bytes()
-    in_memory = hand_over(site, pages, settings, jobs=jobs)
+    handed_over = hand_over(site, pages, settings, jobs=jobs)
     assert "cdn" in (site / "index.html").read_text()  # written sharded, for now
     with pytest.raises(LockedError, match=r"brand-new\.png"):
-        shard_site(site, settings, in_memory=in_memory)
+        shard_site(site, settings, handover=handed_over)
     for document, text in pages.items():
         assert (site / document).read_text() == text, document
     assert not _temporary_files(site)
@@ -105,15 +120,16 @@ def test_a_page_written_twice_keeps_the_second_text(
 ) -> None:
     site, pages, settings = built
     expected = snapshot(site)
-    in_memory = InMemoryPages(settings, site, jobs, direct=True)
+    handed_over = Handover(settings, site, jobs, direct=True)
     first = pages["index.html"].replace("home", "first")
     for document, text in [("index.html", first), *pages.items()]:
-        written = in_memory.hand_over(text, document)
+        written = handed_over.hand_over(text, document)
         if written is not None:
             write_as_generated(site / document, written)
-    in_memory.drain()
-    result = shard_site(site, settings, in_memory=in_memory)
-    assert result.in_memory == len(pages) - 1  # the page written twice is read from disk
+    handed_over.drain()
+    result = shard_site(site, settings, handover=handed_over)
+    # The page written twice is read from disk.
+    assert result.rewritten_at_handover == len(pages) - 1
     assert snapshot(site) == expected
 
 
@@ -123,10 +139,10 @@ def test_a_link_missing_at_the_end_is_reported_as_on_the_disk_path(
     site, pages, settings = built
     expected = snapshot(site)
     pages["blog/post-2.html"] += '<link rel="prefetch" href="gone.html">\n'  # never built
-    in_memory = hand_over(site, pages, settings, jobs=1)
-    result = shard_site(site, settings, in_memory=in_memory)
+    handed_over = hand_over(site, pages, settings, jobs=1)
+    result = shard_site(site, settings, handover=handed_over)
     assert [(m.document, m.url) for m in result.missing] == [("blog/post-2.html", "gone.html")]
-    assert result.in_memory == len(pages) - 1  # that page was read from disk
+    assert result.rewritten_at_handover == len(pages) - 1  # that page was read from disk
     post = expected["blog/post-2.html"].decode() + '<link rel="prefetch" href="gone.html">\n'
     assert (site / "blog" / "post-2.html").read_text() == post
     assert not _temporary_files(site)
@@ -136,16 +152,16 @@ def test_an_asset_missing_at_the_end_is_reported_as_on_the_disk_path(
     built: tuple[Path, dict[str, str], Settings],
 ) -> None:
     site, pages, settings = built
-    in_memory = hand_over(site, pages, settings, jobs=1)
+    handed_over = hand_over(site, pages, settings, jobs=1)
     # Removed after the pages were written: the manifest still gave it a host.
     (site / "img" / "photo-003.png").unlink()
-    result = shard_site(site, settings, in_memory=in_memory)
+    result = shard_site(site, settings, handover=handed_over)
     assert {m.document for m in result.missing if m.url == "/img/photo-003.png"} == set(pages)
     for document in pages:
         text = (site / document).read_text()
         assert 'src="/img/photo-003.png"' in text, document  # left as written, not sharded
         assert 'src="/img/photo-004.png"' not in text, document
-    assert result.in_memory == 0  # every page loads the missing image
+    assert result.rewritten_at_handover == 0  # every page loads the missing image
     assert not _temporary_files(site)
 
 
@@ -153,13 +169,74 @@ def test_a_page_changed_after_it_was_written_is_read_again(
     built: tuple[Path, dict[str, str], Settings],
 ) -> None:
     site, pages, settings = built
-    in_memory = hand_over(site, pages, settings, jobs=1)
+    handed_over = hand_over(site, pages, settings, jobs=1)
     page = site / "blog" / "post-3.html"
     page.write_text(page.read_text() + "<!-- minified by another plugin -->\n")
-    result = shard_site(site, settings, in_memory=in_memory)
-    assert result.in_memory == len(pages) - 1
+    result = shard_site(site, settings, handover=handed_over)
+    assert result.rewritten_at_handover == len(pages) - 1
     assert page.read_text().endswith("<!-- minified by another plugin -->\n")
     assert verify_site(site, settings) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "extra"),
+    [
+        (
+            {"exclude": ["img/photo-001.png"]},
+            '<img src="../img/photo-001.png" crossorigin="anonymous">',
+        ),
+        (
+            {"stylesheets": "origin", "cors_assets": "shard"},
+            '<link rel="stylesheet" href="../css/base.css" integrity="sha384-x">',
+        ),
+    ],
+    ids=["excluded-cors-file", "kept-stylesheet-with-integrity"],
+)
+def test_a_rebuild_notes_files_kept_on_the_origin_as_the_disk_path_does(
+    generated: tuple[Path, dict[str, str]],
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    options: dict[str, object],
+    extra: str,
+) -> None:
+    """A page sharded at handover is scanned by pass one's own loop: what the build
+    says about CORS and ``crossorigin`` is what reading the page gives."""
+    site, pages = generated
+    pages["blog/post-1.html"] += extra + "\n"
+    for document, text in pages.items():
+        (site / document).write_text(text)
+    settings = make_settings(**options)
+    shard_site(site, settings)
+    reference = tmp_path / "reference"
+    shutil.copytree(site, reference)
+    reference_settings = make_settings(manifest=str(tmp_path / "reference.json"), **options)
+    shutil.copy(settings.manifest, reference_settings.manifest)
+    for document, text in pages.items():
+        (reference / document).write_text(text)
+    expected = shard_site(reference, reference_settings)
+    result = shard_site(site, settings, handover=hand_over(site, pages, settings, jobs=1))
+    assert result.rewritten_at_handover == len(pages)
+    assert (result.cors, result.crossorigin) == (expected.cors, expected.crossorigin)
+    assert snapshot(site) == snapshot(reference)
+
+
+def test_template_markup_in_a_page_is_left_as_on_the_disk_path(
+    built: tuple[Path, dict[str, str], Settings], tmp_path: Path
+) -> None:
+    """A URL holding template markup names no file, here as in pass one: the page is
+    still sharded as it is handed over, and the markup stays as written."""
+    site, pages, settings = built
+    pages["blog/post-1.html"] += "<img src=\"{{ pathto('img/photo-001.png', 1) }}\">\n"
+    reference = tmp_path / "reference"
+    shutil.copytree(site, reference)
+    for document, text in pages.items():
+        (reference / document).write_text(text)
+    shutil.copy(settings.manifest, tmp_path / "reference.json")
+    expected = shard_site(reference, replace(settings, manifest=tmp_path / "reference.json"))
+    result = shard_site(site, settings, handover=hand_over(site, pages, settings, jobs=1))
+    assert result.rewritten_at_handover == len(pages)
+    assert result.missing == expected.missing == ()
+    assert snapshot(site) == snapshot(reference)
 
 
 @given(
@@ -203,16 +280,16 @@ def test_a_first_build_scans_pages_as_handed_over_with_the_disk_paths_result(
     )
     expected = shard_site(reference, reference_settings)
     settings = make_settings(cors_assets="shard")
-    in_memory = InMemoryPages(settings, site, jobs, direct=direct)
-    assert not in_memory.active  # no manifest yet: nothing is rewritten in memory
+    handed_over = Handover(settings, site, jobs, direct=direct)
+    assert not handed_over.active  # no manifest yet: nothing is rewritten in memory
     for document, text in pages.items():
-        written = in_memory.hand_over(text, document)
+        written = handed_over.hand_over(text, document)
         assert written in (text, None)
         if written is not None:
             write_as_generated(site / document, written)
-    in_memory.drain()
-    result = shard_site(site, settings, in_memory=in_memory)
-    assert result.scanned == len(pages) - 1  # the page with the missing file is read
+    handed_over.drain()
+    result = shard_site(site, settings, handover=handed_over)
+    assert result.scanned_at_handover == len(pages) - 1  # the page with the missing file is read
     assert snapshot(site) == snapshot(reference)
     assert settings.manifest.read_bytes() == (tmp_path / "reference.json").read_bytes()
     assert (result.missing, result.crossorigin) == (expected.missing, expected.crossorigin)

@@ -12,7 +12,7 @@ import pytest
 
 from shard_assets.build import unsharded_copy as twin
 from shard_assets.build.pipeline import shard_site
-from shard_assets.build.rewrite import Sharder
+from shard_assets.build.rewrite import Sharder, UrlRules
 from shard_assets.build.unsharded_copy import unshard
 from shard_assets.cli import main
 from shard_assets.config import Settings
@@ -42,7 +42,7 @@ def test_twin_loads_the_same_files_from_the_origin(
     settings = twin_settings(make_settings, tmp_path, preconnect=True)
     shard_site(site, settings)
     h2 = tmp_path / "site-h2"
-    sharder = Sharder(settings)
+    sharder = Sharder(UrlRules.of(settings))
     written = sorted(p.relative_to(h2).as_posix() for p in h2.rglob("*") if p.is_file())
     # Every document with a shard URL, and nothing else (css/base.css has no URL).
     assert written == ["blog/post-1.html", "blog/post-2.html", "css/site.css", "index.html"]
@@ -73,7 +73,7 @@ def test_unshard_keeps_other_absolute_urls_and_queries(
         '<img srcset="//cdn1.example.com/img/c.png 1x, https://CDN3.example.com/img/d.png 2x">'
         '<img src="https://cdn9.example.com/img/e.png"></body></html>'
     )
-    assert unshard(page, "blog/index.html", Sharder(settings)) == (
+    assert unshard(page, "blog/index.html", Sharder(UrlRules.of(settings))) == (
         '<html><head><meta charset="utf-8">'
         '<link rel="preconnect" href="https://fonts.example.net"></head><body>'
         '<img src="/img/a.png?v=2#x">'

@@ -140,7 +140,7 @@ def test_requests_count_pages_that_load_an_asset_through_stylesheets_too(
     tmp_path: Path, make_settings: MakeSettings
 ) -> None:
     from shard_assets.build.measures import asset_loads
-    from shard_assets.build.rewrite import Sharder
+    from shard_assets.build.rewrite import Sharder, UrlRules
     from shard_assets.build.scan import collect
     from shard_assets.documents.inventory import take_inventory
 
@@ -148,7 +148,7 @@ def test_requests_count_pages_that_load_an_asset_through_stylesheets_too(
     # cors_assets: shard, so that the font the stylesheet loads is counted too.
     settings = make_settings(balance_by="requests", cors_assets="shard")
     inventory = take_inventory(site)
-    collected = collect(Sharder(settings), site, inventory)
+    collected = collect(Sharder(UrlRules.of(settings)), site, inventory)
     assert asset_loads("requests", collected, site) == {
         "css/site.css": 2,
         "css/base.css": 2,

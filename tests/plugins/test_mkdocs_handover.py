@@ -79,7 +79,7 @@ def _assert_same_build(project: Path, reference: Path) -> None:
     assert (project / manifest).read_bytes() == (reference / manifest).read_bytes()
 
 
-def test_a_rebuild_in_memory_is_byte_identical(
+def test_a_rebuild_at_handover_is_byte_identical(
     project: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     first_log = _build(project, caplog)
@@ -178,9 +178,9 @@ def test_pages_the_workers_wrote_before_the_end_are_this_builds(
     """Pages sent to the workers one at a time are temporary files in the output by
     the time the end of the build lists it: they are this build's, to be renamed into
     place, not a killed build's leftovers to delete (a 300-page site failed so)."""
-    from shard_assets.build import handover
+    from shard_assets import parallel
 
-    monkeypatch.setattr(handover, "_BATCH_PAGES", 1)
+    monkeypatch.setattr(parallel, "BATCH", 1)
     _set(project, "      jobs: 2")
     _build(project, caplog)
     first = snapshot(project / "site")

@@ -133,7 +133,7 @@ def _pages(folder: Path) -> dict[str, bytes]:
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_a_rebuild_rewrites_pages_in_memory_with_the_same_bytes(project: Path, jobs: int) -> None:
+def test_a_rebuild_rewrites_pages_at_handover_with_the_same_bytes(project: Path, jobs: int) -> None:
     first_run = pelican_build(project, "--verbose", SHARD_ASSETS=_settings(project, jobs=jobs))
     assert first_run.returncode == 0
     first_log = " ".join((first_run.stdout + first_run.stderr).split())
