@@ -208,7 +208,7 @@ class HtmlScanner:
     def _quick_spans(self, text: str, folded: bytes) -> Iterator[tuple[str, int, int]]:
         """:meth:`_exact_spans`, the same tags, jumping from one place where a stop may
         be to the next when the markup between is plain (see "The quick path")."""
-        one, stop_at, skip = self._one.match, self._stop.match, self._skip.match
+        one, skip = self._one.match, self._skip.match
         names = self._names
         next_stop = self._next.search
         groups = self._one.groupindex
@@ -219,6 +219,8 @@ class HtmlScanner:
         # comment, CDATA), and the next "style=" (its tag may have a style attribute);
         # no "<" stands in [floor:hint). Each is ``stop`` when there is none.
         candidate = hint = floor = -1
+        # The stop at the candidate, when the search read it (see _next_stop_pattern).
+        plain_stop: re.Match[bytes] | None = None
         # Up to here the markup was not plain: no jumping (so no stretch is checked
         # twice, and the scan stays linear).
         careful_until = 0
@@ -227,6 +229,7 @@ class HtmlScanner:
                 if candidate < pos:
                     found = next_stop(folded, pos, stop)
                     candidate = found.start() if found else stop
+                    plain_stop = found if found and found.lastindex else None
                 target = candidate
                 if hint < target:
                     target, hint, floor = _before_style(folded, pos, target, hint, floor, stop)
@@ -239,7 +242,7 @@ class HtmlScanner:
             if pos >= stop:
                 return
             # pos is a "<" the tokenizer reaches in text.
-            if pos == candidate and (tag := stop_at(folded, pos, stop)) is not None:
+            if pos == candidate and (tag := plain_stop) is not None:
                 pos = tag.end()
                 name, name_end = names[tag.group(1)], tag.end(1)
             else:
@@ -520,10 +523,13 @@ def _next_stop_pattern(names: Iterable[str]) -> bytes:
     """Where the tokenizer may stop, on the folded bytes, used with ``search``: "<"
     then a name of ``names`` and a space, "/" or ">" (or "?": maybe a space), a
     comment or CDATA. A found place may be in an attribute value: :func:`_plain`
-    tells."""
-    return (
-        rb"<(?:" + _trie(names).encode("ascii") + rb"[" + _SPACE_OR_OTHER + rb"/>]|!--|!\[cdata\[)"
-    )
+    tells. Where the place is a stop :func:`_stop_pattern` reads, the match reads it
+    too (group 1 is then the name): one search instead of a search and a match."""
+    wanted = _trie(names).encode("ascii")
+    place = rb"(?:" + wanted + rb"[" + _SPACE_OR_OTHER + rb"/>]|!--|!\[cdata\[)"
+    # The lookahead tests the place once; "(?:x|)" rather than "(?:x)?": the same
+    # match, cheaper in CPython's engine.
+    return rb"<(?=" + place + rb")(?:" + _stop_pattern(names).removeprefix(b"<") + rb"|)"
 
 
 # Plain attributes, on the folded bytes: ASCII spaces and "/" before each, a name of
