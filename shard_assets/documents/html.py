@@ -127,11 +127,10 @@ class HtmlScanner:
         # with a style attribute (any element can carry one).
         self._pattern = re.compile(_tag_pattern(names), re.IGNORECASE | re.DOTALL)
         # The quick path (see "The quick path" below): exactly one step of the same
-        # tokenizer, and, on the page's folded bytes, where the next stop may be,
-        # that stop when it is plainly written, and the plain tags of no interest.
+        # tokenizer, and, on the page's folded bytes, where the next stop may be (and
+        # that stop, when it is plainly written), and the plain tags of no interest.
         self._one = re.compile(_one_step_pattern(names), re.IGNORECASE | re.DOTALL)
         self._next = re.compile(_next_stop_pattern(names))
-        self._stop = re.compile(_stop_pattern(names))
         self._skip = re.compile(_skip_pattern(names))
         self._names = {name.encode("ascii"): name for name in names}
         self._end_tags: dict[str, re.Pattern[str]] = {
@@ -523,13 +522,14 @@ def _next_stop_pattern(names: Iterable[str]) -> bytes:
     """Where the tokenizer may stop, on the folded bytes, used with ``search``: "<"
     then a name of ``names`` and a space, "/" or ">" (or "?": maybe a space), a
     comment or CDATA. A found place may be in an attribute value: :func:`_plain`
-    tells. Where the place is a stop :func:`_stop_pattern` reads, the match reads it
-    too (group 1 is then the name): one search instead of a search and a match."""
+    tells. Where the place holds a stop plainly written (:func:`_plain_stop_pattern`),
+    the match reads it too, the name in group 1: one search instead of a search and a
+    match."""
     wanted = _trie(names).encode("ascii")
     place = rb"(?:" + wanted + rb"[" + _SPACE_OR_OTHER + rb"/>]|!--|!\[cdata\[)"
     # The lookahead tests the place once; "(?:x|)" rather than "(?:x)?": the same
     # match, cheaper in CPython's engine.
-    return rb"<(?=" + place + rb")(?:" + _stop_pattern(names).removeprefix(b"<") + rb"|)"
+    return rb"<(?=" + place + rb")(?:" + _plain_stop_pattern(names) + rb"|)"
 
 
 # Plain attributes, on the folded bytes: ASCII spaces and "/" before each, a name of
@@ -548,15 +548,14 @@ def _plain_attributes(name: bytes) -> bytes:
     return rb"(?:" + _SEPARATORS + rb"+" + name + _PLAIN_VALUE + rb")*" + _SEPARATORS + rb"*"
 
 
-def _stop_pattern(names: Iterable[str]) -> bytes:
-    """The stop at a place :func:`_next_stop_pattern` found, when the tokenizer is in
-    text there, on the folded bytes: a start tag named one of ``names`` (the name in
-    group 1) with plain attributes; None for anything else (a comment, CDATA, a tag
-    that is not plain: the tokenizer step decides)."""
+def _plain_stop_pattern(names: Iterable[str]) -> bytes:
+    """A stop plainly written, on the folded bytes, after its "<": a start tag named
+    one of ``names`` (the name in group 1) with plain attributes. Anything else at a
+    place where a stop may be (a comment, CDATA, a tag that is not plain) is left to
+    the tokenizer step."""
     wanted = _trie(names).encode("ascii")
-    return (
-        rb"<(" + wanted + rb")(?=[ \t\n\r\f/>])" + _plain_attributes(_PLAIN_ATTRIBUTE_NAME) + rb">"
-    )
+    attributes = _plain_attributes(_PLAIN_ATTRIBUTE_NAME)
+    return rb"(" + wanted + rb")(?=[ \t\n\r\f/>])" + attributes + rb">"
 
 
 def _skip_pattern(names: Iterable[str]) -> bytes:
@@ -610,6 +609,8 @@ def _plain(folded: bytes, start: int, end: int) -> bool:
     that ">" (the quotes it may take for a value are these, and they hold no ">"),
     and if it does not, the "<" is text, and no "<" follows before the ">".
     """
+    if folded.find(b"<", start, end) < 0:
+        return True  # text alone (often so between two tags of interest)
     marks = folded[start:end].translate(None, _NOT_MARKUP)
     if b'"' in marks or b"'" in marks:
         marks = marks.replace(b'=""', b"").replace(b"=''", b"")

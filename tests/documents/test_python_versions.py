@@ -125,7 +125,7 @@ def _patterns() -> Iterator[tuple[str, re.Pattern[str] | re.Pattern[bytes]]]:
             if isinstance(value, re.Pattern):
                 yield f"{info.name}.{name}", value
     scanner = HtmlScanner([("div", "data-src", "url")])
-    for name in ("_pattern", "_one", "_next", "_stop", "_skip"):
+    for name in ("_pattern", "_one", "_next", "_skip"):
         yield f"HtmlScanner.{name}", getattr(scanner, name)
     for name, pattern in scanner._end_tags.items():
         yield f"HtmlScanner._end_tags[{name!r}]", pattern
