@@ -118,19 +118,22 @@ def passes(
     css = _module(package, "documents.css", "css")
     urls = _module(package, "documents.urls", "urls")
     site = urls.Site.from_url(SITE_URL)
-    scanner = html.HtmlScanner()
     new_sharder = _sharder_factory(package)
-    sharder = new_sharder()
     found: dict[tuple[str, str], Callable[[], object]] = {}
     for label, pages in sites.items():
+        # One scanner and one sharder for each site, as each build has.
+        scanner = html.HtmlScanner()
+        sharder = new_sharder()
 
-        def tokenize(pages: Pages = pages) -> list[object]:
+        # (Each function takes its site's pages, scanner and sharder as defaults: a
+        # closure would see the last site's.)
+        def tokenize(pages: Pages = pages, scanner: Any = scanner) -> list[object]:
             return [list(scanner._tag_spans(text)) for _, text in pages]
 
-        def references(pages: Pages = pages) -> list[object]:
+        def references(pages: Pages = pages, scanner: Any = scanner) -> list[object]:
             return [scanner.references(text, document, site) for document, text in pages]
 
-        def rewrite(pages: Pages = pages) -> list[object]:
+        def rewrite(pages: Pages = pages, sharder: Any = sharder) -> list[object]:
             return [sharder.rewrite(text, document, hosts) for document, text in pages]
 
         def rewrite_new(pages: Pages = pages) -> list[object]:
