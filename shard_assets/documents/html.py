@@ -19,7 +19,17 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 
 from .css import find_css_refs
-from .urls import HTML_SPACE, Ref, Site, absolute_path, resolve_value, url_host
+from .urls import (
+    HTML_SPACE,
+    ROOTED,
+    Ref,
+    Site,
+    absolute_path,
+    dependence,
+    folder_key,
+    resolve_value,
+    url_host,
+)
 
 URL = "url"
 SRCSET = "srcset"
@@ -137,11 +147,14 @@ class HtmlScanner:
             name: re.compile(rf"</{name}(?=[\s/>])[^>]*>", re.IGNORECASE | re.DOTALL)
             for name in RAW_TEXT
         }
-        # A tag's references depend only on its name, its attributes' text and the
-        # folder URLs resolve against; themes repeat the same tags on every page.
-        self._memo: dict[tuple[str, str, str | None], tuple[RefSpan, ...]] = {}
-        # And where its URLs are written, for the same tag in another folder.
-        self._plans: dict[tuple[str, str], _Plan] = {}
+        # A tag's references depend only on its name, its attributes' text and what
+        # its URLs take from the folder they resolve against (urls.folder_key: often
+        # the same for every page at one depth, or for all); themes repeat the same
+        # tags on every page. Remembered by those, and where its URLs are written
+        # (its plan) by the first two: (text, name) -> (plan, folder key -> references).
+        self._memo: dict[tuple[str, str], tuple[_Plan, dict[str | None, tuple[RefSpan, ...]]]] = {}
+        #: How many references of a tag in a folder the memory holds.
+        self._remembered = 0
         self._memo_site: Site | None = None
 
     def find_refs(self, text: str, document: str, site: Site) -> Iterator[Ref]:
@@ -277,22 +290,29 @@ class HtmlScanner:
     def _scan(
         self, text: str, folded: bytes | None, base_path: str | None, site: Site
     ) -> list[RefSpan]:
-        if site is not self._memo_site or len(self._memo) > _MEMO_SIZE:
+        if site is not self._memo_site or self._remembered > _MEMO_SIZE:
             self._memo.clear()
-            self._plans.clear()
+            self._remembered = 0
             self._memo_site = site
-        memo, plans = self._memo, self._plans
+        memo = self._memo
         base_dir = None if base_path is None else base_path[: base_path.rfind("/") + 1]
+        # What a tag's references take from the folder, by the tag's dependence.
+        folders = {0: base_dir, ROOTED: folder_key(base_dir, ROOTED)}
         found: list[RefSpan] = []
         for name, start, tag_end in self._spans(text, folded):
             tag = text[start:tag_end]
-            memo_key = (tag, name, base_dir)
-            in_tag = memo.get(memo_key)
+            remembered = memo.get((tag, name))
+            if remembered is None:
+                remembered = memo[tag, name] = (self._plan(text, name, start, tag_end), {})
+            plan, by_folder = remembered
+            # The tag's references are the same in every folder with this key.
+            folder = folders.get(plan[2], _NO_FOLDER)
+            if folder is _NO_FOLDER:
+                folder = folders[plan[2]] = folder_key(base_dir, plan[2])
+            in_tag = by_folder.get(folder)
             if in_tag is None:
-                plan = plans.get((tag, name))
-                if plan is None:
-                    plan = plans[tag, name] = self._plan(text, name, start, tag_end)
-                in_tag = memo[memo_key] = _resolved(text, start, plan, base_path, site)
+                in_tag = by_folder[folder] = _resolved(text, start, plan, base_path, site)
+                self._remembered += 1
             if in_tag:
                 found += [
                     (start + a, start + b, key, path, suffix, cors, at if at < 0 else start + at)
@@ -332,14 +352,24 @@ class HtmlScanner:
                     in_src = attribute in ("src", "href")
                     urls.append((url_start - start, url_end - start, cors, at if in_src else -1))
         style = attrs.get("style")
-        return tuple(urls), None if style is None else (style[1] - start, style[2] - start)
+        if style is not None:
+            # CSS: resolved against the folder itself.
+            return tuple(urls), (style[1] - start, style[2] - start), 0
+        # The tag's references resolve alike in two folders when each of its URLs
+        # does: with one dependence for all (or ROOTED ones beside those of n > 0,
+        # whose folder key tells whether there is a base too).
+        found = {dependence(text[start + a : start + b]) for a, b, _, _ in urls} - {ROOTED}
+        return tuple(urls), None, found.pop() if len(found) == 1 else 0 if found else ROOTED
 
 
 #: A URL in a start tag, relative to the tag's start: (start, end, cors, where
 #: crossorigin goes or -1).
 _PlannedUrl = tuple[int, int, bool, int]
-#: A start tag's URLs, and its style attribute's value (start, end), or None.
-_Plan = tuple[tuple[_PlannedUrl, ...], tuple[int, int] | None]
+#: A start tag's URLs, its style attribute's value (start, end) or None, and how its
+#: references depend on the folder they resolve against (:func:`urls.dependence`).
+_Plan = tuple[tuple[_PlannedUrl, ...], tuple[int, int] | None, int]
+#: No folder key computed yet (None is one: the base is on another origin).
+_NO_FOLDER = "\0"
 
 
 def _stripped(text: str, start: int, end: int) -> tuple[int, int]:
@@ -356,7 +386,7 @@ def _resolved(
 ) -> tuple[RefSpan, ...]:
     """The references of the start tag at ``start`` planned as ``plan``, resolved
     against ``base_path``, relative to ``start``, in the order written."""
-    urls, style = plan
+    urls, style, _ = plan
     found: list[RefSpan] = []
     for url_start, url_end, cors, at in urls:
         value = text[start + url_start : start + url_end]

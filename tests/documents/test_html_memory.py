@@ -23,8 +23,15 @@ from ..strategies import html_documents
 GOLDEN = Path(__file__).parent.parent / "golden" / "html"
 SITE = Site.from_url("https://example.org/docs/")
 EXTRA = [("a", "href", "url"), ("div", "data-bg", "url")]
-#: Documents at several depths, and one with an awkward name.
-DOCUMENTS = ["index.html", "a/page.html", "a/b/page.html", "c/d/e/page.html", "a/b/x y.html"]
+#: Documents at several depths, two folders at one depth, and an awkward name.
+DOCUMENTS = [
+    "index.html",
+    "a/page.html",
+    "a/b/page.html",
+    "x/y/page.html",
+    "c/d/e/page.html",
+    "a/b/x y.html",
+]
 
 #: Tags whose references depend on the folder in every way the scanner reads them:
 #: relative, "../", root-relative and absolute URLs, spaces around a URL, srcset,
