@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import fnmatch
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -321,6 +322,20 @@ class BuildLifecycle:
         ``undecodable`` (see :func:`shard_assets.messages.warnings_by_kind`). An
         adapter whose generator tells kinds of warnings apart overrides it."""
         self.log.warning(message)
+
+
+def copied_files(sources: Iterable[Path], target: str, ignores: Iterable[str]) -> Iterator[str]:
+    """The output-relative paths of the files a generator copies from ``sources`` (files
+    or folders) into the output folder's ``target``, but those whose name matches one of
+    the ``ignores`` patterns (for :meth:`BuildLifecycle.static_files`)."""
+    patterns = tuple(ignores)
+    for source in sources:
+        found = [source] if source.is_file() else sorted(source.rglob("*"))
+        for file in found:
+            if not file.is_file() or any(fnmatch.fnmatch(file.name, p) for p in patterns):
+                continue
+            relative = file.name if file == source else file.relative_to(source).as_posix()
+            yield f"{target}/{relative}".lstrip("/")
 
 
 class PageBuffer(io.StringIO):
