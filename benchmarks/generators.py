@@ -135,9 +135,11 @@ class Site:
             ),
         ]
 
-    def twin_builds(self) -> list[Build]:
-        """Rebuilds without and with the unsharded copy, beside the plain build."""
-        return [
+    def twin_builds(self, before: dict[str, str] | None = None) -> list[Build]:
+        """Rebuilds without and with the unsharded copy, beside the plain build; with
+        ``before`` (the environment of another tree's package, see
+        build_overhead.py's ``--before``), the same two rebuilds with that tree too."""
+        builds = [
             Build("plain", "without shard-assets", self.start("plain"), base=None),
             Build("rebuild", "with, rebuild", self.start("sharded", **SHARD)),
             Build(
@@ -148,6 +150,22 @@ class Site:
                 check=self._twin_written,
             ),
         ]
+        if before is not None:
+            builds += [
+                Build(
+                    "rebuild, before",
+                    "before: with, rebuild",
+                    self.start("sharded", **SHARD, **before),
+                ),
+                Build(
+                    "twin, before",
+                    "before: with, rebuild + unsharded_copy",
+                    self.start("sharded", **TWIN, **before),
+                    base="rebuild, before",
+                    check=self._twin_written,
+                ),
+            ]
+        return builds
 
     def _twin_written(self, log: str) -> str | None:
         if not (self.twin / "index.html").is_file():
