@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from shard_assets.build import unsharded_copy
 from shard_assets.build.pipeline import shard_site
 from shard_assets.build.rewrite import Sharder, UrlRules, apply_edits
 from shard_assets.build.unsharded_copy import UnshardedCopy, unshard
@@ -208,14 +209,17 @@ def _same_as_before(output: Path, twin: Path, site_url: str, **options: object) 
     assert_same_twin(output, twin, Sharder(UrlRules.of(settings)))
 
 
-def test_mkdocs_first_build_and_rebuild(tmp_path: Path) -> None:
+def _mkdocs_with_twin(tmp_path: Path, *options: str) -> Path:
+    """The MkDocs sample with ``unsharded_copy: site-h2`` and ``options``."""
     pytest.importorskip("mkdocs")
     docs = copy_mkdocs(tmp_path / "docs-project")
-    set_option(
-        docs,
-        "manifest: shard-manifest.json",
-        "manifest: shard-manifest.json\n      unsharded_copy: site-h2\n      preconnect: true",
-    )
+    added = "".join(f"\n      {option}" for option in ("unsharded_copy: site-h2", *options))
+    set_option(docs, "manifest: shard-manifest.json", "manifest: shard-manifest.json" + added)
+    return docs
+
+
+def test_mkdocs_first_build_and_rebuild(tmp_path: Path) -> None:
+    docs = _mkdocs_with_twin(tmp_path, "preconnect: true")
     with (docs / "docs" / "index.md").open("a", encoding="utf-8") as page:
         page.write(f"\n\n{AUTHORED}\n")
     for build in ("first", "rebuild"):
@@ -227,13 +231,7 @@ def test_mkdocs_first_build_and_rebuild(tmp_path: Path) -> None:
 
 
 def test_mkdocs_failed_build_leaves_the_twin_and_no_work_folder(tmp_path: Path) -> None:
-    pytest.importorskip("mkdocs")
-    docs = copy_mkdocs(tmp_path / "docs-project")
-    set_option(
-        docs,
-        "manifest: shard-manifest.json",
-        "manifest: shard-manifest.json\n      unsharded_copy: site-h2",
-    )
+    docs = _mkdocs_with_twin(tmp_path)
     assert mkdocs_build(docs).returncode == 0
     before = snapshot(docs / "site-h2")
     assert before
@@ -324,4 +322,32 @@ def test_a_locked_build_writes_no_twin(
     with pytest.raises(LockedError):
         shard_site(site, _cli_settings(make_settings, tmp_path, locked=True))
     assert snapshot(tmp_path / "site-h2") == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shard-manifest.json", "site", "site-h2"]
+
+
+def test_an_interrupt_while_the_twin_is_written_leaves_everything_as_it_was(
+    site: Path,
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = _cli_settings(make_settings, tmp_path)
+    shard_site(site, settings)
+    twin, output = snapshot(tmp_path / "site-h2"), snapshot(site)
+    manifest = (tmp_path / "shard-manifest.json").read_bytes()
+    # A page the build rewrites (pass two writes its twin) and Ctrl-C meanwhile.
+    (site / "new.html").write_text('<img src="img/photo-003.png">')
+    real = unsharded_copy._twin_document
+
+    def interrupted(copy: UnshardedCopy, document: tuple[str, bytes | None]) -> bool:
+        if document[0] == "new.html":
+            raise KeyboardInterrupt
+        return real(copy, document)
+
+    monkeypatch.setattr(unsharded_copy, "_twin_document", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        shard_site(site, settings)
+    assert snapshot(tmp_path / "site-h2") == twin
+    assert snapshot(site) == {**output, "new.html": b'<img src="img/photo-003.png">'}
+    assert (tmp_path / "shard-manifest.json").read_bytes() == manifest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shard-manifest.json", "site", "site-h2"]
