@@ -45,12 +45,13 @@ def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> None:
             raise
 
 
-def write_temporary(path: Path, data: bytes, *, sync: bool = True) -> str:
+def write_temporary(path: str | Path, data: bytes, *, sync: bool = True) -> str:
     """Write ``data`` to a new temporary file beside ``path`` (fsynced with ``sync``,
     with the permission bits ``path`` has, or would get) and return its name; renaming
     it over ``path`` then replaces the file atomically."""
+    folder, name = os.path.split(path)
     try:
-        mode = path.stat().st_mode & 0o7777
+        mode = os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         umask = os.umask(0)
         os.umask(umask)
@@ -59,7 +60,7 @@ def write_temporary(path: Path, data: bytes, *, sync: bool = True) -> str:
     try:
         with held():  # an interrupt comes once the file's name is known, to remove it
             fd, temp = tempfile.mkstemp(
-                prefix=f".{path.name}.shard-assets-", suffix=".tmp", dir=path.parent
+                prefix=f".{name}.shard-assets-", suffix=".tmp", dir=folder or "."
             )
         view = memoryview(data)
         while view:
@@ -79,7 +80,7 @@ def write_temporary(path: Path, data: bytes, *, sync: bool = True) -> str:
     return temp
 
 
-def naming(error: OSError, path: Path) -> OSError:
+def naming(error: OSError, path: str | Path) -> OSError:
     """``error`` naming ``path`` (the file the user knows), not a temporary file."""
     return OSError(error.errno, error.strerror, str(path))
 
@@ -101,7 +102,7 @@ _FS_IOC_GETFLAGS = 0x80086601
 _IMMUTABLE_OR_APPEND_ONLY = 0x10 | 0x20
 
 
-def ensure_replaceable(path: Path) -> None:
+def ensure_replaceable(path: str | Path) -> None:
     """Raise :class:`PermissionError` when ``path`` is immutable or append-only (Linux
     ``chattr +i``/``+a``), so that the renames of :class:`StagedFiles` do not fail
     half-way. Where the flags cannot be read, nothing is checked."""

@@ -43,7 +43,7 @@ def big_site(tmp_path: Path) -> Path:
 def test_every_number_of_jobs_gives_the_same_bytes(
     tmp_path: Path, big_site: Path, budget: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A small budget: most documents keep no spans and pass two scans them again.
+    # A small budget: most documents' spans wait in a temporary file for pass two.
     monkeypatch.setattr(scan, "SPAN_BUDGET", budget)
     outputs = {}
     for jobs in (1, 2, 3):

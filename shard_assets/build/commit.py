@@ -38,19 +38,19 @@ class StagedFiles:
     """
 
     def __init__(self) -> None:
-        self.pending: list[tuple[str, Path]] = []
+        self.pending: list[tuple[str, str | Path]] = []
         #: Files staged to be renamed after all the others (the manifest).
-        self.last: list[tuple[str, Path]] = []
+        self.last: list[tuple[str, str | Path]] = []
         self.replaced = 0
         self.committing = False
 
     def __len__(self) -> int:
         return len(self.pending) + len(self.last)
 
-    def _staged(self) -> tuple[tuple[str, Path], ...]:
+    def _staged(self) -> tuple[tuple[str, str | Path], ...]:
         return (*self.pending, *self.last)
 
-    def add(self, temp: str, target: Path) -> None:
+    def add(self, temp: str, target: str | Path) -> None:
         """Rename ``temp`` over ``target`` at :meth:`commit`."""
         self.pending.append((temp, target))
 
@@ -92,7 +92,7 @@ class StagedFiles:
                 os.unlink(temp)
 
 
-def _replace(_: None, pair: tuple[str, Path]) -> None:
+def _replace(_: None, pair: tuple[str, str | Path]) -> None:
     temp, target = pair
     try:
         os.replace(temp, target)

@@ -11,6 +11,7 @@ disk, a file that cannot be replaced) or an interrupt leaves them as they were t
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -49,7 +50,15 @@ from ..results import BuildResult, MissingRef
 from .commit import build_state, staged_writes
 from .handover import Handover
 from .measures import asset_loads, page_spreads
-from .rewrite import RewriteContext, Sharder, UrlRules, origin_refs, rewrite_document, rewrite_tasks
+from .rewrite import (
+    RewriteContext,
+    Sharder,
+    UrlRules,
+    origin_refs,
+    rewrite_document,
+    rewrite_tasks,
+    target_urls,
+)
 from .scan import Collected, Progress, collect, scan_again, without_assets
 from .unsharded_copy import UnshardedCopy, twin_folder
 
@@ -266,15 +275,15 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     """
     collected = plan.collected
     hosts_by_asset = with_kept(plan.assignment.hosts_by_asset, plan.kept)
-    tasks = rewrite_tasks(
-        plan.sharder, hosts_by_asset, collected.targets, collected.spans, plan.restyled
-    )
-    context = RewriteContext(plan.output_dir, plan.sharder, hosts_by_asset, plan.twin)
+    urls = target_urls(plan.sharder, hosts_by_asset, collected.targets)
+    tasks = rewrite_tasks(urls, collected.spans, plan.restyled)
+    context = RewriteContext(plan.output_dir, plan.sharder, hosts_by_asset, urls, plan.twin)
     at_handover = sum(1 for count in collected.sharded_at_handover.values() if count)
     rewritten = at_handover
     references = sum(collected.sharded_at_handover.values())
     total = len(collected.spans) + len(plan.restyled - collected.spans.keys())
     manifest = plan.settings.manifest
+    output = str(plan.output_dir)
     with staged_writes(
         plan.output_dir,
         plan.inventory.documents,
@@ -286,7 +295,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
         ) as results:
             for done, (document, count, temp) in enumerate(results, 1):
                 if temp:
-                    staged.add(temp, plan.output_dir / document)
+                    staged.add(temp, os.path.join(output, document))  # a str: 100k Paths weigh
                 if count:
                     rewritten += 1
                     references += count

@@ -7,6 +7,7 @@ Only URL bytes change; everything else in a document stays byte-identical.
 from __future__ import annotations
 
 import fnmatch
+import os
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -283,15 +284,17 @@ def undone(text: str, undo: Undo) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Rewrite:
-    """Pass two's work for one document: the URL to put at each span.
+    """Pass two's work for one document: pass one's spans (``start, end, index into
+    targets, crossorigin_at`` each), whose new URLs are in
+    :attr:`RewriteContext.urls`.
 
-    ``replacements`` is None when pass one kept no spans (past :data:`SPAN_BUDGET`):
-    the document is scanned again.
+    ``spans`` is None for a document scanned again (a stylesheet whose URLs to files
+    on the origin need their origin URL, see :func:`origin_refs`).
     """
 
     document: str
     stamp: Stamp
-    replacements: Sequence[Replacement] | None
+    spans: array[int] | None
 
 
 class Unsharding(Protocol):
@@ -317,12 +320,14 @@ class Unsharding(Protocol):
 
 @dataclass(frozen=True)
 class RewriteContext:
-    """What the workers of pass two share (inherited when forked, else sent once);
+    """What the workers of pass two share (inherited when forked, else sent once):
+    ``urls``, each of pass one's targets' new URL and host (:func:`target_urls`);
     ``twin``, the unsharded copy, if the build writes one."""
 
     output_dir: Path
     sharder: Sharder
     hosts_by_asset: Mapping[str, str]
+    urls: TargetUrls = ()
     twin: Unsharding | None = None
 
 
@@ -351,27 +356,22 @@ def origin_refs(
 
 
 def rewrite_tasks(
-    sharder: Sharder,
-    hosts_by_asset: Mapping[str, str],
-    targets: Sequence[tuple[str, str, str]],
-    spans: Mapping[str, tuple[Stamp, array[int] | None]],
+    urls: TargetUrls,
+    spans: Mapping[str, tuple[Stamp, array[int]]],
     restyled: frozenset[str] = frozenset(),
 ) -> Iterator[Rewrite]:
-    """Pass two's work, document by document: for each document with spans (pass
-    one's ``start, end, index into targets, crossorigin_at``), the URL of each
-    target's host put at its spans; a document without kept spans, or ``restyled``
-    (a stylesheet whose URLs to files on the origin need their origin URL, see
-    :func:`origin_refs`), is scanned again."""
-    urls = target_urls(sharder, hosts_by_asset, targets)
+    """Pass two's work, document by document: each document with spans (pass one's
+    ``start, end, index into targets, crossorigin_at``) one of whose targets has a
+    new URL (``urls``, from :func:`target_urls`); a ``restyled`` one (a stylesheet
+    whose URLs to files on the origin need their origin URL, see
+    :func:`origin_refs`) is scanned again."""
 
     def tasks() -> Iterator[Rewrite]:
         for document, (stamp, found) in spans.items():
-            if found is None or document in restyled:
+            if document in restyled:
                 yield Rewrite(document, stamp, None)
-                continue
-            replacements = span_replacements(found, urls)
-            if replacements:
-                yield Rewrite(document, stamp, replacements)
+            elif any(urls[target] is not None for target in found[2::4]):
+                yield Rewrite(document, stamp, found)
         for document in sorted(restyled - spans.keys()):
             yield Rewrite(document, (0, 0), None)  # only URLs that stay on the origin
 
@@ -421,9 +421,10 @@ def rewrite_document(context: RewriteContext, task: Rewrite) -> tuple[str, int, 
         return task.document, 0, ""
     sharder = context.sharder
     again = stamp != task.stamp
-    replacements = task.replacements
-    if replacements is None or again:
+    if task.spans is None or again:
         replacements = sharder.replacements(decoded.text, task.document, context.hosts_by_asset)
+    else:
+        replacements = span_replacements(task.spans, context.urls)
     edits, count = sharder.edits(decoded.text, task.document, replacements)
     if not count:
         if again and context.twin is not None:  # pass one's twin is of another text
@@ -434,6 +435,6 @@ def rewrite_document(context: RewriteContext, task: Rewrite) -> tuple[str, int, 
         context.twin.rewritten(sharder, task.document, decoded, edits, text, again=again)
     # Not fsynced: the generator that just wrote the page did not sync it either, and
     # the rename keeps every reader, and a killed build, to old or new.
-    path = context.output_dir / task.document
+    path = os.path.join(context.output_dir, task.document)
     ensure_replaceable(path)
     return task.document, count, write_temporary(path, decoded.encode(text), sync=False)

@@ -9,10 +9,14 @@ the files it names are assumed, and :func:`kinds_hold` checks them at the end.
 
 from __future__ import annotations
 
+import os
+import tempfile
+import weakref
 from array import array
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import IO
 
 from ..documents.html import RefSpan
 from ..documents.inventory import (
@@ -30,8 +34,9 @@ from ..results import Located, MissingRef
 from .rewrite import Sharder, Unsharding
 
 #: Pass one keeps where each asset reference is (four integers each) so that pass
-#: two splices without scanning again; past this many integers in all, the rest of
-#: the documents are scanned again instead, so memory stays bounded on any site.
+#: two splices without scanning again; past this many integers in all (16 MB), the
+#: rest wait in a temporary file (:class:`KeptSpans`), so memory stays bounded on any
+#: site and no document is scanned twice.
 SPAN_BUDGET = 2_000_000
 
 
@@ -280,8 +285,9 @@ class Collected:
     because of ``integrity``.
 
     For pass two, ``spans`` maps each document with asset references to its stamp
-    and spans (``start, end, index into targets, crossorigin_at``; None past
-    :data:`SPAN_BUDGET`, when pass two scans it again), and ``sharded_at_handover``
+    and spans (``start, end, index into targets, crossorigin_at``; a
+    :class:`KeptSpans` holds them in memory within :data:`SPAN_BUDGET`, the rest in a
+    temporary file), and ``sharded_at_handover``
     maps the pages a generator plugin sharded as it handed them over (and the
     assignment confirmed) to their count of changed URLs: pass two skips them.
     ``scanned_at_handover`` counts the pages whose references came from the text
@@ -296,11 +302,106 @@ class Collected:
     cors: frozenset[str] = frozenset()
     crossorigin: tuple[Located, ...] = ()
     targets: tuple[Target, ...] = ()
-    spans: Mapping[str, tuple[Stamp, array[int] | None]] = field(default_factory=dict)
+    spans: Mapping[str, tuple[Stamp, array[int]]] = field(default_factory=dict)
     sharded_at_handover: Mapping[str, int] = field(default_factory=dict)
     scanned_at_handover: int = 0
     #: Each stylesheet's ``origin_refs`` (see :class:`Scan`).
     origin_refs: Mapping[str, tuple[tuple[str, int, str], ...]] = field(default_factory=dict)
+
+
+class KeptSpans(Mapping[str, tuple[Stamp, "array[int]"]]):
+    """Pass one's spans of each document with asset references, in the order kept,
+    with the document's stamp: the first :data:`SPAN_BUDGET` integers in memory, the
+    rest in a temporary file (deleted when this is), read back one document at a time
+    as pass two goes. Documents are listed, not indexed: a lookup by name builds the
+    index then (pass two only iterates)."""
+
+    def __init__(self) -> None:
+        self._documents: list[str] = []
+        #: Each document's stamp, then where its spans are: (offset in the file or -1
+        #: when in memory, count of integers).
+        self._records = array("q")
+        self._held: dict[int, array[int]] = {}
+        self._file: IO[bytes] | None = None
+        self._end = 0
+        self._index: dict[str, int] | None = None
+        #: Integers held in memory.
+        self.held = 0
+
+    def keep(self, document: str, stamp: Stamp, spans: array[int]) -> None:
+        """Keep ``spans`` (``start, end, index into targets, crossorigin_at`` each,
+        typecode ``q``) for ``document``, after those kept before."""
+        position = len(self._documents)
+        self._documents.append(document)
+        if self._index is not None:
+            self._index[document] = position
+        if self.held + len(spans) <= SPAN_BUDGET:
+            self._held[position] = spans
+            self.held += len(spans)
+            offset = -1
+        else:
+            if self._file is None:
+                # Closed (and so deleted) with this object, not at the end of a block.
+                self._file = tempfile.TemporaryFile(prefix="shard-assets-spans-")  # noqa: SIM115
+                weakref.finalize(self, self._file.close)
+            offset = self._end
+            self._file.write(spans.tobytes())
+            self._end += len(spans) * spans.itemsize
+        self._records.extend((*stamp, offset, len(spans)))
+
+    def _position(self, document: str) -> int:
+        if self._index is None:
+            self._index = {d: i for i, d in enumerate(self._documents)}
+        return self._index.get(document, -1)
+
+    def _entry(self, position: int) -> tuple[Stamp, array[int]]:
+        size, mtime, offset, count = self._records[4 * position : 4 * position + 4]
+        spans = self._held.get(position) if offset < 0 else None
+        if spans is None:
+            assert self._file is not None
+            self._file.flush()
+            spans = array("q")
+            spans.frombytes(os.pread(self._file.fileno(), count * spans.itemsize, offset))
+        return (size, mtime), spans
+
+    def __getitem__(self, document: str) -> tuple[Stamp, array[int]]:
+        position = self._position(document)
+        if position < 0:
+            raise KeyError(document)
+        return self._entry(position)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._documents)
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+    def items(self) -> ItemsView[str, tuple[Stamp, array[int]]]:
+        """(document, (stamp, spans)) in the order kept, read one at a time."""
+        return _Items(self)
+
+    def values(self) -> ValuesView[tuple[Stamp, array[int]]]:
+        """(stamp, spans) in the order kept, read one at a time."""
+        return _Values(self)
+
+    def each(self) -> Iterator[tuple[str, tuple[Stamp, array[int]]]]:
+        """What :meth:`items` iterates over."""
+        for position, document in enumerate(self._documents):
+            yield document, self._entry(position)
+
+
+class _Items(ItemsView[str, tuple[Stamp, "array[int]"]]):
+    _mapping: KeptSpans
+
+    def __iter__(self) -> Iterator[tuple[str, tuple[Stamp, array[int]]]]:
+        return self._mapping.each()
+
+
+class _Values(ValuesView[tuple[Stamp, "array[int]"]]):
+    _mapping: KeptSpans
+
+    def __iter__(self) -> Iterator[tuple[Stamp, array[int]]]:
+        return (entry for _, entry in self._mapping.each())
 
 
 class _Merge:
@@ -318,13 +419,12 @@ class _Merge:
         self.css_sizes: dict[str, int] = {}
         self.page_refs: list[tuple[str, array[int], tuple[str, ...]]] = []
         self.targets: dict[Target, int] = {}
-        self.spans: dict[str, tuple[Stamp, array[int] | None]] = {}
-        self.span_count = 0
+        self.spans = KeptSpans()
         self.origin_refs: dict[str, tuple[tuple[str, int, str], ...]] = {}
 
-    def add(self, scan: Scan) -> None:
-        """One document's scan, read from disk or handed over, in document order."""
-        document = scan.document
+    def add(self, scan: Scan, document: str) -> None:
+        """One document's scan, read from disk or handed over, in document order
+        (``document``: its name in the inventory, the one string kept for it)."""
         if not scan.decodable:
             self.skipped.append(document)
             return
@@ -339,18 +439,19 @@ class _Merge:
         if scan.origin_refs:
             self.origin_refs[document] = scan.origin_refs
         if scan.spans:
-            self.add_spans(scan)
+            self.add_spans(scan, document)
 
-    def add_spans(self, scan: Scan) -> None:
-        """Keep ``scan``'s spans for pass two (within :data:`SPAN_BUDGET`)."""
+    def add_spans(self, scan: Scan, document: str) -> None:
+        """Keep ``scan``'s spans for pass two (see :meth:`numbered`)."""
+        self.spans.keep(document, scan.stamp, self.numbered(scan))
+
+    def numbered(self, scan: Scan) -> array[int]:
+        """``scan``'s spans, their targets numbered for the whole build."""
         ids = [self.targets.setdefault(target, len(self.targets)) for target in scan.targets]
-        spans: array[int] | None = None
-        if self.span_count + len(scan.spans) <= SPAN_BUDGET:
-            spans = array("q", scan.spans)
-            for i in range(2, len(spans), 4):
-                spans[i] = ids[spans[i]]
-            self.span_count += len(spans)
-        self.spans[scan.document] = (scan.stamp, spans)
+        spans = array("q", scan.spans)
+        for i in range(2, len(spans), 4):
+            spans[i] = ids[spans[i]]
+        return spans
 
     def _entry(self, document: str, found: set[int], styles: tuple[str, ...]) -> None:
         entry = (array("I", sorted(found)), styles)
@@ -427,7 +528,7 @@ def collect(
             read += 1
             if progress is not None:
                 progress("scan", read, len(to_scan))
-        merge.add(scan)
+        merge.add(scan, document)
     return merge.result()
 
 
@@ -446,13 +547,17 @@ def scan_again(
     context = ScanContext.of(output_dir, sharder, inventory, twin)
     merge = _Merge(inventory.stylesheets)
     merge.targets = dict(zip(collected.targets, range(len(collected.targets)), strict=True))
-    merge.spans = dict(collected.spans)
-    merge.span_count = sum(len(spans) for _, spans in collected.spans.values() if spans is not None)
+    again: dict[str, tuple[Stamp, array[int]]] = {}
     for document in inventory.documents:
         if document in documents:
             scan = scan_document(context, document)
             if scan.decodable and scan.spans:
-                merge.add_spans(scan)
+                again[document] = (scan.stamp, merge.numbered(scan))
+    # Each in its place, as a dict update would put it: the others after the rest.
+    for document, entry in collected.spans.items():
+        merge.spans.keep(document, *again.pop(document, entry))
+    for document, entry in again.items():
+        merge.spans.keep(document, *entry)
     return replace(collected, targets=tuple(merge.targets), spans=merge.spans)
 
 

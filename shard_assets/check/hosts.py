@@ -1,31 +1,10 @@
 """A live check of the shard hosts after deploying: ``shard-assets check-hosts``.
 
-For each configured host it connects once (TLS with ALPN ``h2``/``http/1.1``, the chain
-verified against the trusted CAs) and reports the addresses, the certificate's dates
-and which configured hosts it covers, the negotiated protocol, and whether the host is
-same-site with the site's URL by the Public Suffix List. From these it says what each
-kind of visitor pays: HTTP/1.1 visitors get the shard host's own connections (what
-sharding is for); HTTP/2 visitors get one connection only when Chromium can coalesce
-the host with the page's own (same site, a shared address, the page's certificate
-covers the host), and CORS-mode assets (fonts, module scripts, ``crossorigin``
-elements) always open one more connection per shard host they sit on.
-
-Then it fetches every asset (or a sample per host) from the host the manifest names,
-through one HTTP/2-capable client with bounded connections and explicit timeouts, and
-checks the status, the bytes against the output folder, and
-``Access-Control-Allow-Origin`` on CORS-mode assets; it reports the cache headers.
-
-With the unsharded copy (the twin), it fetches a sample of pages from the site over
-HTTP/1.1, HTTP/2 and HTTP/3 and says which copy each protocol's visitors get
-(:mod:`shard_assets.check.pages`, :mod:`shard_assets.check.serving`).
-
-Which assets are CORS-mode is the build's own knowledge: the output is scanned by the
-build's pass one (:func:`shard_assets.build.scan.collect`), with URLs on the shard hosts
-counted as site-local.
-
-This module gathers the inputs and runs the check in steps; :mod:`shard_assets.check.fetch`
-connects and fetches, :mod:`shard_assets.check.model` says what the findings mean,
-and :mod:`shard_assets.check.text` writes what it found as text or JSON.
+It gathers the inputs (the manifest, the output folder, the routes), connects to each
+host once, fetches the assets (and, with the unsharded copy, a sample of pages over
+each protocol), and hands the findings to :mod:`shard_assets.check.model` to judge
+and :mod:`shard_assets.check.text` to write. What each verdict means and why: the
+README, "Check the live hosts".
 """
 
 from __future__ import annotations

@@ -75,8 +75,15 @@ Stamp = tuple[int, int]
 
 
 def read_document(output_dir: Path, document: str) -> tuple[Decoded | None, Stamp]:
-    with open(output_dir / document, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        data = handle.read()
-    decoded = decode_document(data, is_stylesheet(document))
+    """``document``'s text (None when it cannot be decoded), and its stamp."""
+    # os.open and os.read, not open(): no buffered file object for a single read.
+    fd = os.open(os.path.join(output_dir, document), os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        info = os.fstat(fd)
+        chunks = []
+        while chunk := os.read(fd, info.st_size + 1):
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    decoded = decode_document(b"".join(chunks), is_stylesheet(document))
     return decoded, (info.st_size, info.st_mtime_ns)

@@ -236,16 +236,57 @@ def find_ref(
     while end > start and text[end - 1] in HTML_SPACE:
         end -= 1
     value = text[start:end]
-    # Only the folder of the base matters; themes repeat the same URLs on every page.
-    base_dir = None if base_path is None else base_path[: base_path.rfind("/") + 1]
-    if base_dir is not None and value.startswith("../"):
-        # "../../img/a.png" names the same file from every page two folders deep.
-        base_dir = _climbed(base_dir, len(_LEADING_UPS.match(value).group()) // 3)  # type: ignore[union-attr]
-    resolved = _resolve(value, base_dir, site, decode, encode)
+    resolved = resolve_value(value, base_path, site, decode, encode)
     if resolved is None:
         return None
     cut, key, path = resolved
     return Ref(start, end, key, path, value[cut:])
+
+
+def resolve_value(
+    value: str,
+    base_path: str | None,
+    site: Site,
+    decode: Codec | None = None,
+    encode: Codec | None = None,
+) -> tuple[int, str, str] | None:
+    """:func:`find_ref` for a URL written as ``value`` (no space around it): where its
+    path ends in ``value`` (the suffix starts there), the key and the new path; None
+    unless it is site-local."""
+    # Only the folder of the base matters; themes repeat the same URLs on every page.
+    base_dir = None if base_path is None else base_path[: base_path.rfind("/") + 1]
+    if base_dir is not None and value.startswith("../"):
+        # "../../img/a.png" names the same file from every page two folders deep.
+        base_dir = _climbed(base_dir, dependence(value))
+    return _resolve(value, base_dir, site, decode, encode)
+
+
+#: A URL resolved the same against every folder (see :func:`dependence`).
+ROOTED = -1
+
+
+def dependence(value: str) -> int:
+    """How :func:`resolve_value` of the URL written as ``value`` depends on the folder
+    it resolves against: :data:`ROOTED` (a root-relative or absolute URL) only on
+    whether there is one; ``n`` > 0 (it starts with ``n`` times ``../``) only on the
+    folder ``n`` steps up (:func:`folder_key`); 0 on the folder itself."""
+    if value.startswith("../"):
+        return len(_LEADING_UPS.match(value).group()) // 3  # type: ignore[union-attr]
+    # A scheme, a "/" or "//" is there once the entities are decoded too.
+    if value.startswith("/") or _SCHEME.match(value):
+        return ROOTED
+    return 0
+
+
+def folder_key(base_dir: str | None, dependence: int) -> str | None:
+    """All that :func:`resolve_value` of a URL of this :func:`dependence` takes from the
+    folder ``base_dir`` (None: the base is on another origin): a URL that resolves
+    alike against two folders with the same key resolves alike against both."""
+    if base_dir is None or dependence == 0:
+        return base_dir
+    if dependence == ROOTED:
+        return ""
+    return _climbed(base_dir, dependence)
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -113,7 +113,7 @@ def test_every_reference_of_a_stylesheet() -> None:
     ]
 
 
-def _patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
+def _patterns() -> Iterator[tuple[str, re.Pattern[str] | re.Pattern[bytes]]]:
     """The package's compiled patterns: module attributes, and the scanner's."""
     for info in pkgutil.walk_packages(shard_assets.__path__, "shard_assets."):
         # The generators' adapters hold no pattern, and import the generators;
@@ -125,7 +125,8 @@ def _patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
             if isinstance(value, re.Pattern):
                 yield f"{info.name}.{name}", value
     scanner = HtmlScanner([("div", "data-src", "url")])
-    yield "HtmlScanner._pattern", scanner._pattern
+    for name in ("_pattern", "_one", "_next", "_skip"):
+        yield f"HtmlScanner.{name}", getattr(scanner, name)
     for name, pattern in scanner._end_tags.items():
         yield f"HtmlScanner._end_tags[{name!r}]", pattern
 

@@ -7,18 +7,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from shard_assets.build.pipeline import shard_site
 from shard_assets.config import Settings
 from shard_assets.documents.urls import (
+    ROOTED,
     Site,
     _resolve,
     asset_key,
+    dependence,
     find_ref,
+    folder_key,
     normal_authority,
     normal_host,
+    resolve_value,
     url_host,
 )
 
@@ -81,6 +85,62 @@ def test_remembered_resolution_of_leading_dot_dots_is_exact(base: str, ups: int,
         )
         got = None if ref is None else (ref.end - len(ref.suffix), ref.key, ref.path)
         assert got == direct
+
+
+_values = st.lists(
+    st.sampled_from(
+        [
+            *("../", "./", "/", "//", "\\", "a", "img/a.png", "%2e%2e/", "&#46;&#46;/", "&#47;"),
+            *("https:", "HTTPS://example.org/", "//example.org/", "data:", "x:", "?q", "#f", " "),
+        ]
+    ),
+    max_size=6,
+).map("".join)
+_bases = st.one_of(
+    st.none(),
+    st.lists(_segments, max_size=5).map(lambda s: "/" + "/".join(s) + "/page.html"),
+)
+
+
+@settings(max_examples=500)
+@given(value=_values, base=_bases, other=_bases)
+@example(value="/img/a.png", base=None, other="/a/page.html")
+@example(value="../img/a.png", base=None, other="/a/b/page.html")
+@example(value="img/a.png", base="/a/page.html", other="/b/page.html")
+def test_a_url_resolves_alike_in_folders_with_one_key(
+    value: str, base: str | None, other: str | None
+) -> None:
+    """resolve_value's answer depends on the folder only through folder_key (what the
+    HTML scanner remembers a tag's references by)."""
+    folders = [None if b is None else b[: b.rfind("/") + 1] for b in (base, other)]
+    kind = dependence(value)
+    if folder_key(folders[0], kind) != folder_key(folders[1], kind):
+        return
+    for decode, encode in ((html.unescape, None), (html.unescape, html.escape), (None, None)):
+        assert resolve_value(value, base, SITE, decode, encode) == resolve_value(
+            value, other, SITE, decode, encode
+        )
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("../a.png", 1),
+        ("../../../a.png", 3),
+        ("../a/../b.png", 1),
+        ("/a.png", ROOTED),
+        ("//cdn.example.org/a.png", ROOTED),
+        ("https://example.org/a.png", ROOTED),
+        ("data:image/png;base64,x", ROOTED),
+        ("a.png", 0),
+        ("./a.png", 0),
+        ("..", 0),
+        ("&#46;&#46;/a.png", 0),
+        ("&#47;a.png", 0),
+    ],
+)
+def test_dependence(value: str, kind: int) -> None:
+    assert dependence(value) == kind
 
 
 @pytest.mark.parametrize(
