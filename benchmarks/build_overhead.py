@@ -50,10 +50,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import scale
 from benchmarks.generators import SITES, Site
 from benchmarks.rewriter import bench_rewriter
+from benchmarks.scanners import export
 from benchmarks.timing import (
     HEADER,
+    ROOT,
     Rounds,
     alternate,
+    check_child_imports,
     check_child_imports_this_checkout,
     load_line,
     rows,
@@ -65,10 +68,13 @@ GENERATORS = ("pelican", "mkdocs", "sphinx")
 PARTS = (*GENERATORS, "builds", "twin", "rewriter", "jobs", "scale", "memory")
 
 
-def bench_site(site: Site, repeat: int, *, twin: bool) -> tuple[str, Rounds]:
+def bench_site(
+    site: Site, repeat: int, *, twin: bool, before: dict[str, str] | None = None
+) -> tuple[str, Rounds]:
     """One generator's builds (or, with ``twin``, its rebuilds without and with the
-    unsharded copy), alternating; the table and the rounds."""
-    builds = site.twin_builds() if twin else site.builds()
+    unsharded copy, and with ``before`` those of another tree too), alternating; the
+    table and the rounds."""
+    builds = site.twin_builds(before) if twin else site.builds()
     site.warm()
     rounds = alternate(builds, repeat, progress=f"{site.name}: ")
     site.verify()
@@ -113,6 +119,12 @@ def main() -> None:  # noqa: PLR0912, PLR0915  one part after another, each opti
         help="the generators of the twin part (pelican,mkdocs,sphinx; '' for the CLI only)",
     )
     parser.add_argument("--profile", type=Path, help="also profile each sharded build here")
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="twin: also run its sharded builds with this git revision's shard_assets, "
+        "in the same rounds (before and after side by side)",
+    )
     args = parser.parse_args()
     only = set(args.only or PARTS)
     if "builds" in only:
@@ -120,11 +132,17 @@ def main() -> None:  # noqa: PLR0912, PLR0915  one part after another, each opti
     work = args.work or Path(tempfile.mkdtemp(prefix="shard-assets-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     check_child_imports_this_checkout()
+    before = None
+    if args.before:
+        package = export(args.before, Path(tempfile.mkdtemp(prefix="shard-assets-before-")))
+        before = {"PYTHONPATH": os.pathsep.join([str(package.parent), str(ROOT)])}
+        check_child_imports(package, before)
     print(
         f"# shard-assets build overhead, {time.strftime('%Y-%m-%d %H:%M')}\n\n"
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {platform.platform()}\n"
-        f"command: python benchmarks/build_overhead.py {' '.join(sys.argv[1:])}\n",
+        f"command: python benchmarks/build_overhead.py {' '.join(sys.argv[1:])}\n"
+        + (f"before: {args.before}, its shard_assets in the same rounds\n" if before else ""),
         flush=True,
     )
     sites: dict[str, Site] = {}
@@ -145,14 +163,14 @@ def main() -> None:  # noqa: PLR0912, PLR0915  one part after another, each opti
     if "twin" in only:
         for name in args.twin:
             built = site(name)
-            text, rounds = bench_site(built, args.repeat, twin=True)
+            text, rounds = bench_site(built, args.repeat, twin=True, before=before)
             print(
                 f"## The unsharded copy on top: {built.title} ({args.repeat} rounds)\n\n"
                 f"{load_line(rounds.loads())}\n\n{text}\n",
                 flush=True,
             )
         mkdocs = site("mkdocs")
-        text, loads = scale.bench_cli_twin(mkdocs.plain_output(), work, args.repeat)
+        text, loads = scale.bench_cli_twin(mkdocs.plain_output(), work, args.repeat, before)
         print("## The unsharded copy on top: shard-assets build on the MkDocs output\n")
         print(f"{load_line(loads)}\n\n{text}\n", flush=True)
     if "rewriter" in only:

@@ -129,9 +129,11 @@ class Site:
             ),
         ]
 
-    def twin_builds(self) -> list[Build]:
-        """Rebuilds without and with the unsharded copy, beside the plain build."""
-        return [
+    def twin_builds(self, before: dict[str, str] | None = None) -> list[Build]:
+        """Rebuilds without and with the unsharded copy, beside the plain build; with
+        ``before`` (the environment of another tree's package, see
+        build_overhead.py's ``--before``), the same two rebuilds with that tree too."""
+        builds = [
             Build("plain", "without shard-assets", self.start("plain"), base=None),
             Build("rebuild", "with, rebuild", self.start("sharded", **SHARD)),
             Build(
@@ -142,6 +144,22 @@ class Site:
                 check=self._twin_written,
             ),
         ]
+        if before is not None:
+            builds += [
+                Build(
+                    "rebuild, before",
+                    "before: with, rebuild",
+                    self.start("sharded", **SHARD, **before),
+                ),
+                Build(
+                    "twin, before",
+                    "before: with, rebuild + unsharded_copy",
+                    self.start("sharded", **TWIN, **before),
+                    base="rebuild, before",
+                    check=self._twin_written,
+                ),
+            ]
+        return builds
 
     def _twin_written(self, log: str) -> str | None:
         if not (self.twin / "index.html").is_file():
@@ -339,6 +357,45 @@ class Sphinx(Site):
             )
             + incremental
         )
+
+    def twin_builds(self, before: dict[str, str] | None = None) -> list[Build]:
+        """The rebuilds (``-E``) without and with the unsharded copy, then incremental
+        ones: one page changed before each, in a folder of their own each (a changed
+        setting makes Sphinx write every page), so every other page is one the build
+        before sharded (and, with the copy, the one kind pass one unshards)."""
+        builds = super().twin_builds(before)
+        trees = [("", {})] if before is None else [("", {}), (", before", before)]
+        for suffix, env in trees:
+            builds += [
+                Build(
+                    f"rebuild, incremental{suffix}",
+                    f"{'before: ' if suffix else ''}with, rebuild, one page changed",
+                    self.start("sharded, incremental", **SHARD, **env),
+                    base=None,
+                    before=self._ready_incremental("sharded", SHARD),
+                    check=_sharded,
+                ),
+                Build(
+                    f"twin, incremental{suffix}",
+                    f"{'before: ' if suffix else ''}the same + unsharded_copy",
+                    self.start("twin, incremental", **TWIN, **env),
+                    base=f"rebuild, incremental{suffix}",
+                    before=self._ready_incremental("twin", TWIN),
+                    check=self._twin_written,
+                ),
+            ]
+        return builds
+
+    def _ready_incremental(self, variant: str, env: dict[str, str]) -> Callable[[], None]:
+        """Before an incremental build of ``variant``: its folder built once (not
+        timed), then one page changed."""
+
+        def ready() -> None:
+            if not self.folders(variant)[0].is_dir():
+                run(self.command(variant), self.project, **env)
+            self._change_a_page("plain")()
+
+        return ready
 
     def plain_output(self) -> Path:
         output, _ = self.folders("plain")

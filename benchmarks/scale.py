@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from benchmarks.profiles import summary
@@ -45,16 +45,23 @@ def fresh_copy(output: Path, work: Path) -> Path:
     return copy
 
 
-def cli(site: Path, manifest: Path, extra: Sequence[str] = (), profile: Path | None = None) -> Run:
+def cli(
+    site: Path,
+    manifest: Path,
+    extra: Sequence[str] = (),
+    profile: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Run:
     """``shard-assets build site`` (``--quiet``; ``--jobs`` at its default unless in
-    ``extra``), with its peak RSS printed on a ``PEAK own child`` line of the log."""
+    ``extra``), with its peak RSS printed on a ``PEAK own child`` line of the log;
+    ``env``: more environment (another tree's package)."""
     if profile is None:
         command = [sys.executable, "-c", PEAK_RSS, "shard_assets.cli"]
     else:
         command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "shard_assets.cli"]
     command += ["build", str(site), *HOST_ARGS, "--manifest", str(manifest), "--quiet"]
     command += ["--site-url", "https://docs.example.org/", *extra]
-    return run(command, site.parent)
+    return run(command, site.parent, **(env or {}))
 
 
 def peak(done: Run) -> tuple[int, int]:
@@ -150,9 +157,12 @@ def bench_memory(work: Path, counts: Sequence[int]) -> str:
     return f"{load_line(loads)}\n\n{table(header, body)}\n"
 
 
-def bench_cli_twin(output: Path, work: Path, repeat: int) -> tuple[str, list[float]]:
+def bench_cli_twin(
+    output: Path, work: Path, repeat: int, before: dict[str, str] | None = None
+) -> tuple[str, list[float]]:
     """``shard-assets build`` first builds of a fresh copy of ``output``, without and
-    with ``--unsharded-copy``, alternating."""
+    with ``--unsharded-copy``, alternating; with ``before`` (another tree's
+    environment), the same two with that tree too."""
     twin = work / "cli-twin-h2"
     state: dict[str, Path] = {}
     manifest = work / "cli-twin.json"
@@ -177,6 +187,23 @@ def bench_cli_twin(output: Path, work: Path, repeat: int) -> tuple[str, list[flo
             before=ready,
         ),
     ]
+    if before is not None:
+        builds += [
+            Build(
+                "cli, before",
+                "before: shard-assets build, first build",
+                lambda: cli(state["site"], manifest, env=before),
+                base=None,
+                before=ready,
+            ),
+            Build(
+                "cli+twin, before",
+                "before: the same, with --unsharded-copy",
+                lambda: cli(state["site"], manifest, ("--unsharded-copy", str(twin)), env=before),
+                base="cli, before",
+                before=ready,
+            ),
+        ]
     rounds = alternate(builds, repeat, progress="cli twin: ")
     shutil.rmtree(twin, ignore_errors=True)
     shutil.rmtree(work / "cli-run", ignore_errors=True)

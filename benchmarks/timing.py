@@ -31,15 +31,22 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def check_child_imports_this_checkout() -> None:
+    check_child_imports(ROOT)
+
+
+def check_child_imports(package: Path, env: dict[str, str] | None = None) -> None:
+    """Exit unless a child process (with ``env`` added) imports shard_assets from
+    ``package`` (a folder it is in)."""
     found = subprocess.run(
         [sys.executable, "-c", "import shard_assets; print(shard_assets.__file__)"],
-        env=child_env(),
+        env=child_env(**(env or {})),
+        cwd=package.parent,  # not this checkout's folder, first on sys.path
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    if not Path(found).resolve().is_relative_to(ROOT):
-        raise SystemExit(f"child processes import {found}, not this checkout ({ROOT})")
+    if not Path(found).resolve().is_relative_to(package.resolve()):
+        raise SystemExit(f"child processes import {found}, not {package}")
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..config import Settings
+from ..documents.html import RefSpan
 from ..documents.inventory import Inventory, Stamp, is_page
-from ..documents.text import META_CHARSET, reference_at
-from ..errors import fault
+from ..documents.text import META_CHARSET, Decoded, reference_at
+from ..errors import ConfigError, fault
 from ..files import atomic_write, remove_temporaries, write_temporary
 from ..kept import KEPT, kept_stylesheet
 from ..manifest import cannot_stand, placed_on, read_manifest
@@ -27,6 +28,7 @@ from ..parallel import Workers
 from ..placement.assign import assign_hosts, resolve_pins
 from .commit import StagedFiles
 from .rewrite import (
+    Edit,
     Sharder,
     Undo,
     UrlRules,
@@ -37,6 +39,7 @@ from .rewrite import (
     undone,
 )
 from .scan import Kinds, Scan, ScanContext, kinds_hold, scan_refs
+from .unsharded_copy import UnshardedCopy
 
 _UTF8 = frozenset({"utf-8", "utf-16", "utf-32"})
 
@@ -71,9 +74,17 @@ class PagePreparer:
     hosts and keeps one of the two texts in a temporary file beside it (see
     docs/handover.md). Small and picklable: worker processes get a copy."""
 
-    def __init__(self, sharder: Sharder, output_dir: Path, hosts: Mapping[str, str] | None) -> None:
+    def __init__(
+        self,
+        sharder: Sharder,
+        output_dir: Path,
+        hosts: Mapping[str, str] | None,
+        twin: UnshardedCopy | None = None,
+    ) -> None:
         self.sharder = sharder
         self.output_dir = output_dir
+        #: The unsharded copy, if the build writes one: each page recorded has its twin.
+        self.twin = twin
         #: The manifest's host of each asset it places on a configured host; None
         #: when it cannot stand as it is: pages are then only scanned.
         self.hosts = hosts
@@ -105,19 +116,57 @@ class PagePreparer:
             self.context, document, (0, 0), refs, lambda s, e: reference_at(text, s, e)
         )
         if self.hosts is not None:
-            sharded = self._sharded(text, data, scan, self.hosts, direct)
+            sharded = self._sharded(text, data, scan, self.hosts, direct, refs)
             if sharded is not None:
                 return sharded
         if len(refs) > self.scan_budget:
             return None, text
+        if not self._twin(text, document, refs):
+            return self._unrecorded(text, document)
         self.scan_budget -= len(refs)
         return HandedOverPage(scan, len(data)), text
 
+    def _twin(
+        self,
+        text: str,
+        document: str,
+        refs: list[RefSpan],
+        edits: list[Edit] | None = None,
+        new_text: str = "",
+    ) -> bool:
+        """Write the twin of the page handed over (of ``new_text``, made with
+        ``edits``, when it was sharded); False when that failed (a full disk)."""
+        if self.twin is None:
+            return True
+        decoded = Decoded(text, "utf-8")
+        try:
+            if edits is None:
+                self.twin.read(self.sharder, document, decoded, refs)
+            else:
+                self.twin.rewritten(self.sharder, document, decoded, edits, new_text)
+        except OSError:
+            return False
+        return True
+
+    def _unrecorded(self, text: str, document: str) -> Prepared:
+        """No record for the page: the end of the build reads it from disk (and says
+        why if that fails too), and writes its twin then."""
+        if self.twin is not None:
+            with contextlib.suppress(OSError):
+                self.twin.forget(document)
+        return None, text
+
     def _sharded(
-        self, text: str, data: bytes, scan: Scan, manifest: Mapping[str, str], direct: bool
+        self,
+        text: str,
+        data: bytes,
+        scan: Scan,
+        manifest: Mapping[str, str],
+        direct: bool,
+        refs: list[RefSpan],
     ) -> Prepared | None:
-        """:meth:`prepare` for a page sharded with the ``manifest``'s hosts; None when
-        it loads a file the manifest does not place."""
+        """:meth:`prepare` for a page sharded with the ``manifest``'s hosts (``refs``:
+        its references); None when it loads a file the manifest does not place."""
         rules = self.sharder.rules
         hosts: dict[str, str] = {}
         cors = frozenset(scan.cors) if rules.cors_assets == "origin" else ()
@@ -144,6 +193,9 @@ class PagePreparer:
         if count:  # as pass two, which writes a page only when a URL changed
             new_text = apply_edits(text, edits)
             new_data = new_text.encode("utf-8")
+        if not self._twin(text, document, refs, edits if count else None, new_text):
+            return self._unrecorded(text, document)
+        if count:
             if direct and len(edits) <= self.undo_budget:
                 self.undo_budget -= len(edits)
                 undo = undo_edits(text, edits, self._texts)
@@ -153,7 +205,7 @@ class PagePreparer:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     temp = write_temporary(target, data if direct else new_data, sync=False)
                 except OSError:
-                    return None, text  # the end of the build reads it from disk, and says why
+                    return self._unrecorded(text, document)
             if direct:
                 size = len(new_data)
         page = HandedOverPage(replace(scan, spans=array("q")), size, hosts, count, temp, undo)
@@ -228,7 +280,10 @@ class Handover:
         )
         sharder = Sharder.for_build(UrlRules.of(settings), previous)
         hosts = placed_on(previous, settings.hosts) if previous and not self.reason else None
-        self.preparer = PagePreparer(sharder, output_dir, hosts)
+        twin = None
+        with contextlib.suppress(ConfigError):  # the final build stops on it, as without
+            twin = UnshardedCopy.begin(output_dir, settings.unsharded_copy)
+        self.preparer = PagePreparer(sharder, output_dir, hosts, twin)
         self.settings = settings
         #: Whether the hosts pages are sharded with are a first build's guess
         #: (:meth:`guess`), not the manifest's.
@@ -246,6 +301,12 @@ class Handover:
     def sharder(self) -> Sharder:
         """The sharder made for the build's settings and manifest."""
         return self.preparer.sharder
+
+    @property
+    def twin(self) -> UnshardedCopy | None:
+        """The unsharded copy this build writes, if any: the twin of every page
+        recorded is in it (see :meth:`finished`)."""
+        return self.preparer.twin
 
     @property
     def active(self) -> bool:
@@ -313,6 +374,8 @@ class Handover:
         done: dict[str, HandedOverPage] = {}
         for document, page in pages.items():
             if document not in holding or (stamp := self._stamp(document, page)) is None:
+                if self.twin is not None and page.hosts is None:
+                    self.twin.forget(document)  # pass one reads it (a sharded one: release)
                 continue
             # Pass two rewrites a page only scanned from its scan's spans, if unchanged.
             scanned = page.hosts is None
@@ -337,6 +400,9 @@ class Handover:
             record = self.pages.pop(document, None)
             if record is None or record.hosts is None:
                 continue
+            if self.twin is not None:
+                with contextlib.suppress(OSError):
+                    self.twin.forget(document)  # pass one, or pass two, writes it again
             if self.direct and self._stamp(document, record) is not None:
                 try:
                     self._put_back(document, record)
@@ -377,6 +443,8 @@ class Handover:
             self.workers = None
         failed = self.release(list(self.pages))
         remove_temporaries(self.output_dir, self._seen)
+        if self.twin is not None:
+            self.twin.discard()
         return failed
 
     def _put_back(self, document: str, record: HandedOverPage) -> None:
@@ -416,6 +484,9 @@ class Handover:
         if record is not None and record.temp:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(record.temp)
+        if record is not None and self.twin is not None:
+            with contextlib.suppress(OSError):
+                self.twin.forget(document)
 
 
 def first_build_hosts(settings: Settings, sharder: Sharder, files: Iterable[str]) -> dict[str, str]:

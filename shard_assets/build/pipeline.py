@@ -60,7 +60,7 @@ from .rewrite import (
     target_urls,
 )
 from .scan import Collected, Progress, collect, scan_again, without_assets
-from .unsharded_copy import twin_folder, write_twin
+from .unsharded_copy import UnshardedCopy, twin_folder
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,8 @@ class Plan:
     #: Stylesheets on a shard host naming a file kept on the origin by a URL that would
     #: resolve against that host: pass two writes its origin URL (rewrite.origin_refs).
     restyled: frozenset[str] = frozenset()
+    #: The unsharded copy the build writes as it goes, or None.
+    twin: UnshardedCopy | None = None
 
     @property
     def missing(self) -> tuple[MissingRef, ...]:
@@ -122,12 +124,16 @@ def plan_build(
     jobs: int = 1,
     progress: Progress | None = None,
     handover: Handover | None = None,
+    twin: UnshardedCopy | None = None,
 ) -> Plan:
     """Read the output and the manifest and work out the assignment.
 
-    Writes no file of its own. With ``handover``, a page whose hosts the assignment
-    does not confirm is given back (:meth:`Handover.release`): a page the generator
-    wrote sharded is put back as it made it, and then read from disk.
+    Writes no file of its own, but for ``twin``, the unsharded copy (its work
+    folder), when given: pass one writes the twin of each document that holds shard
+    URLs already, :func:`apply_plan` the others'. With ``handover``, a page whose
+    hosts the assignment does not confirm is given back (:meth:`Handover.release`):
+    a page the generator wrote sharded is put back as it made it, and then read from
+    disk.
 
     ``rebalance`` moves the fewest assets needed to bring every host within its cap
     (the way out when the gate fails on a kept manifest, bounded or not).
@@ -150,6 +156,7 @@ def plan_build(
         jobs=jobs,
         progress=progress,
         handed_over={document: page.scan for document, page in handed_over.items()},
+        twin=twin,
     )
     kept = kept_assets(
         collected.assets,
@@ -190,7 +197,7 @@ def plan_build(
         assert handover is not None
         again = sharded.keys() - confirmed.keys()
         handover.release(again)  # as the generator wrote them
-        collected = scan_again(collected, sharder, output_dir, inventory, again)
+        collected = scan_again(collected, sharder, output_dir, inventory, again, twin)
     collected = replace(
         collected,
         sharded_at_handover=confirmed,
@@ -232,6 +239,7 @@ def plan_build(
         handover=handover,
         kept=kept,
         restyled=frozenset(document for document, *_ in moved) if sharder.origin else frozenset(),
+        twin=twin,
     )
 
 
@@ -269,7 +277,7 @@ def apply_plan(plan: Plan, *, jobs: int = 1, progress: Progress | None = None) -
     hosts_by_asset = with_kept(plan.assignment.hosts_by_asset, plan.kept)
     urls = target_urls(plan.sharder, hosts_by_asset, collected.targets)
     tasks = rewrite_tasks(urls, collected.spans, plan.restyled)
-    context = RewriteContext(plan.output_dir, plan.sharder, hosts_by_asset, urls)
+    context = RewriteContext(plan.output_dir, plan.sharder, hosts_by_asset, urls, plan.twin)
     at_handover = sum(1 for count in collected.sharded_at_handover.values() if count)
     rewritten = at_handover
     references = sum(collected.sharded_at_handover.values())
@@ -343,8 +351,8 @@ def shard_site(
     file that cannot be replaced), saying what state the files are in; an interrupt
     carries that state as a note. ``jobs`` processes scan and
     rewrite the documents; the output is the same for any number. With
-    ``unsharded_copy``, the twin of the documents is written last
-    (:mod:`shard_assets.build.unsharded_copy`).
+    ``unsharded_copy``, the twin of the documents is written as the passes go, into
+    a new folder swapped in last (:mod:`shard_assets.build.unsharded_copy`).
     """
     if not output_dir.is_dir():
         if handover is not None:
@@ -352,8 +360,15 @@ def shard_site(
         raise MissingFolderError(missing_folder_message(output_dir))
     lock = contextlib.nullcontext() if handover else manifest_lock(settings.manifest)
     with build_state() as written, lock:
+        twin = None
         try:
             twin_folder(output_dir, settings.unsharded_copy)  # a mistake stops the build now
+            # The handover's twin holds the pages handed over already.
+            twin = (
+                handover.twin
+                if handover is not None
+                else UnshardedCopy.begin(output_dir, settings.unsharded_copy)
+            )
             plan = plan_build(
                 output_dir,
                 settings,
@@ -361,17 +376,26 @@ def shard_site(
                 jobs=jobs,
                 progress=progress,
                 handover=handover,
+                twin=twin,
             )
             check_plan(plan, locked=settings.locked)
         except BaseException:
             if handover is not None:
-                handover.discard()
+                handover.discard()  # its twin too
+            elif twin is not None:
+                twin.discard()
             raise
-        result = apply_plan(plan, jobs=jobs, progress=progress)  # notes its own faults
-        written.done = True
-        if settings.verify:
-            from ..verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
+        try:
+            result = apply_plan(plan, jobs=jobs, progress=progress)  # notes its own faults
+            written.done = True
+            if settings.verify:
+                from ..verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
 
-            verify_or_raise(output_dir, settings)
-        write_twin(output_dir, settings.unsharded_copy, plan.sharder, jobs=jobs)
+                verify_or_raise(output_dir, settings)
+            if twin is not None:
+                twin.swap_in()
+        except BaseException:
+            if twin is not None:
+                twin.discard()
+            raise
         return result

@@ -12,12 +12,14 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from ..config import Settings
 from ..documents.css import find_css_refs
 from ..documents.html import HtmlScanner, RefSpan, preconnect_point
 from ..documents.inventory import Stamp, is_page, is_stylesheet, read_document
+from ..documents.text import Decoded
 from ..documents.urls import Ref, Site, normal_host, url_host
 from ..files import ensure_replaceable, write_temporary
 from ..kept import KEPT
@@ -132,6 +134,13 @@ class Sharder:
         with ``integrity`` that moves to a shard host, and, with ``preconnect``, one
         ``<link rel="preconnect">`` per shard host the page uses.
         """
+        return self.splice(text, document, self.replacements(text, document, hosts_by_asset))
+
+    def replacements(
+        self, text: str, document: str, hosts_by_asset: Mapping[str, str]
+    ) -> list[Replacement]:
+        """What :meth:`rewrite` puts in ``text``: a :data:`Replacement` for each
+        assigned reference, found by scanning it."""
         # Only a stylesheet on a shard host asks which files stay on the origin.
         origin = self.origin if self.moves(document, hosts_by_asset) else None
         replacements = []
@@ -142,7 +151,7 @@ class Sharder:
             elif host is not None:
                 url = self.url(host, path, suffix)
                 replacements.append((start, end, url, host, crossorigin_at))
-        return self.splice(text, document, replacements)
+        return replacements
 
     def resolves_elsewhere(self, url: str) -> bool:
         """Whether ``url`` as written (site-local) resolves against the document's own
@@ -288,15 +297,38 @@ class Rewrite:
     spans: array[int] | None
 
 
+class Unsharding(Protocol):
+    """The unsharded copy as the passes that hold a document's text feed it
+    (:class:`shard_assets.build.unsharded_copy.UnshardedCopy`, a step above): what
+    pass one read and found, what pass two (or the handover) changed."""
+
+    def read(
+        self, sharder: Sharder, document: str, decoded: Decoded, refs: Sequence[RefSpan]
+    ) -> None: ...
+
+    def rewritten(
+        self,
+        sharder: Sharder,
+        document: str,
+        decoded: Decoded,
+        edits: Sequence[Edit],
+        text: str,
+        *,
+        again: bool = False,
+    ) -> None: ...
+
+
 @dataclass(frozen=True)
 class RewriteContext:
     """What the workers of pass two share (inherited when forked, else sent once):
-    ``urls``, each of pass one's targets' new URL and host (:func:`target_urls`)."""
+    ``urls``, each of pass one's targets' new URL and host (:func:`target_urls`);
+    ``twin``, the unsharded copy, if the build writes one."""
 
     output_dir: Path
     sharder: Sharder
     hosts_by_asset: Mapping[str, str]
     urls: TargetUrls = ()
+    twin: Unsharding | None = None
 
 
 def origin_refs(
@@ -388,13 +420,19 @@ def rewrite_document(context: RewriteContext, task: Rewrite) -> tuple[str, int, 
     if decoded is None:
         return task.document, 0, ""
     sharder = context.sharder
-    if task.spans is None or stamp != task.stamp:
-        text, count = sharder.rewrite(decoded.text, task.document, context.hosts_by_asset)
+    again = stamp != task.stamp
+    if task.spans is None or again:
+        replacements = sharder.replacements(decoded.text, task.document, context.hosts_by_asset)
     else:
         replacements = span_replacements(task.spans, context.urls)
-        text, count = sharder.splice(decoded.text, task.document, replacements)
+    edits, count = sharder.edits(decoded.text, task.document, replacements)
     if not count:
+        if again and context.twin is not None:  # pass one's twin is of another text
+            context.twin.rewritten(sharder, task.document, decoded, (), decoded.text, again=True)
         return task.document, 0, ""
+    text = apply_edits(decoded.text, edits)
+    if context.twin is not None:
+        context.twin.rewritten(sharder, task.document, decoded, edits, text, again=again)
     # Not fsynced: the generator that just wrote the page did not sync it either, and
     # the rename keeps every reader, and a killed build, to old or new.
     path = os.path.join(context.output_dir, task.document)

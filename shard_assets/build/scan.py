@@ -31,7 +31,7 @@ from ..documents.text import Lines
 from ..kept import kept_stylesheet
 from ..parallel import run_each
 from ..results import Located, MissingRef
-from .rewrite import Sharder
+from .rewrite import Sharder, Unsharding
 
 #: Pass one keeps where each asset reference is (four integers each) so that pass
 #: two splices without scanning again; past this many integers in all (16 MB), the
@@ -135,16 +135,25 @@ class Kinds:
 
 @dataclass(frozen=True)
 class ScanContext:
-    """What the workers of a pass share (inherited when forked, else sent once)."""
+    """What the workers of a pass share (inherited when forked, else sent once);
+    ``twin``, the unsharded copy, if the build writes one."""
 
     output_dir: Path
     sharder: Sharder
     kinds: Kinds
+    twin: Unsharding | None = None
 
     @classmethod
-    def of(cls, output_dir: Path, sharder: Sharder, inventory: Inventory) -> ScanContext:
+    def of(
+        cls,
+        output_dir: Path,
+        sharder: Sharder,
+        inventory: Inventory,
+        twin: Unsharding | None = None,
+    ) -> ScanContext:
         """The context for a pass over ``inventory``'s documents."""
-        return cls(output_dir, sharder, Kinds(sharder, inventory.files, inventory.stylesheets))
+        kinds = Kinds(sharder, inventory.files, inventory.stylesheets)
+        return cls(output_dir, sharder, kinds, twin)
 
     def is_stylesheet(self, document: str) -> bool:
         """Whether ``document`` is scanned as a stylesheet of the output."""
@@ -177,6 +186,8 @@ def scan_document(context: ScanContext, document: str) -> Scan:
     text = decoded.text
     lines = Lines(text)
     refs = context.sharder.references(text, document)
+    if context.twin is not None:
+        context.twin.read(context.sharder, document, decoded, refs)
     scan = scan_refs(context, document, stamp, refs, lambda s, e: (lines.of(s), text[s:e]))
     if context.is_stylesheet(document):
         assets = {key for key, _, _ in scan.targets}
@@ -494,6 +505,7 @@ def collect(
     jobs: int = 1,
     progress: Progress | None = None,
     handed_over: Mapping[str, Scan] | None = None,
+    twin: Unsharding | None = None,
 ) -> Collected:
     """Pass one: the referenced assets, which pages load them, references to missing
     files, skipped documents, and where each asset reference is.
@@ -501,10 +513,10 @@ def collect(
     ``jobs`` processes read and scan the documents; the results are merged in
     document order. The pages in ``handed_over`` are not read: their scans, made from
     the text the generator handed over (and checked with :func:`kinds_hold`), stand
-    in.
+    in. Each document read is shown to ``twin``, the unsharded copy, if any.
     """
     given = handed_over or {}
-    context = ScanContext.of(output_dir, sharder, inventory)
+    context = ScanContext.of(output_dir, sharder, inventory, twin)
     to_scan = [d for d in inventory.documents if d not in given]
     scans = run_each(scan_document, to_scan, context, jobs, count=len(to_scan))
     merge = _Merge(inventory.stylesheets)
@@ -526,12 +538,13 @@ def scan_again(
     output_dir: Path,
     inventory: Inventory,
     documents: Collection[str],
+    twin: Unsharding | None = None,
 ) -> Collected:
     """``collected`` with the spans of ``documents``, pages sharded at handover whose
     hosts changed (rare: the assignment moved one of their assets), read from disk as
-    the generator wrote them. Their assets, stylesheets and notes came from their
-    scans."""
-    context = ScanContext.of(output_dir, sharder, inventory)
+    the generator wrote them (and shown to ``twin``). Their assets, stylesheets and
+    notes came from their scans."""
+    context = ScanContext.of(output_dir, sharder, inventory, twin)
     merge = _Merge(inventory.stylesheets)
     merge.targets = dict(zip(collected.targets, range(len(collected.targets)), strict=True))
     again: dict[str, tuple[Stamp, array[int]]] = {}
