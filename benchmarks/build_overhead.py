@@ -122,8 +122,8 @@ def main() -> None:  # noqa: PLR0912, PLR0915  one part after another, each opti
     parser.add_argument(
         "--before",
         metavar="REV",
-        help="twin: also run its sharded builds with this git revision's shard_assets, "
-        "in the same rounds (before and after side by side)",
+        help="twin and scale: also run their sharded builds with this git revision's "
+        "shard_assets, in the same rounds (before and after side by side)",
     )
     args = parser.parse_args()
     only = set(args.only or PARTS)
@@ -191,7 +191,7 @@ def main() -> None:  # noqa: PLR0912, PLR0915  one part after another, each opti
         print(f"## Worker processes (MkDocs output, median of {args.repeat})\n")
         print(bench_jobs(site("mkdocs").plain_output(), work, args.repeat) + "\n", flush=True)
     if "scale" in only:
-        text = scale.bench_scale(work, args.scale_pages, args.repeat)
+        text = scale.bench_scale(work, args.scale_pages, args.repeat, before)
         print(f"## Scale: shard-assets build on {args.scale_pages:,} pages\n\n{text}\n", flush=True)
         if args.profile:
             print(scale.profile_scale(work, args.scale_pages, args.profile) + "\n", flush=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from benchmarks.profiles import summary
@@ -78,7 +78,7 @@ def shard_copy(output: Path, work: Path, extra: Sequence[str] = ()) -> Run:
     return cli(fresh_copy(output, work), manifest, extra)
 
 
-def _scale_builds(output: Path, work: Path) -> list[Build]:
+def _scale_builds(output: Path, work: Path, before: Mapping[str, str] | None = None) -> list[Build]:
     manifest = work / "scale.json"
     state: dict[str, Path] = {}
 
@@ -87,8 +87,15 @@ def _scale_builds(output: Path, work: Path) -> list[Build]:
             manifest.unlink(missing_ok=True)
         state["site"] = fresh_copy(output, work)
 
+    def shard(env: Mapping[str, str] | None) -> Callable[[], Run]:
+        return lambda: cli(state["site"], manifest, env=env)
+
+    trees: list[tuple[str, Mapping[str, str] | None]] = [("", None)]
+    if before is not None:
+        trees.append((", before", before))
     return [
-        Build(key, label, lambda: cli(state["site"], manifest), base=None, before=ready_for)
+        Build(key + tree, label + tree, shard(env), base=None, before=ready_for)
+        for tree, env in trees
         for key, label, ready_for in (
             ("first", "first build (no manifest)", lambda: ready(True)),
             ("rebuild", "rebuild (manifest present)", lambda: ready(False)),
@@ -96,12 +103,16 @@ def _scale_builds(output: Path, work: Path) -> list[Build]:
     ]
 
 
-def bench_scale(work: Path, pages: int, repeat: int) -> str:
+def bench_scale(
+    work: Path, pages: int, repeat: int, before: Mapping[str, str] | None = None
+) -> str:
     """``shard-assets build`` (default ``--jobs``: the cores) on a ``pages`` output, a
-    first build and a rebuild of a fresh copy, alternating; with peak memory."""
+    first build and a rebuild of a fresh copy, alternating; with peak memory. With
+    ``before`` (another tree's environment), the same two with that tree, in the same
+    rounds."""
     output = scale_output(work, pages)
     size = sum(p.stat().st_size for p in output.rglob("*.html")) / 1e6
-    rounds = alternate(_scale_builds(output, work), repeat, progress="scale: ")
+    rounds = alternate(_scale_builds(output, work, before), repeat, progress="scale: ")
     body = rows(rounds)
     for row, build in zip(body, rounds.builds, strict=True):
         peaks = [peak(r) for r in rounds.runs[build.key]]

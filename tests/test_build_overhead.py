@@ -71,6 +71,20 @@ def test_the_scale_run_shards_a_copy_and_reports_peak_memory(tmp_path: Path) -> 
     assert (tmp_path / "scale.json").is_file()
 
 
+def test_the_scale_run_runs_another_tree_in_the_same_rounds(tmp_path: Path) -> None:
+    before = tmp_path / "before"
+    before.mkdir()
+    (before / "sitecustomize.py").write_text(
+        "import os\nopen(os.environ['MARK'], 'a').write('before ')\n"
+    )
+    mark = tmp_path / "mark"
+    env = {"PYTHONPATH": str(before), "MARK": str(mark)}
+    text = scale.bench_scale(tmp_path, 150, 1, env)
+    assert "| first build (no manifest), before |" in text
+    assert "| rebuild (manifest present), before |" in text
+    assert mark.read_text() == "before before "  # two runs with its environment, only
+
+
 def _run(wall: float, cpu: float) -> Run:
     return Run(wall, cpu, "", 1.0)
 
