@@ -49,12 +49,6 @@ def in_memory(log: str) -> str | None:
     return None
 
 
-def not_in_memory(log: str) -> str | None:
-    if "in memory" in log:
-        return "a first build (no manifest) must not rewrite pages in memory"
-    return None
-
-
 class Site:
     """A generated project and how to build it; subclasses say which builds."""
 
@@ -287,7 +281,7 @@ class MkDocs(Site):
         return super().start(variant, **env)
 
     def builds(self) -> list[Build]:
-        return self.first_and_rebuild(not_in_memory, in_memory)
+        return self.first_and_rebuild(check_rebuild=in_memory)
 
     def plain_output(self) -> Path:
         folder = self.project / "site-plain"

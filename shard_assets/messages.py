@@ -365,6 +365,16 @@ def sharded_at_the_end(reason: str) -> str:
     return f"pages are sharded at the end of the build: {reason}"
 
 
+def sharded_with_a_guess(files: int) -> str:
+    """A first build's pages are sharded as the generator hands them over, with the
+    assignment its ``files`` other files would get (see
+    :meth:`shard_assets.build.handover.Handover.guess`)."""
+    return (
+        f"no manifest yet: pages are sharded as they are handed over with the hosts the "
+        f"{files} other files the generator writes would get, each confirmed at the end"
+    )
+
+
 def missing_folder_message(output_dir: Path) -> str:
     """The error for a build of an output folder that does not exist."""
     return f"{output_dir}: no such folder; give the built site's output folder"

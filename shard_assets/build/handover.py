@@ -25,6 +25,7 @@ from ..kept import KEPT, kept_stylesheet
 from ..manifest import cannot_stand, placed_on, read_manifest
 from ..messages import PAGES_WRITTEN_SO_FAR
 from ..parallel import Workers
+from ..placement.assign import assign_hosts, resolve_pins
 from .commit import StagedFiles
 from .rewrite import (
     Edit,
@@ -283,6 +284,10 @@ class Handover:
         with contextlib.suppress(ConfigError):  # the final build stops on it, as without
             twin = UnshardedCopy.begin(output_dir, settings.unsharded_copy)
         self.preparer = PagePreparer(sharder, output_dir, hosts, twin)
+        self.settings = settings
+        #: Whether the hosts pages are sharded with are a first build's guess
+        #: (:meth:`guess`), not the manifest's.
+        self.guessed = False
         self.pages: dict[str, HandedOverPage | None] = {}
         self._seen: set[str] = set()
         self._twice: set[str] = set()
@@ -307,7 +312,26 @@ class Handover:
     def active(self) -> bool:
         """True when pages may be sharded at handover in this build (otherwise they
         are only scanned)."""
-        return not self.reason
+        return self.preparer.hosts is not None
+
+    def guess(self, files: Iterable[str]) -> bool:
+        """On a first build, before the first page is handed over: shard the pages
+        with the assignment ``files`` would get, the files the generator will write
+        that are not pages (its static and theme files), as if every one that can be an
+        asset were referenced (see :func:`first_build_hosts`). The end of the build
+        confirms a page only when the real assignment gives each of its assets the
+        host used, as on a rebuild, so a wrong guess costs time, never bytes.
+
+        Returns whether pages will be sharded with the guess: only with no manifest
+        and ``balance_by: count`` (the other measures need the pages' loads), and
+        before any page was handed over (the worker processes copy the hosts)."""
+        if self.previous is not None or self.preparer.hosts is not None or self._seen:
+            return False
+        if self.settings.balance_by != "count":
+            return False
+        self.preparer.hosts = first_build_hosts(self.settings, self.sharder, files)
+        self.guessed = True
+        return True
 
     def hand_over(self, text: str, document: str) -> str | None:
         """Take ``text``, the page at output-relative path ``document`` that the
@@ -463,6 +487,45 @@ class Handover:
         if record is not None and self.twin is not None:
             with contextlib.suppress(OSError):
                 self.twin.forget(document)
+
+
+def first_build_hosts(settings: Settings, sharder: Sharder, files: Iterable[str]) -> dict[str, str]:
+    """A first build's assignment guessed before its pages are written: the one the
+    build gets if its assets are exactly ``files`` that are neither pages, excluded
+    nor kept on the origin (stylesheets with ``stylesheets: origin``; fonts with
+    ``cors_assets: origin``, which browsers always fetch in CORS mode), nor source
+    maps (named by a comment in a script or stylesheet, which no page loads).
+
+    The placement depends on the whole asset set (the bounded-load pass fills each
+    host to its share in a fixed order), so it is exact when every such file is
+    referenced and no other; a file never referenced, or a new one, can move others.
+    """
+    rules = sharder.rules
+    assets = sorted(
+        {
+            key
+            for key in files
+            if not is_page(key)
+            and not sharder.is_excluded(key)
+            and not kept_stylesheet(key, stylesheets=rules.stylesheets)
+            and not key.endswith(".map")
+            and not (rules.cors_assets == "origin" and key.lower().endswith(FONTS))
+        }
+    )
+    assignment = assign_hosts(
+        assets,
+        settings.hosts,
+        settings.max_imbalance,
+        algorithm=settings.algorithm,
+        bounded=settings.bounded,
+        pins=resolve_pins(assets, settings.pins),
+    )
+    return dict(assignment.hosts_by_asset)
+
+
+#: Font files: a browser fetches a font in CORS mode whatever loads it (@font-face,
+#: a preload), so with ``cors_assets: origin`` none is placed on a shard host.
+FONTS = (".woff2", ".woff", ".ttf", ".otf", ".eot")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ A build goes through four steps, each a method of :class:`BuildLifecycle`:
    manifest for the whole build and read it, and get ready to take pages over.
 2. :meth:`~BuildLifecycle.page`, for each page the generator is about to write: the
    page is sharded in memory when the manifest already places every asset it loads
-   (see :mod:`shard_assets.build.handover`); write the text it returns, if any.
+   (see :mod:`shard_assets.build.handover`); write the text it returns, if any. On a
+   first build, :meth:`~BuildLifecycle.static_files` before the first page lets the
+   pages be sharded with the assignment the generator's other files would get.
    :meth:`~BuildLifecycle.drain` waits for the worker processes, before anything
    reads the pages.
 3. :meth:`~BuildLifecycle.finish`, when the whole output is written: the final
@@ -55,9 +57,10 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import fnmatch
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, NoReturn, Protocol
 
@@ -69,10 +72,8 @@ from ..errors import ShardAssetsError
 from ..files import manifest_lock
 from ..interrupts import Interrupted, InterruptGuard, describe
 from ..manifest import Manifest
-from ..messages import sharded_at_the_end, summary, warnings_by_kind
+from ..messages import sharded_at_the_end, sharded_with_a_guess, summary, warnings_by_kind
 from ..parallel import default_jobs
-from ..report.html import render_html
-from ..report.model import build_report, default_report_path, write_report
 from ..results import BuildResult
 
 #: What every message of the lifecycle starts with (an adapter may strip it).
@@ -184,6 +185,19 @@ class BuildLifecycle:
                 self.fail(error)
         if not self.handover.active:
             self.log.debug(PREFIX + sharded_at_the_end(self.handover.reason))
+
+    def static_files(self, files: Iterable[str]) -> None:
+        """Before the generator hands over its first page: ``files``, the output-relative
+        paths of the other files it writes (its static and theme files). On a first
+        build the pages are then sharded as they are handed over, with the assignment
+        those files would get, and each is confirmed at the end as on a rebuild (see
+        :meth:`shard_assets.build.handover.Handover.guess`)."""
+        if self.handover is None or self.nested:
+            return
+        listed = list(files)
+        with self._ours():
+            if self.handover.guess(listed):
+                self.log.debug(PREFIX + sharded_with_a_guess(len(listed)))
 
     def page(self, text: str, document: str) -> str | None:
         """Take ``text``, the page at output-relative path ``document`` the generator
@@ -310,6 +324,20 @@ class BuildLifecycle:
         self.log.warning(message)
 
 
+def copied_files(sources: Iterable[Path], target: str, ignores: Iterable[str]) -> Iterator[str]:
+    """The output-relative paths of the files a generator copies from ``sources`` (files
+    or folders) into the output folder's ``target``, but those whose name matches one of
+    the ``ignores`` patterns (for :meth:`BuildLifecycle.static_files`)."""
+    patterns = tuple(ignores)
+    for source in sources:
+        found = [source] if source.is_file() else sorted(source.rglob("*"))
+        for file in found:
+            if not file.is_file() or any(fnmatch.fnmatch(file.name, p) for p in patterns):
+                continue
+            relative = file.name if file == source else file.relative_to(source).as_posix()
+            yield f"{target}/{relative}".lstrip("/")
+
+
 class PageBuffer(io.StringIO):
     """For a generator that writes pages through a file handle: collects a page as
     the generator writes it and, when closed, hands it to ``build`` and writes what
@@ -342,6 +370,10 @@ def write_build_report(
     ``previous`` is the manifest as it was before the build (None on a first build);
     ``result`` the build's, whose page spreads spare reading the pages again.
     """
+    # Imported here: only ``report: true`` needs them, and every build pays for an import.
+    from ..report.html import render_html  # noqa: PLC0415
+    from ..report.model import build_report, default_report_path, write_report  # noqa: PLC0415
+
     report = build_report(
         output_dir,
         settings.manifest,

@@ -1,24 +1,18 @@
-"""The MkDocs plugin, registered as ``shard-assets`` (entry point ``mkdocs.plugins``).
-
-::
+"""The MkDocs plugin, registered as ``shard-assets`` (entry point ``mkdocs.plugins``)::
 
     plugins:
       - search
       - shard-assets:
           hosts: [cdn1.example.com, cdn2.example.com]
 
-Settings are checked in ``on_config``, before MkDocs builds anything. When the build
-starts, the manifest is locked and read; from then on, once the manifest exists
-(every build after the first), each page is sharded in memory as MkDocs hands it
-over (``on_post_page``, on worker processes while MkDocs goes on), when every asset
-it loads already has a host there (see :mod:`shard_assets.build.handover`). In
-``on_post_build``, at -110, after every other plugin (mkdocs-static-i18n, at -100,
-builds the other languages there, nested in ours: see :mod:`shard_assets.plugins.lifecycle`),
-the assignment is checked, those pages are put in place, the rest of the output is
-sharded, and the manifest written. A failure is a ``PluginError``: no traceback. It
-is off during ``mkdocs serve`` (the live-reload server, not the CDN, serves the
-files) unless ``enabled_on_serve`` is true.
-"""
+Settings are checked in ``on_config``; ``on_pre_build`` locks and reads the manifest.
+Each page is sharded in memory as MkDocs hands it over (``on_post_page``, on worker
+processes), with the manifest's hosts, or on a first build those its other files
+(``on_files``) would get (:mod:`shard_assets.build.handover`). ``on_post_build``, at
+-110, after every other plugin (mkdocs-static-i18n builds other languages there, nested
+in ours: :mod:`shard_assets.plugins.lifecycle`), confirms those pages, shards the rest
+and writes the manifest. A failure is a ``PluginError``: no traceback. Off during
+``mkdocs serve`` unless ``enabled_on_serve`` is true (the live-reload server serves it)."""
 
 from __future__ import annotations
 
@@ -32,6 +26,7 @@ from mkdocs.config.base import Config, ConfigErrors, ConfigWarnings, ValidationE
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority, get_plugin_logger
+from mkdocs.structure.files import Files
 from mkdocs.structure.pages import Page
 
 from .. import ConfigError, Settings, ShardAssetsError, load_settings
@@ -108,8 +103,7 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
 
     @event_priority(-100)  # last: mike's on_config adds the version to site_url
     def on_config(self, config: MkDocsConfig) -> MkDocsConfig | None:
-        # Every core setting has an option of the same name (site_url falls back to
-        # MkDocs' own), so adding a setting there and to the class above is enough.
+        # Each core setting has an option of its name (site_url falls back to MkDocs').
         options: dict[str, Any] = {
             name: self.config[name] for name in KNOWN_SETTINGS if name != "site_url"
         }
@@ -132,6 +126,12 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
             self.build.abort()
             if self.settings is not None:
                 self.build.start(self.settings, Path(config.site_dir))
+
+    @event_priority(-100)  # last: other plugins add and remove files first
+    def on_files(self, files: Files, *, config: MkDocsConfig) -> Files | None:
+        """On a first build, shard the pages with the hosts MkDocs' other files would get."""
+        self.build.static_files(f.dest_uri for f in files if not f.is_documentation_page())
+        return files
 
     @event_priority(-100)
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:

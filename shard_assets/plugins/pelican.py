@@ -1,36 +1,35 @@
 """The Pelican plugin: ``PLUGINS = ["shard_assets.plugins.pelican"]``.
 
 Settings come from one dict, ``SHARD_ASSETS``, merged over the defaults; ``site_url``
-defaults to ``SITEURL``. They are checked when Pelican initializes, before anything
-is written, and the whole output folder is sharded on ``finalized``, which also
-catches theme CSS that ``content_written`` never sees. Errors are raised, so
-``pelican`` logs them and exits non-zero.
+defaults to ``SITEURL``. They are checked when Pelican initializes, and the output is
+sharded on ``finalized``, which also catches theme CSS that ``content_written`` never
+sees. Errors are raised, so ``pelican`` logs them and exits non-zero.
 
-Rebuilds are faster: the plugin's writer (``get_writer``, extending ``_open_w``) hands
-each page to the build lifecycle (:mod:`shard_assets.plugins.lifecycle`, direct way) as it is
-written; a plugin generator, run after the page writers and before static files are
-copied, waits for the worker writing them. Pages are sharded at once, in this process,
-when another plugin listens to a signal sent while pages are written (it might read
-them); every page on ``finalized`` without ``_open_w`` or with another writer. A run
-nested in ours (an i18n_subsites subsite) is left to ours (:mod:`shard_assets.plugins.lifecycle`).
+The plugin's writer (``get_writer``, extending ``_open_w``) hands each page to the build
+lifecycle (:mod:`shard_assets.plugins.lifecycle`, direct way) as it is written, sharded
+with the manifest's hosts or, on a first build, those the static and theme files (from
+``all_generators_finalized``) would get; a plugin generator waits for the worker before
+static files are copied. When pages wait for ``finalized`` instead (another plugin
+reads them, another writer, a nested run): docs/handover.md.
 
-Pelican does not tell plugins where its settings file is, so a relative
-``manifest`` path is relative to the folder ``pelican`` runs in; write
-``str(Path(__file__).parent / "shard-manifest.json")`` in pelicanconf.py for an
-exact path.
+Pelican does not tell plugins where its settings file is: a relative ``manifest`` is
+relative to the folder ``pelican`` runs in (or write ``str(Path(__file__).parent /
+"shard-manifest.json")`` in pelicanconf.py).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
 from pelican import signals
 
 from .. import Settings, ShardAssetsError, load_settings
-from .lifecycle import BuildLifecycle
+from .lifecycle import BuildLifecycle, copied_files
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +47,11 @@ def settings_from(pelican_settings: dict[str, Any]) -> Settings:
     return load_settings(options, base_dir=Path.cwd(), source=f"{SETTING} in the Pelican settings")
 
 
-def _running_pelican_command() -> bool:
-    main = sys.modules.get("__main__")
-    return Path(sys.argv[0]).name == "pelican" or getattr(main, "__package__", None) == "pelican"
-
-
 def _fail(error: ShardAssetsError) -> NoReturn:
-    """Stop the build with ``error``'s message.
-
-    Under the ``pelican`` command the message is logged and the process exits 1:
-    Pelican's ``main()`` logs every exception with its traceback, which would bury a
-    message written to be read on its own. Called through the API, the error is
-    raised as usual.
-    """
-    if _running_pelican_command():
+    """Stop the build: under ``pelican``, log the message and exit 1 (its ``main()``
+    would bury it under a traceback); through the API, raise ``error``."""
+    main = sys.modules.get("__main__")
+    if Path(sys.argv[0]).name == "pelican" or getattr(main, "__package__", None) == "pelican":
         log.critical("%s", error)
         raise SystemExit(1) from None
     raise error
@@ -76,17 +66,12 @@ def _settings(pelican: Any) -> Settings:
         _fail(error)
 
 
-def _on_initialized(pelican: Any) -> None:
-    _settings(pelican)
-
-
 #: From the writer's creation to ``finalized``: the lock and the pages.
 _BUILD = BuildLifecycle(_fail, log)
 
 
 def _get_writer(pelican: Any) -> type | None:
-    """A writer that rewrites pages in memory, holding the manifest's lock until
-    ``finalized`` (see the module docstring)."""
+    """A writer that hands pages over, the manifest locked until ``finalized``."""
     if _BUILD.nested:
         return None
     _BUILD.abort()  # a build before this one, in the same process, failed
@@ -97,8 +82,13 @@ def _get_writer(pelican: Any) -> type | None:
 
     if not callable(getattr(Writer, "_open_w", None)):
         return None
-    jobs = 1 if _pages_may_be_read() else None
+    # Another plugin hearing of pages as they are written might read one not written yet.
+    writing = (signals.content_written, signals.article_writer_finalized)
+    jobs = 1 if any(s.receivers for s in (*writing, signals.page_writer_finalized)) else None
     _BUILD.start(settings, Path(pelican.output_path), jobs=jobs, direct=True)
+    generators, _GENERATORS[:] = list(_GENERATORS), []
+    if generators:  # else the static files are unknown: the theme's alone are no guess
+        _BUILD.static_files(_static_files(pelican, generators))
 
     class ShardingWriter(Writer):  # type: ignore[misc]
         def _open_w(self, filename: str, encoding: str, override: bool = False) -> IO[str]:
@@ -107,20 +97,30 @@ def _get_writer(pelican: Any) -> type | None:
     return ShardingWriter
 
 
-def _pages_may_be_read() -> bool:
-    """Whether another plugin listens to a signal Pelican sends while it writes pages
-    (and so might read a page a worker has not written yet)."""
-    writing = (signals.content_written, signals.article_writer_finalized)
-    return any(signal.receivers for signal in (*writing, signals.page_writer_finalized))
+#: The run's generators, from ``all_generators_finalized`` (just before the writer).
+_GENERATORS: list[Any] = []
+
+
+def _on_all_generators_finalized(generators: list[Any]) -> None:
+    _GENERATORS[:] = generators
+
+
+def _static_files(pelican: Any, generators: list[Any]) -> Iterator[str]:
+    """What Pelican copies after its pages: its generators' static files, the theme's."""
+    for generator in generators:
+        for static in getattr(generator, "staticfiles", ()):
+            yield str(static.save_as).replace(os.sep, "/")
+    settings = pelican.settings
+    theme = [Path(pelican.theme, path) for path in settings.get("THEME_STATIC_PATHS") or ()]
+    target = str(settings.get("THEME_STATIC_DIR", "theme"))
+    yield from copied_files(theme, target, settings.get("IGNORE_FILES") or ())
 
 
 class _PagesWritten:
-    """A generator that waits until every page handed over is written. Pelican runs
-    plugin generators after its page writers and before it copies static files, so
-    the pages are whole before ``finalized`` (whichever plugin it calls first)."""
+    """Waits for every page handed over (run after the page writers, before static
+    files are copied, so pages are whole before any ``finalized``)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def generate_output(self, writer: Any) -> None:
         _BUILD.drain()
@@ -142,7 +142,8 @@ def _on_finalized(pelican: Any) -> None:
 
 def register() -> None:
     """Pelican's plugin entry point."""
-    signals.initialized.connect(_on_initialized)
+    signals.initialized.connect(_settings)
+    signals.all_generators_finalized.connect(_on_all_generators_finalized)
     signals.get_writer.connect(_get_writer)
     signals.get_generators.connect(_get_generators)
     signals.finalized.connect(_on_finalized)

@@ -294,3 +294,67 @@ def test_a_first_build_scans_pages_as_handed_over_with_the_disk_paths_result(
     assert settings.manifest.read_bytes() == (tmp_path / "reference.json").read_bytes()
     assert (result.missing, result.crossorigin) == (expected.missing, expected.crossorigin)
     assert result.crossorigin and result.missing
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["direct", "deferred"])
+@pytest.mark.parametrize("unreferenced", [0, 12], ids=["exact", "unreferenced"])
+def test_a_first_build_sharded_with_a_guess_is_the_disk_paths(
+    generated: tuple[Path, dict[str, str]],
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    jobs: int,
+    direct: bool,
+    unreferenced: int,
+) -> None:
+    """With no manifest, pages are sharded with the hosts the site's other files would
+    get (Handover.guess), and confirmed only where the assignment agrees: the same
+    bytes, manifest and notes as the end-of-build path, whether the guess is the
+    assignment (every file referenced) or not (files no page loads)."""
+    site, pages = generated
+    for n in range(unreferenced):
+        (site / "img" / f"unused-{n}.png").write_bytes(png())
+    reference = tmp_path / "reference"
+    shutil.copytree(site, reference)
+    expected = shard_site(reference, make_settings(manifest=str(tmp_path / "reference.json")))
+    settings = make_settings()
+    handed_over = Handover(settings, site, jobs, direct=direct)
+    files = [p.relative_to(site).as_posix() for p in sorted(site.rglob("*")) if p.is_file()]
+    assert handed_over.guess(files)
+    assert handed_over.active
+    for document, text in pages.items():
+        written = handed_over.hand_over(text, document)
+        if written is not None:
+            write_as_generated(site / document, written)
+    handed_over.drain()
+    result = shard_site(site, settings, handover=handed_over)
+    assert snapshot(site) == snapshot(reference)
+    assert settings.manifest.read_bytes() == (tmp_path / "reference.json").read_bytes()
+    assert (result.missing, result.crossorigin, result.notes, result.warnings) == (
+        expected.missing,
+        expected.crossorigin,
+        expected.notes,
+        expected.warnings,
+    )
+    assert (result.rewritten, result.references) == (expected.rewritten, expected.references)
+    if unreferenced:
+        assert result.rewritten_at_handover < len(pages)  # some guessed hosts were wrong
+    else:
+        assert result.rewritten_at_handover == len(pages)
+
+
+def test_the_guess_is_only_for_a_first_build_balanced_by_count_before_any_page(
+    built: tuple[Path, dict[str, str], Settings],
+    generated: tuple[Path, dict[str, str]],
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+) -> None:
+    site, pages, settings = built
+    files = [p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()]
+    assert not Handover(settings, site).guess(files)  # the manifest's hosts stand
+    fresh = make_settings(manifest=str(tmp_path / "none.json"), balance_by="bytes")
+    assert not Handover(fresh, site).guess(files)  # loads need the pages
+    first = Handover(make_settings(manifest=str(tmp_path / "none.json")), site)
+    document, text = next(iter(pages.items()))
+    first.hand_over(text, document)
+    assert not first.guess(files)  # a page was handed over with no hosts
+    first.discard()

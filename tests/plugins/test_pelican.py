@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
 import pytest
 
-from shard_assets.config import load_settings
+from shard_assets.build.pipeline import shard_site
+from shard_assets.config import Settings, load_settings
+from shard_assets.messages import summary, warnings_by_kind
+from shard_assets.results import BuildResult
 from shard_assets.verify import verify_site
 
 from ..conftest import HOSTS, shard_urls, snapshot
@@ -137,9 +141,11 @@ def test_a_rebuild_rewrites_pages_at_handover_with_the_same_bytes(project: Path,
     first_run = pelican_build(project, "--verbose", SHARD_ASSETS=_settings(project, jobs=jobs))
     assert first_run.returncode == 0
     first_log = " ".join((first_run.stdout + first_run.stderr).split())
-    assert "in memory" not in first_log  # no manifest yet: nothing rewritten in memory
     pages = len(_pages(project / "output"))
-    assert f"{pages} pages scanned as the generator handed them over" in first_log
+    # No manifest yet: pages are sharded with the hosts the static files would get,
+    # and those the assignment confirms are kept (see the first-build test below).
+    assert f"{pages} of those files in memory" not in first_log
+    assert "of those files in memory" in first_log
     first = snapshot(project / "output")
     result = pelican_build(project, "--verbose", SHARD_ASSETS=_settings(project, jobs=jobs))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -211,3 +217,119 @@ def test_pages_are_whole_and_sharded_for_a_plugin_that_reads_them(project: Path)
     seen = (project / "seen.txt").read_text().split()
     assert seen and set(seen) == {"True"}
     assert "of those files in memory" in " ".join((result.stdout + result.stderr).split())
+
+
+def _first_build_in_process(project: Path, out: Path, jobs: int) -> BuildResult:
+    """A first build of the sample through Pelican's API, into ``out``; its result."""
+    from pelican import Pelican
+    from pelican.settings import read_settings
+
+    from shard_assets.plugins import pelican as plugin
+
+    results: list[BuildResult] = []
+    finish = plugin._BUILD.finish
+
+    def kept(settings: Settings, output_dir: Path) -> BuildResult:
+        results.append(finish(settings, output_dir))
+        return results[-1]
+
+    override = {"OUTPUT_PATH": str(out), "SHARD_ASSETS": _settings(project, jobs=jobs)}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        patch.setattr(plugin._BUILD, "finish", kept)
+        Pelican(read_settings(str(project / "pelicanconf.py"), override=override)).run()
+    (result,) = results
+    return result
+
+
+def _messages(result: BuildResult) -> tuple[list[tuple[str, str]], list[str]]:
+    """The build's warnings and summary, without the lines that say how the pages
+    were handed over (the manifest's own path differs between the two builds)."""
+    lines = [
+        line
+        for line in summary(result).splitlines()
+        if "handed them over" not in line and not line.lstrip().startswith("manifest:")
+    ]
+    return warnings_by_kind(result), lines
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("unreferenced", [False, True])
+def test_a_first_build_sharded_at_handover_is_the_end_of_build_paths(
+    project: Path, tmp_path: Path, jobs: int, unreferenced: bool
+) -> None:
+    """With no manifest, Pelican's pages are sharded as they are written with the hosts
+    its static and theme files would get; the output, the manifest and the messages
+    are those of a plain build sharded afterwards. A file no page loads (the sample's
+    robots.txt and its media, and with ``unreferenced`` three more images) makes the
+    guess wrong for some assets: their pages are put back and sharded at the end."""
+    if unreferenced:
+        images = project / "content" / "images"
+        for n in range(3):
+            shutil.copy(images / "covers" / "aurora-lines-128.png", images / f"unused-{n}.png")
+    result = _first_build_in_process(project, project / "output", jobs)
+    pages = len(_pages(project / "output"))
+    assert 0 < result.rewritten_at_handover < pages  # some confirmed, some put back
+    assert not [p for p in (project / "output").rglob("*") if ".shard-assets-" in p.name]
+
+    plain = pelican_build(project, "-o", str(tmp_path / "plain"), PLUGINS=[])
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    settings = load_settings(
+        _settings(tmp_path, site_url="https://music.example.org"), base_dir=tmp_path, source="test"
+    )
+    reference = shard_site(tmp_path / "plain", settings)
+    assert reference.rewritten_at_handover == 0
+    assert snapshot(project / "output") == snapshot(tmp_path / "plain")
+    manifest = "shard-manifest.json"
+    assert (project / manifest).read_bytes() == (tmp_path / manifest).read_bytes()
+    assert _messages(result) == _messages(reference)
+    assert (result.rewritten, result.references) == (reference.rewritten, reference.references)
+
+
+def test_a_first_build_without_the_generators_makes_no_guess(
+    project: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When ``all_generators_finalized`` did not reach the plugin (another Pelican
+    front end, a plugin disconnecting it), the static files are unknown: the theme's
+    alone would be a guess for a site it does not describe, so there is none, and every
+    page is sharded at the end, with the same bytes."""
+    from pelican import signals
+
+    from shard_assets.plugins import pelican as plugin
+
+    listener = plugin._on_all_generators_finalized
+    signals.all_generators_finalized.disconnect(listener)  # connected by an earlier build
+    try:
+        with pytest.MonkeyPatch.context() as patch:  # and by this build's register()
+            patch.setattr(plugin, "_on_all_generators_finalized", lambda generators: None)
+            with caplog.at_level(logging.DEBUG, logger=plugin.log.name):
+                _first_build_in_process(project, project / "output", jobs=1)
+    finally:
+        signals.all_generators_finalized.connect(listener)
+    said = [r.getMessage() for r in caplog.records if r.name == plugin.log.name]
+    assert said, "the plugin's debug lines were not captured"
+    assert not [m for m in said if "other files the generator writes" in m], said
+    plain = pelican_build(project, "-o", str(tmp_path / "plain"), PLUGINS=[])
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    settings = load_settings(
+        _settings(tmp_path, site_url="https://music.example.org"), base_dir=tmp_path, source="test"
+    )
+    shard_site(tmp_path / "plain", settings)
+    assert snapshot(project / "output") == snapshot(tmp_path / "plain")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failed_first_build_leaves_every_page_as_pelican_wrote_it(
+    project: Path, tmp_path: Path, jobs: int
+) -> None:
+    """Pages sharded with the guessed hosts are put back when a check fails at the
+    end (here ``locked``: a first build would write a manifest): no manifest, no
+    temporary file, every page as a plain build writes it."""
+    result = pelican_build(project, SHARD_ASSETS=_settings(project, jobs=jobs, locked=True))
+    assert result.returncode == 1
+    assert "locked mode" in result.stdout + result.stderr
+    assert not (project / "shard-manifest.json").exists()
+    plain = pelican_build(project, "-o", str(tmp_path / "plain"), PLUGINS=[])
+    assert plain.returncode == 0
+    assert _pages(project / "output") == _pages(tmp_path / "plain")
+    assert not [p for p in (project / "output").rglob("*") if ".shard-assets-" in p.name]
