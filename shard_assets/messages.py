@@ -398,7 +398,8 @@ def abandoned_state(
     ``kept`` pages the generator wrote could not be put back (a full disk)."""
     not_put_back = (
         f"; {kept} page(s) the generator wrote could not be put back and stay sharded "
-        "with the manifest's hosts, those of the last good build"
+        "as they were handed over (with the manifest's hosts, those of the last good "
+        "build, or on a first build the hosts guessed for it)"
         if kept
         else ""
     )

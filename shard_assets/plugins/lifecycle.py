@@ -59,12 +59,13 @@ import codecs
 import contextlib
 import fnmatch
 import io
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, NoReturn, Protocol
 
-from ..build.handover import Handover
+from ..build.handover import TEXT_MODE, Handover, PageFiles
 from ..build.pipeline import shard_site
 from ..config import Settings
 from ..documents.inventory import is_page
@@ -75,6 +76,17 @@ from ..manifest import Manifest
 from ..messages import sharded_at_the_end, sharded_with_a_guess, summary, warnings_by_kind
 from ..parallel import default_jobs
 from ..results import BuildResult
+
+#: What the adapters use: the lifecycle, how to log, how their generator writes pages.
+__all__ = [
+    "PREFIX",
+    "BuildLifecycle",
+    "BuildLog",
+    "LinesLog",
+    "PageFiles",
+    "Unsaid",
+    "copied_files",
+]
 
 #: What every message of the lifecycle starts with (an adapter may strip it).
 PREFIX = "shard-assets: "
@@ -111,6 +123,21 @@ class LinesLog:
 
 #: Turns the core's error into the generator's failure; never returns.
 Fail = Callable[[ShardAssetsError], NoReturn]
+
+
+class Unsaid(logging.Filter):
+    """Drops, once each, the messages it expects: what a generator logs about a page a
+    worker writes in its place (MkDocs: that it skipped a page whose text is empty)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.expected: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.expected and (message := record.getMessage()) in self.expected:
+            self.expected.discard(message)
+            return False
+        return True
 
 
 class BuildLifecycle:
@@ -163,15 +190,22 @@ class BuildLifecycle:
         self._runs.clear()
 
     def start(
-        self, settings: Settings, output_dir: Path, *, jobs: int | None = None, direct: bool = False
+        self,
+        settings: Settings,
+        output_dir: Path,
+        *,
+        jobs: int | None = None,
+        direct: bool = False,
+        files: PageFiles = TEXT_MODE,
     ) -> None:
         """Lock and read the manifest for the whole build, and get ready for pages.
 
         ``jobs`` worker processes take the pages (default: the ``jobs`` setting, else
         one per core). ``direct``: the generator writes the sharded text :meth:`page`
-        returns (and nothing when it returns None), and a failed build puts the
-        generator's text back; otherwise it writes its own text and the sharded page
-        is put in place at the end (see :mod:`shard_assets.build.handover`).
+        returns (and nothing when it returns None: a worker writes it, the way ``files``
+        says the generator does), and a failed build puts the generator's text back;
+        otherwise it writes its own text and the sharded page is put in place at the
+        end (see :mod:`shard_assets.build.handover`).
         """
         self.abort()
         self._interrupts.install()
@@ -179,7 +213,7 @@ class BuildLifecycle:
             try:
                 self._lock.enter_context(manifest_lock(settings.manifest))
                 workers = (settings.jobs or default_jobs()) if jobs is None else jobs
-                self.handover = Handover(settings, output_dir, workers, direct=direct)
+                self.handover = Handover(settings, output_dir, workers, direct=direct, files=files)
             except ShardAssetsError as error:
                 self.abort()
                 self.fail(error)

@@ -8,15 +8,17 @@
 Settings are checked in ``on_config``; ``on_pre_build`` locks and reads the manifest.
 Each page is sharded in memory as MkDocs hands it over (``on_post_page``, on worker
 processes), with the manifest's hosts, or on a first build those its other files
-(``on_files``) would get (:mod:`shard_assets.build.handover`). ``on_post_build``, at
--110, after every other plugin (mkdocs-static-i18n builds other languages there, nested
-in ours: :mod:`shard_assets.plugins.lifecycle`), confirms those pages, shards the rest
-and writes the manifest. A failure is a ``PluginError``: no traceback. Off during
+(``on_files``) would get (:mod:`shard_assets.build.handover`); last to see it, a worker
+writes it in MkDocs' place (docs/handover.md). ``on_post_build``, at -110, after every
+other plugin (mkdocs-static-i18n builds other languages there, nested in ours:
+:mod:`shard_assets.plugins.lifecycle`), confirms those pages, shards the rest and
+writes the manifest. A failure is a ``PluginError``: no traceback. Off during
 ``mkdocs serve`` unless ``enabled_on_serve`` is true (the live-reload server serves it)."""
 
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, NoReturn
@@ -31,7 +33,7 @@ from mkdocs.structure.pages import Page
 
 from .. import ConfigError, Settings, ShardAssetsError, load_settings
 from ..config import CHOICES, DEFAULTS, KNOWN_SETTINGS
-from .lifecycle import BuildLifecycle, LinesLog
+from .lifecycle import BuildLifecycle, LinesLog, PageFiles, Unsaid
 
 log = get_plugin_logger(__name__)
 
@@ -75,6 +77,16 @@ class ShardAssetsConfig(Config):
     unsharded_copy = c.Optional(c.Type(str))
     cors_assets = c.Choice(CHOICES["cors_assets"], default=_default("cors_assets"))
     stylesheets = c.Choice(CHOICES["stylesheets"], default=_default("stylesheets"))
+
+
+#: How MkDocs writes a page: ``utils.write_file(output.encode("utf-8",
+#: errors="xmlcharrefreplace"), ...)``, bytes with no newline translated.
+MKDOCS_FILES = PageFiles(errors="xmlcharrefreplace", newline="")
+
+#: What MkDocs logs when a page's text is empty, which is how it is told not to write
+#: one: dropped for the pages a worker writes in its place.
+_SKIPPED = Unsaid()
+logging.getLogger("mkdocs.commands.build").addFilter(_SKIPPED)
 
 
 class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
@@ -125,7 +137,25 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         if self.build.begin(Path(config.site_dir), same_folder=True):
             self.build.abort()
             if self.settings is not None:
-                self.build.start(self.settings, Path(config.site_dir))
+                direct = self._last_to_see_pages(config)
+                site_dir = Path(config.site_dir)
+                self.build.start(self.settings, site_dir, direct=direct, files=MKDOCS_FILES)
+
+    def _last_to_see_pages(self, config: MkDocsConfig) -> bool:
+        """Whether our ``on_post_page`` is the last: what it returns is what MkDocs
+        writes, so a worker may write the page instead; the workers are then waited
+        for first thing in ``on_post_build``, before any plugin reads pages."""
+        events = getattr(getattr(config, "plugins", None), "events", None)
+        if not isinstance(events, dict) or events.get("post_page", [None])[-1] != self.on_post_page:
+            return False
+        post_build = events.setdefault("post_build", [])
+        if self._pages_written not in post_build:
+            post_build.insert(0, self._pages_written)
+        _SKIPPED.expected.clear()
+        return True
+
+    def _pages_written(self, *, config: MkDocsConfig) -> None:
+        self.build.drain()
 
     @event_priority(-100)  # last: other plugins add and remove files first
     def on_files(self, files: Files, *, config: MkDocsConfig) -> Files | None:
@@ -135,9 +165,12 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
 
     @event_priority(-100)
     def on_post_page(self, output: str, *, page: Page, config: MkDocsConfig) -> str | None:
-        """Prepare the sharded page beside it when the manifest places all its assets."""
-        self.build.page(output, page.file.dest_uri)
-        return output
+        """Shard the page when the manifest places all its assets (or prepare the
+        sharded page beside it); an empty text when a worker writes it."""
+        written = self.build.page(output, page.file.dest_uri)
+        if written is None:
+            _SKIPPED.expected.add(f"Page skipped: '{page.file.src_uri}'. Generated empty output.")
+        return written or ""
 
     def on_build_error(self, *, error: Exception) -> None:
         self.build.forget()

@@ -8,6 +8,7 @@ import json
 import logging
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ pytest.importorskip("mkdocs")
 
 from mkdocs.commands.build import build
 from mkdocs.config import load_config
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.plugins import BasePlugin, event_priority
 
 
 @pytest.fixture
@@ -236,3 +239,122 @@ def test_pages_the_workers_wrote_before_the_end_are_this_builds(
     log = _build(project, caplog)
     assert "8 of those files in memory" in log
     assert snapshot(project / "site") == first
+
+
+class _Neighbour(BasePlugin):  # type: ignore[type-arg]
+    """Another plugin: what its ``on_post_page`` (after ours, when ``later``) is given,
+    and each page as its ``on_post_build``, before ours, reads it."""
+
+    def __init__(self, later: bool) -> None:
+        super().__init__()
+        self.given: list[str] = []
+        self.read: dict[str, bytes] = {}
+        if later:
+            self.on_post_page = self._given  # type: ignore[method-assign]
+
+    @event_priority(-200)
+    def _given(self, output: str, *, page: object, config: object) -> str:
+        self.given.append(output)
+        return output
+
+    def on_post_build(self, *, config: MkDocsConfig) -> None:
+        self.read = _pages(Path(config.site_dir))
+
+
+def _pages(site: Path) -> dict[str, bytes]:
+    """The pages of ``site`` (the 404 page is a theme template, sharded at the end)."""
+    return {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("index.html")}
+
+
+def _build_beside(project: Path, neighbour: _Neighbour) -> None:
+    config = load_config(config_file=str(project / "mkdocs.yml"))
+    config.plugins["neighbour"] = neighbour
+    build(config)
+
+
+def _mkdocs_wrote(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files MkDocs' own writer writes from now on."""
+    from mkdocs import utils
+
+    written: list[str] = []
+    write_file = utils.write_file
+
+    def recording(content: bytes, output_path: str) -> None:
+        written.append(Path(output_path).name)
+        write_file(content, output_path)
+
+    monkeypatch.setattr(utils, "write_file", recording)
+    return written
+
+
+def test_workers_write_the_pages_in_mkdocs_place(
+    project: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Last to see the pages, the plugin leaves each to a worker: MkDocs writes none of
+    them (it gets an empty text) and does not say it skipped them; the bytes are the
+    end-of-build path's."""
+    _set(project, "      jobs: 2")
+    _build(project, caplog)
+    manifest = (project / "shard-manifest.json").read_bytes()
+    written = _mkdocs_wrote(monkeypatch)
+    log = _build(project, caplog)
+    assert "8 of those files in memory" in log
+    assert "index.html" not in written and "404.html" in written  # 404: a theme template
+    assert "Page skipped" not in log
+    _assert_same_build(project, _disk_path(project, manifest, tmp_path))
+
+
+def test_a_plugin_after_ours_gets_each_page_and_mkdocs_writes_them(
+    project: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another plugin's ``on_post_page`` after ours gets the whole page, so MkDocs
+    writes its own text and the sharded page waits beside it (deferred)."""
+    _set(project, "      jobs: 2")
+    _build(project, caplog)
+    manifest = (project / "shard-manifest.json").read_bytes()
+    written = _mkdocs_wrote(monkeypatch)
+    neighbour = _Neighbour(later=True)
+    _build_beside(project, neighbour)
+    assert len(neighbour.given) == 8 and all("</html>" in text for text in neighbour.given)
+    assert written.count("index.html") == 8
+    _assert_same_build(project, _disk_path(project, manifest, tmp_path))
+
+
+def test_plugins_read_every_page_whole_in_on_post_build(
+    project: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The workers are waited for before any plugin's ``on_post_build``, however slowly
+    they write: each page another plugin reads there is the page the build ends with."""
+    from shard_assets.build import handover
+
+    _set(project, "      jobs: 2")
+    _build(project, caplog)
+    write = handover.write_as_generated
+
+    def slowly(path: Path, text: str, files: handover.PageFiles) -> None:
+        time.sleep(0.3)
+        write(path, text, files)
+
+    monkeypatch.setattr(handover, "write_as_generated", slowly)
+    neighbour = _Neighbour(later=False)
+    _build_beside(project, neighbour)
+    site = project / "site"
+    assert len(neighbour.read) == 8 and neighbour.read == _pages(site)
+    assert b"https://cdn" in neighbour.read["index.html"]
+
+
+def test_a_worker_writes_a_page_as_mkdocs_would(tmp_path: Path) -> None:
+    """Text MkDocs cannot encode as it is (a lone surrogate) becomes a character
+    reference, as in MkDocs' writer, in a folder made for it."""
+    from mkdocs import utils
+
+    from shard_assets.build.handover import write_as_generated
+    from shard_assets.plugins.mkdocs import MKDOCS_FILES
+
+    text = "<p>caf\u00e9 \udc80\r\n</p>\n"
+    write_as_generated(tmp_path / "ours" / "page" / "index.html", text, MKDOCS_FILES)
+    utils.write_file(
+        text.encode("utf-8", errors="xmlcharrefreplace"), str(tmp_path / "mkdocs.html")
+    )
+    ours = (tmp_path / "ours" / "page" / "index.html").read_bytes()
+    assert ours == (tmp_path / "mkdocs.html").read_bytes() == "<p>café &#56448;\r\n</p>\n".encode()
