@@ -124,7 +124,7 @@ class UnshardedCopy:
             return
         twin = unshard(text, document, sharder, refs)
         if twin != text:
-            _twin_document(self, (document, decoded.encode(twin)))
+            self._write(document, decoded.encode(twin))
 
     def rewritten(
         self,
@@ -144,39 +144,36 @@ class UnshardedCopy:
         if again or _may_name_a_host(original, sharder.shard_hosts):
             # Shard URLs the build did not write: the new text's own references.
             twin = unshard(text, document, sharder)
-            _twin_document(self, (document, decoded.encode(twin) if twin != text else None))
+            self._write(document, decoded.encode(twin) if twin != text else None)
             return
         undone = _unsharded_edits(sharder, edits)
         if undone is not None:
-            _twin_document(self, (document, decoded.encode(apply_edits(original, undone))))
+            self._write(document, decoded.encode(apply_edits(original, undone)))
 
     def forget(self, document: str) -> None:
         """Remove ``document``'s twin, written from a text the build gave up."""
-        _twin_document(self, (document, None))
+        self._write(document, None)
 
     def swap_in(self) -> None:
         """Put the twin at its folder, replacing the one there whole."""
         os.chmod(self.work, 0o777 & ~_umask())
         _swap_in(self.work, self.folder)
 
+    def _write(self, document: str, data: bytes | None) -> bool:
+        """Write the twin of ``document`` (its bytes) into the work folder; None for the
+        bytes: it has none (a twin written before goes). Whether it wrote one."""
+        target = self.work / document
+        if data is None:
+            with contextlib.suppress(FileNotFoundError):
+                target.unlink()
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return True
+
     def discard(self) -> None:
         """Remove the work folder: the build failed or was interrupted."""
         shutil.rmtree(self.work, ignore_errors=True)
-
-
-def _twin_document(copy: UnshardedCopy, twin: tuple[str, bytes | None]) -> bool:
-    """Write one document's twin, ``(document, its bytes)``, into ``copy``'s work
-    folder; None for the bytes: it has none (a twin written before goes). Whether it
-    wrote one."""
-    document, data = twin
-    target = copy.work / document
-    if data is None:
-        with contextlib.suppress(FileNotFoundError):
-            target.unlink()
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    return True
 
 
 def _may_name_a_host(text: str, hosts: frozenset[str]) -> bool:

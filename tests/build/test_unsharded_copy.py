@@ -117,16 +117,16 @@ def test_a_failed_build_leaves_the_twin_as_it_was(
     assert snapshot(h2) == before
     # ... and a failure while the twin is written leaves the old one whole.
     calls = 0
-    real = twin._twin_document
+    real = twin.UnshardedCopy._write
 
-    def failing(context: object, document: str) -> bool:
+    def failing(copy: twin.UnshardedCopy, document: str, data: bytes | None) -> bool:
         nonlocal calls
         calls += 1
         if calls == 3:
             raise OSError("disk full")
-        return real(context, document)  # type: ignore[arg-type]
+        return real(copy, document, data)
 
-    monkeypatch.setattr(twin, "_twin_document", failing)
+    monkeypatch.setattr(twin.UnshardedCopy, "_write", failing)
     # The machine's fault is one message (FaultError), the twin as it was.
     with pytest.raises(FaultError, match="disk full"):
         shard_site(site, settings, jobs=1)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from shard_assets.build import unsharded_copy
 from shard_assets.build.pipeline import shard_site
 from shard_assets.build.rewrite import Sharder, UrlRules, apply_edits
 from shard_assets.build.unsharded_copy import UnshardedCopy, unshard
@@ -337,14 +336,14 @@ def test_an_interrupt_while_the_twin_is_written_leaves_everything_as_it_was(
     manifest = (tmp_path / "shard-manifest.json").read_bytes()
     # A page the build rewrites (pass two writes its twin) and Ctrl-C meanwhile.
     (site / "new.html").write_text('<img src="img/photo-003.png">')
-    real = unsharded_copy._twin_document
+    real = UnshardedCopy._write
 
-    def interrupted(copy: UnshardedCopy, document: tuple[str, bytes | None]) -> bool:
-        if document[0] == "new.html":
+    def interrupted(copy: UnshardedCopy, document: str, data: bytes | None) -> bool:
+        if document == "new.html":
             raise KeyboardInterrupt
-        return real(copy, document)
+        return real(copy, document, data)
 
-    monkeypatch.setattr(unsharded_copy, "_twin_document", interrupted)
+    monkeypatch.setattr(UnshardedCopy, "_write", interrupted)
     with pytest.raises(KeyboardInterrupt):
         shard_site(site, settings)
     assert snapshot(tmp_path / "site-h2") == twin
