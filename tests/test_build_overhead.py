@@ -5,6 +5,8 @@ and the tables compare each sharded run with the plain run of its own round."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +111,36 @@ def test_a_build_is_compared_with_the_plain_build_of_its_own_round() -> None:
     assert with_row[1] == "25.00 s (21.00-31.00)"
     assert with_row[2] == "+5.0% (+3.3..+150.0%)"
     assert with_row[4] == "+20.0% (+20.0..+20.0%)"
+
+
+def test_processes_splits_the_cpu_between_mkdocs_and_the_workers(tmp_path: Path) -> None:
+    """benchmarks/processes.py: a row per build, the plain one with no worker, the
+    sharded one with the plugin's worker process."""
+    pytest.importorskip("mkdocs")
+    from .generators import copy_mkdocs
+
+    project = copy_mkdocs(tmp_path / "project")
+    config = (project / "mkdocs.yml").read_text()
+    (project / "mkdocs-sharded.yml").write_text(
+        config.replace("      max_imbalance", "      jobs: 2\n      max_imbalance")
+    )
+    (project / "mkdocs-plain.yml").write_text(
+        config.replace("      max_imbalance", "      enabled: false\n      max_imbalance")
+    )
+    script = Path(scale.__file__).with_name("processes.py")
+    done = subprocess.run(
+        [sys.executable, str(script), "--project", str(project), "--repeat", "1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines()[2:]]
+    assert [[cell.strip() for cell in row[:2]] for row in rows] == [
+        ["1", "plain"],
+        ["1", "sharded"],
+    ]
+    (_, _, _, _, plain_workers), (_, _, _, _, sharded_workers) = rows
+    assert plain_workers.strip() == "0.00 s, 0.00 s"
+    user, system = (float(t.strip().rstrip(" s")) for t in sharded_workers.split(","))
+    assert user + system > 0  # the worker's time is counted apart from MkDocs'
+    assert "cdn1.example.com" in (project / "site" / "index.html").read_text()
