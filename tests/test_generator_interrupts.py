@@ -289,8 +289,11 @@ def sharded_again(page: Path) -> Callable[[], bool]:
 
 
 def changed(path: Path) -> Callable[[], bool]:
-    """Whether ``path`` was written since now."""
-    before = path.stat().st_mtime_ns
+    """Whether ``path`` was written since now (created, if it is not there now)."""
+    try:
+        before: int | None = path.stat().st_mtime_ns
+    except FileNotFoundError:
+        before = None  # an interrupted build before this one did not get to it
 
     def until() -> bool:
         try:
@@ -369,8 +372,9 @@ def mkdocs_points(case: Interruptible) -> dict[str, Point]:
         "reading the pages": lambda: case.lock.exists,
         # The plugin's on_post_page is the last: a worker writes each page, sharded.
         "handing pages over to the workers": lambda: changed(first),
-        # MkDocs writes its 404 page (a theme template); the end of the build shards it.
-        "sharding the rest": lambda: sharded_again(case.output / "404.html"),
+        # The last page (MkDocs builds them in the order of their files) is written:
+        # the workers are waited for, then the end of the build runs.
+        "finishing the build": lambda: changed(case.output / "s9" / "p199" / "index.html"),
     }
 
 
