@@ -313,7 +313,12 @@ def test_the_output_folder_removed_during_the_build(tmp_path: Path, phase: str, 
     message = str(raised.value)
     assert "no such file or directory" in message
     assert "It disappeared during the build" in message
-    assert ("Nothing was written" if phase == "scan" else "Nothing was replaced") in message
+    states = ["Nothing was written"] if phase == "scan" else ["Nothing was replaced"]
+    if phase == "scan" and jobs > 1:
+        # Two workers may have scanned every document before the parent, at its tenth,
+        # removes the folder: the read that fails is then pass two's, before any rename.
+        states.append("Nothing was replaced")
+    assert any(state in message for state in states), message
     assert case.manifest.read_bytes() == case.old_manifest
     assert not case.site.exists()  # no temporary file recreated a folder
     case.reset()  # the generator builds the site again
