@@ -384,16 +384,19 @@ class PageBuffer(io.StringIO):
         self.document = document
 
     def close(self) -> None:
-        if not self.closed:
-            text = self.getvalue()
-            written: str | None = text
-            try:
-                written = self.build.page(text, self.document)
-            finally:  # whatever happens, the generator's page is written
-                with self.handle:
-                    if written is not None:
-                        self.handle.write(written)
+        if self.closed:
+            return
+        text = self.getvalue()
+        # Closed first: when an interrupt comes out of ``page``, the finalizer's close
+        # (at the garbage collection) must not write to the closed handle again.
         super().close()
+        written: str | None = text
+        try:
+            written = self.build.page(text, self.document)
+        finally:  # whatever happens, the generator's page is written
+            with self.handle:
+                if written is not None:
+                    self.handle.write(written)
 
 
 def write_build_report(
