@@ -63,12 +63,14 @@ def interrupts_raise() -> Iterator[None]:
             raised = True
             raise Interrupted(signum)
 
-    previous = {signum: signal.signal(signum, handler) for signum in SIGNALS}
-    try:
+    previous = {}
+    try:  # a signal as soon as the first handler is in raises here: the others go back too
+        for signum in SIGNALS:
+            previous[signum] = signal.signal(signum, handler)
         yield
     finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
+        for installed, old in previous.items():
+            signal.signal(installed, old)
 
 
 #: Signals that came during a :func:`held` step of the main thread (sent again after it),
@@ -92,18 +94,21 @@ def held() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    # Python runs a handler at the first check after a call returns (pthread_sigmask's
+    # too), for a signal another thread received: the depth counts before the signals
+    # are blocked and until they are unblocked, so such a handler keeps its signal
+    # rather than raise where the mask would stay blocked.
     _holding += 1
     try:
-        yield
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a blocked one is kept now
     finally:
         _holding -= 1
-        kept = [] if _holding else _HELD[:]
-        if not _holding:
-            _HELD.clear()
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a blocked one arrives now
-        for signum in kept:
-            signal.raise_signal(signum)
+        while not _holding and _HELD:
+            signal.raise_signal(_HELD.pop(0))
 
 
 def _hold(signum: int) -> bool:

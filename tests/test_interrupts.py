@@ -215,6 +215,42 @@ def test_a_signal_through_another_thread_waits_for_the_held_step_too() -> None:
     assert steps == ["the step"]
 
 
+@pytest.mark.parametrize("edge", ["entering", "leaving"])
+def test_a_signal_at_the_edge_of_a_held_step_never_leaves_the_signals_blocked(
+    edge: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signal another thread received runs Python's handler in this thread at the
+    first check after a call returns: here, right after the step blocks (or unblocks)
+    the signals. It comes once, at the end of the step, and the signals are not left
+    blocked in this thread (where a later SIGTERM would never arrive: a build that
+    hung in CI, Python 3.13)."""
+    real = signal.pthread_sigmask
+    wanted = signal.SIG_BLOCK if edge == "entering" else signal.SIG_SETMASK
+    fired = []
+
+    def sigmask(how: int, mask: object) -> set[signal.Signals]:
+        before = real(how, mask)  # type: ignore[arg-type]
+        if how == wanted and not fired:
+            fired.append(how)
+            handler = signal.getsignal(signal.SIGTERM)
+            assert callable(handler)
+            handler(signal.SIGTERM, None)  # as Python runs it, after the call
+        return before
+
+    steps = []
+    try:
+        with pytest.raises(Interrupted), interrupts_raise():
+            monkeypatch.setattr(signal, "pthread_sigmask", sigmask)
+            with held():
+                steps.append("the step")
+            steps.append("after it")
+        left = real(signal.SIG_BLOCK, [])
+    finally:
+        real(signal.SIG_UNBLOCK, SIGNALS)  # for the tests after this one, whatever happened
+    assert fired and steps == ["the step"]
+    assert not set(SIGNALS) & left, "the signals are left blocked"
+
+
 @pytest.fixture
 def generator_handlers() -> Iterator[list[str]]:
     """Handlers of the generator's own for both signals, which note what they get."""
