@@ -84,9 +84,9 @@ class ShardAssetsConfig(Config):
 MKDOCS_FILES = PageFiles(errors="xmlcharrefreplace", newline="")
 
 #: What MkDocs logs when a page's text is empty, which is how it is told not to write
-#: one: dropped for the pages a worker writes in its place.
+#: one: dropped for the pages a worker writes in its place (on MkDocs' build logger
+#: from the first build whose pages a worker writes).
 _SKIPPED = Unsaid()
-logging.getLogger("mkdocs.commands.build").addFilter(_SKIPPED)
 
 
 class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
@@ -152,6 +152,7 @@ class ShardAssetsPlugin(BasePlugin[ShardAssetsConfig]):
         if self._pages_written not in post_build:
             post_build.insert(0, self._pages_written)
         _SKIPPED.expected.clear()
+        logging.getLogger("mkdocs.commands.build").addFilter(_SKIPPED)  # never twice
         return True
 
     def _pages_written(self, *, config: MkDocsConfig) -> None:
