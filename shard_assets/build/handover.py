@@ -412,13 +412,12 @@ class Handover:
         )
         return done
 
-    def release(self, documents: Iterable[str]) -> int:
+    def release(self, documents: Iterable[str]) -> None:
         """Give up the prepared forms of ``documents``: each page is (again) as the
         generator made it, unless something else changed it since it was written.
 
-        Returns how many pages written directly could not be put back (a full disk):
-        they stay sharded as they were handed over, each one whole (counted in
-        :attr:`not_put_back`)."""
+        A page written directly that cannot be put back (a full disk) stays sharded
+        as it was handed over, whole, and is counted in :attr:`not_put_back`."""
         failed = 0
         for document in sorted(documents):
             record = self.pages.pop(document, None)
@@ -436,7 +435,6 @@ class Handover:
                 with contextlib.suppress(OSError):
                     os.unlink(record.temp)
         self.not_put_back += failed
-        return failed
 
     def commit(self, documents: Mapping[str, int], staged: StagedFiles) -> None:
         """Confirm the prepared pages of ``documents`` (each to be put in place by
