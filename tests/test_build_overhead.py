@@ -144,3 +144,27 @@ def test_processes_splits_the_cpu_between_mkdocs_and_the_workers(tmp_path: Path)
     user, system = (float(t.strip().rstrip(" s")) for t in sharded_workers.split(","))
     assert user + system > 0  # the worker's time is counted apart from MkDocs'
     assert "cdn1.example.com" in (project / "site" / "index.html").read_text()
+
+
+def test_processes_splits_the_cpu_between_pelican_and_the_worker(tmp_path: Path) -> None:
+    """benchmarks/processes.py --generator pelican: the plain build has no plugin, so
+    no worker; the sharded one has the plugin's worker, and shards the pages."""
+    pytest.importorskip("pelican")
+    from .generators import copy_pelican
+
+    project = copy_pelican(tmp_path / "project")
+    settings = project / "pelicanconf.py"  # a worker even on one core
+    settings.write_text(settings.read_text() + '\nSHARD_ASSETS["jobs"] = 2\n')
+    script = Path(scale.__file__).with_name("processes.py")
+    command = [sys.executable, str(script), "--generator", "pelican", "--project", str(project)]
+    done = subprocess.run([*command, "--repeat", "1"], capture_output=True, text=True, check=True)
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines()[2:]]
+    assert [[cell.strip() for cell in row[:2]] for row in rows] == [
+        ["1", "plain"],
+        ["1", "sharded"],
+    ]
+    (_, _, _, _, plain_workers), (_, _, _, _, sharded_workers) = rows
+    assert plain_workers.strip() == "0.00 s, 0.00 s"
+    user, system = (float(t.strip().rstrip(" s")) for t in sharded_workers.split(","))
+    assert user + system > 0
+    assert "cdn1.example.com" in (project / "output" / "index.html").read_text()
