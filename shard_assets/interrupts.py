@@ -64,13 +64,15 @@ def interrupts_raise() -> Iterator[None]:
             raise Interrupted(signum)
 
     previous = {}
-    try:  # a signal as soon as the first handler is in raises here: the others go back too
+    try:  # a signal as soon as the first handler is in raises here: it goes back too
         for signum in SIGNALS:
-            previous[signum] = signal.signal(signum, handler)
+            previous[signum] = signal.getsignal(signum)  # before: the handler may run next
+            signal.signal(signum, handler)
         yield
     finally:
         for installed, old in previous.items():
-            signal.signal(installed, old)
+            if old is not None:  # None: a handler from outside Python, which stays ours
+                signal.signal(installed, old)
 
 
 #: Signals that came during a :func:`held` step of the main thread (sent again after it),

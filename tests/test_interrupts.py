@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -64,6 +65,34 @@ def test_the_handlers_before_are_given_back() -> None:
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
+
+
+def test_a_signal_between_the_two_handlers_put_in_gives_both_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A signal as soon as the first handler is in (Python runs it right after the
+    call that put it in) raises there: the handler already put in goes back too."""
+    real = signal.signal
+
+    def mine(signum: int, frame: object) -> None:
+        raise AssertionError("not mine")
+
+    def put_in(signum: int, handler: Any) -> Any:
+        previous = real(signum, handler)
+        if signum == SIGNALS[0] and handler is not mine:
+            handler(signum, None)  # the first one in: a signal comes now
+        return previous
+
+    before = {signum: real(signum, mine) for signum in SIGNALS}
+    try:
+        monkeypatch.setattr(signal, "signal", put_in)
+        with pytest.raises(Interrupted), interrupts_raise():
+            pytest.fail("the block ran")
+        monkeypatch.undo()
+        assert all(signal.getsignal(s) is mine for s in SIGNALS)
+    finally:
+        for signum, handler in before.items():
+            real(signum, handler)
 
 
 def test_outside_the_main_thread_nothing_changes() -> None:
