@@ -113,6 +113,24 @@ def test_a_build_is_compared_with_the_plain_build_of_its_own_round() -> None:
     assert with_row[4] == "+20.0% (+20.0..+20.0%)"
 
 
+def sharded_workers_time(project: Path, *arguments: str) -> float:
+    """Run benchmarks/processes.py for one round on ``project``: check its two rows
+    (the plain build, with no worker; the sharded one) and return the CPU seconds of
+    the sharded build's workers."""
+    script = Path(scale.__file__).with_name("processes.py")
+    command = [sys.executable, str(script), *arguments, "--project", str(project)]
+    done = subprocess.run([*command, "--repeat", "1"], capture_output=True, text=True, check=True)
+    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines()[2:]]
+    assert [[cell.strip() for cell in row[:2]] for row in rows] == [
+        ["1", "plain"],
+        ["1", "sharded"],
+    ]
+    (_, _, _, _, plain_workers), (_, _, _, _, sharded_workers) = rows
+    assert plain_workers.strip() == "0.00 s, 0.00 s"
+    user, system = (float(t.strip().rstrip(" s")) for t in sharded_workers.split(","))
+    return user + system
+
+
 def test_processes_splits_the_cpu_between_mkdocs_and_the_workers(tmp_path: Path) -> None:
     """benchmarks/processes.py: a row per build, the plain one with no worker, the
     sharded one with the plugin's worker process."""
@@ -127,22 +145,8 @@ def test_processes_splits_the_cpu_between_mkdocs_and_the_workers(tmp_path: Path)
     (project / "mkdocs-plain.yml").write_text(
         config.replace("      max_imbalance", "      enabled: false\n      max_imbalance")
     )
-    script = Path(scale.__file__).with_name("processes.py")
-    done = subprocess.run(
-        [sys.executable, str(script), "--project", str(project), "--repeat", "1"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines()[2:]]
-    assert [[cell.strip() for cell in row[:2]] for row in rows] == [
-        ["1", "plain"],
-        ["1", "sharded"],
-    ]
-    (_, _, _, _, plain_workers), (_, _, _, _, sharded_workers) = rows
-    assert plain_workers.strip() == "0.00 s, 0.00 s"
-    user, system = (float(t.strip().rstrip(" s")) for t in sharded_workers.split(","))
-    assert user + system > 0  # the worker's time is counted apart from MkDocs'
+    # The worker's time is counted apart from MkDocs'.
+    assert sharded_workers_time(project) > 0
     assert "cdn1.example.com" in (project / "site" / "index.html").read_text()
 
 
@@ -155,16 +159,5 @@ def test_processes_splits_the_cpu_between_pelican_and_the_worker(tmp_path: Path)
     project = copy_pelican(tmp_path / "project")
     settings = project / "pelicanconf.py"  # a worker even on one core
     settings.write_text(settings.read_text() + '\nSHARD_ASSETS["jobs"] = 2\n')
-    script = Path(scale.__file__).with_name("processes.py")
-    command = [sys.executable, str(script), "--generator", "pelican", "--project", str(project)]
-    done = subprocess.run([*command, "--repeat", "1"], capture_output=True, text=True, check=True)
-    rows = [line.split("|")[1:-1] for line in done.stdout.splitlines()[2:]]
-    assert [[cell.strip() for cell in row[:2]] for row in rows] == [
-        ["1", "plain"],
-        ["1", "sharded"],
-    ]
-    (_, _, _, _, plain_workers), (_, _, _, _, sharded_workers) = rows
-    assert plain_workers.strip() == "0.00 s, 0.00 s"
-    user, system = (float(t.strip().rstrip(" s")) for t in sharded_workers.split(","))
-    assert user + system > 0
+    assert sharded_workers_time(project, "--generator", "pelican") > 0
     assert "cdn1.example.com" in (project / "output" / "index.html").read_text()
