@@ -159,17 +159,16 @@ class UnshardedCopy:
         os.chmod(self.work, 0o777 & ~_umask())
         _swap_in(self.work, self.folder)
 
-    def _write(self, document: str, data: bytes | None) -> bool:
+    def _write(self, document: str, data: bytes | None) -> None:
         """Write the twin of ``document`` (its bytes) into the work folder; None for the
-        bytes: it has none (a twin written before goes). Whether it wrote one."""
+        bytes: it has none (a twin written before goes)."""
         target = self.work / document
         if data is None:
             with contextlib.suppress(FileNotFoundError):
                 target.unlink()
-            return False
+            return
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-        return True
 
     def discard(self) -> None:
         """Remove the work folder: the build failed or was interrupted."""
