@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import struct
+import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +20,19 @@ from shard_assets.errors import ConfigError
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_SITE = ROOT / "sample_site"
 HOSTS = ["cdn1.example.com", "cdn2.example.com", "cdn3.example.com", "cdn4.example.com"]
+
+# The scan cache of every build the tests run (generators' child processes
+# included) goes to a folder of this run, never the user's: each build's entries are
+# found by its manifest's path, so tests share the folder and not the entries. Set
+# SHARD_ASSETS_CACHE_DIR=off to run the suite without the cache.
+_CACHE_DIR = None
+if "SHARD_ASSETS_CACHE_DIR" not in os.environ:
+    _CACHE_DIR = os.environ["SHARD_ASSETS_CACHE_DIR"] = tempfile.mkdtemp(prefix="shard-scans-")
+
+
+def pytest_sessionfinish() -> None:
+    if _CACHE_DIR is not None:
+        shutil.rmtree(_CACHE_DIR, ignore_errors=True)
 
 
 def png(width: int = 2, height: int = 2, rgb: tuple[int, int, int] = (200, 40, 90)) -> bytes:

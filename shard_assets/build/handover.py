@@ -11,7 +11,7 @@ import codecs
 import contextlib
 import os
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -39,6 +39,7 @@ from .rewrite import (
     undone,
 )
 from .scan import Kinds, Scan, ScanContext, kinds_hold, scan_refs
+from .scan_cache import ScanCache, cache_file
 from .unsharded_copy import UnshardedCopy
 
 _UTF8 = frozenset({"utf-8", "utf-16", "utf-32"})
@@ -95,11 +96,14 @@ class PagePreparer:
         output_dir: Path,
         hosts: Mapping[str, str] | None,
         twin: UnshardedCopy | None = None,
+        cache: ScanCache | None = None,
     ) -> None:
         self.sharder = sharder
         self.output_dir = output_dir
         #: The unsharded copy, if the build writes one: each page recorded has its twin.
         self.twin = twin
+        #: The scan cache, if the build has one: each record's scan carries its entry.
+        self.cache = cache
         #: The manifest's host of each asset it places on a configured host; None
         #: when it cannot stand as it is: pages are then only scanned.
         self.hosts = hosts
@@ -124,12 +128,18 @@ class PagePreparer:
         data = _as_read_back(text) if is_page(document) else None
         if data is None:
             return None, text
-        refs = self.sharder.references(text, document)
+        cache = self.cache
+        if cache is None:
+            refs: Sequence[RefSpan] = self.sharder.references(text, document)
+        else:
+            refs, key, fresh = cache.references(self.sharder, text, document)
         if self.hosts is None and len(refs) > self.scan_budget:
             return None, text
         scan = scan_refs(
             self.context, document, (0, 0), refs, lambda s, e: reference_at(text, s, e)
         )
+        if cache is not None:
+            scan = replace(scan, cache_key=key, cache_refs=fresh)
         if self.hosts is not None:
             sharded = self._sharded(text, data, scan, self.hosts, direct, refs)
             if sharded is not None:
@@ -145,7 +155,7 @@ class PagePreparer:
         self,
         text: str,
         document: str,
-        refs: list[RefSpan],
+        refs: Sequence[RefSpan],
         edits: list[Edit] | None = None,
         new_text: str = "",
     ) -> bool:
@@ -178,7 +188,7 @@ class PagePreparer:
         scan: Scan,
         manifest: Mapping[str, str],
         direct: bool,
-        refs: list[RefSpan],
+        refs: Sequence[RefSpan],
     ) -> Prepared | None:
         """:meth:`prepare` for a page sharded with the ``manifest``'s hosts (``refs``:
         its references); None when it loads a file the manifest does not place."""
@@ -304,7 +314,8 @@ class Handover:
         twin = None
         with contextlib.suppress(ConfigError):  # the final build stops on it, as without
             twin = UnshardedCopy.begin(output_dir, settings.unsharded_copy)
-        self.preparer = PagePreparer(sharder, output_dir, hosts, twin)
+        cache = ScanCache(cache_file(settings.manifest), sharder)
+        self.preparer = PagePreparer(sharder, output_dir, hosts, twin, cache)
         self.settings = settings
         #: Whether the hosts pages are sharded with are a first build's guess
         #: (:meth:`guess`), not the manifest's.
@@ -324,6 +335,11 @@ class Handover:
     def sharder(self) -> Sharder:
         """The sharder made for the build's settings and manifest."""
         return self.preparer.sharder
+
+    @property
+    def cache(self) -> ScanCache | None:
+        """The scan cache of the build (the pages' scans carry their entries)."""
+        return self.preparer.cache
 
     @property
     def twin(self) -> UnshardedCopy | None:

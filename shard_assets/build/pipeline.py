@@ -60,6 +60,7 @@ from .rewrite import (
     target_urls,
 )
 from .scan import Collected, Progress, collect, scan_again, without_assets
+from .scan_cache import ScanCache, cache_file
 from .unsharded_copy import UnshardedCopy, twin_folder
 
 
@@ -91,6 +92,8 @@ class Plan:
     restyled: frozenset[str] = frozenset()
     #: The unsharded copy the build writes as it goes, or None.
     twin: UnshardedCopy | None = None
+    #: The scan cache pass one used and kept this build's entries in, or None.
+    cache: ScanCache | None = None
 
     @property
     def missing(self) -> tuple[MissingRef, ...]:
@@ -149,6 +152,11 @@ def plan_build(
     # The generator plugin's sharder was made for the same settings and manifest.
     sharder = handover.sharder if handover else Sharder.for_build(UrlRules.of(settings), previous)
     handed_over = handover.finished(inventory) if handover else {}
+    # The scan cache: the handover's holds the entries of the pages handed over.
+    cache = handover.cache if handover else ScanCache(cache_file(settings.manifest), sharder)
+    if cache is not None:
+        for page in handed_over.values():
+            cache.keep(page.scan.cache_key, page.scan.cache_refs)
     collected = collect(
         sharder,
         output_dir,
@@ -157,6 +165,7 @@ def plan_build(
         progress=progress,
         handed_over={document: page.scan for document, page in handed_over.items()},
         twin=twin,
+        cache=cache,
     )
     kept = kept_assets(
         collected.assets,
@@ -240,6 +249,7 @@ def plan_build(
         kept=kept,
         restyled=frozenset(document for document, *_ in moved) if sharder.origin else frozenset(),
         twin=twin,
+        cache=cache,
     )
 
 
@@ -388,6 +398,8 @@ def shard_site(
         try:
             result = apply_plan(plan, jobs=jobs, progress=progress)  # notes its own faults
             written.done = True
+            if plan.cache is not None:
+                plan.cache.save()
             if settings.verify:
                 from ..verify import verify_or_raise  # noqa: PLC0415 (loads BeautifulSoup)
 

@@ -13,7 +13,16 @@ import os
 import tempfile
 import weakref
 from array import array
-from collections.abc import Callable, Collection, ItemsView, Iterable, Iterator, Mapping, ValuesView
+from collections.abc import (
+    Callable,
+    Collection,
+    ItemsView,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+    ValuesView,
+)
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
@@ -32,6 +41,7 @@ from ..kept import kept_stylesheet
 from ..parallel import run_each
 from ..results import Located, MissingRef
 from .rewrite import Sharder, Unsharding
+from .scan_cache import CachedRefs, ScanCache
 
 #: Pass one keeps where each asset reference is (four integers each) so that pass
 #: two splices without scanning again; past this many integers in all (16 MB), the
@@ -84,6 +94,10 @@ class Scan:
     css_size: int = -1
     origin_refs: tuple[tuple[str, int, str], ...] = ()
     links: tuple[str, ...] = ()
+    #: The document's entry in the scan cache (b"": none), and its references when
+    #: they were found now, for the process that saves the cache.
+    cache_key: bytes = b""
+    cache_refs: CachedRefs | None = None
 
 
 class Kinds:
@@ -136,12 +150,14 @@ class Kinds:
 @dataclass(frozen=True)
 class ScanContext:
     """What the workers of a pass share (inherited when forked, else sent once);
-    ``twin``, the unsharded copy, if the build writes one."""
+    ``twin``, the unsharded copy, if the build writes one; ``cache``, the scan cache,
+    if the build has one."""
 
     output_dir: Path
     sharder: Sharder
     kinds: Kinds
     twin: Unsharding | None = None
+    cache: ScanCache | None = None
 
     @classmethod
     def of(
@@ -150,10 +166,11 @@ class ScanContext:
         sharder: Sharder,
         inventory: Inventory,
         twin: Unsharding | None = None,
+        cache: ScanCache | None = None,
     ) -> ScanContext:
         """The context for a pass over ``inventory``'s documents."""
         kinds = Kinds(sharder, inventory.files, inventory.stylesheets)
-        return cls(output_dir, sharder, kinds, twin)
+        return cls(output_dir, sharder, kinds, twin, cache)
 
     def is_stylesheet(self, document: str) -> bool:
         """Whether ``document`` is scanned as a stylesheet of the output."""
@@ -185,10 +202,16 @@ def scan_document(context: ScanContext, document: str) -> Scan:
         return Scan(document, decodable=False)
     text = decoded.text
     lines = Lines(text)
-    refs = context.sharder.references(text, document)
+    cache = context.cache
+    if cache is None:
+        refs: Sequence[RefSpan] = context.sharder.references(text, document)
+    else:
+        refs, key, fresh = cache.references(context.sharder, text, document)
     if context.twin is not None:
         context.twin.read(context.sharder, document, decoded, refs)
     scan = scan_refs(context, document, stamp, refs, lambda s, e: (lines.of(s), text[s:e]))
+    if cache is not None:
+        scan = replace(scan, cache_key=key, cache_refs=fresh)
     if context.is_stylesheet(document):
         assets = {key for key, _, _ in scan.targets}
         css_size = len(decoded.encode(_root_relative(text, refs, assets)))
@@ -506,6 +529,7 @@ def collect(
     progress: Progress | None = None,
     handed_over: Mapping[str, Scan] | None = None,
     twin: Unsharding | None = None,
+    cache: ScanCache | None = None,
 ) -> Collected:
     """Pass one: the referenced assets, which pages load them, references to missing
     files, skipped documents, and where each asset reference is.
@@ -513,10 +537,11 @@ def collect(
     ``jobs`` processes read and scan the documents; the results are merged in
     document order. The pages in ``handed_over`` are not read: their scans, made from
     the text the generator handed over (and checked with :func:`kinds_hold`), stand
-    in. Each document read is shown to ``twin``, the unsharded copy, if any.
+    in. Each document read is shown to ``twin``, the unsharded copy, if any, and its
+    references kept in ``cache``, the scan cache, if any.
     """
     given = handed_over or {}
-    context = ScanContext.of(output_dir, sharder, inventory, twin)
+    context = ScanContext.of(output_dir, sharder, inventory, twin, cache)
     to_scan = [d for d in inventory.documents if d not in given]
     scans = run_each(scan_document, to_scan, context, jobs, count=len(to_scan))
     merge = _Merge(inventory.stylesheets)
@@ -526,6 +551,8 @@ def collect(
         if scan is None:
             scan = next(scans)
             read += 1
+            if cache is not None:
+                cache.keep(scan.cache_key, scan.cache_refs)
             if progress is not None:
                 progress("scan", read, len(to_scan))
         merge.add(scan, document)
