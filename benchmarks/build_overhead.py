@@ -8,9 +8,14 @@ Parts (``--only``, repeatable; all by default):
   (benchmarks/sites.py) built without and with shard-assets, alternating, ``--repeat``
   rounds: a first build (no manifest), a rebuild (manifest present), and the plain
   build and a rebuild into an empty output folder, as in CI, where the generator keeps
-  its output (Pelican, Sphinx: MkDocs empties its site folder itself); Sphinx also
-  rebuilds with one page changed (an incremental build: Sphinx writes that page,
-  shard-assets goes over the whole output).
+  its output (Pelican, Sphinx: MkDocs empties its site folder itself, and rebuilds once
+  more with the scan cache emptied); Sphinx also rebuilds with one page changed (an
+  incremental build: Sphinx writes that page, shard-assets goes over the whole
+  output), then with another one (incremental again, as sphinx-autobuild's builds).
+  The builds keep the scan cache (shard_assets/build/scan_cache.py) in the work
+  folder: a first build and a CI-like rebuild start without one, as on a machine that
+  never built the site; the other rebuilds find the build before's
+  (``SHARD_ASSETS_CACHE_DIR=off`` measures every build without it).
 - ``twin``: the same rebuilds with ``unsharded_copy`` on top, in each generator of
   ``--twin`` (all three), and
   ``shard-assets build`` without and with ``--unsharded-copy`` on the MkDocs output.
@@ -62,6 +67,7 @@ from benchmarks.timing import (
     rows,
     spread,
     table,
+    use_scan_cache,
 )
 
 GENERATORS = ("pelican", "mkdocs", "sphinx")
@@ -131,6 +137,7 @@ def main() -> None:  # noqa: PLR0912, PLR0915  one part after another, each opti
         only |= set(GENERATORS)
     work = args.work or Path(tempfile.mkdtemp(prefix="shard-assets-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    use_scan_cache(work)
     check_child_imports_this_checkout()
     before = None
     if args.before:

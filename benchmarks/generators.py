@@ -16,13 +16,19 @@ from pathlib import Path
 
 from benchmarks.profiles import summary
 from benchmarks.sites import mkdocs_project, pelican_project, sphinx_project
-from benchmarks.timing import Build, Run, run
+from benchmarks.timing import Build, Run, forget_scans, run
 
 SHARD = {"BENCH_SHARD": "1"}
 EMPTY = ("without, into an empty output folder", "with, rebuild into an empty output folder")
 INCREMENTAL = (
     "without, one page changed (incremental)",
     "with, rebuild, one page changed (incremental)",
+)
+#: The incremental build after an incremental build (sphinx-autobuild's every build
+#: but the first): the scan cache holds the pages as the build before left them.
+INCREMENTAL_AGAIN = (
+    "without, another page changed (incremental again)",
+    "with, another page changed (incremental again)",
 )
 #: What is wrong with a build's log, or None.
 Check = Callable[[str], str | None]
@@ -84,14 +90,15 @@ class Site:
     def first_and_rebuild(
         self, check_first: Check = _fine, check_rebuild: Check = _fine, plain: str = ""
     ) -> list[Build]:
-        """The plain build, a first build (the manifest removed) and a rebuild."""
+        """The plain build, a first build (the manifest removed, and the scan cache)
+        and a rebuild (the scan cache of the build before)."""
         return [
             Build("plain", f"without shard-assets{plain}", self.start("plain"), base=None),
             Build(
                 "first",
                 "with, first build (no manifest)",
                 self.start("sharded", **SHARD),
-                before=lambda: self.manifest.unlink(missing_ok=True),
+                before=self._forget_manifest,
                 check=check_first,
             ),
             Build(
@@ -102,6 +109,10 @@ class Site:
             ),
         ]
 
+    def _forget_manifest(self) -> None:
+        self.manifest.unlink(missing_ok=True)
+        forget_scans()
+
     def paired(
         self,
         kind: str,
@@ -110,7 +121,8 @@ class Site:
         check: Check,
     ) -> list[Build]:
         """The plain build and a rebuild of another ``kind`` (``empty``: into an empty
-        output folder), each after ``before(variant)``; ``check`` checks the rebuild."""
+        output folder, with an empty scan cache, as in CI), each after
+        ``before(variant)``; ``check`` checks the rebuild."""
         return [
             Build(
                 f"plain, {kind}",
@@ -191,7 +203,8 @@ class Site:
                 continue
             target = folder / f"{self.name}-{build.key.replace(', ', '-')}.prof"
             build.before()
-            variant = "sharded, incremental" if build.key.endswith("incremental") else "sharded"
+            _, incremental, kind = build.key.partition("incremental")
+            variant = f"sharded, incremental{kind}" if incremental else "sharded"
             run(self.command(variant, target), self.project, **SHARD, BENCH_JOBS="1")
             out.append(f"### Profile: {self.label}, {build.label} (jobs: 1)\n\n{summary(target)}")
         return "\n\n".join(out)
@@ -224,6 +237,7 @@ class Pelican(Site):
 
     def _empty(self) -> None:
         shutil.rmtree(self.output, ignore_errors=True)
+        forget_scans()
 
     def verify(self) -> None:
         """Rebuilds rewrite the pages in memory, into a full and an empty folder."""
@@ -281,7 +295,18 @@ class MkDocs(Site):
         return super().start(variant, **env)
 
     def builds(self) -> list[Build]:
-        return self.first_and_rebuild(check_rebuild=in_memory)
+        """MkDocs' rebuild is into an empty folder already: the CI row is one with
+        the scan cache emptied."""
+        return [
+            *self.first_and_rebuild(check_rebuild=in_memory),
+            Build(
+                "rebuild, no scan cache",
+                "with, rebuild, scan cache emptied (as in CI)",
+                self.start("sharded", **SHARD),
+                before=forget_scans,
+                check=in_memory,
+            ),
+        ]
 
     def plain_output(self) -> Path:
         folder = self.project / "site-plain"
@@ -319,7 +344,7 @@ class Sphinx(Site):
         it ends in ``, incremental``."""
         variant, _, kind = variant.partition(", ")
         output, doctrees = self.folders(variant)
-        flags = [] if kind == "incremental" else ["-E"]
+        flags = [] if kind.startswith("incremental") else ["-E"]
         return python(
             "sphinx", "-b", "html", "-d", str(doctrees), *flags, ".", str(output), profile=profile
         )
@@ -328,6 +353,7 @@ class Sphinx(Site):
         def empty() -> None:
             for folder in self.folders(variant):
                 shutil.rmtree(folder, ignore_errors=True)
+            forget_scans()
 
         return empty
 
@@ -346,7 +372,11 @@ class Sphinx(Site):
 
     def builds(self) -> list[Build]:
         incremental = self.paired("incremental", INCREMENTAL, self._change_a_page, _sharded)
+        incremental += self.paired(
+            "incremental again", INCREMENTAL_AGAIN, self._change_a_page, _sharded
+        )
         incremental[0] = replace(incremental[0], check=_one_page_read)
+        incremental[2] = replace(incremental[2], check=_one_page_read)
         return (
             self.first_and_rebuild(_sharded, _sharded, plain=" (-E)")
             + self.paired(

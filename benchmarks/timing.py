@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -21,6 +22,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+#: The scan cache's environment variable (shard_assets.build.scan_cache): the
+#: benchmarks keep the cache in their work folder (:func:`use_scan_cache`).
+SCAN_CACHE = "SHARD_ASSETS_CACHE_DIR"
+
+
+def use_scan_cache(work: Path) -> None:
+    """Keep the builds' scan cache in ``work`` (never the user's), unless the caller's
+    environment names a folder already (``off``: builds without the cache)."""
+    os.environ.setdefault(SCAN_CACHE, str(work / "scan-cache"))
+
+
+def forget_scans() -> None:
+    """Empty the scan cache: the next build scans every document, as a build on a
+    machine that never built the site (CI's fresh clone)."""
+    folder = os.environ.get(SCAN_CACHE, "")
+    if folder and folder.lower() != "off":
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def child_env(**extra: str) -> dict[str, str]:
