@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--sharded", default="mkdocs-sharded.yml", help="MkDocs: config with")
     parser.add_argument("--repeat", type=int, default=4, help="rounds (4)")
     args = parser.parse_args()
+    # The scan cache of a rebuild: the build before's, in the project, never the user's.
+    os.environ.setdefault("SHARD_ASSETS_CACHE_DIR", str(args.project / "scan-cache"))
     name = "MkDocs'" if args.generator == "mkdocs" else "Pelican's"
     print(f"| round | build | wall | {name} process: user, system | workers: user, system |")
     print("|---|---|---|---|---|")

@@ -19,6 +19,7 @@ from benchmarks.timing import (
     Build,
     Run,
     alternate,
+    forget_scans,
     load_average,
     load_line,
     rows,
@@ -75,6 +76,7 @@ def shard_copy(output: Path, work: Path, extra: Sequence[str] = ()) -> Run:
     """A first build (no manifest) on a fresh copy of ``output``."""
     manifest = work / "cli-run.json"
     manifest.unlink(missing_ok=True)
+    forget_scans()  # a first build: no scan cache either
     return cli(fresh_copy(output, work), manifest, extra)
 
 
@@ -85,6 +87,7 @@ def _scale_builds(output: Path, work: Path, before: Mapping[str, str] | None = N
     def ready(first: bool) -> None:
         if first:
             manifest.unlink(missing_ok=True)
+            forget_scans()  # a first build: no scan cache either
         state["site"] = fresh_copy(output, work)
 
     def shard(env: Mapping[str, str] | None) -> Callable[[], Run]:
@@ -135,6 +138,7 @@ def profile_scale(work: Path, pages: int, folder: Path) -> str:
     target = folder / f"scale-{pages}.prof"
     manifest = work / "scale-profile.json"
     manifest.unlink(missing_ok=True)
+    forget_scans()  # a first build: no scan cache either
     cli(fresh_copy(scale_output(work, pages), work), manifest, ("--jobs", "1"), target)
     shutil.rmtree(work / "cli-run", ignore_errors=True)
     return f"### Profile: shard-assets build, {pages:,} pages, first build (--jobs 1)\n\n" + (
@@ -180,6 +184,7 @@ def bench_cli_twin(
 
     def ready() -> None:
         manifest.unlink(missing_ok=True)
+        forget_scans()  # a first build: no scan cache either
         state["site"] = fresh_copy(output, work)
 
     builds = [
