@@ -39,7 +39,7 @@ from .rewrite import (
     undone,
 )
 from .scan import Kinds, Scan, ScanContext, kinds_hold, scan_refs
-from .scan_cache import ScanCache, cache_file
+from .scan_cache import ScanCache, references_of
 from .unsharded_copy import UnshardedCopy
 
 _UTF8 = frozenset({"utf-8", "utf-16", "utf-32"})
@@ -128,18 +128,17 @@ class PagePreparer:
         data = _as_read_back(text) if is_page(document) else None
         if data is None:
             return None, text
-        cache = self.cache
-        if cache is None:
-            refs: Sequence[RefSpan] = self.sharder.references(text, document)
-        else:
-            refs, key, fresh = cache.references(self.sharder, text, document)
+        refs, key, fresh = references_of(self.cache, self.sharder, text, document)
         if self.hosts is None and len(refs) > self.scan_budget:
             return None, text
         scan = scan_refs(
-            self.context, document, (0, 0), refs, lambda s, e: reference_at(text, s, e)
+            self.context,
+            document,
+            (0, 0),
+            refs,
+            lambda s, e: reference_at(text, s, e),
+            cache_entry=(key, fresh),
         )
-        if cache is not None:
-            scan = replace(scan, cache_key=key, cache_refs=fresh)
         if self.hosts is not None:
             sharded = self._sharded(text, data, scan, self.hosts, direct, refs)
             if sharded is not None:
@@ -314,7 +313,7 @@ class Handover:
         twin = None
         with contextlib.suppress(ConfigError):  # the final build stops on it, as without
             twin = UnshardedCopy.begin(output_dir, settings.unsharded_copy)
-        cache = ScanCache(cache_file(settings.manifest), sharder)
+        cache = ScanCache.open(settings.manifest, sharder)
         self.preparer = PagePreparer(sharder, output_dir, hosts, twin, cache)
         self.settings = settings
         #: Whether the hosts pages are sharded with are a first build's guess

@@ -60,7 +60,7 @@ from .rewrite import (
     target_urls,
 )
 from .scan import Collected, Progress, collect, scan_again, without_assets
-from .scan_cache import ScanCache, cache_file
+from .scan_cache import ScanCache
 from .unsharded_copy import UnshardedCopy, twin_folder
 
 
@@ -153,7 +153,7 @@ def plan_build(
     sharder = handover.sharder if handover else Sharder.for_build(UrlRules.of(settings), previous)
     handed_over = handover.finished(inventory) if handover else {}
     # The scan cache: the handover's holds the entries of the pages handed over.
-    cache = handover.cache if handover else ScanCache(cache_file(settings.manifest), sharder)
+    cache = handover.cache if handover else ScanCache.open(settings.manifest, sharder)
     if cache is not None:
         for page in handed_over.values():
             cache.keep(page.scan.cache_key, page.scan.cache_refs)

@@ -13,16 +13,7 @@ import os
 import tempfile
 import weakref
 from array import array
-from collections.abc import (
-    Callable,
-    Collection,
-    ItemsView,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-    ValuesView,
-)
+from collections.abc import Callable, Collection, ItemsView, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
@@ -41,7 +32,7 @@ from ..kept import kept_stylesheet
 from ..parallel import run_each
 from ..results import Located, MissingRef
 from .rewrite import Sharder, Unsharding
-from .scan_cache import CachedRefs, ScanCache
+from .scan_cache import CachedRefs, ScanCache, references_of
 
 #: Pass one keeps where each asset reference is (four integers each) so that pass
 #: two splices without scanning again; past this many integers in all (16 MB), the
@@ -202,16 +193,17 @@ def scan_document(context: ScanContext, document: str) -> Scan:
         return Scan(document, decodable=False)
     text = decoded.text
     lines = Lines(text)
-    cache = context.cache
-    if cache is None:
-        refs: Sequence[RefSpan] = context.sharder.references(text, document)
-    else:
-        refs, key, fresh = cache.references(context.sharder, text, document)
+    refs, key, fresh = references_of(context.cache, context.sharder, text, document)
     if context.twin is not None:
         context.twin.read(context.sharder, document, decoded, refs)
-    scan = scan_refs(context, document, stamp, refs, lambda s, e: (lines.of(s), text[s:e]))
-    if cache is not None:
-        scan = replace(scan, cache_key=key, cache_refs=fresh)
+    scan = scan_refs(
+        context,
+        document,
+        stamp,
+        refs,
+        lambda s, e: (lines.of(s), text[s:e]),
+        cache_entry=(key, fresh),
+    )
     if context.is_stylesheet(document):
         assets = {key for key, _, _ in scan.targets}
         css_size = len(decoded.encode(_root_relative(text, refs, assets)))
@@ -225,11 +217,14 @@ def scan_refs(
     stamp: Stamp,
     refs: Iterable[RefSpan],
     locate: Callable[[int, int], tuple[int, str]],
+    cache_entry: tuple[bytes, CachedRefs | None] = (b"", None),
 ) -> Scan:
     """Pass one for one document from its references (see :class:`Scan`).
 
     ``locate(start, end)`` gives a reference's line and text, for the ones a message
-    names (a missing file, an added ``crossorigin``).
+    names (a missing file, an added ``crossorigin``); ``cache_entry`` is the
+    document's key in the scan cache and its entry if made now (see
+    :func:`~shard_assets.build.scan_cache.references_of`).
     """
     kinds = context.kinds
     known = kinds.known
@@ -284,6 +279,8 @@ def scan_refs(
         tuple(crossorigin),
         origin_refs=tuple(origin_refs),
         links=tuple(links),
+        cache_key=cache_entry[0],
+        cache_refs=cache_entry[1],
     )
 
 

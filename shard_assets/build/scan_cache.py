@@ -61,7 +61,7 @@ def cache_file(manifest: Path, environ: Mapping[str, str] = os.environ) -> Path 
         home = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         folder = os.path.join(home, "shard-assets")
     where = os.path.abspath(manifest).encode("utf-8", "surrogateescape")
-    name = hashlib.blake2b(where, digest_size=8).hexdigest()
+    name = hashlib.sha256(where).hexdigest()[:16]
     return Path(folder) / f"scans-{name}"
 
 
@@ -69,13 +69,13 @@ def cache_file(manifest: Path, environ: Mapping[str, str] = os.environ) -> Path 
 def _code_digest() -> bytes:
     """A digest of this package's source (its version included): another version of
     the code may find other references in the same text."""
-    digest = hashlib.blake2b(digest_size=_DIGEST)
+    digest = hashlib.sha256()
     root = Path(__file__).resolve().parent.parent
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode())
         with contextlib.suppress(OSError):
             digest.update(path.read_bytes())
-    return digest.digest()
+    return digest.digest()[:_DIGEST]
 
 
 def fingerprint(sharder: Sharder) -> bytes:
@@ -84,9 +84,9 @@ def fingerprint(sharder: Sharder) -> bytes:
     the extra attributes. Sorted, so it is the same in every process."""
     site = sharder.site
     parts = (site.prefix, *sorted(site.origins), "", *map(repr, sharder.rules.attributes))
-    digest = hashlib.blake2b(_code_digest(), digest_size=_DIGEST)
+    digest = hashlib.sha256(_code_digest())
     digest.update("\0".join(parts).encode("utf-8", "surrogateescape"))
-    return digest.digest()
+    return digest.digest()[:_DIGEST]
 
 
 class ScanCache:
@@ -108,10 +108,18 @@ class ScanCache:
         self.sent = 0
         self.held = 0
 
+    @classmethod
+    def open(cls, manifest: Path, sharder: Sharder) -> ScanCache | None:
+        """The scan cache of the build that keeps ``manifest`` (None when it is off:
+        no document is digested then)."""
+        path = cache_file(manifest)
+        return cls(path, sharder) if path is not None else None
+
     def key(self, text: str, document: str) -> bytes:
         """The entry of ``text``, the document at output-relative path ``document``
-        (SHA-256: the fastest digest here, twice BLAKE2's speed on CPUs with SHA
-        instructions; it reads every byte of every document a build reads)."""
+        (SHA-256, as everywhere in the cache: the fastest digest here, twice BLAKE2's
+        speed on CPUs with SHA instructions; it reads every byte of every document a
+        build reads)."""
         digest = hashlib.sha256(self.fingerprint)
         digest.update(document.encode("utf-8", "surrogateescape") + b"\0")
         digest.update(text.encode("utf-8", "surrogatepass"))
@@ -151,7 +159,7 @@ class ScanCache:
         if self.path is None:
             return
         payload = marshal.dumps(self.kept)
-        checksum = hashlib.blake2b(payload, digest_size=_DIGEST).digest()
+        checksum = hashlib.sha256(payload).digest()[:_DIGEST]
         with contextlib.suppress(OSError):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(self.path, _MAGIC + self.fingerprint + checksum + payload, sync=False)
@@ -169,7 +177,7 @@ class ScanCache:
             return {}
         checksum = data[head + _DIGEST : head + 2 * _DIGEST]
         payload = memoryview(data)[head + 2 * _DIGEST :]
-        if hashlib.blake2b(payload, digest_size=_DIGEST).digest() != checksum:
+        if hashlib.sha256(payload).digest()[:_DIGEST] != checksum:
             return {}
         try:
             entries = marshal.loads(payload)
@@ -178,3 +186,13 @@ class ScanCache:
         if not isinstance(entries, dict):
             return {}
         return {k: v for k, v in entries.items() if type(k) is bytes and type(v) is bytes}
+
+
+def references_of(
+    cache: ScanCache | None, sharder: Sharder, text: str, document: str
+) -> tuple[Sequence[RefSpan], bytes, CachedRefs | None]:
+    """:meth:`ScanCache.references` of ``cache``, or without one ``sharder``'s own
+    (no entry)."""
+    if cache is None:
+        return sharder.references(text, document), b"", None
+    return cache.references(sharder, text, document)

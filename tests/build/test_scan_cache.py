@@ -182,8 +182,13 @@ def test_the_cache_off_writes_none(
     assert cache_file(settings.manifest) is None
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(ScanCache, "key", _no_digest)  # off: no document is digested
     _build(make_site(tmp_path / "site"), settings)
     assert not (tmp_path / "home").exists()
+
+
+def _no_digest(self: ScanCache, text: str, document: str) -> bytes:
+    raise AssertionError(f"{document} digested with the cache off")
 
 
 def test_the_user_cache_folder_by_default(tmp_path: Path) -> None:
