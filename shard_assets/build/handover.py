@@ -352,6 +352,19 @@ class Handover:
         are only scanned)."""
         return self.preparer.hosts is not None
 
+    @property
+    def may_guess(self) -> bool:
+        """Whether :meth:`guess` would shard the pages with a guess: only with no
+        manifest and ``balance_by: count`` (the other measures need the pages' loads),
+        and before any page was handed over (the worker processes copy the hosts). A
+        rebuild then spares listing the generator's files."""
+        return (
+            self.previous is None
+            and self.preparer.hosts is None
+            and not self._seen
+            and self.settings.balance_by == "count"
+        )
+
     def guess(self, files: Iterable[str]) -> bool:
         """On a first build, before the first page is handed over: shard the pages
         with the assignment ``files`` would get, the files the generator will write
@@ -360,12 +373,8 @@ class Handover:
         confirms a page only when the real assignment gives each of its assets the
         host used, as on a rebuild, so a wrong guess costs time, never bytes.
 
-        Returns whether pages will be sharded with the guess: only with no manifest
-        and ``balance_by: count`` (the other measures need the pages' loads), and
-        before any page was handed over (the worker processes copy the hosts)."""
-        if self.previous is not None or self.preparer.hosts is not None or self._seen:
-            return False
-        if self.settings.balance_by != "count":
+        Returns whether pages will be sharded with the guess (see :attr:`may_guess`)."""
+        if not self.may_guess:
             return False
         self.preparer.hosts = first_build_hosts(self.settings, self.sharder, files)
         self.guessed = True

@@ -226,7 +226,7 @@ class BuildLifecycle:
         build the pages are then sharded as they are handed over, with the assignment
         those files would get, and each is confirmed at the end as on a rebuild (see
         :meth:`shard_assets.build.handover.Handover.guess`)."""
-        if self.handover is None or self.nested:
+        if self.handover is None or self.nested or not self.handover.may_guess:
             return
         listed = list(files)
         with self._ours():

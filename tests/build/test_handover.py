@@ -3,10 +3,12 @@ the plugins drive it, and checked against what the end-of-build (disk) path give
 
 from __future__ import annotations
 
+import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from hypothesis import given
@@ -18,6 +20,7 @@ from shard_assets.build.pipeline import apply_plan, plan_build, shard_site
 from shard_assets.build.rewrite import apply_edits, undo_edits, undone
 from shard_assets.config import Settings
 from shard_assets.errors import LockedError
+from shard_assets.plugins.lifecycle import BuildLifecycle
 from shard_assets.results import BuildResult
 from shard_assets.verify import verify_site
 
@@ -350,11 +353,46 @@ def test_the_guess_is_only_for_a_first_build_balanced_by_count_before_any_page(
 ) -> None:
     site, pages, settings = built
     files = [p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file()]
-    assert not Handover(settings, site).guess(files)  # the manifest's hosts stand
-    fresh = make_settings(manifest=str(tmp_path / "none.json"), balance_by="bytes")
-    assert not Handover(fresh, site).guess(files)  # loads need the pages
+    rebuild = Handover(settings, site)
+    assert not rebuild.may_guess
+    assert not rebuild.guess(files)  # the manifest's hosts stand
+    fresh = Handover(make_settings(manifest=str(tmp_path / "none.json"), balance_by="bytes"), site)
+    assert not fresh.may_guess
+    assert not fresh.guess(files)  # loads need the pages
     first = Handover(make_settings(manifest=str(tmp_path / "none.json")), site)
+    assert first.may_guess
     document, text = next(iter(pages.items()))
     first.hand_over(text, document)
+    assert not first.may_guess
     assert not first.guess(files)  # a page was handed over with no hosts
     first.discard()
+
+
+def test_the_lifecycle_lists_the_generators_files_only_for_a_guess(
+    built: tuple[Path, dict[str, str], Settings],
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+) -> None:
+    """A rebuild (the manifest's hosts stand) never walks the generator's static and
+    theme folders: the listing is only for a first build's guess."""
+    site, _, settings = built
+    listed: list[str] = []
+
+    def files() -> Iterator[str]:
+        for path in sorted(site.rglob("*")):
+            if path.is_file() and not path.name.endswith(".html"):
+                listed.append(path.name)
+                yield path.relative_to(site).as_posix()
+
+    for manifest, walked in ((settings.manifest, False), (tmp_path / "none.json", True)):
+        build = BuildLifecycle(_no_failure, logging.getLogger("test"))
+        build.start(replace(settings, manifest=manifest), site, jobs=1)
+        listed.clear()
+        build.static_files(files())
+        assert bool(listed) == walked
+        assert (build.handover is not None and build.handover.guessed) == walked
+        build.abort()
+
+
+def _no_failure(error: Exception) -> NoReturn:
+    raise AssertionError(error)
