@@ -25,6 +25,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.timing import compile_bytecode
+
 #: Run in the child: the build in-process (``argv[1]``: the generator, the rest its
 #: arguments), then its resource usage and its children's.
 _CHILD = """
@@ -68,6 +72,9 @@ def main() -> None:
     args = parser.parse_args()
     # The scan cache of a rebuild: the build before's, in the project, never the user's.
     os.environ.setdefault("SHARD_ASSETS_CACHE_DIR", str(args.project / "scan-cache"))
+    import shard_assets  # the copy the children import
+
+    compile_bytecode(Path(shard_assets.__file__).parent)
     name = "MkDocs'" if args.generator == "mkdocs" else "Pelican's"
     print(f"| round | build | wall | {name} process: user, system | workers: user, system |")
     print("|---|---|---|---|---|")

@@ -10,6 +10,7 @@ and their range, beside the medians and ranges (min-max) of the times themselves
 
 from __future__ import annotations
 
+import compileall
 import os
 import resource
 import shutil
@@ -56,7 +57,8 @@ def check_child_imports_this_checkout() -> None:
 
 def check_child_imports(package: Path, env: dict[str, str] | None = None) -> None:
     """Exit unless a child process (with ``env`` added) imports shard_assets from
-    ``package`` (a folder it is in)."""
+    ``package`` (a folder it is in), then compile that package's bytecode (see
+    :func:`compile_bytecode`)."""
     found = subprocess.run(
         [sys.executable, "-c", "import shard_assets; print(shard_assets.__file__)"],
         env=child_env(**(env or {})),
@@ -67,6 +69,16 @@ def check_child_imports(package: Path, env: dict[str, str] | None = None) -> Non
     ).stdout.strip()
     if not Path(found).resolve().is_relative_to(package.resolve()):
         raise SystemExit(f"child processes import {found}, not {package}")
+    compile_bytecode(Path(found).parent)
+
+
+def compile_bytecode(package: Path) -> None:
+    """Write the ``__pycache__`` of ``package`` (a folder of modules), as pip does when
+    it installs a wheel. Without it, a checkout run where PYTHONDONTWRITEBYTECODE is
+    set (as on this project's machines) compiles every module from source in every
+    build: about 0.05 s more per sharded build, which no user's installed copy pays,
+    and which the plain build, importing nothing of it, never pays."""
+    compileall.compile_dir(package, quiet=1)
 
 
 @dataclass(frozen=True)
