@@ -190,3 +190,94 @@ def test_workers_stop_after_every_item_or_only_the_batches_started() -> None:
         workers.submit(item)
     # The batch sent may have started (then it finishes) or not; the rest never runs.
     assert [item for item, _ in workers.stop(finish=False)] in ([], list(range(BATCH)))
+
+
+def _fail_on_seven(context: object, item: int) -> tuple[int, int]:
+    if item == 7:
+        raise OSError(28, "No space left on device", f"page-{item}.html")
+    return item, os.getpid()
+
+
+def _die_on_seven(context: object, item: int) -> tuple[int, int]:
+    if item == 7:
+        os._exit(9)  # as the kernel's out-of-memory killer would end it
+    return item, os.getpid()
+
+
+def test_a_pipe_worker_keeps_the_order_in_one_other_process_and_no_thread() -> None:
+    """The direct handover's worker: items given one at a time (a batch sent at BATCH
+    items or BATCH_SIZE of their sizes), done in one forked process, results back in
+    order, and no thread started in the caller's process (the generator's)."""
+    import threading
+
+    from shard_assets.parallel import BATCH, BATCH_SIZE, PipeWorker
+
+    threads = threading.active_count()
+    worker = PipeWorker(_pid, None)
+    items = [*range(3 * BATCH + 5), *range(1000, 1003)]
+    for item in items:
+        assert worker.submit(item, BATCH_SIZE if item >= 1000 else 1) == []
+        assert threading.active_count() == threads
+    results = list(worker.results())
+    worker.close()
+    assert [item for item, _ in results] == items
+    pids = {pid for _, pid in results}
+    assert len(pids) == 1
+    assert os.getpid() not in pids
+
+
+def test_a_pipe_worker_raises_a_batch_error_at_a_next_batch_and_does_the_rest() -> None:
+    """A page the worker could not write (a full disk) fails the build at a next batch
+    given, with the worker's error (its file named); every batch sent is done all the
+    same, as the pool's are, so a direct handover given up has every other page
+    written."""
+    from shard_assets.parallel import BATCH, PipeWorker
+
+    worker = PipeWorker(_fail_on_seven, None)
+    given: list[int] = []
+    with pytest.raises(OSError, match="No space left") as raised:
+        for item in range(1000 * BATCH):  # until the worker's note of 7 is seen
+            given.append(item)
+            worker.submit(item)
+            time.sleep(0.001)
+    assert raised.value.filename == "page-7.html"
+    assert len(given) % BATCH == 0  # raised as a batch was sent, that batch included
+    done = [item for item, _ in worker.stop(finish=True)]
+    assert done == given[BATCH:]  # all but the batch of 7
+    with pytest.raises(OSError, match="No space left"):
+        worker.submit(given[-1] + 1)
+
+    worker = PipeWorker(_fail_on_seven, None)
+    for item in range(3 * BATCH):
+        worker.submit(item)
+    with pytest.raises(OSError, match="No space left"):
+        worker.results()
+    # stop, as a handover given up calls it: the batches that did not fail.
+    assert [item for item, _ in worker.stop(finish=True)] == list(range(BATCH, 3 * BATCH))
+
+
+def test_a_pipe_worker_that_dies_is_an_error_not_missing_pages() -> None:
+    from shard_assets.parallel import BATCH, BrokenWorker, PipeWorker
+
+    worker = PipeWorker(_die_on_seven, None)
+    with pytest.raises(BrokenWorker, match="exit status 9"):
+        for item in range(3 * BATCH):
+            worker.submit(item)
+        list(worker.results())
+
+
+def test_a_pipe_worker_stops_with_or_without_the_items_not_sent() -> None:
+    """How a handover that is given up stops it: every item given (``finish``), or
+    only the batches sent (the pipe cannot take those back)."""
+    from shard_assets.parallel import BATCH, PipeWorker
+
+    given = range(BATCH + 3)  # one batch sent, three items not yet
+    worker = PipeWorker(_pid, None)
+    for item in given:
+        worker.submit(item)
+    assert [item for item, _ in worker.stop(finish=True)] == list(given)
+    worker = PipeWorker(_pid, None)
+    for item in given:
+        worker.submit(item)
+    assert [item for item, _ in worker.stop(finish=False)] == list(range(BATCH))
+    assert PipeWorker(_pid, None).stop(finish=True) == []  # never started

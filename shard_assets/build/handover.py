@@ -24,7 +24,7 @@ from ..files import atomic_write, remove_temporaries, write_temporary
 from ..kept import KEPT, kept_stylesheet
 from ..manifest import cannot_stand, placed_on, read_manifest
 from ..messages import PAGES_WRITTEN_SO_FAR
-from ..parallel import Workers
+from ..parallel import PipeWorker, Workers, forks
 from ..placement.assign import assign_hosts, resolve_pins
 from .commit import StagedFiles
 from .rewrite import (
@@ -325,10 +325,17 @@ class Handover:
         self._seen: set[str] = set()
         self._twice: set[str] = set()
         #: The worker processes (None: pages are prepared at once, in this process).
-        self.workers: Workers[_Worker, _Page, _Prepared] | None = None
+        #: Direct, one worker writes the pages in order; where it is forked, through a
+        #: pipe, with no thread in the generator's process (see PipeWorker).
+        self.workers: (
+            Workers[_Worker, _Page, _Prepared] | PipeWorker[_Worker, _Page, _Prepared] | None
+        ) = None
         if jobs > 1:
             worker = _Worker(self.preparer, direct, files)
-            self.workers = Workers(_prepare_page, worker, 1 if direct else jobs)
+            if direct and forks():
+                self.workers = PipeWorker(_prepare_page, worker)
+            else:
+                self.workers = Workers(_prepare_page, worker, 1 if direct else jobs)
 
     @property
     def sharder(self) -> Sharder:

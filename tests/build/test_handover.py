@@ -20,6 +20,7 @@ from shard_assets.build.pipeline import apply_plan, plan_build, shard_site
 from shard_assets.build.rewrite import apply_edits, undo_edits, undone
 from shard_assets.config import Settings
 from shard_assets.errors import LockedError
+from shard_assets.parallel import PipeWorker
 from shard_assets.plugins.lifecycle import BuildLifecycle
 from shard_assets.results import BuildResult
 from shard_assets.verify import verify_site
@@ -366,6 +367,28 @@ def test_the_guess_is_only_for_a_first_build_balanced_by_count_before_any_page(
     assert not first.may_guess
     assert not first.guess(files)  # a page was handed over with no hosts
     first.discard()
+
+
+def test_a_direct_handover_writes_on_a_worker_without_a_thread_in_the_generator(
+    built: tuple[Path, dict[str, str], Settings],
+) -> None:
+    """Direct, with workers (Pelican's rebuild), one forked worker writes the pages
+    through a pipe: no thread joins the generator's process (ProcessPoolExecutor's
+    two took Python's lock from it for every batch), and the rebuild is the same."""
+    import threading
+
+    site, pages, settings = built
+    expected = snapshot(site)
+    threads = threading.active_count()
+    given = Handover(settings, site, 2, direct=True)
+    assert isinstance(given.workers, PipeWorker)
+    for document, text in pages.items():
+        assert given.hand_over(text, document) is None  # the worker writes it
+        assert threading.active_count() == threads
+    result = shard_site(site, settings, handover=given)
+    assert result.rewritten_at_handover == len(pages)
+    assert snapshot(site) == expected
+    assert threading.active_count() == threads
 
 
 def test_the_lifecycle_lists_the_generators_files_only_for_a_guess(
