@@ -231,13 +231,26 @@ class Pelican(Site):
         return python("pelican", "content", "-s", "pelicanconf.py", "-o", output, profile=profile)
 
     def builds(self) -> list[Build]:
-        return self.first_and_rebuild() + self.paired(
-            "empty", EMPTY, lambda variant: self._empty, _fine
-        )
+        return [
+            *self.first_and_rebuild(),
+            *self.paired("empty", EMPTY, lambda variant: self._empty, _fine),
+            # CI that keeps the scan cache between runs (docs/performance.md): the
+            # cache is the one the rebuild before it wrote, from the same pages.
+            Build(
+                "rebuild, empty, cache kept",
+                "with, rebuild into an empty output folder, the scan cache kept",
+                self.start("sharded, empty, cache kept", **SHARD),
+                base="plain, empty",
+                before=self._empty_output,
+            ),
+        ]
 
     def _empty(self) -> None:
-        shutil.rmtree(self.output, ignore_errors=True)
+        self._empty_output()
         forget_scans()
+
+    def _empty_output(self) -> None:
+        shutil.rmtree(self.output, ignore_errors=True)
 
     def verify(self) -> None:
         """Rebuilds rewrite the pages in memory, into a full and an empty folder."""
